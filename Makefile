@@ -1,0 +1,43 @@
+# rota: common tasks. `make help` lists them.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install rota with its dev tools
+
+run: $(STAMP) ## start rota up: server + workers on SQLite with a demo batch
+	$(BIN)/rota up
+
+test: $(STAMP) ## run the whole test suite (lint, types, tests)
+	$(BIN)/ruff check rota tests bench
+	$(BIN)/ruff format --check rota tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff and mypy only
+	$(BIN)/ruff check rota tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## format the code
+	$(BIN)/ruff format rota tests bench
+	$(BIN)/ruff check --fix rota tests bench
+
+bench: $(STAMP) ## run the SQLite benchmarks and print the figures
+	$(BIN)/python -m bench.bench_sqlite
+
+clean: ## remove the venv, caches and local databases
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
+
+.PHONY: help install run test lint fmt bench clean

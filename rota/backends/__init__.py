@@ -1,0 +1,25 @@
+"""Storage backends behind one protocol (:mod:`rota.backends.base`), chosen by URL."""
+
+from __future__ import annotations
+
+from rota.backends.base import Backend
+from rota.core.errors import ValidationError
+
+
+def backend_from_url(url: str) -> Backend:
+    """``sqlite:///path``, ``memory://``; later ``postgresql://`` and ``redis://``."""
+    if url.startswith("sqlite:"):
+        from rota.backends.sqlite import SQLiteBackend
+        from rota.backends.sqlite.backend import path_from_url
+
+        return SQLiteBackend(path_from_url(url))
+    if url.startswith("memory:"):
+        from rota.backends.memory import MemoryBackend
+
+        return MemoryBackend()
+    raise ValidationError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/rota.db or memory://"
+    )
+
+
+__all__ = ["Backend", "backend_from_url"]

@@ -1,0 +1,504 @@
+"""SQLite backend: WAL, ``BEGIN IMMEDIATE`` writes, ``synchronous=FULL`` commits.
+
+All work runs on one dedicated thread per backend, and each verb runs as one function
+inside one transaction there, so no coroutine can interleave inside a transaction.
+Several processes may share the file: ``BEGIN IMMEDIATE`` takes the write lock before
+the claim reads, so two claimers can never pick the same row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from rota.core.clock import from_us, to_us
+from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError
+from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
+from rota.core.states import TaskState
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+_COLUMNS = (
+    "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
+    "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
+    "lease_expires_at, cancel_requested, result, error"
+)
+_FINISH_KIND = {
+    TaskState.SUCCEEDED: "succeeded",
+    TaskState.FAILED: "failed",
+    TaskState.QUEUED: "retry",
+    TaskState.SCHEDULED: "retry",
+    TaskState.CANCELED: "canceled",
+}
+
+
+def _load_queries() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("queries.sql").read_text()
+    queries: dict[str, str] = {}
+    for block in text.split("-- name: ")[1:]:
+        name, _, body = block.partition("\n")
+        queries[name.strip()] = body.strip().replace("TASK_COLUMNS", _COLUMNS)
+    return queries
+
+
+Q = _load_queries()
+
+
+def _opt_time(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)
+
+
+def _task(row: Sequence[Any]) -> Task:
+    return Task(
+        id=row[0],
+        queue=row[1],
+        kind=row[2],
+        payload=orjson.loads(row[3]),
+        priority=row[4],
+        state=TaskState(row[5]),
+        run_at=from_us(row[6]),
+        created_at=from_us(row[7]),
+        attempt=row[8],
+        max_attempts=row[9],
+        timeout=row[10],
+        tenant=row[11],
+        job_id=row[12],
+        seq=row[13],
+        started_at=_opt_time(row[14]),
+        finished_at=_opt_time(row[15]),
+        worker_id=row[16],
+        lease_token=row[17],
+        lease_expires_at=_opt_time(row[18]),
+        cancel_requested=bool(row[19]),
+        result=None if row[20] is None else orjson.loads(row[20]),
+        error=row[21],
+    )
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel/path.db``, ``sqlite:////abs/path.db`` or ``sqlite://:memory:``."""
+    if not url.startswith("sqlite://"):
+        raise ValueError(f"not a sqlite URL: {url!r}")
+    rest = url[len("sqlite://") :]
+    if rest in (":memory:", "/:memory:"):
+        return ":memory:"
+    return rest[1:] if rest.startswith("/") else rest
+
+
+class SQLiteBackend:
+    shared = True
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = str(path)
+        self._synchronous = synchronous
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise StoreError("the SQLite backend is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._guarded, fn, args)
+
+    @staticmethod
+    def _guarded(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        try:
+            return fn(*args)
+        except sqlite3.Error as exc:  # translate at the boundary
+            raise StoreError(f"SQLite: {exc}") from exc
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _connect(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self._synchronous}")
+        db.execute("PRAGMA foreign_keys=ON")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise SchemaMismatch(
+                f"{self.path} has schema version {version}, newer than this rota "
+                f"({SCHEMA_VERSION}): upgrade rota"
+            )
+        if version < SCHEMA_VERSION:
+            schema = resources.files(__package__).joinpath("schema.sql").read_text()
+            db.execute("BEGIN IMMEDIATE")
+            lines = [ln for ln in schema.splitlines() if not ln.lstrip().startswith("--")]
+            for statement in "\n".join(lines).split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        self._conn = db
+
+    async def open(self) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="rota-sqlite")
+            await self._run(self._connect)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        if self._conn is not None:
+            await self._run(self._db.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    @staticmethod
+    def _events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            db.executemany(Q["insert_event"], rows)
+
+    # -- tasks -------------------------------------------------------------------------
+
+    async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
+        return await self._run(self._insert_many, list(tasks), job)
+
+    def _insert_many(self, tasks: list[Task], job: Job | None) -> list[Task]:
+        try:
+            with self._write() as db:
+                if job is not None:
+                    db.execute(
+                        Q["insert_job"], (job.id, job.name, job.tenant, to_us(job.created_at))
+                    )
+                first = db.execute(Q["max_seq"]).fetchone()[0] + 1
+                stored = [t.evolve(seq=first + i) for i, t in enumerate(tasks)]
+                db.executemany(
+                    Q["insert_task"],
+                    [
+                        (
+                            t.seq,
+                            t.id,
+                            t.queue,
+                            t.kind,
+                            orjson.dumps(t.payload).decode(),
+                            t.priority,
+                            t.state.value,
+                            t.attempt,
+                            t.max_attempts,
+                            t.timeout,
+                            t.tenant,
+                            t.job_id,
+                            to_us(t.run_at),
+                            to_us(t.created_at),
+                        )
+                        for t in stored
+                    ],
+                )
+                self._events(
+                    db,
+                    [
+                        (t.id, to_us(t.created_at), "enqueued", None, t.state.value, None, None)
+                        for t in stored
+                    ],
+                )
+        except sqlite3.IntegrityError as exc:
+            ids = orjson.dumps([t.id for t in tasks]).decode()
+            taken = [r[0] for r in self._db.execute(Q["existing_ids"], (ids,))]
+            what = f"task id {taken[0]!r}" if taken else f"job id {job.id if job else ''!r}"
+            raise DuplicateTask(f"{what} already exists") from exc
+        return stored
+
+    async def task_get(self, task_id: str) -> Task | None:
+        return await self._run(self._get, task_id)
+
+    def _get(self, task_id: str) -> Task | None:
+        row = self._db.execute(Q["get_task"], (task_id,)).fetchone()
+        return None if row is None else _task(row)
+
+    async def task_list(
+        self, filter: TaskFilter, *, after_seq: int | None, limit: int
+    ) -> list[Task]:
+        clauses, args = [], []
+        for column in ("queue", "state", "kind", "tenant", "job_id"):
+            value = getattr(filter, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(str(value))
+        if after_seq is not None:
+            clauses.append("seq < ?")
+            args.append(str(after_seq))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {_COLUMNS} FROM tasks {where} ORDER BY seq DESC LIMIT {int(limit)}"
+
+        def run() -> list[Task]:
+            return [_task(r) for r in self._db.execute(sql, args)]
+
+        return await self._run(run)
+
+    async def task_claim_many(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_expires_at: datetime,
+    ) -> list[Task]:
+        return await self._run(
+            self._claim,
+            None if queues is None else list(queues),
+            worker_id,
+            limit,
+            now,
+            lease_expires_at,
+        )
+
+    def _claim(
+        self,
+        queues: list[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_expires_at: datetime,
+    ) -> list[Task]:
+        now_us = to_us(now)
+        lease = (to_us(lease_expires_at), worker_id, now_us)
+        with self._write() as db:
+            promoted = db.execute(Q["promote_due"], (now_us,)).fetchall()
+            events: list[tuple[Any, ...]] = [
+                (r[0], now_us, "promoted", "scheduled", "queued", None, None) for r in promoted
+            ]
+            if queues is None:
+                cursor = db.execute(Q["claim_any"], (*lease, limit))
+            else:
+                cursor = db.execute(
+                    Q["claim_queues"], (*lease, orjson.dumps(queues).decode(), limit)
+                )
+            rows = cursor.fetchall()
+            tasks = sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
+            events += [
+                (t.id, now_us, "claimed", "queued", "running", worker_id, None) for t in tasks
+            ]
+            self._events(db, events)
+        return tasks
+
+    async def task_heartbeat(
+        self, task_id: str, lease_token: int, *, now: datetime, lease_expires_at: datetime
+    ) -> Task | None:
+        def run() -> Task | None:
+            with self._write() as db:
+                row = db.execute(
+                    Q["heartbeat"], (to_us(lease_expires_at), task_id, lease_token)
+                ).fetchone()
+            return None if row is None else _task(row)
+
+        return await self._run(run)
+
+    async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
+        return await self._run(self._finish_many, list(finishes), to_us(now))
+
+    def _finish_many(self, finishes: list[Finish], now_us: int) -> list[bool]:
+        applied, events = [], []
+        with self._write() as db:
+            for f in finishes:
+                row = db.execute(
+                    Q["finish"],
+                    (
+                        f.state.value,
+                        _dump(f.result),
+                        f.error,
+                        None if f.run_at is None else to_us(f.run_at),
+                        None if f.state in (TaskState.QUEUED, TaskState.SCHEDULED) else now_us,
+                        f.task_id,
+                        f.lease_token,
+                    ),
+                ).fetchone()
+                applied.append(row is not None)
+                if row is not None:
+                    events.append(
+                        (
+                            f.task_id,
+                            now_us,
+                            _FINISH_KIND[f.state],
+                            "running",
+                            f.state.value,
+                            row[0],
+                            f.error,
+                        )
+                    )
+            self._events(db, events)
+        return applied
+
+    def _change(
+        self,
+        query: str,
+        args: tuple[Any, ...],
+        kind: str,
+        before: str | None,
+        now: datetime,
+        message: str | None = None,
+    ) -> Task | None:
+        """One guarded single-row update plus its event, in one transaction."""
+        with self._write() as db:
+            row = db.execute(query, args).fetchone()
+            if row is None:
+                return None
+            task = _task(row)
+            self._events(
+                db,
+                [
+                    (
+                        task.id,
+                        to_us(now),
+                        kind,
+                        before or task.state.value,
+                        task.state.value,
+                        task.worker_id,
+                        message,
+                    )
+                ],
+            )
+        return task
+
+    async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
+        def run() -> Task | None:
+            before = self._get(task_id)
+            if before is None:
+                return None
+            if before.state in (TaskState.QUEUED, TaskState.SCHEDULED):
+                return self._change(
+                    Q["cancel_waiting"], (to_us(now), task_id), "canceled", before.state.value, now
+                )
+            return self._change(Q["cancel_running"], (task_id,), "cancel_requested", None, now)
+
+        return await self._run(run)
+
+    async def task_set_priority(
+        self, task_id: str, priority: int, *, to_tail: bool, now: datetime
+    ) -> Task | None:
+        def run() -> Task | None:
+            with self._write() as db:
+                tail = db.execute(Q["max_seq"]).fetchone()[0] + 1 if to_tail else None
+                row = db.execute(Q["set_priority"], (priority, tail, task_id)).fetchone()
+                if row is None:
+                    return None
+                task = _task(row)
+                self._events(
+                    db,
+                    [
+                        (
+                            task_id,
+                            to_us(now),
+                            "priority_changed",
+                            task.state.value,
+                            task.state.value,
+                            None,
+                            f"priority {priority}",
+                        )
+                    ],
+                )
+            return task
+
+        return await self._run(run)
+
+    async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
+        def run() -> Task | None:
+            with self._write() as db:
+                before = self._get(task_id)
+                tail = db.execute(Q["max_seq"]).fetchone()[0] + 1
+                row = db.execute(Q["requeue"], (to_us(now), tail, task_id)).fetchone()
+                if row is None or before is None:
+                    return None
+                task = _task(row)
+                self._events(
+                    db,
+                    [(task_id, to_us(now), "requeued", before.state.value, "queued", None, None)],
+                )
+            return task
+
+        return await self._run(run)
+
+    async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
+        def run() -> list[Task]:
+            return [_task(r) for r in self._db.execute(Q["list_expired"], (to_us(now), limit))]
+
+        return await self._run(run)
+
+    async def task_position(self, task_id: str) -> Position | None:
+        def run() -> Position | None:
+            row = self._db.execute(Q["position"], (task_id,)).fetchone()
+            return None if row is None else Position(in_priority=row[0], in_queue=row[1])
+
+        return await self._run(run)
+
+    async def task_count(self) -> list[QueueCount]:
+        def run() -> list[QueueCount]:
+            return [
+                QueueCount(q, TaskState(s), p, n) for q, s, p, n in self._db.execute(Q["count"])
+            ]
+
+        return await self._run(run)
+
+    async def task_next_run_at(self) -> datetime | None:
+        def run() -> datetime | None:
+            value = self._db.execute(Q["next_run_at"]).fetchone()[0]
+            return _opt_time(value)
+
+        return await self._run(run)
+
+    # -- events and jobs ---------------------------------------------------------------
+
+    async def event_list(self, task_id: str) -> list[Event]:
+        def run() -> list[Event]:
+            return [
+                Event(
+                    task_id=r[0],
+                    at=from_us(r[1]),
+                    kind=r[2],
+                    from_state=None if r[3] is None else TaskState(r[3]),
+                    to_state=None if r[4] is None else TaskState(r[4]),
+                    worker_id=r[5],
+                    message=r[6],
+                    seq=r[7],
+                )
+                for r in self._db.execute(Q["list_events"], (task_id,))
+            ]
+
+        return await self._run(run)
+
+    async def job_get(self, job_id: str) -> Job | None:
+        def run() -> Job | None:
+            row = self._db.execute(Q["get_job"], (job_id,)).fetchone()
+            return None if row is None else Job(row[0], row[1], from_us(row[2]), row[3])
+
+        return await self._run(run)
+
+    async def job_count(self, job_id: str) -> dict[TaskState, int]:
+        def run() -> dict[TaskState, int]:
+            return {TaskState(s): n for s, n in self._db.execute(Q["count_job"], (job_id,))}
+
+        return await self._run(run)

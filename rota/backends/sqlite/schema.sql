@@ -1,0 +1,54 @@
+-- rota's SQLite schema. PRAGMA user_version holds the version; the backend refuses a newer one.
+-- seq is the enqueue order (the ordering contract's second key) and the rowid.
+CREATE TABLE IF NOT EXISTS tasks (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL UNIQUE,
+    queue            TEXT    NOT NULL,
+    kind             TEXT    NOT NULL,
+    payload          TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    state            TEXT    NOT NULL,
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    timeout          REAL,
+    tenant           TEXT,
+    job_id           TEXT,
+    run_at           INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    worker_id        TEXT,
+    lease_token      INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    result           TEXT,
+    error            TEXT
+);
+
+-- The claim index: exactly the ordering contract, holding only ready rows so it stays small.
+CREATE INDEX IF NOT EXISTS tasks_ready_by_queue ON tasks (queue, priority DESC, seq)
+    WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (priority DESC, seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks (run_at) WHERE state = 'scheduled';
+CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
+CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id) WHERE job_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY,
+    task_id    TEXT    NOT NULL,
+    at         INTEGER NOT NULL,
+    kind       TEXT    NOT NULL,
+    from_state TEXT,
+    to_state   TEXT,
+    worker_id  TEXT,
+    message    TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_task ON events (task_id, seq);
+
+CREATE TABLE IF NOT EXISTS jobs (
+    id         TEXT    PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    tenant     TEXT,
+    created_at INTEGER NOT NULL
+);

@@ -1,0 +1,27 @@
+"""Settings from ``ROTA_*`` environment variables; every one is mirrored by a CLI flag."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated once when built; frozen so nothing changes them behind the service's back."""
+
+    model_config = SettingsConfigDict(env_prefix="ROTA_", frozen=True, extra="ignore")
+
+    database_url: str = "sqlite:///./rota.db"
+    url: str = "http://127.0.0.1:8000"
+    token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    lease_seconds: float = Field(30.0, gt=0, description="lease granted per claim/heartbeat")
+    sweep_interval: float = Field(1.0, gt=0, description="how often expired leases are swept")
+    poll_interval: float = Field(
+        0.2, gt=0, description="long-poll re-check period when another process may enqueue"
+    )
+    default_max_attempts: int = Field(3, ge=1, le=100)
+    retry_backoff: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt")
+    retry_backoff_max: float = Field(300.0, ge=0)

@@ -1,0 +1,1 @@
+"""The domain: value objects, the state machine, the ordering contract. No I/O here."""

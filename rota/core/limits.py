@@ -1,0 +1,17 @@
+"""Every size and count limit in one place (documented in docs/limits.md)."""
+
+from __future__ import annotations
+
+MAX_ID_LENGTH = 64
+MAX_NAME_LENGTH = 128  # queue, kind, tenant, job name, worker id
+MAX_PAYLOAD_BYTES = 256 * 1024  # one task's payload, as compact JSON
+MAX_RESULT_BYTES = 256 * 1024
+MAX_ERROR_CHARS = 16 * 1024  # longer errors are truncated, not rejected
+MAX_JSON_DEPTH = 32
+MAX_BATCH = 1000  # tasks per POST /tasks/batch or /jobs, items per report
+MAX_CLAIM = 1000  # tasks per claim
+MAX_WAIT_SECONDS = 30.0  # long-poll bound for claims
+MAX_BODY_BYTES = 16 * 1024 * 1024  # one HTTP request body
+MAX_ATTEMPTS = 100
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+MAX_LIST_LIMIT = 1000

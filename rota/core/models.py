@@ -1,0 +1,136 @@
+"""Frozen value objects: what a task, an event and a job are.
+
+A task never holds a reference to its store; a change is a new object returned by the
+service. ``seq`` is the enqueue order the backend assigned: with ``priority`` it is the whole
+ordering contract (see :mod:`rota.core.ordering`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from rota.core.states import TaskState
+
+JSON = Any
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    queue: str
+    kind: str
+    payload: JSONObject
+    priority: int
+    state: TaskState
+    run_at: datetime
+    created_at: datetime
+    attempt: int = 0
+    max_attempts: int = 3
+    timeout: float | None = None
+    tenant: str | None = None
+    job_id: str | None = None
+    seq: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker_id: str | None = None
+    lease_token: int = 0
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    result: JSON = None
+    error: str | None = None
+
+    def evolve(self, **changes: Any) -> Task:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One append-only history record: a state change or an operator action."""
+
+    task_id: str
+    at: datetime
+    kind: str
+    from_state: TaskState | None
+    to_state: TaskState | None
+    worker_id: str | None = None
+    message: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    name: str
+    created_at: datetime
+    tenant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Conjunctive filters for listing; ``None`` means any."""
+
+    queue: str | None = None
+    state: TaskState | None = None
+    kind: str | None = None
+    tenant: str | None = None
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A guarded end of a running attempt: applied only if ``lease_token`` is still live.
+
+    ``state`` is decided by the service (success, retry, dead letter, cancel); the
+    backend only applies it atomically.
+    """
+
+    task_id: str
+    lease_token: int
+    state: TaskState
+    result: JSON = None
+    error: str | None = None
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCount:
+    queue: str
+    state: TaskState
+    priority: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """1-based place of a queued task: among its own priority, and in its whole queue."""
+
+    in_priority: int
+    in_queue: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    job: Job
+    counts: dict[TaskState, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def state(self) -> str:
+        """Derived: running while anything is active, else the worst final outcome."""
+        c = self.counts
+        if c.get(TaskState.RUNNING, 0):
+            return "running"
+        if c.get(TaskState.QUEUED, 0) or c.get(TaskState.SCHEDULED, 0):
+            done = sum(c.get(s, 0) for s in (TaskState.SUCCEEDED, TaskState.FAILED))
+            return "running" if done else "queued"
+        if c.get(TaskState.FAILED, 0):
+            return "failed"
+        if self.total and c.get(TaskState.CANCELED, 0) == self.total:
+            return "canceled"
+        return "succeeded"

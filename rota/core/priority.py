@@ -1,0 +1,51 @@
+"""Priorities: bounded integers, higher runs first, with three named aliases.
+
+The range is small and fixed so that every backend can index it exactly (Redis scores,
+SQL columns) and so that operators can reason about it. DMS's ``high``/``mid``/``low``
+are aliases for fixed points inside it; the default is ``low``.
+"""
+
+from __future__ import annotations
+
+from rota.core.errors import ValidationError
+
+PRIORITY_MIN = 0
+PRIORITY_MAX = 100
+
+NAMED_PRIORITIES: dict[str, int] = {"low": 20, "mid": 50, "high": 80}
+DEFAULT_PRIORITY = NAMED_PRIORITIES["low"]
+
+PriorityInput = int | str
+
+
+def resolve_priority(value: PriorityInput | None) -> int:
+    """Turn a name or an integer into a checked integer priority."""
+    if value is None:
+        return DEFAULT_PRIORITY
+    if isinstance(value, bool):
+        raise ValidationError("priority must be an integer or one of 'high', 'mid', 'low'")
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name in NAMED_PRIORITIES:
+            return NAMED_PRIORITIES[name]
+        if name.lstrip("-").isdigit():
+            value = int(name)
+        else:
+            raise ValidationError(
+                f"unknown priority {value!r}: use an integer {PRIORITY_MIN}..{PRIORITY_MAX} "
+                "or one of 'high', 'mid', 'low'"
+            )
+    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise ValidationError(
+            f"priority {value} is out of range: use {PRIORITY_MIN}..{PRIORITY_MAX} "
+            f"(low={NAMED_PRIORITIES['low']}, mid={NAMED_PRIORITIES['mid']}, "
+            f"high={NAMED_PRIORITIES['high']})"
+        )
+    return value
+
+
+def priority_name(value: int) -> str | None:
+    for name, number in NAMED_PRIORITIES.items():
+        if number == value:
+            return name
+    return None

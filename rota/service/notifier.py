@@ -1,0 +1,33 @@
+"""Wake-ups for long-polling claimers inside one process.
+
+A claimer takes a ticket *before* it looks for work and waits on that ticket, so an enqueue
+that lands between "nothing found" and "start waiting" still wakes it. Across processes
+(a shared SQLite file) claimers also re-check every ``poll_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Notifier:
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+
+    def ticket(self) -> asyncio.Future[None]:
+        if self._future is None or self._future.done():
+            self._future = asyncio.get_running_loop().create_future()
+        return self._future
+
+    def notify(self) -> None:
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    @staticmethod
+    async def wait(ticket: asyncio.Future[None], seconds: float) -> None:
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(ticket), seconds)
+        except TimeoutError:
+            return

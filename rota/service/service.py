@@ -1,0 +1,368 @@
+"""The scheduler service: every rule about tasks lives here, once.
+
+The API, the worker's in-process mode and the CLI call this class; it calls a
+:class:`~rota.backends.base.Backend`. It validates, fills defaults, decides the next state
+(retry, dead letter, cancel) and wakes long-polling claimers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from rota.backends.base import Backend
+from rota.config import Settings
+from rota.core import limits
+from rota.core.clock import Clock, SystemClock
+from rota.core.errors import (
+    Conflict,
+    DuplicateTask,
+    IllegalTransition,
+    NotFound,
+    RotaError,
+    StaleLease,
+    ValidationError,
+)
+from rota.core.ids import new_id
+from rota.core.models import (
+    Event,
+    Finish,
+    Job,
+    JobSummary,
+    Position,
+    QueueCount,
+    Task,
+    TaskFilter,
+)
+from rota.core.priority import PriorityInput, resolve_priority
+from rota.core.states import TaskState, check_transition
+from rota.service.notifier import Notifier
+from rota.service.validation import TaskSpec, build_task, check_json, check_name
+
+S = TaskState
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    task_id: str
+    lease_token: int
+    result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    task_id: str
+    lease_token: int
+    error: str
+    retryable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to one reported item: ``ok``, or the error that refused it."""
+
+    task_id: str
+    error: RotaError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Service:
+    def __init__(
+        self,
+        backend: Backend,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings or Settings()
+        self.clock = clock or SystemClock()
+        self.notifier = Notifier()
+
+    async def open(self) -> None:
+        await self.backend.open()
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    # -- producing -----------------------------------------------------------------------
+
+    async def enqueue(self, spec: TaskSpec) -> Task:
+        return (await self.enqueue_many([spec]))[0]
+
+    async def enqueue_many(self, specs: Sequence[TaskSpec], job: Job | None = None) -> list[Task]:
+        if len(specs) > limits.MAX_BATCH:
+            raise ValidationError(
+                f"{len(specs)} tasks in one batch; the limit is {limits.MAX_BATCH}"
+            )
+        now = self.clock.now()
+        default = self.settings.default_max_attempts
+        tasks = [build_task(s, now=now, default_max_attempts=default) for s in specs]
+        if job is not None:
+            tasks = [t.evolve(job_id=job.id, tenant=t.tenant or job.tenant) for t in tasks]
+        ids = [t.id for t in tasks]
+        if len(set(ids)) != len(ids):
+            raise DuplicateTask("the batch names the same task id twice")
+        stored = await self.backend.task_insert_many(tasks, job)
+        self.notifier.notify()
+        return stored
+
+    async def submit_job(
+        self, name: str, specs: Sequence[TaskSpec], tenant: str | None = None
+    ) -> tuple[Job, list[Task]]:
+        if not specs:
+            raise ValidationError("a job needs at least one task")
+        job = Job(
+            id=new_id(),
+            name=check_name(name, "job name"),
+            created_at=self.clock.now(),
+            tenant=None if tenant is None else check_name(tenant, "tenant"),
+        )
+        return job, await self.enqueue_many(specs, job)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> Task:
+        task = await self.backend.task_get(task_id)
+        if task is None:
+            raise NotFound(f"no task with id {task_id!r}")
+        return task
+
+    async def position(self, task_id: str) -> Position | None:
+        return await self.backend.task_position(task_id)
+
+    async def list_tasks(
+        self, filter: TaskFilter, *, cursor: int | None = None, limit: int = 100
+    ) -> tuple[list[Task], int | None]:
+        """A page, newest first, and the cursor of the next page (``None`` at the end)."""
+        if not 1 <= limit <= limits.MAX_LIST_LIMIT:
+            raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
+        tasks = await self.backend.task_list(filter, after_seq=cursor, limit=limit + 1)
+        more = len(tasks) > limit
+        tasks = tasks[:limit]
+        return tasks, (tasks[-1].seq if more else None)
+
+    async def events(self, task_id: str) -> list[Event]:
+        await self.get(task_id)
+        return await self.backend.event_list(task_id)
+
+    async def counts(self) -> list[QueueCount]:
+        return await self.backend.task_count()
+
+    async def job(self, job_id: str) -> JobSummary:
+        job = await self.backend.job_get(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return JobSummary(job, await self.backend.job_count(job_id))
+
+    # -- consuming -----------------------------------------------------------------------
+
+    def _lease_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.settings.lease_seconds)
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        queues: Sequence[str] | None = None,
+        limit: int = 1,
+        wait: float = 0.0,
+    ) -> list[Task]:
+        """Lease up to ``limit`` tasks; with ``wait`` > 0, long-poll until one is ready."""
+        check_name(worker_id, "worker id")
+        if not 1 <= limit <= limits.MAX_CLAIM:
+            raise ValidationError(f"max must be 1..{limits.MAX_CLAIM}")
+        if not 0 <= wait <= limits.MAX_WAIT_SECONDS:
+            raise ValidationError(f"wait must be 0..{limits.MAX_WAIT_SECONDS} seconds")
+        qs = None if not queues else [check_name(q, "queue") for q in queues]
+        deadline = time.monotonic() + wait
+        while True:
+            ticket = self.notifier.ticket()
+            now = self.clock.now()
+            tasks = await self.backend.task_claim_many(
+                queues=qs,
+                worker_id=worker_id,
+                limit=limit,
+                now=now,
+                lease_expires_at=self._lease_until(now),
+            )
+            remaining = deadline - time.monotonic()
+            if tasks or remaining <= 0:
+                return tasks
+            await self.notifier.wait(ticket, await self._nap(remaining))
+
+    async def _nap(self, remaining: float) -> float:
+        nap = remaining
+        if self.backend.shared:
+            nap = min(nap, self.settings.poll_interval)
+        next_run = await self.backend.task_next_run_at()
+        if next_run is not None:
+            nap = min(nap, max((next_run - self.clock.now()).total_seconds(), 0.001))
+        return nap
+
+    async def heartbeat(self, task_id: str, lease_token: int) -> Task:
+        now = self.clock.now()
+        task = await self.backend.task_heartbeat(
+            task_id, lease_token, now=now, lease_expires_at=self._lease_until(now)
+        )
+        if task is None:
+            raise await self._refusal(task_id, lease_token)
+        return task
+
+    async def _refusal(self, task_id: str, lease_token: int) -> RotaError:
+        task = await self.backend.task_get(task_id)
+        if task is None:
+            return NotFound(f"no task with id {task_id!r}")
+        if task.lease_token != lease_token:
+            return StaleLease(
+                f"lease token {lease_token} is stale: task {task_id} is on lease {task.lease_token}"
+            )
+        return IllegalTransition(f"task {task_id} is {task.state.value}, not running")
+
+    async def complete(self, task_id: str, lease_token: int, result: Any = None) -> Task:
+        (outcome,) = await self.report(completions=[Completion(task_id, lease_token, result)])
+        if outcome.error is not None:
+            raise outcome.error
+        return await self.get(task_id)
+
+    async def fail(
+        self, task_id: str, lease_token: int, error: str, *, retryable: bool = True
+    ) -> Task:
+        (outcome,) = await self.report(failures=[Failure(task_id, lease_token, error, retryable)])
+        if outcome.error is not None:
+            raise outcome.error
+        return await self.get(task_id)
+
+    async def report(
+        self,
+        completions: Sequence[Completion] = (),
+        failures: Sequence[Failure] = (),
+    ) -> list[Outcome]:
+        """Apply many results at once; each gets its own outcome, in the order given."""
+        if len(completions) + len(failures) > limits.MAX_BATCH:
+            raise ValidationError(f"at most {limits.MAX_BATCH} items per report")
+        for c in completions:
+            check_json(c.result, "result", limits.MAX_RESULT_BYTES)
+        finishes = [
+            Finish(c.task_id, c.lease_token, S.SUCCEEDED, result=c.result) for c in completions
+        ]
+        for f in failures:
+            task = await self.backend.task_get(f.task_id)
+            if task is None or task.state != S.RUNNING or task.lease_token != f.lease_token:
+                error = f.error[: limits.MAX_ERROR_CHARS]  # refused below, or a repeat
+                finishes.append(Finish(f.task_id, f.lease_token, S.FAILED, error=error))
+                continue
+            finishes.append(self._after_failure(task, f.error, retryable=f.retryable))
+        applied = await self.backend.task_finish_many(finishes, now=self.clock.now())
+        outcomes = []
+        for i, (finish, ok) in enumerate(zip(finishes, applied, strict=True)):
+            if ok:
+                outcomes.append(Outcome(finish.task_id))
+            else:
+                outcomes.append(await self._explain(finish, i >= len(completions)))
+        if any(
+            ok and f.state in (S.QUEUED, S.SCHEDULED)
+            for f, ok in zip(finishes, applied, strict=True)
+        ):
+            self.notifier.notify()  # retries went back to the queue
+        return outcomes
+
+    async def _explain(self, finish: Finish, failing: bool) -> Outcome:
+        """Why a guarded finish did not apply; a repeat of the applied report is not an error."""
+        task = await self.backend.task_get(finish.task_id)
+        if task is not None and task.lease_token == finish.lease_token:
+            if not failing and task.state == S.SUCCEEDED:
+                return Outcome(finish.task_id)
+            if failing and task.state != S.SUCCEEDED and task.error == finish.error:
+                return Outcome(finish.task_id)
+        return Outcome(finish.task_id, await self._refusal(finish.task_id, finish.lease_token))
+
+    def _after_failure(self, task: Task, error: str, *, retryable: bool) -> Finish:
+        """Policy: a requested cancel wins; then retry with backoff while attempts remain."""
+        error = error[: limits.MAX_ERROR_CHARS]
+        if task.cancel_requested:
+            return Finish(task.id, task.lease_token, S.CANCELED, error=error)
+        if retryable and task.attempt < task.max_attempts:
+            delay = self.backoff(task.attempt)
+            now = self.clock.now()
+            state = S.SCHEDULED if delay > 0 else S.QUEUED
+            return Finish(
+                task.id, task.lease_token, state, error=error, run_at=now + timedelta(seconds=delay)
+            )
+        return Finish(task.id, task.lease_token, S.FAILED, error=error)
+
+    def backoff(self, attempt: int) -> float:
+        base = self.settings.retry_backoff
+        return float(min(base * 2 ** max(attempt - 1, 0), self.settings.retry_backoff_max))
+
+    # -- operating -----------------------------------------------------------------------
+
+    async def cancel(self, task_id: str) -> Task:
+        task = await self.get(task_id)
+        if task.state != S.RUNNING:
+            check_transition(task.state, S.CANCELED)
+        changed = await self.backend.task_cancel(task_id, now=self.clock.now())
+        if changed is None:
+            raise IllegalTransition(f"task {task_id} is {(await self.get(task_id)).state.value}")
+        return changed
+
+    async def set_priority(
+        self, task_id: str, priority: PriorityInput, *, to_tail: bool = False
+    ) -> Task:
+        value = resolve_priority(priority)
+        changed = await self.backend.task_set_priority(
+            task_id, value, to_tail=to_tail, now=self.clock.now()
+        )
+        if changed is None:
+            task = await self.get(task_id)
+            raise IllegalTransition(
+                f"task {task_id} is {task.state.value}: "
+                "only a queued or scheduled task can change priority"
+            )
+        return changed
+
+    async def retry(self, task_id: str) -> Task:
+        task = await self.get(task_id)
+        if task.state not in (S.FAILED, S.CANCELED):
+            raise IllegalTransition(
+                f"task {task_id} is {task.state.value}: "
+                "only failed or canceled tasks can be retried"
+            )
+        changed = await self.backend.task_requeue(task_id, now=self.clock.now())
+        if changed is None:
+            raise Conflict(f"task {task_id} changed while it was being retried")
+        self.notifier.notify()
+        return changed
+
+    async def sweep(self, limit: int = 1000) -> int:
+        """Return expired leases to the queue (or to ``failed``); the count it moved."""
+        now = self.clock.now()
+        expired = await self.backend.task_list_expired(now=now, limit=limit)
+        if not expired:
+            return 0
+        finishes = [
+            self._after_failure(
+                t, f"lease expired (worker {t.worker_id} went silent)", retryable=True
+            )
+            for t in expired
+        ]
+        applied = await self.backend.task_finish_many(finishes, now=now)
+        self.notifier.notify()
+        return sum(applied)
+
+    async def run_maintenance(self, stop: asyncio.Event) -> None:
+        """The leader's loop: sweep expired leases every ``sweep_interval`` until ``stop``."""
+        while not stop.is_set():
+            with contextlib.suppress(RotaError):  # the store is down: try next round
+                await self.sweep()
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.sweep_interval)
+            except TimeoutError:
+                continue

@@ -1,0 +1,106 @@
+"""What a caller may ask for, and the checks that turn a request into a valid task.
+
+The API's pydantic models check types; these checks hold for every entry point
+(HTTP, in-process client, CLI), so they live once, here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from rota.core import limits
+from rota.core.errors import PayloadTooLarge, ValidationError
+from rota.core.ids import check_id, new_id
+from rota.core.models import Task
+from rota.core.priority import PriorityInput, resolve_priority
+from rota.core.states import TaskState
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """A request to run ``kind`` with ``payload``; unset fields take the service's defaults."""
+
+    kind: str
+    payload: dict[str, Any] | None = None
+    queue: str = "default"
+    priority: PriorityInput | None = None
+    id: str | None = None
+    run_at: datetime | None = None
+    delay: float | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    tenant: str | None = None
+
+
+def check_name(value: str, what: str) -> str:
+    if not value or len(value) > limits.MAX_NAME_LENGTH or not _NAME.match(value):
+        raise ValidationError(
+            f"{what} {value!r} is invalid: use 1..{limits.MAX_NAME_LENGTH} characters of "
+            "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > limits.MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def check_json(value: Any, what: str, max_bytes: int) -> Any:
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError as exc:
+        raise ValidationError(f"{what} must be JSON: {exc}") from exc
+    if size > max_bytes:
+        raise PayloadTooLarge(f"{what} is {size} bytes; the limit is {max_bytes} bytes")
+    if _depth(value) > limits.MAX_JSON_DEPTH:
+        raise ValidationError(f"{what} nests deeper than {limits.MAX_JSON_DEPTH} levels")
+    return value
+
+
+def build_task(spec: TaskSpec, *, now: datetime, default_max_attempts: int) -> Task:
+    payload = {} if spec.payload is None else spec.payload
+    if not isinstance(payload, dict):
+        raise ValidationError("payload must be a JSON object")
+    check_json(payload, "payload", limits.MAX_PAYLOAD_BYTES)
+    if spec.run_at is not None and spec.delay is not None:
+        raise ValidationError("give run_at or delay, not both")
+    run_at = now
+    if spec.run_at is not None:
+        if spec.run_at.tzinfo is None:
+            raise ValidationError("run_at needs a timezone offset, e.g. 2026-01-01T12:00:00Z")
+        run_at = max(spec.run_at.astimezone(UTC), now)
+    elif spec.delay is not None:
+        if not 0 <= spec.delay <= limits.MAX_TIMEOUT_SECONDS * 52:
+            raise ValidationError("delay must be between 0 and one year of seconds")
+        run_at = now + timedelta(seconds=spec.delay)
+    max_attempts = default_max_attempts if spec.max_attempts is None else spec.max_attempts
+    if not 1 <= max_attempts <= limits.MAX_ATTEMPTS:
+        raise ValidationError(f"max_attempts must be 1..{limits.MAX_ATTEMPTS}")
+    if spec.timeout is not None and not 0 < spec.timeout <= limits.MAX_TIMEOUT_SECONDS:
+        raise ValidationError(f"timeout must be in (0, {limits.MAX_TIMEOUT_SECONDS}] seconds")
+    return Task(
+        id=new_id() if spec.id is None else check_id(spec.id, "task id"),
+        queue=check_name(spec.queue, "queue"),
+        kind=check_name(spec.kind, "kind"),
+        payload=payload,
+        priority=resolve_priority(spec.priority),
+        state=TaskState.QUEUED if run_at <= now else TaskState.SCHEDULED,
+        run_at=run_at,
+        created_at=now,
+        max_attempts=max_attempts,
+        timeout=spec.timeout,
+        tenant=None if spec.tenant is None else check_name(spec.tenant, "tenant"),
+    )
