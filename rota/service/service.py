@@ -156,6 +156,10 @@ class Service:
     async def counts(self) -> list[QueueCount]:
         return await self.backend.task_count()
 
+    async def health(self) -> None:
+        """Raise StoreError when the store does not answer a cheap read."""
+        await self.backend.task_next_run_at()
+
     async def job(self, job_id: str) -> JobSummary:
         job = await self.backend.job_get(job_id)
         if job is None:

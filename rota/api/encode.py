@@ -1,0 +1,80 @@
+"""Domain objects to JSON. Hand-written because claims and reports are the hot path."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse
+
+from rota.core.models import Event, JobSummary, Position, Task
+from rota.core.priority import priority_name
+
+
+class FastJSON(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def task_json(
+    task: Task, *, position: Position | None = None, lease: bool = False
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": task.id,
+        "queue": task.queue,
+        "kind": task.kind,
+        "payload": task.payload,
+        "priority": task.priority,
+        "priority_name": priority_name(task.priority),
+        "state": task.state.value,
+        "attempt": task.attempt,
+        "max_attempts": task.max_attempts,
+        "timeout": task.timeout,
+        "run_at": _time(task.run_at),
+        "created_at": _time(task.created_at),
+        "started_at": _time(task.started_at),
+        "finished_at": _time(task.finished_at),
+        "worker_id": task.worker_id,
+        "lease_expires_at": _time(task.lease_expires_at),
+        "cancel_requested": task.cancel_requested,
+        "result": task.result,
+        "error": task.error,
+        "tenant": task.tenant,
+        "job_id": task.job_id,
+    }
+    if lease:
+        out["lease_token"] = task.lease_token
+    if position is not None:
+        out["position"] = {"in_priority": position.in_priority, "in_queue": position.in_queue}
+    return out
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "at": _time(event.at),
+        "kind": event.kind,
+        "from_state": None if event.from_state is None else event.from_state.value,
+        "to_state": None if event.to_state is None else event.to_state.value,
+        "worker_id": event.worker_id,
+        "message": event.message,
+    }
+
+
+def job_json(summary: JobSummary) -> dict[str, Any]:
+    job = summary.job
+    return {
+        "id": job.id,
+        "name": job.name,
+        "tenant": job.tenant,
+        "created_at": _time(job.created_at),
+        "state": summary.state,
+        "total": summary.total,
+        "counts": {state.value: n for state, n in summary.counts.items()},
+    }

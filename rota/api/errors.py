@@ -1,0 +1,58 @@
+"""Errors as JSON: ``{"error": kind, "message": what to fix}``, one status per error class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from rota.api.encode import FastJSON
+from rota.core.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    RotaError,
+    StoreError,
+    ValidationError,
+)
+
+_STATUS: list[tuple[type[RotaError], int]] = [
+    (PayloadTooLarge, 413),
+    (ValidationError, 422),
+    (NotFound, 404),
+    (Conflict, 409),
+    (StoreError, 503),
+]
+
+
+def error_body(exc: RotaError) -> tuple[int, dict[str, Any]]:
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+    return status, {"error": type(exc).__name__, "message": str(exc)}
+
+
+def _describe(errors: list[Any]) -> str:
+    parts = []
+    for err in errors[:10]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RotaError)
+    async def rota_error(_: Request, exc: RotaError) -> Response:
+        status, body = error_body(exc)
+        return FastJSON(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> Response:
+        body = {"error": "ValidationError", "message": _describe(list(exc.errors()))}
+        return FastJSON(body, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        body = {"error": "HTTPError", "message": str(exc.detail)}
+        return FastJSON(body, status_code=exc.status_code, headers=exc.headers)

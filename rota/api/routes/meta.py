@@ -1,0 +1,48 @@
+"""Queues overview, statistics and health."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from rota.api.encode import FastJSON
+from rota.api.routes.deps import Svc
+from rota.core.errors import StoreError
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/queues", response_class=FastJSON)
+async def queues(service: Svc) -> Response:
+    """Per queue: tasks per state, and waiting (queued) tasks per priority."""
+    overview: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"states": defaultdict(int), "queued_by_priority": defaultdict(int)}
+    )
+    for row in await service.counts():
+        entry = overview[row.queue]
+        entry["states"][row.state.value] += row.count
+        if row.state.value == "queued":
+            entry["queued_by_priority"][str(row.priority)] += row.count
+    return FastJSON({"queues": [{"name": name, **entry} for name, entry in overview.items()]})
+
+
+@router.get("/stats", response_class=FastJSON)
+async def stats(service: Svc) -> Response:
+    states: dict[str, int] = defaultdict(int)
+    names = set()
+    for row in await service.counts():
+        states[row.state.value] += row.count
+        names.add(row.queue)
+    return FastJSON({"total": sum(states.values()), "states": states, "queues": len(names)})
+
+
+@router.get("/health", response_class=FastJSON)
+async def health(service: Svc) -> Response:
+    try:
+        await service.health()
+    except StoreError as exc:
+        return FastJSON({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    return FastJSON({"status": "ok"})

@@ -1,0 +1,62 @@
+"""Workers: claim with long-poll, heartbeat, and report results (one or many)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from rota.api.encode import FastJSON, task_json
+from rota.api.errors import error_body
+from rota.api.routes.deps import Svc
+from rota.api.schemas import ClaimIn, CompleteIn, FailIn, LeaseIn, ReportIn
+
+router = APIRouter(tags=["workers"])
+
+
+@router.post(
+    "/workers/{worker_id}/claim",
+    response_class=FastJSON,
+    responses={204: {"description": "no task became ready within `wait` seconds"}},
+)
+async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
+    """Lease up to ``max`` tasks in priority order; each carries its ``lease_token``."""
+    tasks = await service.claim(worker_id, queues=body.queues, limit=body.max, wait=body.wait)
+    if not tasks:
+        return Response(status_code=204)
+    return FastJSON({"tasks": [task_json(t, lease=True) for t in tasks]})
+
+
+@router.post("/tasks/{task_id}/heartbeat", response_class=FastJSON)
+async def heartbeat(task_id: str, body: LeaseIn, service: Svc) -> Response:
+    """Extend the lease; the answer says whether a cancel was requested."""
+    task = await service.heartbeat(task_id, body.lease_token)
+    expires = None if task.lease_expires_at is None else task.lease_expires_at.isoformat()
+    return FastJSON({"lease_expires_at": expires, "cancel_requested": task.cancel_requested})
+
+
+@router.post("/tasks/{task_id}/complete", response_class=FastJSON)
+async def complete(task_id: str, body: CompleteIn, service: Svc) -> Response:
+    return FastJSON(task_json(await service.complete(task_id, body.lease_token, body.result)))
+
+
+@router.post("/tasks/{task_id}/fail", response_class=FastJSON)
+async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
+    """Retried with backoff while attempts remain, else ``failed``."""
+    task = await service.fail(task_id, body.lease_token, body.error, retryable=body.retryable)
+    return FastJSON(task_json(task))
+
+
+@router.post("/workers/{worker_id}/report", response_class=FastJSON)
+async def report(worker_id: str, body: ReportIn, service: Svc) -> Response:
+    """Many completions and failures at once; each item gets its own status."""
+    outcomes = await service.report(
+        [c.item() for c in body.completions], [f.item() for f in body.failures]
+    )
+    results = []
+    for outcome in outcomes:
+        if outcome.error is None:
+            results.append({"id": outcome.task_id, "status": 200})
+        else:
+            status, payload = error_body(outcome.error)
+            results.append({"id": outcome.task_id, "status": status, **payload})
+    return FastJSON({"results": results})

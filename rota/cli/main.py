@@ -1,0 +1,176 @@
+"""The ``rota`` command. Every option reads the ``ROTA_*`` variable of the same name."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from rota.cli import render
+from rota.cli.runners import make_registry, make_server, run_worker
+from rota.client import Client
+from rota.config import Settings
+from rota.core.errors import RotaError
+from rota.worker import WorkerOptions
+
+app = typer.Typer(
+    help="rota: a priority-aware distributed task scheduler.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+DatabaseUrl = Annotated[
+    str, typer.Option(envvar="ROTA_DATABASE_URL", help="sqlite:///path or memory://")
+]
+Url = Annotated[str, typer.Option(envvar="ROTA_URL", help="the rota server")]
+Token = Annotated[str | None, typer.Option(envvar="ROTA_TOKEN", help="credential")]
+Host = Annotated[str, typer.Option(envvar="ROTA_HOST")]
+Port = Annotated[int, typer.Option(envvar="ROTA_PORT")]
+DEFAULTS = Settings()
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    host: Host = DEFAULTS.host,
+    port: Port = DEFAULTS.port,
+    database_url: DatabaseUrl = DEFAULTS.database_url,
+    log_level: str = "info",
+) -> None:
+    """Serve the HTTP API (and run the lease sweeper) on the store at --database-url."""
+    _logging(log_level)
+    settings = Settings(host=host, port=port, database_url=database_url)
+    console.print(f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}")
+    make_server(settings, log_level=log_level).run()
+
+
+@app.command()
+def worker(
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    queue: Annotated[list[str] | None, typer.Option(help="repeatable; default: all")] = None,
+    app_: Annotated[
+        list[str] | None, typer.Option("--app", help="module:attr of a rota Registry")
+    ] = None,
+    allow_shell: Annotated[bool, typer.Option(help="enable the `shell` handler")] = False,
+    in_process: Annotated[
+        bool, typer.Option(help="use the store directly instead of the HTTP API")
+    ] = False,
+    database_url: DatabaseUrl = DEFAULTS.database_url,
+    worker_id: str | None = None,
+    claim_wait: float = 2.0,
+    heartbeat_interval: float = 10.0,
+    grace: Annotated[float, typer.Option(help="seconds running tasks get on SIGTERM")] = 30.0,
+    log_level: str = "info",
+) -> None:
+    """Claim and run tasks until SIGTERM or SIGINT."""
+    _logging(log_level)
+    settings = Settings(url=url, token=token, database_url=database_url)
+    registry = make_registry(app_ or [], allow_shell=allow_shell)
+    options = WorkerOptions(
+        concurrency=concurrency,
+        queues=tuple(queue) if queue else None,
+        claim_wait=claim_wait,
+        heartbeat_interval=heartbeat_interval,
+        grace=grace,
+    )
+    where = database_url if in_process else url
+    logging.getLogger("rota.worker").info(
+        "worker on %s, concurrency %d, handlers: %s",
+        where,
+        concurrency,
+        ", ".join(registry.names()),
+    )
+    asyncio.run(run_worker(settings, registry, options, in_process=in_process, worker_id=worker_id))
+
+
+@app.command()
+def submit(
+    kind: str,
+    payload: Annotated[str, typer.Option(help="a JSON object")] = "{}",
+    priority: Annotated[str | None, typer.Option(help="0..100 or high/mid/low")] = None,
+    queue: str | None = None,
+    delay: float | None = None,
+    task_id: Annotated[str | None, typer.Option("--id")] = None,
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+) -> None:
+    """Submit one task and print its id."""
+    try:
+        body: Any = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--payload is not JSON: {exc}") from exc
+    with Client(url, token=token) as client:
+        task = client.submit(kind, body, priority=priority, queue=queue, delay=delay, id=task_id)
+    console.print(f"{task.id} {task.state.value} priority={task.priority} queue={task.queue}")
+
+
+@app.command("tasks")
+def list_tasks(
+    queue: str | None = None,
+    state: str | None = None,
+    kind: str | None = None,
+    job: str | None = None,
+    limit: int = 50,
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+) -> None:
+    """List tasks, newest first."""
+    with Client(url, token=token) as client:
+        page = client.list(queue=queue, state=state, kind=kind, job_id=job, limit=limit)
+    console.print(render.tasks_table(page.tasks))
+    if page.next_cursor is not None:
+        console.print(f"more: --cursor {page.next_cursor}")
+
+
+@app.command("task")
+def show_task(task_id: str, url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """One task in detail, with its history."""
+    with Client(url, token=token) as client:
+        task = client.get(task_id)
+        position = client.position(task_id)
+        events = client.events(task_id)
+    console.print(render.task_table(task, position))
+    console.print(render.events_table(events))
+
+
+@app.command()
+def queues(url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """Queue sizes per state and priority."""
+    with Client(url, token=token) as client:
+        console.print(render.queues_table(client.queues()))
+
+
+@app.command()
+def up(
+    host: Host = DEFAULTS.host,
+    port: Port = DEFAULTS.port,
+    database_url: DatabaseUrl = DEFAULTS.database_url,
+    workers: Annotated[int, typer.Option(min=1, max=16)] = 1,
+    concurrency: int = 2,
+    demo: Annotated[bool, typer.Option(help="submit the demo batch")] = True,
+) -> None:
+    """Everything on one machine: server, workers and a demo batch, until Ctrl-C."""
+    from rota.cli.up import run_up
+
+    settings = Settings(host=host, port=port, database_url=database_url)
+    asyncio.run(run_up(settings, workers=workers, concurrency=concurrency, demo=demo))
+
+
+def main() -> None:
+    try:
+        app()
+    except RotaError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from exc

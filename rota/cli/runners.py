@@ -1,0 +1,99 @@
+"""Long-running parts shared by ``rota serve``, ``rota worker`` and ``rota up``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator, Sequence
+
+import uvicorn
+
+from rota.api import create_app
+from rota.backends import backend_from_url
+from rota.client import AsyncClient
+from rota.config import Settings
+from rota.service import Service
+from rota.worker import (
+    HttpSource,
+    Registry,
+    ServiceSource,
+    Source,
+    Worker,
+    WorkerOptions,
+    builtin_registry,
+    load_registry,
+)
+
+
+class _QuietServer(uvicorn.Server):
+    """A server that leaves signals to its owner, who stops workers before it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def make_server(
+    settings: Settings, *, log_level: str = "warning", own_signals: bool = True
+) -> uvicorn.Server:
+    service = Service(backend_from_url(settings.database_url), settings)
+    config = uvicorn.Config(
+        create_app(service),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config) if own_signals else _QuietServer(config)
+
+
+def make_registry(apps: Sequence[str], *, allow_shell: bool) -> Registry:
+    registry = builtin_registry(allow_shell=allow_shell)
+    for spec in apps:
+        registry.merge(load_registry(spec))
+    return registry
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT ask for a graceful stop instead of killing the loop."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_worker(
+    settings: Settings,
+    registry: Registry,
+    options: WorkerOptions,
+    *,
+    in_process: bool,
+    worker_id: str | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run one worker until SIGTERM/SIGINT (or ``stop``); returns tasks processed."""
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    service: Service | None = None
+    source: Source
+    if in_process:
+        service = Service(backend_from_url(settings.database_url), settings)
+        await service.open()
+        source = ServiceSource(service)
+    else:
+        source = HttpSource(AsyncClient(settings.url, token=settings.token))
+    worker = Worker(source, registry, worker_id=worker_id, options=options)
+    maintenance = None
+    if service is not None:
+        maintenance = asyncio.create_task(service.run_maintenance(stop))
+    try:
+        await worker.run(stop)
+    finally:
+        await source.close()
+        if maintenance is not None:
+            stop.set()
+            await maintenance
+        if service is not None:
+            await service.close()
+    return worker.processed

@@ -1,0 +1,244 @@
+"""AsyncClient: the native HTTP API as Python methods. The sync Client is derived from it."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from rota.client._decode import error_from_json, event_from_json, task_from_json
+from rota.core.errors import ClientError
+from rota.core.models import Event, Task
+from rota.core.priority import PriorityInput
+from rota.core.states import FINAL_STATES
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[Task]
+    next_cursor: int | None
+
+
+def task_body(
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    queue: str | None = None,
+    priority: PriorityInput | None = None,
+    id: str | None = None,
+    run_at: datetime | None = None,
+    delay: float | None = None,
+    max_attempts: int | None = None,
+    timeout: float | None = None,
+    tenant: str | None = None,
+) -> dict[str, Any]:
+    """One task as the API expects it; only the fields you set are sent."""
+    body: dict[str, Any] = {"kind": kind, "payload": payload or {}}
+    options = {
+        "queue": queue,
+        "priority": priority,
+        "id": id,
+        "run_at": None if run_at is None else run_at.isoformat(),
+        "delay": delay,
+        "max_attempts": max_attempts,
+        "timeout": timeout,
+        "tenant": tenant,
+    }
+    body.update({k: v for k, v in options.items() if v is not None})
+    return body
+
+
+class AsyncClient:
+    """``AsyncClient(url)``; ``url`` defaults to ``ROTA_URL``, the token to ``ROTA_TOKEN``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = (url or os.environ.get("ROTA_URL") or DEFAULT_URL).rstrip("/")
+        token = token or os.environ.get("ROTA_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
+        if response.status_code == 204:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"message": response.text}
+        if response.is_error:
+            raise error_from_json(response.status_code, data)
+        return data
+
+    # -- producers -----------------------------------------------------------------------
+
+    async def submit(
+        self, /, kind: str, payload: dict[str, Any] | None = None, **options: Any
+    ) -> Task:
+        """Submit one task; ``options`` are those of :func:`task_body`."""
+        data = await self._request("POST", "/tasks", json=task_body(kind, payload, **options))
+        return task_from_json(data)
+
+    async def submit_many(self, tasks: list[dict[str, Any]]) -> list[Task]:
+        """Submit a batch (each item as built by :func:`task_body`), all or nothing."""
+        data = await self._request("POST", "/tasks/batch", json={"tasks": tasks})
+        return [task_from_json(t) for t in data["tasks"]]
+
+    async def submit_job(
+        self, name: str, tasks: list[dict[str, Any]], *, tenant: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "tasks": tasks}
+        if tenant is not None:
+            body["tenant"] = tenant
+        result: dict[str, Any] = await self._request("POST", "/jobs", json=body)
+        return result
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", f"/jobs/{job_id}")
+        return result
+
+    async def get(self, task_id: str) -> Task:
+        return task_from_json(await self._request("GET", f"/tasks/{task_id}"))
+
+    async def position(self, task_id: str) -> dict[str, int] | None:
+        data = await self._request("GET", f"/tasks/{task_id}")
+        position: dict[str, int] | None = data.get("position")
+        return position
+
+    async def list(
+        self,
+        *,
+        queue: str | None = None,
+        state: str | None = None,
+        kind: str | None = None,
+        tenant: str | None = None,
+        job_id: str | None = None,
+        cursor: int | None = None,
+        limit: int = 100,
+    ) -> TaskPage:
+        params = {
+            "queue": queue,
+            "state": state,
+            "kind": kind,
+            "tenant": tenant,
+            "job_id": job_id,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        data = await self._request(
+            "GET", "/tasks", params={k: v for k, v in params.items() if v is not None}
+        )
+        return TaskPage([task_from_json(t) for t in data["tasks"]], data["next_cursor"])
+
+    async def events(self, task_id: str) -> builtins.list[Event]:
+        data = await self._request("GET", f"/tasks/{task_id}/events")
+        return [event_from_json(task_id, e) for e in data["events"]]
+
+    async def cancel(self, task_id: str) -> Task:
+        return task_from_json(await self._request("POST", f"/tasks/{task_id}/cancel"))
+
+    async def set_priority(
+        self, task_id: str, priority: PriorityInput, *, to_tail: bool = False
+    ) -> Task:
+        body = {"priority": priority, "to_tail": to_tail}
+        return task_from_json(await self._request("POST", f"/tasks/{task_id}/priority", json=body))
+
+    async def retry(self, task_id: str) -> Task:
+        return task_from_json(await self._request("POST", f"/tasks/{task_id}/retry"))
+
+    async def wait_for(self, task_id: str, *, timeout: float = 60.0, poll: float = 0.1) -> Task:
+        """Poll until the task is final; raise TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            task = await self.get(task_id)
+            if task.state in FINAL_STATES:
+                return task
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"task {task_id} is still {task.state.value}")
+            await asyncio.sleep(poll)
+
+    async def queues(self) -> builtins.list[dict[str, Any]]:
+        data = await self._request("GET", "/queues")
+        result: builtins.list[dict[str, Any]] = data["queues"]
+        return result
+
+    async def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", "/stats")
+        return result
+
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", "/health")
+        return result
+
+    # -- workers -------------------------------------------------------------------------
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        queues: builtins.list[str] | None = None,
+        max: int = 1,
+        wait: float = 0.0,
+    ) -> builtins.list[Task]:
+        body = {"queues": queues, "max": max, "wait": wait}
+        data = await self._request(
+            "POST", f"/workers/{worker_id}/claim", json=body, timeout=wait + 30.0
+        )
+        return [] if data is None else [task_from_json(t) for t in data["tasks"]]
+
+    async def heartbeat(self, task_id: str, lease_token: int) -> dict[str, Any]:
+        body = {"lease_token": lease_token}
+        result: dict[str, Any] = await self._request(
+            "POST", f"/tasks/{task_id}/heartbeat", json=body
+        )
+        return result
+
+    async def complete(self, task_id: str, lease_token: int, result: Any = None) -> Task:
+        body = {"lease_token": lease_token, "result": result}
+        return task_from_json(await self._request("POST", f"/tasks/{task_id}/complete", json=body))
+
+    async def fail(
+        self, task_id: str, lease_token: int, error: str, *, retryable: bool = True
+    ) -> Task:
+        body = {"lease_token": lease_token, "error": error, "retryable": retryable}
+        return task_from_json(await self._request("POST", f"/tasks/{task_id}/fail", json=body))
+
+    async def report(
+        self,
+        worker_id: str,
+        completions: builtins.list[dict[str, Any]] | None = None,
+        failures: builtins.list[dict[str, Any]] | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Items: ``{"id", "lease_token", "result"}`` / ``{"id", "lease_token", "error"}``."""
+        body = {"completions": completions or [], "failures": failures or []}
+        data = await self._request("POST", f"/workers/{worker_id}/report", json=body)
+        results: builtins.list[dict[str, Any]] = data["results"]
+        return results

@@ -1,0 +1,85 @@
+"""Handlers by name: ``@registry.task("resize")`` registers, workers look up ``task.kind``.
+
+A handler receives the payload as keyword arguments (as Celery and Procrastinate tasks
+do); with ``pass_context=True`` it also gets a :class:`TaskContext` first. It may be sync
+(run in a thread) or async (run on the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from rota.core.errors import ValidationError
+from rota.core.models import Task
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class TaskContext:
+    """What a handler may know about its run; ``cancel_requested`` flips on a cancel."""
+
+    task: Task
+    worker_id: str
+    cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    name: str
+    fn: Callable[..., Any]
+    pass_context: bool
+    is_async: bool
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def task(self, name: str | None = None, *, pass_context: bool = False) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.add(name or fn.__name__, fn, pass_context=pass_context)
+            return fn
+
+        return register
+
+    def add(self, name: str, fn: Callable[..., Any], *, pass_context: bool = False) -> None:
+        if name in self._handlers:
+            raise ValidationError(f"a handler named {name!r} is already registered")
+        self._handlers[name] = Handler(name, fn, pass_context, inspect.iscoroutinefunction(fn))
+
+    def merge(self, other: Registry) -> None:
+        for handler in other:
+            self.add(handler.name, handler.fn, pass_context=handler.pass_context)
+
+    def get(self, name: str) -> Handler | None:
+        return self._handlers.get(name)
+
+    def __iter__(self) -> Iterator[Handler]:
+        return iter(self._handlers.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handlers
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+
+def load_registry(spec: str) -> Registry:
+    """Import ``module:attr`` (``--app``), which must name a :class:`Registry`."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValidationError(f"--app {spec!r}: use module:attribute, e.g. myapp.tasks:registry")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValidationError(f"--app {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    found = getattr(module, attr, None)
+    if not isinstance(found, Registry):
+        raise ValidationError(f"--app {spec!r}: {attr!r} is not a rota Registry")
+    return found

@@ -1,0 +1,272 @@
+"""The worker runtime: claim in batches, run with bounded concurrency, heartbeat, report.
+
+One loop claims as many tasks as there are free slots (long-polling when idle), each task
+runs in its own asyncio task, a heartbeat loop keeps leases alive, and a reporter sends
+results in batches: whatever finished while the previous report was in flight goes in the
+next one, so batching adds no waiting. On stop it claims no more, gives running tasks
+``grace`` seconds, then cancels the rest and releases them back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import socket
+import traceback
+import uuid
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from rota.core.errors import ClientError, Conflict, NotFound, StoreError
+from rota.core.models import Task
+from rota.service import Completion, Failure
+from rota.worker.registry import Registry, TaskContext
+from rota.worker.sources import Source
+
+log = logging.getLogger("rota.worker")
+RETRYABLE_IO = (ClientError, StoreError)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    concurrency: int = 10
+    queues: tuple[str, ...] | None = None
+    claim_wait: float = 2.0
+    heartbeat_interval: float = 10.0
+    grace: float = 30.0
+
+
+@dataclass
+class _Run:
+    task: Task
+    context: TaskContext
+    job: asyncio.Task[None] | None = None
+    last_beat: float = 0.0
+    why_stopped: str | None = None  # "release", "cancel" or "lost" when we cancel it
+
+
+class Worker:
+    def __init__(
+        self,
+        source: Source,
+        registry: Registry,
+        *,
+        worker_id: str | None = None,
+        options: WorkerOptions | None = None,
+    ) -> None:
+        self.source = source
+        self.registry = registry
+        self.id = worker_id or default_worker_id()
+        self.options = options or WorkerOptions()
+        self._running: dict[str, _Run] = {}
+        self._slot_free = asyncio.Event()
+        self._done: list[Completion] = []
+        self._failed: list[Failure] = []
+        self._to_report = asyncio.Event()
+        self._threads: ThreadPoolExecutor | None = None
+        self.processed = 0
+
+    # -- the main loop ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._threads = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="rota-task")
+        reporter = asyncio.create_task(self._report_loop())
+        beater = asyncio.create_task(self._heartbeat_loop())
+        try:
+            await self._claim_loop(stop)
+            await self._drain()
+        finally:
+            beater.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beater
+            await self._flush_all()
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+            self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            self._slot_free.clear()
+            free = self.options.concurrency - len(self._running)
+            if free <= 0:
+                await _first(self._slot_free.wait(), stop.wait())
+                continue
+            try:
+                tasks = await self.source.claim(
+                    self.id, self.options.queues, free, self.options.claim_wait
+                )
+                failures = 0
+            except RETRYABLE_IO as exc:
+                failures += 1
+                delay = min(0.1 * 2**failures, 5.0)
+                log.warning("claim failed (%s); retrying in %.1fs", exc, delay)
+                await _first(asyncio.sleep(delay), stop.wait())
+                continue
+            for task in tasks:
+                self._start(task)
+            if stop.is_set():
+                break
+
+    async def _drain(self) -> None:
+        """Let running tasks finish within ``grace``; cancel and release the rest."""
+        jobs = [r.job for r in self._running.values() if r.job is not None]
+        if not jobs:
+            return
+        log.info(
+            "stopping: waiting up to %.0fs for %d running tasks", self.options.grace, len(jobs)
+        )
+        _, pending = await asyncio.wait(jobs, timeout=self.options.grace)
+        for run in list(self._running.values()):
+            if run.job in pending:
+                run.why_stopped = "release"
+                run.job.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    # -- running one task -----------------------------------------------------------------
+
+    def _start(self, task: Task) -> None:
+        loop = asyncio.get_running_loop()
+        run = _Run(task, TaskContext(task, self.id), last_beat=loop.time())
+        self._running[task.id] = run
+        run.job = asyncio.create_task(self._execute(run))
+
+    async def _execute(self, run: _Run) -> None:
+        task = run.task
+        try:
+            result = await self._call(run)
+            if _is_json(result):
+                self._done.append(Completion(task.id, task.lease_token, result))
+            else:
+                self._fail(task, f"result is not JSON: {type(result).__name__}", retryable=False)
+        except asyncio.CancelledError:
+            reason = run.why_stopped
+            if reason == "release":
+                self._fail(task, "released: the worker stopped before the task finished")
+            elif reason == "cancel":
+                self._fail(task, "canceled while running", retryable=False)
+            # "lost": the lease is gone, a report would be refused; say nothing.
+        except TimeoutError:
+            self._fail(task, f"timeout: the run took longer than {task.timeout}s")
+        except Exception as exc:
+            self._fail(task, _describe(exc))
+        finally:
+            del self._running[task.id]
+            self.processed += 1
+            self._slot_free.set()
+            self._to_report.set()
+
+    async def _call(self, run: _Run) -> Any:
+        task = run.task
+        handler = self.registry.get(task.kind)
+        if handler is None:
+            raise LookupError(
+                f"no handler named {task.kind!r} on worker {self.id} "
+                f"(it has: {', '.join(self.registry.names())})"
+            )
+        args = (run.context,) if handler.pass_context else ()
+        call: Awaitable[Any]
+        if handler.is_async:
+            call = handler.fn(*args, **task.payload)
+        else:
+            fn = functools.partial(handler.fn, *args, **task.payload)
+            call = asyncio.get_running_loop().run_in_executor(self._threads, fn)
+        if task.timeout is not None:
+            return await asyncio.wait_for(call, task.timeout)
+        return await call
+
+    def _fail(self, task: Task, error: str, *, retryable: bool = True) -> None:
+        self._failed.append(Failure(task.id, task.lease_token, error, retryable))
+
+    # -- reporting and heartbeats ---------------------------------------------------------
+
+    async def _report_loop(self) -> None:
+        while True:
+            await self._to_report.wait()
+            self._to_report.clear()
+            await self._flush()
+
+    async def _flush(self) -> bool:
+        done, failed = self._done, self._failed
+        if not done and not failed:
+            return True
+        self._done, self._failed = [], []
+        try:
+            await self.source.report(self.id, done, failed)
+            return True
+        except RETRYABLE_IO as exc:
+            log.warning("report failed (%s); will retry", exc)
+            self._done[:0], self._failed[:0] = done, failed
+            await asyncio.sleep(0.5)
+            self._to_report.set()
+            return False
+
+    async def _flush_all(self) -> None:
+        for _ in range(20):
+            if await self._flush():
+                return
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.options.heartbeat_interval
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(interval / 2, 1.0))
+            due = [r for r in self._running.values() if loop.time() - r.last_beat >= interval]
+            if due:
+                await asyncio.gather(*(self._beat(r) for r in due))
+
+    async def _beat(self, run: _Run) -> None:
+        run.last_beat = asyncio.get_running_loop().time()
+        try:
+            cancel = await self.source.heartbeat(run.task.id, run.task.lease_token)
+        except (Conflict, NotFound):
+            log.warning("lost the lease of task %s; abandoning it", run.task.id)
+            self._stop_run(run, "lost")
+            return
+        except RETRYABLE_IO as exc:
+            log.warning("heartbeat of %s failed: %s", run.task.id, exc)
+            return
+        if cancel:
+            run.context.cancel_requested.set()
+            self._stop_run(run, "cancel")
+
+    @staticmethod
+    def _stop_run(run: _Run, why: str) -> None:
+        if run.job is not None and not run.job.done():
+            run.why_stopped = why
+            run.job.cancel()
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).strip()
+
+
+async def _first(*aws: Awaitable[Any]) -> None:
+    """Wait until the first of ``aws`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

@@ -1,0 +1,88 @@
+"""Where a worker gets tasks from: the HTTP API, or the service in this process.
+
+Both speak the same four verbs, so the runtime is one piece of code for both modes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from rota.client import AsyncClient
+from rota.core.models import Task
+from rota.service import Completion, Failure, Service
+
+
+class Source(Protocol):
+    async def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, wait: float
+    ) -> list[Task]: ...
+
+    async def heartbeat(self, task_id: str, lease_token: int) -> bool:
+        """Extend the lease; True when a cancel was requested. Raises Conflict if lost."""
+        ...
+
+    async def report(
+        self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class HttpSource:
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    async def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, wait: float
+    ) -> list[Task]:
+        return await self.client.claim(
+            worker_id, queues=list(queues or []) or None, max=limit, wait=wait
+        )
+
+    async def heartbeat(self, task_id: str, lease_token: int) -> bool:
+        answer = await self.client.heartbeat(task_id, lease_token)
+        return bool(answer["cancel_requested"])
+
+    async def report(
+        self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
+    ) -> None:
+        done: list[dict[str, Any]] = [
+            {"id": c.task_id, "lease_token": c.lease_token, "result": c.result} for c in completions
+        ]
+        failed: list[dict[str, Any]] = [
+            {
+                "id": f.task_id,
+                "lease_token": f.lease_token,
+                "error": f.error,
+                "retryable": f.retryable,
+            }
+            for f in failures
+        ]
+        await self.client.report(worker_id, done, failed)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class ServiceSource:
+    """In-process mode for Python apps that share the database: no HTTP in between."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, wait: float
+    ) -> list[Task]:
+        return await self.service.claim(worker_id, queues=queues, limit=limit, wait=wait)
+
+    async def heartbeat(self, task_id: str, lease_token: int) -> bool:
+        return (await self.service.heartbeat(task_id, lease_token)).cancel_requested
+
+    async def report(
+        self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
+    ) -> None:
+        await self.service.report(completions, failures)
+
+    async def close(self) -> None:
+        return None
