@@ -68,6 +68,8 @@ class MemoryBackend:
         if len(set(ids)) != len(ids) or any(i in self._tasks for i in ids):
             taken = next(i for i in ids if i in self._tasks or ids.count(i) > 1)
             raise DuplicateTask(f"task id {taken!r} already exists")
+        if job is not None and job.id in self._jobs:
+            raise DuplicateTask(f"job id {job.id!r} already exists")
         if job is not None:
             self._jobs[job.id] = job
         out = []

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import sys
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -93,6 +96,14 @@ def worker(
         ", ".join(registry.names()),
     )
     asyncio.run(run_worker(settings, registry, options, in_process=in_process, worker_id=worker_id))
+    abandoned = [
+        t for t in threading.enumerate() if t.name.startswith("rota-task") and t.is_alive()
+    ]
+    if abandoned:  # sync handlers past the grace period: their tasks were released already
+        logging.getLogger("rota.worker").warning("abandoning %d handler threads", len(abandoned))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rich.table import Table
+from rich.table import Column, Table
 
 from rota.core.models import Event, Task
 from rota.core.priority import priority_name
@@ -34,7 +34,8 @@ def _state(value: str) -> str:
 
 
 def tasks_table(tasks: list[Task]) -> Table:
-    table = Table("id", "queue", "kind", "priority", "state", "attempt", "created", "worker")
+    table = Table("queue", "kind", "priority", "state", "attempt", "created", "worker")
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=36))
     for t in tasks:
         table.add_row(
             t.id,

@@ -228,6 +228,13 @@ class SQLiteBackend:
         except sqlite3.IntegrityError as exc:
             ids = orjson.dumps([t.id for t in tasks]).decode()
             taken = [r[0] for r in self._db.execute(Q["existing_ids"], (ids,))]
+            if not taken:  # or the batch names one id twice
+                seen: set[str] = set()
+                for t in tasks:
+                    if t.id in seen:
+                        taken.append(t.id)
+                        break
+                    seen.add(t.id)
             what = f"task id {taken[0]!r}" if taken else f"job id {job.id if job else ''!r}"
             raise DuplicateTask(f"{what} already exists") from exc
         return stored
@@ -362,38 +369,43 @@ class SQLiteBackend:
         now: datetime,
         message: str | None = None,
     ) -> Task | None:
-        """One guarded single-row update plus its event, in one transaction."""
-        with self._write() as db:
-            row = db.execute(query, args).fetchone()
-            if row is None:
-                return None
-            task = _task(row)
-            self._events(
-                db,
-                [
-                    (
-                        task.id,
-                        to_us(now),
-                        kind,
-                        before or task.state.value,
-                        task.state.value,
-                        task.worker_id,
-                        message,
-                    )
-                ],
-            )
+        """One guarded single-row update plus its event, in the caller's write transaction."""
+        db = self._db
+        row = db.execute(query, args).fetchone()
+        if row is None:
+            return None
+        task = _task(row)
+        self._events(
+            db,
+            [
+                (
+                    task.id,
+                    to_us(now),
+                    kind,
+                    before or task.state.value,
+                    task.state.value,
+                    task.worker_id,
+                    message,
+                )
+            ],
+        )
         return task
 
     async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
         def run() -> Task | None:
-            before = self._get(task_id)
-            if before is None:
-                return None
-            if before.state in (TaskState.QUEUED, TaskState.SCHEDULED):
-                return self._change(
-                    Q["cancel_waiting"], (to_us(now), task_id), "canceled", before.state.value, now
-                )
-            return self._change(Q["cancel_running"], (task_id,), "cancel_requested", None, now)
+            with self._write():  # read the state and act on it in one transaction
+                before = self._get(task_id)
+                if before is None:
+                    return None
+                if before.state in (TaskState.QUEUED, TaskState.SCHEDULED):
+                    return self._change(
+                        Q["cancel_waiting"],
+                        (to_us(now), task_id),
+                        "canceled",
+                        before.state.value,
+                        now,
+                    )
+                return self._change(Q["cancel_running"], (task_id,), "cancel_requested", None, now)
 
         return await self._run(run)
 
