@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from rota.core import limits
 from rota.service import Completion, Failure, TaskSpec
@@ -19,7 +19,7 @@ class TaskIn(Body):
     kind: str = Field(description="the handler's name", examples=["echo"])
     payload: dict[str, Any] = Field(default_factory=dict, description="a JSON object")
     queue: str = "default"
-    priority: int | str | None = Field(
+    priority: StrictInt | StrictStr | None = Field(
         None, description="0..100, higher runs first, or high (80) / mid (50) / low (20)"
     )
     id: str | None = Field(None, description="your own id; a duplicate is 409")
@@ -28,6 +28,13 @@ class TaskIn(Body):
     max_attempts: int | None = None
     timeout: float | None = Field(None, description="seconds a run may take")
     tenant: str | None = None
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _iso_only(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("run_at must be an ISO 8601 string with offset")
+        return value
 
     def spec(self) -> TaskSpec:
         return TaskSpec(
@@ -55,7 +62,7 @@ class JobIn(Body):
 
 
 class PriorityIn(Body):
-    priority: int | str
+    priority: StrictInt | StrictStr
     to_tail: bool = Field(
         False, description="true: go to the tail of the new level; false: keep enqueue order"
     )
@@ -68,7 +75,7 @@ class ClaimIn(Body):
 
 
 class LeaseIn(Body):
-    lease_token: int
+    lease_token: int = Field(ge=0, le=limits.MAX_TOKEN)
 
 
 class CompleteIn(LeaseIn):

@@ -9,7 +9,7 @@ import uuid_utils
 from rota.core.errors import ValidationError
 from rota.core.limits import MAX_ID_LENGTH
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
 
 
 def new_id() -> str:
@@ -17,7 +17,7 @@ def new_id() -> str:
 
 
 def check_id(value: str, what: str = "id") -> str:
-    if not value or len(value) > MAX_ID_LENGTH or not _ID_PATTERN.match(value):
+    if not value or len(value) > MAX_ID_LENGTH or not _ID_PATTERN.fullmatch(value):
         raise ValidationError(
             f"{what} {value!r} is invalid: use 1..{MAX_ID_LENGTH} characters of "
             "letters, digits, '.', '_', ':' or '-', starting with a letter or digit"

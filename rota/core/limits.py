@@ -15,3 +15,4 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # one HTTP request body
 MAX_ATTEMPTS = 100
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 MAX_LIST_LIMIT = 1000
+MAX_TOKEN = 2**62  # lease tokens and cursors fit a signed 64-bit column

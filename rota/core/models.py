@@ -7,9 +7,9 @@ ordering contract (see :mod:`rota.core.ordering`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from rota.core.states import TaskState
 
@@ -17,8 +17,10 @@ JSON = Any
 JSONObject = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
+class Task(NamedTuple):
+    """Immutable; a NamedTuple because a task is built per row on every claim, and a
+    tuple builds several times faster than a frozen dataclass."""
+
     id: str
     queue: str
     kind: str
@@ -43,7 +45,7 @@ class Task:
     error: str | None = None
 
     def evolve(self, **changes: Any) -> Task:
-        return replace(self, **changes)
+        return self._replace(**changes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ are aliases for fixed points inside it; the default is ``low``.
 
 from __future__ import annotations
 
+import re
+
 from rota.core.errors import ValidationError
 
 PRIORITY_MIN = 0
@@ -17,30 +19,27 @@ DEFAULT_PRIORITY = NAMED_PRIORITIES["low"]
 
 PriorityInput = int | str
 
+_RANGE = (
+    f"use an integer {PRIORITY_MIN}..{PRIORITY_MAX} (higher runs first) or one of "
+    + ", ".join(f"{name!r} ({number})" for name, number in NAMED_PRIORITIES.items())
+)
+
 
 def resolve_priority(value: PriorityInput | None) -> int:
     """Turn a name or an integer into a checked integer priority."""
     if value is None:
         return DEFAULT_PRIORITY
-    if isinstance(value, bool):
-        raise ValidationError("priority must be an integer or one of 'high', 'mid', 'low'")
     if isinstance(value, str):
         name = value.strip().lower()
         if name in NAMED_PRIORITIES:
             return NAMED_PRIORITIES[name]
-        if name.lstrip("-").isdigit():
-            value = int(name)
-        else:
-            raise ValidationError(
-                f"unknown priority {value!r}: use an integer {PRIORITY_MIN}..{PRIORITY_MAX} "
-                "or one of 'high', 'mid', 'low'"
-            )
+        if not re.fullmatch(r"-?[0-9]{1,4}", name):
+            raise ValidationError(f"unknown priority {value!r}: {_RANGE}")
+        value = int(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"priority {value!r} is not an integer: {_RANGE}")
     if not PRIORITY_MIN <= value <= PRIORITY_MAX:
-        raise ValidationError(
-            f"priority {value} is out of range: use {PRIORITY_MIN}..{PRIORITY_MAX} "
-            f"(low={NAMED_PRIORITIES['low']}, mid={NAMED_PRIORITIES['mid']}, "
-            f"high={NAMED_PRIORITIES['high']})"
-        )
+        raise ValidationError(f"priority {value} is out of range: {_RANGE}")
     return value
 
 

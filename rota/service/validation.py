@@ -6,6 +6,7 @@ The API's pydantic models check types; these checks hold for every entry point
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from rota.core.models import Task
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.states import TaskState
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +40,9 @@ class TaskSpec:
     tenant: str | None = None
 
 
+@functools.lru_cache(maxsize=4096)
 def check_name(value: str, what: str) -> str:
-    if not value or len(value) > limits.MAX_NAME_LENGTH or not _NAME.match(value):
+    if not value or len(value) > limits.MAX_NAME_LENGTH or not _NAME.fullmatch(value):
         raise ValidationError(
             f"{what} {value!r} is invalid: use 1..{limits.MAX_NAME_LENGTH} characters of "
             "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit"
@@ -65,7 +67,10 @@ def check_json(value: Any, what: str, max_bytes: int) -> Any:
         raise ValidationError(f"{what} must be JSON: {exc}") from exc
     if size > max_bytes:
         raise PayloadTooLarge(f"{what} is {size} bytes; the limit is {max_bytes} bytes")
-    if _depth(value) > limits.MAX_JSON_DEPTH:
+    nested = isinstance(value, dict | list) and any(
+        isinstance(v, dict | list) for v in (value.values() if isinstance(value, dict) else value)
+    )
+    if nested and _depth(value) > limits.MAX_JSON_DEPTH:
         raise ValidationError(f"{what} nests deeper than {limits.MAX_JSON_DEPTH} levels")
     return value
 
@@ -81,7 +86,10 @@ def build_task(spec: TaskSpec, *, now: datetime, default_max_attempts: int) -> T
     if spec.run_at is not None:
         if spec.run_at.tzinfo is None:
             raise ValidationError("run_at needs a timezone offset, e.g. 2026-01-01T12:00:00Z")
-        run_at = max(spec.run_at.astimezone(UTC), now)
+        try:
+            run_at = max(spec.run_at.astimezone(UTC), now)
+        except OverflowError as exc:
+            raise ValidationError("run_at is outside the supported calendar") from exc
     elif spec.delay is not None:
         if not 0 <= spec.delay <= limits.MAX_TIMEOUT_SECONDS * 52:
             raise ValidationError("delay must be between 0 and one year of seconds")

@@ -46,7 +46,9 @@ async def list_tasks(
     kind: str | None = None,
     tenant: str | None = None,
     job_id: str | None = None,
-    cursor: int | None = Query(None, description="next_cursor of the previous page"),
+    cursor: int | None = Query(
+        None, ge=0, le=limits.MAX_TOKEN, description="next_cursor of the previous page"
+    ),
     limit: int = Query(100, ge=1, le=limits.MAX_LIST_LIMIT),
 ) -> Response:
     """Newest first; follow ``next_cursor`` until it is null."""

@@ -9,6 +9,7 @@ the claim reads, so two claimers can never pick the same row.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -196,6 +197,7 @@ class SQLiteBackend:
                     )
                 first = db.execute(Q["max_seq"]).fetchone()[0] + 1
                 stored = [t.evolve(seq=first + i) for i, t in enumerate(tasks)]
+                us = functools.lru_cache(maxsize=64)(to_us)  # a batch shares a few timestamps
                 db.executemany(
                     Q["insert_task"],
                     [
@@ -207,24 +209,19 @@ class SQLiteBackend:
                             orjson.dumps(t.payload).decode(),
                             t.priority,
                             t.state.value,
+                            t.state.value,
                             t.attempt,
                             t.max_attempts,
                             t.timeout,
                             t.tenant,
                             t.job_id,
-                            to_us(t.run_at),
-                            to_us(t.created_at),
+                            us(t.run_at),
+                            us(t.created_at),
                         )
                         for t in stored
                     ],
                 )
-                self._events(
-                    db,
-                    [
-                        (t.id, to_us(t.created_at), "enqueued", None, t.state.value, None, None)
-                        for t in stored
-                    ],
-                )
+
         except sqlite3.IntegrityError as exc:
             ids = orjson.dumps([t.id for t in tasks]).decode()
             taken = [r[0] for r in self._db.execute(Q["existing_ids"], (ids,))]
@@ -497,7 +494,7 @@ class SQLiteBackend:
                     message=r[6],
                     seq=r[7],
                 )
-                for r in self._db.execute(Q["list_events"], (task_id,))
+                for r in self._db.execute(Q["list_events"], {"id": task_id})
             ]
 
         return await self._run(run)

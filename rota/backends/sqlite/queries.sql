@@ -5,9 +5,9 @@
 SELECT coalesce(max(seq), 0) FROM tasks;
 
 -- name: insert_task
-INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, attempt, max_attempts,
-                   timeout, tenant, job_id, run_at, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, enqueued_state, attempt,
+                   max_attempts, timeout, tenant, job_id, run_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_event
 INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message)
@@ -100,8 +100,14 @@ GROUP BY queue, state, priority ORDER BY queue, state, priority;
 SELECT min(run_at) FROM tasks WHERE state = 'scheduled';
 
 -- name: list_events
+-- The "enqueued" event is not stored as a row (it would double the cost of an enqueue):
+-- it is derived from the task row, which holds the same facts.
+SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0
+FROM tasks WHERE id = :id
+UNION ALL
 SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
-FROM events WHERE task_id = ? ORDER BY seq;
+FROM events WHERE task_id = :id
+ORDER BY 8;
 
 -- name: get_job
 SELECT id, name, created_at, tenant FROM jobs WHERE id = ?;

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     lease_token      INTEGER NOT NULL DEFAULT 0,
     lease_expires_at INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
+    enqueued_state   TEXT    NOT NULL,  -- the first history event is derived from the row
     result           TEXT,
     error            TEXT
 );
