@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rota.client import AsyncClient, Client
+from rota.config import Settings
 from rota.core.errors import (
     ClientError,
     Conflict,
@@ -19,6 +21,8 @@ from rota.core.errors import (
 from rota.core.models import Event, Job, Task
 from rota.core.priority import NAMED_PRIORITIES, PRIORITY_MAX, PRIORITY_MIN
 from rota.core.states import TaskState
+from rota.service import Service, TaskSpec
+from rota.worker import Registry, TaskContext
 
 __version__ = "0.1.0"
 
@@ -26,6 +30,8 @@ __all__ = [
     "NAMED_PRIORITIES",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
+    "AsyncClient",
+    "Client",
     "ClientError",
     "Conflict",
     "DuplicateTask",
@@ -34,12 +40,17 @@ __all__ = [
     "Job",
     "NotFound",
     "PayloadTooLarge",
+    "Registry",
     "RotaError",
     "SchemaMismatch",
     "ServerError",
+    "Service",
+    "Settings",
     "StaleLease",
     "StoreError",
     "Task",
+    "TaskContext",
+    "TaskSpec",
     "TaskState",
     "ValidationError",
     "__version__",
