@@ -152,7 +152,11 @@ class MemoryBackend:
         applied = []
         for f in finishes:
             task = self._live(f.task_id, f.lease_token)
-            if task is None:
+            lease_end = None if task is None else task.lease_expires_at
+            if task is None or (
+                f.expired_before is not None
+                and (lease_end is None or lease_end >= f.expired_before)
+            ):
                 applied.append(False)
                 continue
             final = f.state not in WAITING_STATES
@@ -186,7 +190,7 @@ class MemoryBackend:
         if task is None or task.state not in WAITING_STATES:
             return None
         new = task.evolve(priority=priority, seq=self._next_seq() if to_tail else task.seq)
-        return self._put(task, new, "priority_changed", now, f"{task.priority} -> {priority}")
+        return self._put(task, new, "priority_changed", now, f"priority {priority}")
 
     async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
         task = self._tasks.get(task_id)

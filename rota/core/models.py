@@ -95,6 +95,9 @@ class Finish:
     result: JSON = None
     error: str | None = None
     run_at: datetime | None = None
+    #: the sweeper's guard: apply only if the lease still ends before this time, so a
+    #: heartbeat that lands between the sweeper's read and its write wins.
+    expired_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +127,15 @@ class JobSummary:
 
     @property
     def state(self) -> str:
-        """Derived: running while anything is active, else the worst final outcome."""
+        """Derived: ``queued`` until any task starts, ``running`` while any is active,
+        then the worst final outcome (failed, then canceled, then succeeded)."""
         c = self.counts
-        if c.get(TaskState.RUNNING, 0):
+        active = sum(c.get(s, 0) for s in (TaskState.QUEUED, TaskState.SCHEDULED))
+        if c.get(TaskState.RUNNING, 0) or (active and active < self.total):
             return "running"
-        if c.get(TaskState.QUEUED, 0) or c.get(TaskState.SCHEDULED, 0):
-            done = sum(c.get(s, 0) for s in (TaskState.SUCCEEDED, TaskState.FAILED))
-            return "running" if done else "queued"
-        if c.get(TaskState.FAILED, 0):
-            return "failed"
-        if self.total and c.get(TaskState.CANCELED, 0) == self.total:
-            return "canceled"
+        if active:
+            return "queued"
+        for outcome in (TaskState.FAILED, TaskState.CANCELED):
+            if c.get(outcome, 0):
+                return outcome.value
         return "succeeded"

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -252,31 +252,32 @@ class Service:
         """Apply many results at once; each gets its own outcome, in the order given."""
         if len(completions) + len(failures) > limits.MAX_BATCH:
             raise ValidationError(f"at most {limits.MAX_BATCH} items per report")
-        for c in completions:
-            check_json(c.result, "result", limits.MAX_RESULT_BYTES)
-        finishes = [
-            Finish(c.task_id, c.lease_token, S.SUCCEEDED, result=c.result) for c in completions
-        ]
-        for f in failures:
+        outcomes: list[Outcome | None] = [None] * (len(completions) + len(failures))
+        finishes: list[tuple[int, Finish, bool]] = []  # (position, finish, is a failure)
+        for i, c in enumerate(completions):
+            try:
+                check_json(c.result, "result", limits.MAX_RESULT_BYTES)
+            except ValidationError as exc:
+                outcomes[i] = Outcome(c.task_id, exc)
+                continue
+            finishes.append((i, Finish(c.task_id, c.lease_token, S.SUCCEEDED, c.result), False))
+        for i, f in enumerate(failures, start=len(completions)):
             task = await self.backend.task_get(f.task_id)
             if task is None or task.state != S.RUNNING or task.lease_token != f.lease_token:
                 error = f.error[: limits.MAX_ERROR_CHARS]  # refused below, or a repeat
-                finishes.append(Finish(f.task_id, f.lease_token, S.FAILED, error=error))
+                finishes.append((i, Finish(f.task_id, f.lease_token, S.FAILED, error=error), True))
                 continue
-            finishes.append(self._after_failure(task, f.error, retryable=f.retryable))
-        applied = await self.backend.task_finish_many(finishes, now=self.clock.now())
-        outcomes = []
-        for i, (finish, ok) in enumerate(zip(finishes, applied, strict=True)):
-            if ok:
-                outcomes.append(Outcome(finish.task_id))
-            else:
-                outcomes.append(await self._explain(finish, i >= len(completions)))
-        if any(
-            ok and f.state in (S.QUEUED, S.SCHEDULED)
-            for f, ok in zip(finishes, applied, strict=True)
-        ):
-            self.notifier.notify()  # retries went back to the queue
-        return outcomes
+            finishes.append((i, self._after_failure(task, f.error, retryable=f.retryable), True))
+        applied = await self.backend.task_finish_many(
+            [f for _, f, _ in finishes], now=self.clock.now()
+        )
+        requeued = False
+        for (i, finish, failing), ok in zip(finishes, applied, strict=True):
+            outcomes[i] = Outcome(finish.task_id) if ok else await self._explain(finish, failing)
+            requeued = requeued or (ok and finish.state in (S.QUEUED, S.SCHEDULED))
+        if requeued:
+            self.notifier.notify()
+        return [o for o in outcomes if o is not None]
 
     async def _explain(self, finish: Finish, failing: bool) -> Outcome:
         """Why a guarded finish did not apply; a repeat of the applied report is not an error."""
@@ -351,9 +352,11 @@ class Service:
         expired = await self.backend.task_list_expired(now=now, limit=limit)
         if not expired:
             return 0
+        reason = "lease expired (worker {} went silent)"
         finishes = [
-            self._after_failure(
-                t, f"lease expired (worker {t.worker_id} went silent)", retryable=True
+            replace(
+                self._after_failure(t, reason.format(t.worker_id), retryable=True),
+                expired_before=now,
             )
             for t in expired
         ]

@@ -329,6 +329,7 @@ class SQLiteBackend:
         applied, events = [], []
         with self._write() as db:
             for f in finishes:
+                expiry = None if f.expired_before is None else to_us(f.expired_before)
                 row = db.execute(
                     Q["finish"],
                     (
@@ -339,6 +340,8 @@ class SQLiteBackend:
                         None if f.state in (TaskState.QUEUED, TaskState.SCHEDULED) else now_us,
                         f.task_id,
                         f.lease_token,
+                        expiry,
+                        expiry,
                     ),
                 ).fetchone()
                 applied.append(row is not None)

@@ -54,6 +54,7 @@ UPDATE tasks
 SET state = ?, result = ?, error = ?, run_at = coalesce(?, run_at), finished_at = ?,
     lease_expires_at = NULL, cancel_requested = 0
 WHERE id = ? AND state = 'running' AND lease_token = ?
+  AND (? IS NULL OR lease_expires_at < ?)
 RETURNING worker_id;
 
 -- name: cancel_waiting

@@ -1,0 +1,189 @@
+"""Contract: inserting, reading and listing tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rota.backends import Backend
+from rota.core.errors import DuplicateTask
+from rota.core.models import Job, Task, TaskFilter
+from tests.contract.conftest import Store
+from tests.contract.helpers import T0, S, at, claim, insert, make_task
+
+
+async def all_ids(backend: Backend) -> set[str]:
+    return {t.id for t in await backend.task_list(TaskFilter(), after_seq=None, limit=10_000)}
+
+
+async def test_backend_declares_whether_it_is_shared(store: Store, backend: Backend) -> None:
+    assert backend.shared is store.kind.shared
+
+
+async def test_insert_one_round_trips_every_field(backend: Backend) -> None:
+    created = T0 + timedelta(microseconds=123_456)
+    task = make_task(
+        "t-1",
+        queue="emails",
+        kind="send.welcome",
+        priority=73,
+        payload={"to": "ann@example.com", "n": 3, "ok": True, "nested": [1, {"é": None}]},
+        tenant="acme",
+        max_attempts=7,
+        timeout=12.5,
+        created_at=created,
+        run_at=created + timedelta(seconds=90),
+    )
+
+    (stored,) = await backend.task_insert_many([task])
+
+    assert stored.seq > 0
+    assert stored == task.evolve(seq=stored.seq)
+    got = await backend.task_get("t-1")
+    assert got == stored
+    assert got is not None
+    assert got.state is S.SCHEDULED
+    assert got.run_at.utcoffset() == timedelta(0)
+    assert got.created_at == created  # microseconds survive the store
+
+
+async def test_get_unknown_id_is_none(backend: Backend) -> None:
+    await insert(backend, make_task("known"))
+    assert await backend.task_get("unknown") is None
+
+
+async def test_insert_many_keeps_order_and_assigns_increasing_seq(backend: Backend) -> None:
+    first = await backend.task_insert_many([make_task(f"a{i}") for i in range(50)])
+    second = await backend.task_insert_many([make_task(f"b{i}") for i in range(5)])
+
+    assert [t.id for t in first] == [f"a{i}" for i in range(50)]
+    seqs = [t.seq for t in first + second]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
+    for task in first + second:
+        assert await backend.task_get(task.id) == task
+
+
+async def test_insert_many_with_an_existing_id_inserts_nothing(backend: Backend) -> None:
+    await insert(backend, make_task("a"))
+    job = Job("job-1", "batch", T0)
+
+    with pytest.raises(DuplicateTask, match="'a'"):
+        await backend.task_insert_many(
+            [make_task("b", job_id="job-1"), make_task("a"), make_task("c", job_id="job-1")], job
+        )
+
+    assert await all_ids(backend) == {"a"}
+    assert await backend.task_get("b") is None
+    assert await backend.task_get("c") is None
+    assert await backend.job_get("job-1") is None
+    assert await backend.event_list("b") == []
+    # the store still works and the ids that failed are free
+    assert [t.id for t in await insert(backend, make_task("b"), make_task("c"))] == ["b", "c"]
+
+
+async def test_insert_many_naming_an_id_twice_inserts_nothing(backend: Backend) -> None:
+    with pytest.raises(DuplicateTask, match="'x'"):
+        await insert(backend, make_task("x"), make_task("y"), make_task("x"))
+    assert await all_ids(backend) == set()
+
+
+async def test_insert_with_an_existing_job_id_inserts_nothing(backend: Backend) -> None:
+    await backend.task_insert_many([make_task("a", job_id="j")], Job("j", "first", T0))
+
+    with pytest.raises(DuplicateTask):
+        await backend.task_insert_many([make_task("b", job_id="j")], Job("j", "second", T0))
+
+    assert await backend.job_get("j") == Job("j", "first", T0)
+    assert await all_ids(backend) == {"a"}
+
+
+@pytest.fixture
+async def mixed(backend: Backend) -> Backend:
+    """Tasks across queues, kinds, tenants, a job and states."""
+    await insert(
+        backend,
+        make_task("a1", queue="a", kind="x", tenant="t1", priority=90),
+        make_task("a2", queue="a", kind="y", tenant="t2"),
+        make_task("b1", queue="b", kind="x"),
+        make_task("b2", queue="b", kind="y", tenant="t1"),
+        make_task("s1", queue="b", kind="x", run_at=at(60)),
+    )
+    await backend.task_insert_many(
+        [
+            make_task("j1", queue="a", kind="x", tenant="t1", job_id="job-7"),
+            make_task("j2", queue="c", kind="y", tenant="t2", job_id="job-7"),
+        ],
+        Job("job-7", "pair", T0),
+    )
+    (running,) = await claim(backend, queues=["a"])
+    assert running.id == "a1"
+    return backend
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        (TaskFilter(), {"a1", "a2", "b1", "b2", "s1", "j1", "j2"}),
+        (TaskFilter(queue="a"), {"a1", "a2", "j1"}),
+        (TaskFilter(queue="c"), {"j2"}),
+        (TaskFilter(queue="nope"), set()),
+        (TaskFilter(state=S.QUEUED), {"a2", "b1", "b2", "j1", "j2"}),
+        (TaskFilter(state=S.RUNNING), {"a1"}),
+        (TaskFilter(state=S.SCHEDULED), {"s1"}),
+        (TaskFilter(state=S.FAILED), set()),
+        (TaskFilter(kind="x"), {"a1", "b1", "s1", "j1"}),
+        (TaskFilter(kind="y"), {"a2", "b2", "j2"}),
+        (TaskFilter(tenant="t1"), {"a1", "b2", "j1"}),
+        (TaskFilter(tenant="t2"), {"a2", "j2"}),
+        (TaskFilter(job_id="job-7"), {"j1", "j2"}),
+        (TaskFilter(job_id="job-8"), set()),
+        (TaskFilter(queue="a", kind="x", state=S.QUEUED), {"j1"}),
+        (TaskFilter(queue="b", tenant="t1", kind="y"), {"b2"}),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, TaskFilter) else None,
+)
+async def test_list_filters(mixed: Backend, filter: TaskFilter, expected: set[str]) -> None:
+    rows = await mixed.task_list(filter, after_seq=None, limit=100)
+    assert {t.id for t in rows} == expected
+    assert len(rows) == len(expected)
+    assert [t.seq for t in rows] == sorted((t.seq for t in rows), reverse=True)
+
+
+async def pages(backend: Backend, filter: TaskFilter, size: int) -> list[list[Task]]:
+    out: list[list[Task]] = []
+    cursor: int | None = None
+    while page := await backend.task_list(filter, after_seq=cursor, limit=size):
+        assert len(page) <= size
+        out.append(page)
+        cursor = page[-1].seq
+        assert len(out) < 100, "pagination does not end"
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 7, 25, 26])
+async def test_cursor_pages_are_disjoint_newest_first_and_cover_all(
+    backend: Backend, size: int
+) -> None:
+    inserted: list[Task] = []
+    for batch in range(5):  # several inserts, so seq spans calls
+        inserted += await insert(
+            backend, *(make_task(f"t{batch}-{i}", queue="qa" if i % 2 else "qb") for i in range(5))
+        )
+
+    got = await pages(backend, TaskFilter(), size)
+
+    flat = [t.id for page in got for t in page]
+    assert len(flat) == len(set(flat)) == 25  # disjoint, nothing missing
+    assert flat == [t.id for t in reversed(inserted)]  # newest first, across pages
+    assert [len(p) for p in got[:-1]] == [size] * (len(got) - 1)
+
+    only_qa = [t.id for page in await pages(backend, TaskFilter(queue="qa"), 3) for t in page]
+    assert only_qa == [t.id for t in reversed(inserted) if t.queue == "qa"]
+
+
+async def test_list_respects_limit(backend: Backend) -> None:
+    await insert(backend, *(make_task(f"t{i}") for i in range(10)))
+    rows = await backend.task_list(TaskFilter(), after_seq=None, limit=4)
+    assert [t.id for t in rows] == ["t9", "t8", "t7", "t6"]
