@@ -37,7 +37,9 @@ def _describe(errors: list[Any]) -> str:
     parts = []
     for err in errors[:10]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        detail = (err.get("ctx") or {}).get("error")
+        msg = err.get("msg", "invalid") + (f" ({detail})" if detail else "")
+        parts.append(f"{where}: {msg}")
     return "; ".join(parts)
 
 

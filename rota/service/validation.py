@@ -7,6 +7,7 @@ The API's pydantic models check types; these checks hold for every entry point
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,28 +51,28 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def _depth(value: Any, level: int = 1) -> int:
+def _scan(value: Any, what: str, level: int = 1) -> None:
+    """Refuse nesting past the limit and numbers JSON cannot carry (NaN, Infinity)."""
     if level > limits.MAX_JSON_DEPTH:
-        return level
+        raise ValidationError(f"{what} nests deeper than {limits.MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
+        for item in value.values():
+            _scan(item, what, level + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _scan(item, what, level + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{what} holds {value}, which is not a JSON number")
 
 
 def check_json(value: Any, what: str, max_bytes: int) -> Any:
+    _scan(value, what)
     try:
         size = len(orjson.dumps(value))
     except TypeError as exc:
         raise ValidationError(f"{what} must be JSON: {exc}") from exc
     if size > max_bytes:
         raise PayloadTooLarge(f"{what} is {size} bytes; the limit is {max_bytes} bytes")
-    nested = isinstance(value, dict | list) and any(
-        isinstance(v, dict | list) for v in (value.values() if isinstance(value, dict) else value)
-    )
-    if nested and _depth(value) > limits.MAX_JSON_DEPTH:
-        raise ValidationError(f"{what} nests deeper than {limits.MAX_JSON_DEPTH} levels")
     return value
 
 

@@ -107,6 +107,9 @@ class SQLiteBackend:
         self._synchronous = synchronous
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        self._pending_inserts: list[tuple[list[Task], Job | None, asyncio.Future[list[Task]]]] = []
+        self._insert_lock = asyncio.Lock()
+        self._writers: set[asyncio.Task[None]] = set()
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -186,55 +189,100 @@ class SQLiteBackend:
     # -- tasks -------------------------------------------------------------------------
 
     async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
-        return await self._run(self._insert_many, list(tasks), job)
+        """Group commit: inserts that arrive while one is being written share the next commit.
+
+        Each caller still gets its answer only after the commit that holds its rows, and a
+        duplicate id fails only its own batch (a savepoint per batch).
+        """
+        done: asyncio.Future[list[Task]] = asyncio.get_running_loop().create_future()
+        self._pending_inserts.append((list(tasks), job, done))
+        if len(self._pending_inserts) == 1:
+            writer = asyncio.get_running_loop().create_task(self._write_pending_inserts())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
+        return await done
+
+    async def _write_pending_inserts(self) -> None:
+        async with self._insert_lock:
+            batches, self._pending_inserts = self._pending_inserts, []
+            if not batches:
+                return
+            try:
+                results = await self._run(self._insert_batches, [(t, j) for t, j, _ in batches])
+            except Exception as exc:  # the store failed: every waiting caller hears it
+                for _, _, done in batches:
+                    if not done.done():
+                        done.set_exception(exc)
+                return
+            for (_, _, done), result in zip(batches, results, strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, BaseException):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+    def _insert_batches(
+        self, batches: list[tuple[list[Task], Job | None]]
+    ) -> list[list[Task] | DuplicateTask]:
+        with self._write() as db:
+            results: list[list[Task] | DuplicateTask] = []
+            for tasks, job in batches:
+                db.execute("SAVEPOINT batch")
+                try:
+                    results.append(self._insert_many(tasks, job))
+                except sqlite3.IntegrityError:
+                    db.execute("ROLLBACK TO batch")
+                    results.append(self._duplicate(tasks, job))
+                db.execute("RELEASE batch")
+        return results
 
     def _insert_many(self, tasks: list[Task], job: Job | None) -> list[Task]:
-        try:
-            with self._write() as db:
-                if job is not None:
-                    db.execute(
-                        Q["insert_job"], (job.id, job.name, job.tenant, to_us(job.created_at))
-                    )
-                first = db.execute(Q["max_seq"]).fetchone()[0] + 1
-                stored = [t.evolve(seq=first + i) for i, t in enumerate(tasks)]
-                us = functools.lru_cache(maxsize=64)(to_us)  # a batch shares a few timestamps
-                db.executemany(
-                    Q["insert_task"],
-                    [
-                        (
-                            t.seq,
-                            t.id,
-                            t.queue,
-                            t.kind,
-                            orjson.dumps(t.payload).decode(),
-                            t.priority,
-                            t.state.value,
-                            t.state.value,
-                            t.attempt,
-                            t.max_attempts,
-                            t.timeout,
-                            t.tenant,
-                            t.job_id,
-                            us(t.run_at),
-                            us(t.created_at),
-                        )
-                        for t in stored
-                    ],
+        """Insert one batch inside the caller's transaction."""
+        db = self._db
+        if job is not None:
+            db.execute(Q["insert_job"], (job.id, job.name, job.tenant, to_us(job.created_at)))
+        first = db.execute(Q["max_seq"]).fetchone()[0] + 1
+        stored = [t.evolve(seq=first + i) for i, t in enumerate(tasks)]
+        us = functools.lru_cache(maxsize=64)(to_us)  # a batch shares a few timestamps
+        db.executemany(
+            Q["insert_task"],
+            [
+                (
+                    t.seq,
+                    t.id,
+                    t.queue,
+                    t.kind,
+                    orjson.dumps(t.payload).decode(),
+                    t.priority,
+                    t.state.value,
+                    t.state.value,
+                    t.attempt,
+                    t.max_attempts,
+                    t.timeout,
+                    t.tenant,
+                    t.job_id,
+                    us(t.run_at),
+                    us(t.created_at),
                 )
-
-        except sqlite3.IntegrityError as exc:
-            ids = orjson.dumps([t.id for t in tasks]).decode()
-            taken = [r[0] for r in self._db.execute(Q["existing_ids"], (ids,))]
-            if not taken:  # or the batch names one id twice
-                seen: set[str] = set()
-                for t in tasks:
-                    if t.id in seen:
-                        taken.append(t.id)
-                        break
-                    seen.add(t.id)
-            what = f"task id {taken[0]!r}" if taken else f"job id {job.id if job else ''!r}"
-            raise DuplicateTask(f"{what} already exists") from exc
+                for t in stored
+            ],
+        )
         return stored
+
+    def _duplicate(self, tasks: list[Task], job: Job | None) -> DuplicateTask:
+        """Name the id that broke a batch (called after its rows were rolled back)."""
+        ids = orjson.dumps([t.id for t in tasks]).decode()
+        taken = [r[0] for r in self._db.execute(Q["existing_ids"], (ids,))]
+        if not taken:  # or the batch names one id twice
+            seen: set[str] = set()
+            for t in tasks:
+                if t.id in seen:
+                    taken.append(t.id)
+                    break
+                seen.add(t.id)
+        what = f"task id {taken[0]!r}" if taken else f"job id {job.id if job else ''!r}"
+        return DuplicateTask(f"{what} already exists")
 
     async def task_get(self, task_id: str) -> Task | None:
         return await self._run(self._get, task_id)
