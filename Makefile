@@ -35,6 +35,7 @@ fmt: $(STAMP) ## format the code
 	$(BIN)/ruff check --fix rota tests bench
 
 bench: $(STAMP) ## run the SQLite benchmarks and print the figures
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.bench_sqlite
 
 clean: ## remove the venv, caches and local databases
