@@ -7,18 +7,27 @@ from rota.core.errors import ValidationError
 
 
 def backend_from_url(url: str) -> Backend:
-    """``sqlite:///path``, ``memory://``; later ``postgresql://`` and ``redis://``."""
+    """``sqlite:///path``, ``postgresql://...[?schema=NAME]``, ``memory://``."""
     if url.startswith("sqlite:"):
         from rota.backends.sqlite import SQLiteBackend
         from rota.backends.sqlite.backend import path_from_url
 
         return SQLiteBackend(path_from_url(url))
+    if url.startswith(("postgresql:", "postgres:")):
+        try:
+            from rota.backends.postgres import PostgresBackend
+        except ImportError as exc:
+            raise ValidationError(
+                f"PostgreSQL needs an extra: pip install 'rota[postgres]' ({exc})"
+            ) from exc
+        return PostgresBackend(url)
     if url.startswith("memory:"):
         from rota.backends.memory import MemoryBackend
 
         return MemoryBackend()
     raise ValidationError(
-        f"unsupported database URL {url!r}: use sqlite:///path/to/rota.db or memory://"
+        f"unsupported database URL {url!r}: use sqlite:///path/to/rota.db, "
+        "postgresql://user@host/db or memory://"
     )
 
 

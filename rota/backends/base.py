@@ -13,7 +13,7 @@ tests control time and every backend sees the same clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -36,6 +36,18 @@ class Backend(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    # -- wake-ups and leadership ---------------------------------------------------------
+
+    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when another process inserts tasks (no-op where not supported)."""
+        ...
+
+    async def leader_attempt_elect(self) -> bool:
+        """Become or stay the one maintenance leader; False while another process is."""
+        ...
+
+    async def leader_resign(self) -> None: ...
 
     # -- tasks ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ middle, so on one event loop every verb is atomic.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rota.core.errors import DuplicateTask
@@ -39,6 +39,17 @@ class MemoryBackend:
         return None
 
     async def close(self) -> None:
+        return None
+
+    # -- wake-ups and leadership: one process, so always the leader ------------------------
+
+    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+        return None
+
+    async def leader_attempt_elect(self) -> bool:
+        return True
+
+    async def leader_resign(self) -> None:
         return None
 
     def _next_seq(self) -> int:

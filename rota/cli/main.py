@@ -179,6 +179,24 @@ def up(
     asyncio.run(run_up(settings, workers=workers, concurrency=concurrency, demo=demo))
 
 
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = DEFAULTS.database_url) -> None:
+    """Apply every pending migration (PostgreSQL; SQLite creates its schema on first use)."""
+    if not database_url.startswith(("postgresql:", "postgres:")):
+        console.print(f"{database_url}: nothing to do, SQLite's schema is created on first use")
+        return
+    from rota.backends.postgres.migrate import head_revision, upgrade
+    from rota.backends.postgres.url import PgUrl
+
+    url = PgUrl.parse(database_url)
+    upgrade(url)
+    console.print(f"schema {url.schema!r} is at revision {head_revision()}")
+
+
 def main() -> None:
     try:
         app()

@@ -85,9 +85,11 @@ class Service:
         self.settings = settings or Settings()
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
+        self.is_leader = False
 
     async def open(self) -> None:
         await self.backend.open()
+        await self.backend.listen_inserts(self.notifier.notify)
 
     async def close(self) -> None:
         await self.backend.close()
@@ -365,11 +367,22 @@ class Service:
         return sum(applied)
 
     async def run_maintenance(self, stop: asyncio.Event) -> None:
-        """The leader's loop: sweep expired leases every ``sweep_interval`` until ``stop``."""
-        while not stop.is_set():
-            with contextlib.suppress(RotaError):  # the store is down: try next round
-                await self.sweep()
-            try:
-                await asyncio.wait_for(stop.wait(), self.settings.sweep_interval)
-            except TimeoutError:
-                continue
+        """Every ``sweep_interval``: stay or become the leader, and if so, sweep.
+
+        Only the leader sweeps, so replicas do not race; when it dies its lock goes with
+        its connection and another replica takes over at its next round.
+        """
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(RotaError):  # the store is down: try next round
+                    self.is_leader = await self.backend.leader_attempt_elect()
+                    if self.is_leader:
+                        await self.sweep()
+                try:
+                    await asyncio.wait_for(stop.wait(), self.settings.sweep_interval)
+                except TimeoutError:
+                    continue
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(RotaError):
+                await self.backend.leader_resign()

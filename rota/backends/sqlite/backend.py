@@ -181,6 +181,17 @@ class SQLiteBackend:
         self._executor.shutdown(wait=True)
         self._executor = None
 
+    # -- wake-ups and leadership: every process may sweep (finishes are guarded) ------
+
+    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+        return None
+
+    async def leader_attempt_elect(self) -> bool:
+        return True
+
+    async def leader_resign(self) -> None:
+        return None
+
     @staticmethod
     def _events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         if rows:

@@ -1,0 +1,429 @@
+"""PostgreSQL backend: many API replicas and many workers on one database.
+
+Claims take ``FOR UPDATE SKIP LOCKED`` batches through a partial index that is exactly the
+ordering contract, so concurrent claimers never wait on each other and never share a row.
+Every verb is one statement where it can be (CTEs carry the event rows along), so a claim,
+a batch of finishes or a batch insert is one round trip. Inserts ``NOTIFY`` once per batch;
+``listen_inserts`` turns those into wake-ups for long-polling claimers in every replica.
+The maintenance leader is whoever holds a session advisory lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from rota.backends.postgres import migrate
+from rota.backends.postgres.url import PgUrl
+from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError
+from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
+from rota.core.states import TaskState
+
+log = logging.getLogger("rota.postgres")
+_FIELDS = Task._fields
+_COLUMNS = ", ".join(_FIELDS)
+_COLUMNS_T = ", ".join(f"t.{name}" for name in _FIELDS)
+_STATE = _FIELDS.index("state")
+_COPY_TYPES = [
+    "text",
+    "int8",
+    "text",
+    "text",
+    "jsonb",
+    "int4",
+    "text",
+    "text",
+    "int4",
+    "float8",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+]
+
+
+def _load_queries() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("queries.sql").read_text()
+    queries: dict[str, str] = {}
+    for block in text.split("-- name: ")[1:]:
+        name, _, body = block.partition("\n")
+        body = body.replace("TASK_COLUMNS_T", _COLUMNS_T).replace("TASK_COLUMNS", _COLUMNS)
+        queries[name.strip()] = body.strip().rstrip(";")
+    return queries
+
+
+Q = _load_queries()
+
+
+def _task(row: Sequence[Any]) -> Task:
+    return Task._make((*row[:_STATE], TaskState(row[_STATE]), *row[_STATE + 1 :]))
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+class PostgresBackend:
+    shared = True
+
+    def __init__(self, url: str | PgUrl, *, pool_size: int = 10) -> None:
+        self.url = url if isinstance(url, PgUrl) else PgUrl.parse(url)
+        self.channel = f"rota_{self.url.schema}"
+        self._pool = AsyncConnectionPool(
+            self.url.conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=False,
+        )
+        self._listeners: list[Callable[[], None]] = []
+        self._listen_task: asyncio.Task[None] | None = None
+        self._leader: psycopg.AsyncConnection[Any] | None = None
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        set_json_loads(orjson.loads, conn)
+        set_json_dumps(orjson.dumps, conn)
+        await conn.execute(f'SET search_path TO "{self.url.schema}"')
+        await conn.execute("SET TIME ZONE 'UTC'")
+
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; driver errors leave here as rota's errors."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except pg_errors.UniqueViolation:
+            raise
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=10)
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            raise StoreError(f"PostgreSQL at {self.url.conninfo}: {exc}") from exc
+        await self._check_schema()
+
+    async def _check_schema(self) -> None:
+        async with self._conn() as conn:
+            try:
+                row = await (await conn.execute(Q["schema_version"])).fetchone()
+            except pg_errors.UndefinedTable:
+                row = None
+        found = None if row is None else row[0]
+        head = migrate.head_revision()
+        if found == head:
+            return
+        await self.close()
+        if found is None or found in migrate.known_revisions():
+            raise SchemaMismatch(
+                f"schema {self.url.schema!r} is at {found or 'nothing'}, this rota needs {head}: "
+                "run `rota db upgrade` (with the same ROTA_DATABASE_URL)"
+            )
+        raise SchemaMismatch(
+            f"schema {self.url.schema!r} is at {found}, newer than this rota knows ({head}): "
+            "upgrade rota"
+        )
+
+    async def close(self) -> None:
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listen_task
+            self._listen_task = None
+        await self.leader_resign()
+        await self._pool.close()
+
+    # -- wake-ups and leadership -------------------------------------------------------
+
+    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+        if self._listen_task is None:
+            self._listen_task = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url.conninfo, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {self.channel}")
+                    delay = 0.1
+                    self._wake()  # anything inserted while we were not listening
+                    async for _ in conn.notifies():
+                        self._wake()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _wake(self) -> None:
+        for callback in self._listeners:
+            callback()
+
+    async def leader_attempt_elect(self) -> bool:
+        """Hold (or take) the session advisory lock; True while this process is leader."""
+        if self._leader is not None:
+            try:
+                await self._leader.execute("SELECT 1")
+                return True
+            except (psycopg.Error, OSError):
+                await self.leader_resign()
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url.conninfo, autocommit=True)
+        except (psycopg.Error, OSError):
+            return False
+        row = await (await conn.execute(Q["try_lead"], [self.channel])).fetchone()
+        if row is not None and row[0]:
+            self._leader = conn
+            return True
+        await conn.close()
+        return False
+
+    async def leader_resign(self) -> None:
+        if self._leader is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await self._leader.close()
+            self._leader = None
+
+    # -- tasks -------------------------------------------------------------------------
+
+    async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
+        """Seqs are taken from the sequence in one query, then rows go in by binary COPY."""
+        try:
+            async with self._conn() as conn, conn.transaction():
+                if job is not None:
+                    await conn.execute(
+                        Q["insert_job"], (job.id, job.name, job.tenant, job.created_at)
+                    )
+                cur = await conn.execute(Q["next_seqs"], [len(tasks)])
+                seqs = [r[0] for r in await cur.fetchall()]
+                async with conn.cursor().copy(Q["copy_tasks"]) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for seq, t in zip(seqs, tasks, strict=True):
+                        state = t.state.value
+                        await copy.write_row(
+                            (
+                                t.id,
+                                seq,
+                                t.queue,
+                                t.kind,
+                                t.payload,
+                                t.priority,
+                                state,
+                                state,
+                                t.max_attempts,
+                                t.timeout,
+                                t.tenant,
+                                t.job_id,
+                                t.run_at,
+                                t.created_at,
+                            )
+                        )
+                await conn.execute(Q["notify"], [self.channel])
+        except pg_errors.UniqueViolation as exc:
+            raise await self._duplicate(tasks, job, exc) from exc
+        return [t.evolve(seq=seq) for seq, t in zip(seqs, tasks, strict=True)]
+
+    async def _duplicate(
+        self, tasks: Sequence[Task], job: Job | None, exc: pg_errors.UniqueViolation
+    ) -> DuplicateTask:
+        if job is not None and exc.diag.constraint_name == "rota_jobs_pkey":
+            return DuplicateTask(f"job id {job.id!r} already exists")
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["existing_ids"], [[t.id for t in tasks]])
+            taken = [r[0] for r in await cur.fetchall()]
+        seen: set[str] = set()
+        for t in tasks:  # or the batch itself names an id twice
+            if t.id in seen:
+                taken.append(t.id)
+            seen.add(t.id)
+        return DuplicateTask(f"task id {taken[0] if taken else '?'!r} already exists")
+
+    async def task_get(self, task_id: str) -> Task | None:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["get_task"], [task_id])).fetchone()
+        return None if row is None else _task(row)
+
+    async def task_list(
+        self, filter: TaskFilter, *, after_seq: int | None, limit: int
+    ) -> list[Task]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        for column in ("queue", "state", "kind", "tenant", "job_id"):
+            value = getattr(filter, column)
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                args.append(str(value))
+        if after_seq is not None:
+            clauses.append("seq < %s")
+            args.append(after_seq)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {_COLUMNS} FROM rota_tasks {where} ORDER BY seq DESC LIMIT %s"
+        async with self._conn() as conn:
+            rows = await (await conn.execute(sql, [*args, limit])).fetchall()
+        return [_task(r) for r in rows]
+
+    async def task_claim_many(
+        self,
+        *,
+        queues: Sequence[str] | None,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_expires_at: datetime,
+    ) -> list[Task]:
+        params = {
+            "now": now,
+            "lease": lease_expires_at,
+            "worker": worker_id,
+            "limit": limit,
+            "queues": None if queues is None else list(queues),
+        }
+        query = Q["claim_any"] if queues is None else Q["claim_queues"]
+        async with self._conn() as conn:
+            async with conn.pipeline():
+                await conn.execute(Q["promote_due"], params)
+                cur = await conn.execute(query, params)
+            rows = await cur.fetchall()
+        return sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
+
+    async def task_heartbeat(
+        self, task_id: str, lease_token: int, *, now: datetime, lease_expires_at: datetime
+    ) -> Task | None:
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["heartbeat"], (lease_expires_at, task_id, lease_token))
+            row = await cur.fetchone()
+        return None if row is None else _task(row)
+
+    async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
+        if not finishes:
+            return []
+        params = {
+            "ids": [f.task_id for f in finishes],
+            "tokens": [f.lease_token for f in finishes],
+            "states": [f.state.value for f in finishes],
+            "results": [_json(f.result) for f in finishes],
+            "errors": [f.error for f in finishes],
+            "run_ats": [f.run_at for f in finishes],
+            "expired": [f.expired_before for f in finishes],
+            "now": now,
+        }
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["finish_many"], params)).fetchall()
+        applied = {r[0] for r in rows}
+        out = []
+        for f in finishes:  # a task named twice in one batch applies once
+            out.append(f.task_id in applied)
+            applied.discard(f.task_id)
+        return out
+
+    async def _locked_change(
+        self,
+        task_id: str,
+        now: datetime,
+        decide: Callable[[TaskState], tuple[str, Any, str] | None],
+    ) -> Task | None:
+        """Lock the row, let ``decide`` pick (query, params, event kind), apply, log."""
+        async with self._conn() as conn, conn.transaction():
+            row = await (await conn.execute(Q["lock_task"], [task_id])).fetchone()
+            if row is None:
+                return None
+            before = TaskState(row[0])
+            choice = decide(before)
+            if choice is None:
+                return None
+            query, params, kind = choice
+            changed = await (await conn.execute(query, params)).fetchone()
+            if changed is None:
+                return None
+            task = _task(changed)
+            message = f"priority {task.priority}" if kind == "priority_changed" else None
+            await conn.execute(
+                Q["insert_event"],
+                (task_id, now, kind, before.value, task.state.value, task.worker_id, message),
+            )
+        return task
+
+    async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
+        def decide(state: TaskState) -> tuple[str, Any, str] | None:
+            if state in (TaskState.QUEUED, TaskState.SCHEDULED):
+                return Q["cancel_waiting"], (now, task_id), "canceled"
+            if state == TaskState.RUNNING:
+                return Q["cancel_running"], (task_id,), "cancel_requested"
+            return None
+
+        return await self._locked_change(task_id, now, decide)
+
+    async def task_set_priority(
+        self, task_id: str, priority: int, *, to_tail: bool, now: datetime
+    ) -> Task | None:
+        params = {"id": task_id, "priority": priority, "to_tail": to_tail}
+        return await self._locked_change(
+            task_id, now, lambda _: (Q["set_priority"], params, "priority_changed")
+        )
+
+    async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
+        params = {"id": task_id, "now": now}
+        return await self._locked_change(task_id, now, lambda _: (Q["requeue"], params, "requeued"))
+
+    async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_expired"], (now, limit))).fetchall()
+        return [_task(r) for r in rows]
+
+    async def task_position(self, task_id: str) -> Position | None:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["position"], [task_id])).fetchone()
+        return None if row is None else Position(in_priority=row[0], in_queue=row[1])
+
+    async def task_count(self) -> list[QueueCount]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["count"])).fetchall()
+        return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
+    async def task_next_run_at(self) -> datetime | None:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["next_run_at"])).fetchone()
+        return None if row is None else row[0]
+
+    # -- events and jobs ---------------------------------------------------------------
+
+    async def event_list(self, task_id: str) -> list[Event]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_events"], {"id": task_id})).fetchall()
+        return [
+            Event(
+                task_id=r[0],
+                at=r[1],
+                kind=r[2],
+                from_state=None if r[3] is None else TaskState(r[3]),
+                to_state=None if r[4] is None else TaskState(r[4]),
+                worker_id=r[5],
+                message=r[6],
+                seq=r[7],
+            )
+            for r in rows
+        ]
+
+    async def job_get(self, job_id: str) -> Job | None:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["get_job"], [job_id])).fetchone()
+        return None if row is None else Job(row[0], row[1], row[2], row[3])
+
+    async def job_count(self, job_id: str) -> dict[TaskState, int]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["count_job"], [job_id])).fetchall()
+        return {TaskState(s): n for s, n in rows}

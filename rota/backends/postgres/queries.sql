@@ -1,0 +1,174 @@
+-- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME".
+-- TASK_COLUMNS is replaced by the column list in the order of rota.core.models.Task.
+
+-- name: next_seqs
+SELECT nextval('rota_task_seq') FROM generate_series(1, %s);
+
+-- name: copy_tasks
+COPY rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state, max_attempts,
+                 timeout, tenant, job_id, run_at, created_at) FROM STDIN (FORMAT BINARY);
+
+-- name: notify
+SELECT pg_notify(%s, '');
+
+-- name: insert_job
+INSERT INTO rota_jobs (id, name, tenant, created_at) VALUES (%s, %s, %s, %s);
+
+-- name: existing_ids
+SELECT id FROM rota_tasks WHERE id = ANY(%s);
+
+-- name: get_task
+SELECT TASK_COLUMNS FROM rota_tasks WHERE id = %s;
+
+-- name: promote_due
+WITH due AS (
+    SELECT id FROM rota_tasks
+    WHERE state = 'scheduled' AND run_at <= %(now)s
+    ORDER BY run_at LIMIT 1000
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE rota_tasks AS t SET state = 'queued' FROM due WHERE t.id = due.id RETURNING t.id
+)
+INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
+SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
+
+-- name: claim_any
+WITH picked AS (
+    SELECT id FROM rota_tasks
+    WHERE state = 'queued'
+    ORDER BY priority DESC, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE rota_tasks AS t
+    SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+        lease_expires_at = %(lease)s, worker_id = %(worker)s, started_at = %(now)s
+    FROM picked WHERE t.id = picked.id
+    RETURNING TASK_COLUMNS_T
+), logged AS (
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id)
+    SELECT id, %(now)s, 'claimed', 'queued', 'running', %(worker)s FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: claim_queues
+WITH picked AS (
+    SELECT id FROM rota_tasks
+    WHERE state = 'queued' AND queue = ANY(%(queues)s)
+    ORDER BY priority DESC, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE rota_tasks AS t
+    SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+        lease_expires_at = %(lease)s, worker_id = %(worker)s, started_at = %(now)s
+    FROM picked WHERE t.id = picked.id
+    RETURNING TASK_COLUMNS_T
+), logged AS (
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id)
+    SELECT id, %(now)s, 'claimed', 'queued', 'running', %(worker)s FROM claimed
+)
+SELECT * FROM claimed;
+
+-- name: heartbeat
+UPDATE rota_tasks SET lease_expires_at = %s
+WHERE id = %s AND state = 'running' AND lease_token = %s
+RETURNING TASK_COLUMNS;
+
+-- name: finish_many
+WITH f AS (
+    SELECT * FROM unnest(
+        %(ids)s::text[], %(tokens)s::bigint[], %(states)s::text[], %(results)s::text[],
+        %(errors)s::text[], %(run_ats)s::timestamptz[], %(expired)s::timestamptz[]
+    ) AS f(id, token, state, result, error, run_at, expired_before)
+), done AS (
+    UPDATE rota_tasks AS t
+    SET state = f.state, result = f.result::jsonb, error = f.error,
+        run_at = coalesce(f.run_at, t.run_at),
+        finished_at = CASE WHEN f.state IN ('queued', 'scheduled') THEN NULL ELSE %(now)s END,
+        lease_expires_at = NULL, cancel_requested = FALSE
+    FROM f
+    WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
+      AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
+    RETURNING t.id, t.state, t.worker_id, t.error
+), logged AS (
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id, message)
+    SELECT id, %(now)s,
+           CASE WHEN state IN ('queued', 'scheduled') THEN 'retry' ELSE state END,
+           'running', state, worker_id, error
+    FROM done
+)
+SELECT id FROM done;
+
+-- name: lock_task
+SELECT state FROM rota_tasks WHERE id = %s FOR UPDATE;
+
+-- name: cancel_waiting
+UPDATE rota_tasks SET state = 'canceled', finished_at = %s
+WHERE id = %s AND state IN ('queued', 'scheduled')
+RETURNING TASK_COLUMNS;
+
+-- name: cancel_running
+UPDATE rota_tasks SET cancel_requested = TRUE
+WHERE id = %s AND state = 'running'
+RETURNING TASK_COLUMNS;
+
+-- name: set_priority
+UPDATE rota_tasks
+SET priority = %(priority)s,
+    seq = CASE WHEN %(to_tail)s THEN nextval('rota_task_seq') ELSE seq END
+WHERE id = %(id)s AND state IN ('queued', 'scheduled')
+RETURNING TASK_COLUMNS;
+
+-- name: requeue
+UPDATE rota_tasks
+SET state = 'queued', attempt = 0, run_at = %(now)s, finished_at = NULL, error = NULL,
+    result = NULL, cancel_requested = FALSE, seq = nextval('rota_task_seq')
+WHERE id = %(id)s AND state IN ('failed', 'canceled')
+RETURNING TASK_COLUMNS;
+
+-- name: insert_event
+INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id, message)
+VALUES (%s, %s, %s, %s, %s, %s, %s);
+
+-- name: list_expired
+SELECT TASK_COLUMNS FROM rota_tasks
+WHERE state = 'running' AND lease_expires_at < %s
+ORDER BY lease_expires_at, seq LIMIT %s;
+
+-- name: position
+SELECT
+    (SELECT count(*) FROM rota_tasks
+      WHERE state = 'queued' AND queue = t.queue AND priority = t.priority AND seq < t.seq) + 1,
+    (SELECT count(*) FROM rota_tasks
+      WHERE state = 'queued' AND queue = t.queue
+        AND (priority > t.priority OR (priority = t.priority AND seq < t.seq))) + 1
+FROM rota_tasks AS t WHERE t.id = %s AND t.state = 'queued';
+
+-- name: count
+SELECT queue, state, priority, count(*) FROM rota_tasks
+GROUP BY queue, state, priority ORDER BY queue, state, priority;
+
+-- name: next_run_at
+SELECT min(run_at) FROM rota_tasks WHERE state = 'scheduled';
+
+-- name: list_events
+-- The "enqueued" event is derived from the task row rather than stored twice.
+SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0::bigint
+FROM rota_tasks WHERE id = %(id)s
+UNION ALL
+SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
+FROM rota_events WHERE task_id = %(id)s
+ORDER BY 8;
+
+-- name: get_job
+SELECT id, name, created_at, tenant FROM rota_jobs WHERE id = %s;
+
+-- name: count_job
+SELECT state, count(*) FROM rota_tasks WHERE job_id = %s GROUP BY state;
+
+-- name: try_lead
+SELECT pg_try_advisory_lock(hashtext(%s));
+
+-- name: schema_version
+SELECT version_num FROM alembic_version;

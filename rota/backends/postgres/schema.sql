@@ -1,0 +1,60 @@
+-- rota's PostgreSQL schema as it stands after every migration (the reference the migration
+-- test compares against). Never applied directly: `rota db upgrade` runs the migrations.
+-- Every object lives in the schema named by the database URL (?schema=..., default rota).
+
+CREATE SEQUENCE rota_task_seq;
+
+CREATE TABLE rota_tasks (
+    id               TEXT        PRIMARY KEY,
+    seq              BIGINT      NOT NULL DEFAULT nextval('rota_task_seq'),
+    queue            TEXT        NOT NULL,
+    kind             TEXT        NOT NULL,
+    payload          JSONB       NOT NULL,
+    priority         INTEGER     NOT NULL,
+    state            TEXT        NOT NULL,
+    enqueued_state   TEXT        NOT NULL,
+    attempt          INTEGER     NOT NULL DEFAULT 0,
+    max_attempts     INTEGER     NOT NULL,
+    timeout          DOUBLE PRECISION,
+    tenant           TEXT,
+    job_id           TEXT,
+    run_at           TIMESTAMPTZ NOT NULL,
+    created_at       TIMESTAMPTZ NOT NULL,
+    started_at       TIMESTAMPTZ,
+    finished_at      TIMESTAMPTZ,
+    worker_id        TEXT,
+    lease_token      BIGINT      NOT NULL DEFAULT 0,
+    lease_expires_at TIMESTAMPTZ,
+    cancel_requested BOOLEAN     NOT NULL DEFAULT FALSE,
+    result           JSONB,
+    error            TEXT
+);
+
+CREATE UNIQUE INDEX rota_tasks_seq ON rota_tasks (seq);
+-- The claim indexes: exactly the ordering contract, holding only ready rows.
+CREATE INDEX rota_tasks_ready ON rota_tasks (priority DESC, seq) WHERE state = 'queued';
+CREATE INDEX rota_tasks_ready_by_queue ON rota_tasks (queue, priority DESC, seq)
+    WHERE state = 'queued';
+CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'scheduled';
+CREATE INDEX rota_tasks_leased ON rota_tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX rota_tasks_by_state ON rota_tasks (state, seq);
+CREATE INDEX rota_tasks_by_job ON rota_tasks (job_id) WHERE job_id IS NOT NULL;
+
+CREATE TABLE rota_events (
+    seq        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id    TEXT        NOT NULL,
+    at         TIMESTAMPTZ NOT NULL,
+    kind       TEXT        NOT NULL,
+    from_state TEXT,
+    to_state   TEXT,
+    worker_id  TEXT,
+    message    TEXT
+);
+CREATE INDEX rota_events_by_task ON rota_events (task_id, seq);
+
+CREATE TABLE rota_jobs (
+    id         TEXT        PRIMARY KEY,
+    name       TEXT        NOT NULL,
+    tenant     TEXT,
+    created_at TIMESTAMPTZ NOT NULL
+);

@@ -1,0 +1,35 @@
+"""The database URL: libpq's, plus ``?schema=NAME`` (default ``rota``) for rota's tables."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from rota.core.errors import ValidationError
+
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class PgUrl:
+    conninfo: str  # what psycopg connects with
+    schema: str
+
+    @property
+    def sqlalchemy(self) -> str:
+        return "postgresql+psycopg://" + self.conninfo.split("://", 1)[1]
+
+    @classmethod
+    def parse(cls, url: str) -> PgUrl:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValidationError(f"not a PostgreSQL URL: {url!r}")
+        query = dict(parse_qsl(parts.query))
+        schema = query.pop("schema", "rota")
+        if not _SCHEMA.fullmatch(schema):
+            raise ValidationError(
+                f"schema {schema!r} is invalid: use lower-case letters, digits and '_'"
+            )
+        rest = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+        return cls(conninfo=rest, schema=schema)
