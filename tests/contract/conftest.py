@@ -4,8 +4,8 @@ Every backend is listed once, in :data:`STORES`. To run the whole suite against 
 backend, add one :class:`StoreKind` whose ``url`` gives a fresh, empty store for one test
 (for PostgreSQL a per-test schema, for Redis a flushed database number), plus a
 ``cleanup``; a store whose server is missing skips (fails under ``CI=true``) in ``url``.
-Nothing else changes: ``backend`` runs every contract test against it, and ``shared_store`` adds the multi-process tests when
-``shared`` is true.
+Nothing else changes: ``backend`` runs every contract test against it, and
+``shared_store`` adds the multi-process tests when ``shared`` is true.
 """
 
 from __future__ import annotations
