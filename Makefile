@@ -26,6 +26,9 @@ test: $(STAMP) ## run the whole test suite (lint, types, tests)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+stress: $(STAMP) ## the multi-node and concurrent-claimer tests at full size (PostgreSQL)
+	ROTA_STRESS=1 $(BIN)/pytest -m stress -p no:cacheprovider --timeout 1800
+
 lint: $(STAMP) ## ruff and mypy only
 	$(BIN)/ruff check rota tests bench
 	$(BIN)/mypy
@@ -41,4 +44,4 @@ bench: $(STAMP) ## run the SQLite benchmarks and print the figures
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test lint fmt bench clean
+.PHONY: help install run test stress lint fmt bench clean

@@ -64,12 +64,16 @@ async def reset_public_schema(dsn: str) -> None:
         await conn.execute("CREATE SCHEMA public")
 
 
-async def count_rows(dsn: str, query: str) -> int:
+async def analyze(dsn: str) -> None:
+    """``ANALYZE`` the database after an untimed bulk fill.
+
+    A table filled a moment ago has no statistics yet (autovacuum looks at most once a
+    minute), and a planner that believes the queue holds one row can pick a plan that reads
+    the whole queue for every claim. A queue that has been running for a while has had its
+    statistics gathered, so the drain starts from that steady state.
+    """
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        cur = await conn.execute(query)  # type: ignore[arg-type]  # fixed benchmark SQL
-        row = await cur.fetchone()
-        assert row is not None
-        return int(row[0])
+        await conn.execute("ANALYZE")
 
 
 async def wait_for_zero(dsn: str, query: str, *, interval: float = 0.005) -> None:

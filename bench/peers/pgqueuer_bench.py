@@ -44,6 +44,7 @@ from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager
 from bench.peers.common import (
     LATENCY_PAUSE,
     Probe,
+    analyze,
     batches,
     p50_p99,
     quiet,
@@ -128,6 +129,7 @@ async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
     await _fresh_schema(dsn)
     async with _producer(dsn) as queries:
         await _enqueue_batches(queries, n)
+    await analyze(dsn)
     probe = Probe()
     probe.expect(n)
     start = time.perf_counter()

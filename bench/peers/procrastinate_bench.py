@@ -47,6 +47,7 @@ from procrastinate import App, PsycopgConnector
 from bench.peers.common import (
     LATENCY_PAUSE,
     Probe,
+    analyze,
     batches,
     p50_p99,
     quiet,
@@ -122,6 +123,7 @@ async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
     probe = Probe()
     async with _app(dsn, probe, fresh=True) as app:
         await _defer_batches(app, n)
+        await analyze(dsn)
         probe.expect(n)
         start = time.perf_counter()
         async with _worker(app, concurrency):

@@ -57,7 +57,11 @@ def task_body(
 
 
 class AsyncClient:
-    """``AsyncClient(url)``; ``url`` defaults to ``ROTA_URL``, the token to ``ROTA_TOKEN``."""
+    """``AsyncClient(url)``; ``url`` defaults to ``ROTA_URL``, the token to ``ROTA_TOKEN``.
+
+    ``url`` may list several replicas, comma-separated: the client moves to the next one
+    when a connection is refused.
+    """
 
     def __init__(
         self,
@@ -67,12 +71,18 @@ class AsyncClient:
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.url = (url or os.environ.get("ROTA_URL") or DEFAULT_URL).rstrip("/")
+        given = url or os.environ.get("ROTA_URL") or DEFAULT_URL
+        self.urls = [u.strip().rstrip("/") for u in given.split(",") if u.strip()]
+        self.url = self.urls[0]
         token = token or os.environ.get("ROTA_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(
             base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout, transport=transport
         )
+
+    def _next_server(self) -> None:
+        self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+        self._http.base_url = httpx.URL(f"{self.url}/api/v1")
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -84,10 +94,21 @@ class AsyncClient:
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
+        """Send to the current server; when it refuses the connection, try the next one.
+
+        Only a refused connection moves on (the request never left), so no request is ever
+        sent twice.
+        """
+        for attempt in range(len(self.urls)):
+            try:
+                response = await self._http.request(method, path, **kwargs)
+                break
+            except httpx.ConnectError as exc:
+                if attempt == len(self.urls) - 1:
+                    raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
+                self._next_server()
+            except httpx.HTTPError as exc:
+                raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
         if response.status_code == 204:
             return None
         try:

@@ -45,4 +45,4 @@ async def health(service: Svc) -> Response:
         await service.health()
     except StoreError as exc:
         return FastJSON({"status": "unavailable", "detail": str(exc)}, status_code=503)
-    return FastJSON({"status": "ok"})
+    return FastJSON({"status": "ok", "leader": service.is_leader})
