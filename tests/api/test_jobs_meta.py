@@ -144,7 +144,7 @@ async def test_stats(api: Api) -> None:
 async def test_health(api: Api) -> None:
     response = await api.http.get(f"{API}/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "leader": False}  # maintenance is off here
 
 
 async def test_health_reports_a_closed_store_as_503(api: Api) -> None:
