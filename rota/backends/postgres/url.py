@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from rota.core.errors import ValidationError
 
@@ -31,5 +31,7 @@ class PgUrl:
             raise ValidationError(
                 f"schema {schema!r} is invalid: use lower-case letters, digits and '_'"
             )
-        rest = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+        rest = urlunsplit(
+            ("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), "")
+        )
         return cls(conninfo=rest, schema=schema)

@@ -1,0 +1,103 @@
+"""PostgreSQL across processes: NOTIFY wake-ups and the maintenance leader."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psycopg
+import pytest
+
+from rota.backends.postgres import PostgresBackend
+from rota.config import Settings
+from rota.service import Service, TaskSpec
+from tests.conftest import require_postgres
+
+
+def service(url: str, **settings: float) -> Service:
+    return Service(PostgresBackend(url), Settings(**settings))  # type: ignore[arg-type]
+
+
+async def test_notify_wakes_a_long_poll_in_another_replica(pg_url: str) -> None:
+    # A 30 s poll interval: only the NOTIFY can wake the claimer in time.
+    consumer, producer = service(pg_url, poll_interval=30), service(pg_url)
+    await consumer.open()
+    await producer.open()
+    try:
+        await asyncio.sleep(0.2)  # let the LISTEN connection start
+        claim = asyncio.create_task(consumer.claim("w", wait=10))
+        await asyncio.sleep(0.2)
+        assert not claim.done()
+        start = time.monotonic()
+        (task,) = await producer.enqueue_many([TaskSpec("noop")])
+        claimed = await asyncio.wait_for(claim, 5)
+        elapsed = time.monotonic() - start
+    finally:
+        await consumer.close()
+        await producer.close()
+    assert [t.id for t in claimed] == [task.id]
+    assert elapsed < 0.5
+
+
+async def _leaders(services: list[Service], within: float) -> list[Service]:
+    """The leaders once exactly one is seen (or whatever there is after ``within`` s)."""
+    deadline = time.monotonic() + within
+    while True:
+        leaders = [s for s in services if s.is_leader]
+        if len(leaders) == 1 or time.monotonic() > deadline:
+            return leaders
+        await asyncio.sleep(0.05)
+
+
+async def test_one_leader_and_a_new_one_when_it_dies(pg_url: str) -> None:
+    services = [service(pg_url, sweep_interval=0.1) for _ in range(3)]
+    stops = [asyncio.Event() for _ in services]
+    for s in services:
+        await s.open()
+    loops = [
+        asyncio.create_task(s.run_maintenance(e)) for s, e in zip(services, stops, strict=True)
+    ]
+    try:
+        (leader,) = await _leaders(services, within=2)
+        await asyncio.sleep(0.5)  # and it stays the only one
+        assert [s.is_leader for s in services].count(True) == 1
+
+        # Its session dies (as when the database drops the connection): the lock goes
+        # with it, and leadership is re-established, by one replica only.
+        with psycopg.connect(require_postgres(), autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            ).fetchall()
+        assert killed
+        await asyncio.sleep(0.3)
+        (leader,) = await _leaders(services, within=2)
+
+        # The leader's process stops: another replica takes over within the bound.
+        index = services.index(leader)
+        stops[index].set()
+        await loops[index]
+        started = time.monotonic()
+        (successor,) = await _leaders(services, within=2)
+        assert successor is not leader
+        assert time.monotonic() - started < 1.0  # sweep_interval (0.1 s) plus slack
+    finally:
+        for e in stops:
+            e.set()
+        await asyncio.gather(*loops)
+        for s in services:
+            await s.close()
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+async def test_durability_is_a_url_option(pg_url: str, setting: str) -> None:
+    """Default durable; ``options=-c synchronous_commit=off`` trades a loss window for speed."""
+    url = pg_url if setting == "on" else f"{pg_url}&options=-c%20synchronous_commit%3Doff"
+    backend = PostgresBackend(url)
+    await backend.open()
+    try:
+        async with backend._pool.connection() as conn:
+            row = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+    finally:
+        await backend.close()
+    assert row is not None and row[0] == setting
