@@ -1,0 +1,206 @@
+"""rota's side of every benchmark, for any store URL: real processes where HTTP is measured."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+from rota.backends import backend_from_url
+from rota.config import Settings
+from rota.core.models import TaskFilter
+from rota.core.states import TaskState
+from rota.service import Service, TaskSpec
+from rota.worker import ServiceSource, Worker, WorkerOptions, builtin_registry
+
+ROTA = str(Path(sys.executable).parent / "rota")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def rota_server(database_url: str) -> Iterator[str]:
+    port = _port()
+    env = {**os.environ, "ROTA_DATABASE_URL": database_url}
+    proc = subprocess.Popen(
+        [ROTA, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+@contextmanager
+def rota_worker(url: str, concurrency: int) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [ROTA, "worker", "--url", url, "--concurrency", str(concurrency), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+async def open_service(database_url: str) -> Service:
+    service = Service(backend_from_url(database_url), Settings())
+    await service.open()
+    return service
+
+
+async def enqueue_in_process(
+    database_url: str, n_single: int, n_batched: int
+) -> tuple[float, float]:
+    service = await open_service(database_url)
+    start = time.perf_counter()
+    for _ in range(n_single):
+        await service.enqueue(TaskSpec("noop"))
+    single = n_single / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(n_batched // 1000):
+        await service.enqueue_many([TaskSpec("noop", priority=i % 3 * 30) for i in range(1000)])
+    batched = n_batched / (time.perf_counter() - start)
+    await service.close()
+    return single, batched
+
+
+async def enqueue_http(url: str, n_single: int, n_batched: int) -> tuple[float, float]:
+    """One-by-one load comes from aiohttp: httpx spends more CPU than the server does."""
+    clients = 32
+    async with aiohttp.ClientSession(url) as http:
+
+        async def submitter(count: int) -> None:
+            for _ in range(count):
+                async with http.post("/api/v1/tasks", json={"kind": "noop"}) as response:
+                    assert response.status == 201, await response.text()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(submitter(n_single // clients) for _ in range(clients)))
+        single = (n_single // clients * clients) / (time.perf_counter() - start)
+        body = {"tasks": [{"kind": "noop", "priority": i % 3 * 30} for i in range(1000)]}
+        start = time.perf_counter()
+        for _ in range(n_batched // 1000):
+            async with http.post("/api/v1/tasks/batch", json=body) as response:
+                assert response.status == 201, await response.text()
+        batched = n_batched / (time.perf_counter() - start)
+    return single, batched
+
+
+async def fill(database_url: str, n: int, priority: int | None = None) -> None:
+    service = await open_service(database_url)
+    for _ in range(n // 1000):
+        specs = [
+            TaskSpec("noop", priority=i % 3 * 30 if priority is None else priority)
+            for i in range(1000)
+        ]
+        await service.enqueue_many(specs)
+    await service.close()
+
+
+async def _span(database_url: str) -> tuple[int, float]:
+    """Tasks succeeded, and seconds from the first start to the last finish (store clock)."""
+    service = await open_service(database_url)
+    tasks, cursor = [], None
+    while True:
+        page, cursor = await service.list_tasks(
+            TaskFilter(state=TaskState.SUCCEEDED), cursor=cursor, limit=1000
+        )
+        tasks += page
+        if cursor is None:
+            break
+    await service.close()
+    first = min(t.started_at for t in tasks if t.started_at)
+    last = max(t.finished_at for t in tasks if t.finished_at)
+    return len(tasks), (last - first).total_seconds()
+
+
+def drain_http(database_url: str, n: int, concurrency: int) -> float:
+    """Fill ``n`` tasks, then one `rota worker` process drains them through `rota serve`."""
+    asyncio.run(fill(database_url, n))
+    with rota_server(database_url) as url, rota_worker(url, concurrency):
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            stats = httpx.get(f"{url}/api/v1/stats").json()
+            if stats["states"].get("succeeded", 0) >= n:
+                break
+            time.sleep(0.2)
+    done, seconds = asyncio.run(_span(database_url))
+    assert done == n, f"only {done} of {n} succeeded"
+    return n / seconds
+
+
+async def drain_in_process(database_url: str, n: int, concurrency: int) -> float:
+    """Drain ``n`` of the tasks already queued with an in-process worker; tasks/s."""
+    service = await open_service(database_url)
+    stop = asyncio.Event()
+    worker = Worker(
+        ServiceSource(service),
+        builtin_registry(),
+        options=WorkerOptions(concurrency=concurrency, claim_wait=0.05),
+    )
+    start = time.perf_counter()
+    running = asyncio.create_task(worker.run(stop))
+    while worker.processed < n:  # noqa: ASYNC110 - a 5 ms poll is fine for a benchmark
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await running
+    await service.close()
+    return worker.processed / elapsed
+
+
+async def idle_latency(url: str, samples: int) -> tuple[float, float]:
+    """Submit one task at a time to an idle, long-polling worker; start - created (server clock)."""
+    lat = []
+    async with httpx.AsyncClient(base_url=f"{url}/api/v1", timeout=30) as http:
+        for _ in range(samples):
+            task = (await http.post("/tasks", json={"kind": "noop"})).json()
+            while True:
+                got = (await http.get(f"/tasks/{task['id']}")).json()
+                if got["started_at"]:
+                    break
+                await asyncio.sleep(0.002)
+            started = datetime.fromisoformat(got["started_at"])
+            created = datetime.fromisoformat(got["created_at"])
+            lat.append((started - created).total_seconds() * 1000)
+            await asyncio.sleep(0.02)
+    lat.sort()
+    return statistics.median(lat), lat[max(int(len(lat) * 0.99) - 1, 0)]
+
+
+def print_table(title: str, rows: list[tuple[str, str, str]]) -> None:
+    print(title)
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:>16}   {target}")
