@@ -41,7 +41,11 @@ bench: $(STAMP) ## run the SQLite benchmarks and print the figures
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.bench_sqlite
 
+bench-postgres: $(STAMP) ## rota beside PgQueuer and Procrastinate on the local PostgreSQL
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench.bench_postgres
+
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress lint fmt bench clean
+.PHONY: help install run test stress lint fmt bench bench-postgres clean

@@ -97,6 +97,10 @@ class PostgresBackend:
         set_json_dumps(orjson.dumps, conn)
         await conn.execute(f'SET search_path TO "{self.url.schema}"')
         await conn.execute("SET TIME ZONE 'UTC'")
+        # Right after a large insert the statistics still say "few ready rows", and the
+        # planner would bitmap-scan and sort the whole ready set on every claim instead of
+        # walking the ordered claim index; rota's queries never need a bitmap scan.
+        await conn.execute("SET enable_bitmapscan = off")
 
     @contextlib.asynccontextmanager
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

@@ -52,9 +52,20 @@ WITH picked AS (
 SELECT * FROM claimed;
 
 -- name: claim_queues
-WITH picked AS (
+-- Each queue's head comes from its own ordered index scan (an IN-list cannot keep the
+-- index order, and would sort every ready row); the best of those heads are then locked
+-- in contract order. Twice the limit per queue leaves room for rows other claimers hold.
+WITH heads AS (
+    SELECT h.id FROM unnest(%(queues)s::text[]) AS q(name),
+    LATERAL (
+        SELECT id FROM rota_tasks
+        WHERE state = 'queued' AND queue = q.name
+        ORDER BY priority DESC, seq
+        LIMIT %(limit)s * 2
+    ) AS h
+), picked AS (
     SELECT id FROM rota_tasks
-    WHERE state = 'queued' AND queue = ANY(%(queues)s)
+    WHERE id IN (SELECT id FROM heads) AND state = 'queued'
     ORDER BY priority DESC, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

@@ -1,0 +1,171 @@
+"""rota, PgQueuer and Procrastinate on one PostgreSQL, one after another, in one run.
+
+Run: ``make bench-postgres`` (or ``python -m bench.bench_postgres``). Prints every figure and
+rota's ratio to each peer. The database is ``ROTA_BENCH_POSTGRES_URL`` (default the local
+server); rota works in schemas of its own that are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import psycopg
+
+from bench.peers import pgqueuer_bench, procrastinate_bench
+from bench.rota_runs import (
+    drain_http,
+    drain_in_process,
+    enqueue_in_process,
+    fill,
+    idle_latency,
+    print_table,
+    rota_server,
+    rota_worker,
+)
+from rota.backends.postgres.migrate import upgrade
+from rota.backends.postgres.url import PgUrl
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_schema(base: str) -> Iterator[str]:
+    """A new, migrated schema for one measurement; dropped afterwards."""
+    url = f"{base}{'&' if '?' in base else '?'}schema=bench_{uuid.uuid4().hex[:8]}"
+    parsed = PgUrl.parse(url)
+    upgrade(parsed)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(parsed.conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{parsed.schema}" CASCADE')  # type: ignore[arg-type]
+
+
+def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
+    out: dict[str, float] = {}
+    with fresh_schema(base) as url:
+        single, batched = asyncio.run(enqueue_in_process(url, sizes.single, sizes.batched))
+        out["enqueue_single"], out["enqueue_batched"] = single, batched
+    with fresh_schema(base) as url:
+        asyncio.run(fill(url, sizes.drain))
+        out["drain"] = asyncio.run(drain_in_process(url, sizes.drain, sizes.concurrency))
+    with fresh_schema(base) as url:
+        out["drain_http"] = drain_http(url, sizes.drain, sizes.concurrency)
+    with fresh_schema(base) as url, rota_server(url) as http, rota_worker(http, 4):
+        time.sleep(1.0)
+        out["latency_p50_ms"], out["latency_p99_ms"] = asyncio.run(
+            idle_latency(http, sizes.latency)
+        )
+    for queued in (sizes.short_queue, sizes.long_queue):
+        with fresh_schema(base) as url:
+            asyncio.run(fill(url, queued))
+            rate = asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency))
+            out[f"drain_with_{queued}_queued"] = rate
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--skip-long-queue", action="store_true")
+    args = parser.parse_args()
+    sizes = argparse.Namespace(
+        single=2_000,
+        batched=50_000,
+        drain=20_000,
+        latency=300,
+        concurrency=100,
+        short_queue=10_000,
+        long_queue=1_000_000,
+    )
+    if args.quick:
+        sizes = argparse.Namespace(
+            single=300,
+            batched=10_000,
+            drain=5_000,
+            latency=50,
+            concurrency=100,
+            short_queue=5_000,
+            long_queue=50_000,
+        )
+    if args.skip_long_queue:
+        sizes.long_queue = sizes.short_queue * 10
+    base = os.environ.get("ROTA_BENCH_POSTGRES_URL", DEFAULT_URL)
+    peer_args = {
+        "n_single": sizes.single,
+        "n_batched": sizes.batched,
+        "n_drain": sizes.drain,
+        "latency_samples": sizes.latency,
+        "concurrency": sizes.concurrency,
+    }
+    rota = measure_rota(base, sizes)
+    peers = {
+        "pgqueuer": asyncio.run(pgqueuer_bench.run(base, **peer_args)),
+        "procrastinate": asyncio.run(procrastinate_bench.run(base, **peer_args)),
+    }
+    report(rota, peers, sizes)
+
+
+def report(
+    rota: dict[str, float], peers: dict[str, dict[str, float]], sizes: argparse.Namespace
+) -> None:
+    def ratio(mine: float, theirs: float, lower_is_better: bool) -> str:
+        if not theirs or not mine:
+            return "-"
+        return f"{(theirs / mine if lower_is_better else mine / theirs):.1f}x"
+
+    figures = [
+        ("enqueue one-by-one (tasks/s)", "enqueue_single", False),
+        ("enqueue batched 1,000 (tasks/s)", "enqueue_batched", False),
+        (f"drain {sizes.drain:,} no-op, in-process (tasks/s)", "drain", False),
+        ("idle latency p50 (ms)", "latency_p50_ms", True),
+        ("idle latency p99 (ms)", "latency_p99_ms", True),
+    ]
+    print(
+        f"PostgreSQL benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.platform()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    header = f"  {'figure':<40} {'rota':>12} {'pgqueuer':>12} {'procrast.':>12}  rota vs pgq / proc"
+    print(header)
+    for label, key, lower in figures:
+        mine = rota[key]
+        pq, pc = peers["pgqueuer"].get(key, 0.0), peers["procrastinate"].get(key, 0.0)
+        print(
+            f"  {label:<40} {mine:>12,.1f} {pq:>12,.1f} {pc:>12,.1f}  "
+            f"{ratio(mine, pq, lower)} / {ratio(mine, pc, lower)}"
+        )
+    pq_drain = peers["pgqueuer"].get("drain", 0.0)
+    short, long = (
+        rota[f"drain_with_{sizes.short_queue}_queued"],
+        rota[f"drain_with_{sizes.long_queue}_queued"],
+    )
+    rows = [
+        (
+            f"rota drain {sizes.drain:,} over HTTP (tasks/s)",
+            f"{rota['drain_http']:,.0f}",
+            f"vs PgQueuer in-process: {ratio(rota['drain_http'], pq_drain, False)} (target >= 1x)",
+        ),
+        (f"rota drain with {sizes.short_queue:,} queued", f"{short:,.0f}", ""),
+        (
+            f"rota drain with {sizes.long_queue:,} queued",
+            f"{long:,.0f}",
+            f"ratio {long / short:.2f} (target >= 0.8)",
+        ),
+    ]
+    print_table(
+        "targets: in-process drain >= 3x PgQueuer and >= 10,000/s; batched >= 2x; "
+        "p50 <= 5 ms, p99 <= 20 ms",
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
