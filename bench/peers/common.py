@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -39,7 +41,9 @@ def with_database(dsn: str, database: str) -> str:
     params = conninfo_to_dict(dsn)
     user = quote(str(params.pop("user", "")))
     password = params.pop("password", None)
-    auth = f"{user}:{quote(str(password))}@" if password is not None else (f"{user}@" if user else "")
+    auth = (
+        f"{user}:{quote(str(password))}@" if password is not None else (f"{user}@" if user else "")
+    )
     host = str(params.pop("host", ""))
     port = params.pop("port", None)
     params.pop("dbname", None)
@@ -81,7 +85,7 @@ async def wait_for_zero(dsn: str, query: str, *, interval: float = 0.005) -> Non
     deadline = time.monotonic() + PHASE_TIMEOUT
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         while True:
-            cur = await conn.execute(query)  # type: ignore[arg-type]  # fixed benchmark SQL
+            cur = await conn.execute(query)
             row = await cur.fetchone()
             assert row is not None
             if int(row[0]) == 0:
@@ -116,8 +120,19 @@ class Probe:
         self.target = n
         self.done.clear()
 
-    async def wait(self) -> None:
-        await asyncio.wait_for(self.done.wait(), PHASE_TIMEOUT)
+    async def wait(self, worker: asyncio.Task[Any]) -> None:
+        """Wait for ``done``; fail at once if ``worker`` (the peer's consumer) ends first."""
+        waiter = asyncio.ensure_future(self.done.wait())
+        try:
+            await asyncio.wait({waiter, worker}, timeout=PHASE_TIMEOUT, return_when=FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self.done.is_set():
+            return
+        if worker.done():
+            worker.result()  # re-raises the worker's error
+            raise RuntimeError("the worker stopped before its jobs were done")
+        raise TimeoutError(f"{self.count} of {self.target} handlers ran in {PHASE_TIMEOUT:.0f} s")
 
 
 async def timed_rate(n: int, body: Callable[[], Awaitable[None]]) -> float:

@@ -83,8 +83,8 @@ async def _enqueue_batches(queries: Queries, n: int) -> None:
 
 
 @asynccontextmanager
-async def _consumer(dsn: str, probe: Probe, concurrency: int) -> AsyncIterator[QueueManager]:
-    """A running QueueManager with a no-op entrypoint; shut down cleanly on exit."""
+async def _consumer(dsn: str, probe: Probe, concurrency: int) -> AsyncIterator[asyncio.Task[None]]:
+    """A running ``QueueManager.run`` task with a no-op entrypoint; shut down cleanly on exit."""
     conn = await asyncpg.connect(dsn)
     qm = QueueManager(Queries(AsyncpgDriver(conn)))
 
@@ -101,7 +101,7 @@ async def _consumer(dsn: str, probe: Probe, concurrency: int) -> AsyncIterator[Q
         )
     )
     try:
-        yield qm
+        yield running
     finally:
         qm.shutdown.set()
         try:
@@ -133,8 +133,8 @@ async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
     probe = Probe()
     probe.expect(n)
     start = time.perf_counter()
-    async with _consumer(dsn, probe, concurrency):
-        await probe.wait()
+    async with _consumer(dsn, probe, concurrency) as consumer:
+        await probe.wait(consumer)
         handlers = probe.last_start - start
         await wait_for_zero(dsn, NOT_DONE)
         elapsed = time.perf_counter() - start
@@ -145,12 +145,12 @@ async def _latency(dsn: str, samples: int, concurrency: int) -> tuple[float, flo
     await _fresh_schema(dsn)
     probe = Probe()
     lat: list[float] = []
-    async with _producer(dsn) as queries, _consumer(dsn, probe, concurrency):
+    async with _producer(dsn) as queries, _consumer(dsn, probe, concurrency) as consumer:
         for i in range(samples + 1):
             probe.expect(1)
             t0 = time.perf_counter()
             await queries.enqueue(ENTRYPOINT, None)
-            await probe.wait()
+            await probe.wait(consumer)
             if i:  # the first sample waits for the consumer to start
                 lat.append((probe.last_start - t0) * 1000)
             await asyncio.sleep(LATENCY_PAUSE)

@@ -93,12 +93,13 @@ async def _defer_batches(app: App, n: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _worker(app: App, concurrency: int) -> AsyncIterator[None]:
+async def _worker(app: App, concurrency: int) -> AsyncIterator[asyncio.Task[None]]:
+    """A running ``run_worker_async`` task; stopped gracefully (by cancelling it) on exit."""
     running = asyncio.create_task(
         app.run_worker_async(concurrency=concurrency, install_signal_handlers=False)
     )
     try:
-        yield
+        yield running
     finally:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -126,8 +127,8 @@ async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
         await analyze(dsn)
         probe.expect(n)
         start = time.perf_counter()
-        async with _worker(app, concurrency):
-            await probe.wait()
+        async with _worker(app, concurrency) as worker:
+            await probe.wait(worker)
             handlers = probe.last_start - start
             await wait_for_zero(dsn, NOT_DONE)
             elapsed = time.perf_counter() - start
@@ -137,13 +138,13 @@ async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
 async def _latency(dsn: str, samples: int, concurrency: int) -> tuple[float, float]:
     probe = Probe()
     lat: list[float] = []
-    async with _app(dsn, probe, fresh=True) as app, _worker(app, concurrency):
+    async with _app(dsn, probe, fresh=True) as app, _worker(app, concurrency) as worker:
         task = _task(app)
         for i in range(samples + 1):
             probe.expect(1)
             t0 = time.perf_counter()
             await task.defer_async()
-            await probe.wait()
+            await probe.wait(worker)
             if i:  # the first sample waits for the worker to start
                 lat.append((probe.last_start - t0) * 1000)
             await asyncio.sleep(LATENCY_PAUSE)
