@@ -35,6 +35,7 @@ _FIELDS = Task._fields
 _COLUMNS = ", ".join(_FIELDS)
 _COLUMNS_T = ", ".join(f"t.{name}" for name in _FIELDS)
 _STATE = _FIELDS.index("state")
+COPY_FROM = 50  # batches this large go in by COPY
 _COPY_TYPES = [
     "text",
     "int8",
@@ -205,41 +206,68 @@ class PostgresBackend:
     # -- tasks -------------------------------------------------------------------------
 
     async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
-        """Seqs are taken from the sequence in one query, then rows go in by binary COPY."""
+        """One statement for a few tasks; binary ``COPY`` for a batch."""
         try:
-            async with self._conn() as conn, conn.transaction():
-                if job is not None:
-                    await conn.execute(
-                        Q["insert_job"], (job.id, job.name, job.tenant, job.created_at)
-                    )
-                cur = await conn.execute(Q["next_seqs"], [len(tasks)])
-                seqs = [r[0] for r in await cur.fetchall()]
-                async with conn.cursor().copy(Q["copy_tasks"]) as copy:
-                    copy.set_types(_COPY_TYPES)
-                    for seq, t in zip(seqs, tasks, strict=True):
-                        state = t.state.value
-                        await copy.write_row(
-                            (
-                                t.id,
-                                seq,
-                                t.queue,
-                                t.kind,
-                                t.payload,
-                                t.priority,
-                                state,
-                                state,
-                                t.max_attempts,
-                                t.timeout,
-                                t.tenant,
-                                t.job_id,
-                                t.run_at,
-                                t.created_at,
-                            )
-                        )
-                await conn.execute(Q["notify"], [self.channel])
+            if job is None and len(tasks) < COPY_FROM:
+                seqs = await self._insert_statement(tasks)
+            else:
+                seqs = await self._insert_copy(tasks, job)
         except pg_errors.UniqueViolation as exc:
             raise await self._duplicate(tasks, job, exc) from exc
         return [t.evolve(seq=seq) for seq, t in zip(seqs, tasks, strict=True)]
+
+    async def _insert_statement(self, tasks: Sequence[Task]) -> list[int]:
+        params = {
+            "ids": [t.id for t in tasks],
+            "queues": [t.queue for t in tasks],
+            "kinds": [t.kind for t in tasks],
+            "payloads": [orjson.dumps(t.payload).decode() for t in tasks],
+            "priorities": [t.priority for t in tasks],
+            "states": [t.state.value for t in tasks],
+            "max_attempts": [t.max_attempts for t in tasks],
+            "timeouts": [t.timeout for t in tasks],
+            "tenants": [t.tenant for t in tasks],
+            "job_ids": [t.job_id for t in tasks],
+            "run_ats": [t.run_at for t in tasks],
+            "created_ats": [t.created_at for t in tasks],
+            "channel": self.channel,
+        }
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()
+        seqs = dict(rows)
+        return [seqs[t.id] for t in tasks]
+
+    async def _insert_copy(self, tasks: Sequence[Task], job: Job | None) -> list[int]:
+        """Seqs are taken from the sequence in one query, then rows go in by binary COPY."""
+        async with self._conn() as conn, conn.transaction():
+            if job is not None:
+                await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
+            cur = await conn.execute(Q["next_seqs"], [len(tasks)])
+            seqs = [r[0] for r in await cur.fetchall()]
+            async with conn.cursor().copy(Q["copy_tasks"]) as copy:
+                copy.set_types(_COPY_TYPES)
+                for seq, t in zip(seqs, tasks, strict=True):
+                    state = t.state.value
+                    await copy.write_row(
+                        (
+                            t.id,
+                            seq,
+                            t.queue,
+                            t.kind,
+                            t.payload,
+                            t.priority,
+                            state,
+                            state,
+                            t.max_attempts,
+                            t.timeout,
+                            t.tenant,
+                            t.job_id,
+                            t.run_at,
+                            t.created_at,
+                        )
+                    )
+            await conn.execute(Q["notify"], [self.channel])
+        return seqs
 
     async def _duplicate(
         self, tasks: Sequence[Task], job: Job | None, exc: pg_errors.UniqueViolation

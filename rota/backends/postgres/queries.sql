@@ -1,6 +1,28 @@
 -- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME".
 -- TASK_COLUMNS is replaced by the column list in the order of rota.core.models.Task.
 
+-- name: insert_tasks
+-- Small batches: one statement (and so one round trip and one transaction) with its NOTIFY.
+WITH input AS (
+    SELECT * FROM unnest(
+        %(ids)s::text[], %(queues)s::text[], %(kinds)s::text[], %(payloads)s::text[],
+        %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
+        %(timeouts)s::float8[], %(tenants)s::text[], %(job_ids)s::text[],
+        %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[]
+    ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
+                          tenant, job_id, run_at, created_at, n)
+), inserted AS (
+    INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
+                            max_attempts, timeout, tenant, job_id, run_at, created_at)
+    SELECT id, queue, kind, payload::jsonb, priority, state, state, max_attempts, timeout,
+           tenant, job_id, run_at, created_at
+    FROM input ORDER BY n
+    RETURNING id, seq
+), wake AS (
+    SELECT pg_notify(%(channel)s, '')
+)
+SELECT inserted.id, inserted.seq FROM inserted, wake;
+
 -- name: next_seqs
 SELECT nextval('rota_task_seq') FROM generate_series(1, %s);
 
