@@ -76,6 +76,7 @@ class Worker:
         self._to_report = asyncio.Event()
         self._threads: ThreadPoolExecutor | None = None
         self.processed = 0
+        self._abandoned = 0  # sync handlers cancelled while their thread ran on
 
     # -- the main loop ---------------------------------------------------------------------
 
@@ -94,7 +95,9 @@ class Worker:
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
-            self._threads.shutdown(wait=False, cancel_futures=True)
+            # Idle threads end at once; only threads still running a released sync
+            # handler are left behind (the CLI then exits without waiting for them).
+            self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -154,6 +157,9 @@ class Worker:
                 self._fail(task, f"result is not JSON: {type(result).__name__}", retryable=False)
         except asyncio.CancelledError:
             reason = run.why_stopped
+            handler = self.registry.get(task.kind)
+            if handler is not None and not handler.is_async:
+                self._abandoned += 1
             if reason == "release":
                 self._fail(task, "released: the worker stopped before the task finished")
             elif reason == "cancel":
