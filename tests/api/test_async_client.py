@@ -122,7 +122,7 @@ async def test_operator_calls(client: AsyncClient) -> None:
 
 async def test_meta_calls(client: AsyncClient) -> None:
     await client.submit("k", queue="qx")
-    assert await client.health() == {"status": "ok"}
+    assert await client.health() == {"status": "ok", "leader": False}
     stats = await client.stats()
     assert stats["total"] == 1
     queues = await client.queues()

@@ -354,7 +354,7 @@ class PostgresBackend:
             "now": now,
         }
         async with self._conn() as conn:
-            rows = await (await conn.execute(Q["finish_many"], params)).fetchall()
+            rows = await (await conn.execute(Q["finish_many"], params, binary=True)).fetchall()
         applied = {r[0] for r in rows}
         out = []
         for f in finishes:  # a task named twice in one batch applies once

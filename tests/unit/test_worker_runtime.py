@@ -1,0 +1,187 @@
+"""The worker runtime over an in-process service: every way a handler can end."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from rota.backends.memory import MemoryBackend
+from rota.config import Settings
+from rota.core.models import Task
+from rota.core.states import TaskState
+from rota.service import Service, TaskSpec
+from rota.worker import Registry, ServiceSource, TaskContext, Worker, WorkerOptions
+
+S = TaskState
+registry = Registry()
+seen: dict[str, Any] = {}
+
+
+@registry.task("instant")
+async def instant(**payload: Any) -> dict[str, Any]:
+    return {"got": payload}
+
+
+@registry.task("waits")
+async def waits(n: int) -> int:
+    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    return n * 2
+
+
+@registry.task("raises_at_once")
+async def raises_at_once() -> None:
+    raise ValueError("broken before any await")
+
+
+@registry.task("raises_later")
+async def raises_later() -> None:
+    await asyncio.sleep(0.01)
+    raise KeyError("broken after an await")
+
+
+@registry.task("in_a_thread")
+def in_a_thread() -> str:
+    return threading.current_thread().name
+
+
+@registry.task("slow")
+async def slow(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@registry.task("not_json")
+async def not_json() -> object:
+    return object()
+
+
+@registry.task("cancellable", pass_context=True)
+async def cancellable(ctx: TaskContext) -> None:
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        seen["cancelled"] = ctx.cancel_requested.is_set()
+        raise
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[Service]:
+    svc = Service(MemoryBackend(), Settings(retry_backoff=0, lease_seconds=30))
+    await svc.open()
+    yield svc
+    await svc.close()
+
+
+async def run_until(service: Service, task_ids: list[str], **options: Any) -> list[Task]:
+    """Run a worker until every task is final; return them."""
+    opts = {"concurrency": 4, "claim_wait": 0.05, "heartbeat_interval": 0.05, **options}
+    worker = Worker(ServiceSource(service), registry, options=WorkerOptions(**opts))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    deadline = time.monotonic() + 10
+    try:
+        while time.monotonic() < deadline:
+            tasks = [await service.get(i) for i in task_ids]
+            if all(t.state in (S.SUCCEEDED, S.FAILED, S.CANCELED) for t in tasks):
+                return tasks
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"not final: {[(t.kind, t.state) for t in tasks]}")
+    finally:
+        stop.set()
+        await running
+
+
+async def submit(service: Service, kind: str, **payload: Any) -> str:
+    return (await service.enqueue(TaskSpec(kind, payload, max_attempts=1))).id
+
+
+async def test_a_handler_that_never_waits_succeeds(service: Service) -> None:
+    (task,) = await run_until(service, [await submit(service, "instant", a=1)])
+    assert task.state == S.SUCCEEDED
+    assert task.result == {"got": {"a": 1}}
+
+
+async def test_a_handler_that_waits_succeeds(service: Service) -> None:
+    ids = [await submit(service, "waits", n=n) for n in range(6)]
+    tasks = await run_until(service, ids)
+    assert [t.result for t in tasks] == [n * 2 for n in range(6)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [("raises_at_once", "ValueError: broken before"), ("raises_later", "KeyError")],
+)
+async def test_a_raising_handler_fails_with_its_traceback(
+    service: Service, kind: str, text: str
+) -> None:
+    (task,) = await run_until(service, [await submit(service, kind)])
+    assert task.state == S.FAILED
+    assert task.error is not None and text in task.error and "Traceback" in task.error
+
+
+async def test_sync_handlers_run_in_worker_threads(service: Service) -> None:
+    (task,) = await run_until(service, [await submit(service, "in_a_thread")])
+    assert task.state == S.SUCCEEDED
+    assert task.result.startswith("rota-task")
+
+
+async def test_a_run_past_its_timeout_fails_as_timeout(service: Service) -> None:
+    task_id = (
+        await service.enqueue(TaskSpec("slow", {"seconds": 5}, timeout=0.05, max_attempts=1))
+    ).id
+    (task,) = await run_until(service, [task_id])
+    assert task.state == S.FAILED
+    assert task.error is not None and task.error.startswith("timeout")
+
+
+async def test_a_result_that_is_not_json_fails_without_retry(service: Service) -> None:
+    task_id = (await service.enqueue(TaskSpec("not_json", max_attempts=3))).id
+    (task,) = await run_until(service, [task_id])
+    assert task.state == S.FAILED
+    assert task.attempt == 1
+    assert "not JSON" in (task.error or "")
+
+
+async def test_an_unknown_kind_fails_naming_the_handlers(service: Service) -> None:
+    (task,) = await run_until(service, [await submit(service, "nobody")])
+    assert task.state == S.FAILED
+    assert "no handler named 'nobody'" in (task.error or "")
+
+
+async def test_cancel_of_a_running_task_reaches_the_handler(service: Service) -> None:
+    seen.clear()
+    task_id = await submit(service, "cancellable")
+
+    async def cancel_when_running() -> None:
+        while (await service.get(task_id)).state != S.RUNNING:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await service.cancel(task_id)
+
+    canceller = asyncio.create_task(cancel_when_running())
+    (task,) = await run_until(service, [task_id])
+    await canceller
+    assert task.state == S.CANCELED
+    assert seen["cancelled"] is True
+
+
+async def test_stop_past_grace_releases_running_tasks(service: Service) -> None:
+    task_id = (await service.enqueue(TaskSpec("slow", {"seconds": 30}))).id
+    worker = Worker(
+        ServiceSource(service),
+        registry,
+        options=WorkerOptions(concurrency=2, claim_wait=0.05, grace=0.05),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    while (await service.get(task_id)).state != S.RUNNING:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    task = await service.get(task_id)
+    assert task.state == S.QUEUED
+    assert "released" in (task.error or "")
