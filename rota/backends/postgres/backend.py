@@ -343,18 +343,23 @@ class PostgresBackend:
     async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
         if not finishes:
             return []
-        params = {
-            "ids": [f.task_id for f in finishes],
-            "tokens": [f.lease_token for f in finishes],
-            "states": [f.state.value for f in finishes],
-            "results": [_json(f.result) for f in finishes],
-            "errors": [f.error for f in finishes],
-            "run_ats": [f.run_at for f in finishes],
-            "expired": [f.expired_before for f in finishes],
-            "now": now,
-        }
+        batch = orjson.dumps(
+            [
+                {
+                    "id": f.task_id,
+                    "token": f.lease_token,
+                    "state": f.state.value,
+                    "result": f.result,
+                    "error": f.error,
+                    "run_at": f.run_at,
+                    "expired_before": f.expired_before,
+                }
+                for f in finishes
+            ]
+        ).decode()
         async with self._conn() as conn:
-            rows = await (await conn.execute(Q["finish_many"], params, binary=True)).fetchall()
+            cur = await conn.execute(Q["finish_many"], {"batch": batch, "now": now})
+            rows = await cur.fetchall()
         applied = {r[0] for r in rows}
         out = []
         for f in finishes:  # a task named twice in one batch applies once
