@@ -46,7 +46,15 @@ def fresh_schema(base: str) -> Iterator[str]:
         yield url
     finally:
         with psycopg.connect(parsed.conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{parsed.schema}" CASCADE')  # type: ignore[arg-type]
+            conn.execute(f'DROP SCHEMA "{parsed.schema}" CASCADE')
+
+
+def settle(url: str) -> None:
+    """VACUUM ANALYZE after a fill, as the peers' runs ANALYZE theirs: the drain then meets
+    steady-state statistics instead of racing autovacuum over freshly inserted rows."""
+    parsed = PgUrl.parse(url)
+    with psycopg.connect(parsed.conninfo, autocommit=True) as conn:
+        conn.execute(f'VACUUM ANALYZE "{parsed.schema}".rota_tasks')
 
 
 def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
@@ -56,9 +64,10 @@ def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
         out["enqueue_single"], out["enqueue_batched"] = single, batched
     with fresh_schema(base) as url:
         asyncio.run(fill(url, sizes.drain))
+        settle(url)
         out["drain"] = asyncio.run(drain_in_process(url, sizes.drain, sizes.concurrency))
     with fresh_schema(base) as url:
-        out["drain_http"] = drain_http(url, sizes.drain, sizes.concurrency)
+        out["drain_http"] = drain_http(url, sizes.drain, sizes.concurrency, settle)
     with fresh_schema(base) as url, rota_server(url) as http, rota_worker(http, 4):
         time.sleep(1.0)
         out["latency_p50_ms"], out["latency_p99_ms"] = asyncio.run(
@@ -67,6 +76,7 @@ def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
     for queued in (sizes.short_queue, sizes.long_queue):
         with fresh_schema(base) as url:
             asyncio.run(fill(url, queued))
+            settle(url)
             rate = asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency))
             out[f"drain_with_{queued}_queued"] = rate
     return out

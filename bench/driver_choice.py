@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import psycopg
 
 from bench.bench_postgres import DEFAULT_URL, fresh_schema
@@ -37,14 +37,14 @@ def _numbered(sql: str) -> str:
 
 async def with_psycopg(conninfo: str, schema: str, batch: int, n: int) -> float:
     conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-    await conn.execute(f'SET search_path TO "{schema}"')  # type: ignore[arg-type]
+    await conn.execute(f'SET search_path TO "{schema}"')
     await conn.execute("SET enable_bitmapscan = off")
     params: dict[str, Any] = {"worker": "w", "limit": batch}
     done, start = 0, time.perf_counter()
     while done < n:
         params["now"] = params["lease"] = datetime.now(UTC)
-        rows = await (await conn.execute(CLAIM, params)).fetchall()  # type: ignore[arg-type]
-        await conn.execute(FINISH, [[r[0] for r in rows]])  # type: ignore[arg-type]
+        rows = await (await conn.execute(CLAIM, params)).fetchall()
+        await conn.execute(FINISH, [[r[0] for r in rows]])
         done += len(rows)
     await conn.close()
     return done / (time.perf_counter() - start)

@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -145,9 +145,13 @@ async def _span(database_url: str) -> tuple[int, float]:
     return len(tasks), (last - first).total_seconds()
 
 
-def drain_http(database_url: str, n: int, concurrency: int) -> float:
+def drain_http(
+    database_url: str, n: int, concurrency: int, settle: Callable[[str], None] | None = None
+) -> float:
     """Fill ``n`` tasks, then one `rota worker` process drains them through `rota serve`."""
     asyncio.run(fill(database_url, n))
+    if settle is not None:
+        settle(database_url)
     with rota_server(database_url) as url, rota_worker(url, concurrency):
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
