@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rota.core.errors import RotaError
+from rota.core.retry import RetryPolicy
 
 
 class Settings(BaseSettings):
@@ -25,3 +30,21 @@ class Settings(BaseSettings):
     default_max_attempts: int = Field(3, ge=1, le=100)
     retry_backoff: float = Field(1.0, ge=0, description="first retry delay; doubles per attempt")
     retry_backoff_max: float = Field(300.0, ge=0)
+    queue_retry: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='per-queue retry policies, e.g. {"mail": {"backoff": "fixed", "delay": 5}}',
+    )
+
+    @field_validator("queue_retry")
+    @classmethod
+    def _policies(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for queue, policy in value.items():
+            try:
+                RetryPolicy.from_json(policy)
+            except RotaError as exc:
+                raise ValueError(f"queue {queue!r}: {exc}") from exc
+        return value
+
+    timeout_grace: float = Field(
+        5.0, ge=0, description="a task's lease ends at most this long after its timeout"
+    )

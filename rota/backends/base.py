@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from rota.core.models import (
     Event,
@@ -74,18 +74,29 @@ class Backend(Protocol):
         limit: int,
         now: datetime,
         lease_expires_at: datetime,
+        timeout_grace: float = 0.0,
     ) -> list[Task]:
         """Lease up to ``limit`` ready tasks in contract order; never one task to two callers.
 
         Ready means ``queued``, or ``scheduled`` with ``run_at <= now`` (promoted on the
-        way). Each claimed task gets ``attempt + 1`` and a new, larger ``lease_token``.
+        way), and not past ``expires_at``. Each claimed task gets ``attempt + 1`` and a new,
+        larger ``lease_token``; a task with a ``timeout`` gets a lease no longer than
+        ``timeout + timeout_grace`` from its start, and no heartbeat extends it past that.
         """
         ...
 
     async def task_heartbeat(
-        self, task_id: str, lease_token: int, *, now: datetime, lease_expires_at: datetime
+        self,
+        task_id: str,
+        lease_token: int,
+        *,
+        now: datetime,
+        lease_expires_at: datetime,
+        progress: Any = None,
+        timeout_grace: float = 0.0,
     ) -> Task | None:
-        """Extend a live lease; ``None`` when the token is not live (nothing changes)."""
+        """Extend a live lease (and store ``progress`` if given); ``None`` when the token is
+        not live, and then nothing changes."""
         ...
 
     async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
@@ -104,6 +115,14 @@ class Backend(Protocol):
 
     async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
         """Operator retry: a failed or canceled task back to queued with attempts reset."""
+        ...
+
+    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+        """Cancel waiting tasks past ``expires_at`` (event ``expired``); how many."""
+        ...
+
+    async def task_delete_many(self, task_ids: Sequence[str]) -> int:
+        """Remove tasks and their history for good (dead-letter discard); how many."""
         ...
 
     async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from rota.core.errors import DuplicateTask
 from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
@@ -23,6 +24,13 @@ _FINISH_KIND = {
     S.SCHEDULED: "retry",
     S.CANCELED: "canceled",
 }
+
+
+def _capped(lease: datetime, timeout: float | None, started: datetime, grace: float) -> datetime:
+    """A lease never outlives the run's timeout (plus grace): the server's own enforcement."""
+    if timeout is None:
+        return lease
+    return min(lease, started + timedelta(seconds=timeout + grace))
 
 
 class MemoryBackend:
@@ -113,6 +121,8 @@ class MemoryBackend:
     def _ready(self, task: Task, queues: Sequence[str] | None, now: datetime) -> bool:
         if queues is not None and task.queue not in queues:
             return False
+        if task.expires_at is not None and task.expires_at <= now:
+            return False
         return task.state == S.QUEUED or (task.state == S.SCHEDULED and task.run_at <= now)
 
     async def task_claim_many(
@@ -123,6 +133,7 @@ class MemoryBackend:
         limit: int,
         now: datetime,
         lease_expires_at: datetime,
+        timeout_grace: float = 0.0,
     ) -> list[Task]:
         ready = sorted(
             (t for t in self._tasks.values() if self._ready(t, queues, now)), key=claim_key
@@ -136,7 +147,8 @@ class MemoryBackend:
                 state=S.RUNNING,
                 attempt=task.attempt + 1,
                 lease_token=task.lease_token + 1,
-                lease_expires_at=lease_expires_at,
+                lease_expires_at=_capped(lease_expires_at, task.timeout, now, timeout_grace),
+                progress=None,
                 worker_id=worker_id,
                 started_at=now,
             )
@@ -150,12 +162,23 @@ class MemoryBackend:
         return task
 
     async def task_heartbeat(
-        self, task_id: str, lease_token: int, *, now: datetime, lease_expires_at: datetime
+        self,
+        task_id: str,
+        lease_token: int,
+        *,
+        now: datetime,
+        lease_expires_at: datetime,
+        progress: Any = None,
+        timeout_grace: float = 0.0,
     ) -> Task | None:
         task = self._live(task_id, lease_token)
         if task is None:
             return None
-        new = task.evolve(lease_expires_at=lease_expires_at)
+        started = task.started_at or now
+        new = task.evolve(
+            lease_expires_at=_capped(lease_expires_at, task.timeout, started, timeout_grace),
+            progress=task.progress if progress is None else progress,
+        )
         self._tasks[task_id] = new
         return new
 
@@ -173,6 +196,7 @@ class MemoryBackend:
             final = f.state not in WAITING_STATES
             new = task.evolve(
                 state=f.state,
+                attempt=task.attempt if f.attempt is None else f.attempt,
                 result=f.result,
                 error=f.error,
                 run_at=f.run_at or task.run_at,
@@ -218,6 +242,25 @@ class MemoryBackend:
             seq=self._next_seq(),
         )
         return self._put(task, new, "requeued", now)
+
+    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+        expired = [
+            t
+            for t in self._tasks.values()
+            if t.state in WAITING_STATES and t.expires_at is not None and t.expires_at <= now
+        ][:limit]
+        for task in expired:
+            new = task.evolve(
+                state=S.CANCELED, finished_at=now, error="expired: not started in time"
+            )
+            self._put(task, new, "expired", now, new.error)
+        return len(expired)
+
+    async def task_delete_many(self, task_ids: Sequence[str]) -> int:
+        gone = [i for i in task_ids if self._tasks.pop(i, None) is not None]
+        for task_id in gone:
+            self._events.pop(task_id, None)
+        return len(gone)
 
     async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
         rows = [

@@ -43,6 +43,12 @@ class Task(NamedTuple):
     cancel_requested: bool = False
     result: JSON = None
     error: str | None = None
+    #: the task's own retry policy (``RetryPolicy.to_json``), or None for the defaults
+    retry: JSONObject | None = None
+    #: not started by then: never run (it ends ``canceled``, error "expired")
+    expires_at: datetime | None = None
+    #: the last progress the running attempt reported
+    progress: JSON = None
 
     def evolve(self, **changes: Any) -> Task:
         return self._replace(**changes)
@@ -98,6 +104,8 @@ class Finish:
     #: the sweeper's guard: apply only if the lease still ends before this time, so a
     #: heartbeat that lands between the sweeper's read and its write wins.
     expired_before: datetime | None = None
+    #: set the attempt counter (a "retry later" gives back the attempt it used)
+    attempt: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from rota.core.models import (
     TaskFilter,
 )
 from rota.core.priority import PriorityInput, resolve_priority
+from rota.core.retry import RetryPolicy
 from rota.core.states import TaskState, check_transition
 from rota.service.notifier import Notifier
 from rota.service.validation import TaskSpec, build_task, check_json, check_name
@@ -56,10 +57,15 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
+    """A failed run. ``kind`` (the exception's class name) lets retry policies choose;
+    ``retry_after`` asks for another run later without spending an attempt."""
+
     task_id: str
     lease_token: int
     error: str
     retryable: bool = True
+    kind: str | None = None
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +204,7 @@ class Service:
                 limit=limit,
                 now=now,
                 lease_expires_at=self._lease_until(now),
+                timeout_grace=self.settings.timeout_grace,
             )
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0:
@@ -213,10 +220,18 @@ class Service:
             nap = min(nap, max((next_run - self.clock.now()).total_seconds(), 0.001))
         return nap
 
-    async def heartbeat(self, task_id: str, lease_token: int) -> Task:
+    async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> Task:
+        """Extend the lease (never past the run's timeout); store ``progress`` if given."""
+        if progress is not None:
+            check_json(progress, "progress", limits.MAX_RESULT_BYTES)
         now = self.clock.now()
         task = await self.backend.task_heartbeat(
-            task_id, lease_token, now=now, lease_expires_at=self._lease_until(now)
+            task_id,
+            lease_token,
+            now=now,
+            lease_expires_at=self._lease_until(now),
+            progress=progress,
+            timeout_grace=self.settings.timeout_grace,
         )
         if task is None:
             raise await self._refusal(task_id, lease_token)
@@ -269,7 +284,7 @@ class Service:
                 error = f.error[: limits.MAX_ERROR_CHARS]  # refused below, or a repeat
                 finishes.append((i, Finish(f.task_id, f.lease_token, S.FAILED, error=error), True))
                 continue
-            finishes.append((i, self._after_failure(task, f.error, retryable=f.retryable), True))
+            finishes.append((i, self._after_failure(task, f), True))
         applied = await self.backend.task_finish_many(
             [f for _, f, _ in finishes], now=self.clock.now()
         )
@@ -291,23 +306,49 @@ class Service:
                 return Outcome(finish.task_id)
         return Outcome(finish.task_id, await self._refusal(finish.task_id, finish.lease_token))
 
-    def _after_failure(self, task: Task, error: str, *, retryable: bool) -> Finish:
-        """Policy: a requested cancel wins; then retry with backoff while attempts remain."""
-        error = error[: limits.MAX_ERROR_CHARS]
+    def _after_failure(self, task: Task, failure: Failure) -> Finish:
+        """Policy: a requested cancel wins; "retry later" gives the attempt back; then retry
+        with the task's (or its queue's) backoff while attempts remain and the error kind
+        is one the policy retries; else the dead-letter state ``failed``."""
+        error = failure.error[: limits.MAX_ERROR_CHARS]
+        now = self.clock.now()
         if task.cancel_requested:
             return Finish(task.id, task.lease_token, S.CANCELED, error=error)
-        if retryable and task.attempt < task.max_attempts:
-            delay = self.backoff(task.attempt)
-            now = self.clock.now()
-            state = S.SCHEDULED if delay > 0 else S.QUEUED
+        if failure.retry_after is not None:
+            run_at = now + timedelta(seconds=max(failure.retry_after, 0.0))
             return Finish(
-                task.id, task.lease_token, state, error=error, run_at=now + timedelta(seconds=delay)
+                task.id,
+                task.lease_token,
+                S.SCHEDULED,
+                error=error,
+                run_at=run_at,
+                attempt=max(task.attempt - 1, 0),
             )
+        policy = self.policy(task)
+        if failure.retryable and policy.retries(failure.kind) and task.attempt < task.max_attempts:
+            delay = policy.seconds(task.attempt)
+            state = S.SCHEDULED if delay > 0 else S.QUEUED
+            run_at = now + timedelta(seconds=delay)
+            return Finish(task.id, task.lease_token, state, error=error, run_at=run_at)
         return Finish(task.id, task.lease_token, S.FAILED, error=error)
 
+    def policy(self, task: Task) -> RetryPolicy:
+        """The task's own retry policy, else its queue's, else the deployment default."""
+        if task.retry is not None:
+            return RetryPolicy.from_json(task.retry)
+        queue = self.settings.queue_retry.get(task.queue)
+        if queue is not None:
+            return RetryPolicy.from_json(queue)
+        return RetryPolicy(
+            delay=self.settings.retry_backoff, max_delay=self.settings.retry_backoff_max
+        )
+
     def backoff(self, attempt: int) -> float:
-        base = self.settings.retry_backoff
-        return float(min(base * 2 ** max(attempt - 1, 0), self.settings.retry_backoff_max))
+        """The default delay after failed attempt ``attempt``."""
+        default = RetryPolicy(
+            delay=self.settings.retry_backoff, max_delay=self.settings.retry_backoff_max
+        )
+        return default.seconds(attempt)
 
     # -- operating -----------------------------------------------------------------------
 
@@ -349,22 +390,59 @@ class Service:
         return changed
 
     async def sweep(self, limit: int = 1000) -> int:
-        """Return expired leases to the queue (or to ``failed``); the count it moved."""
+        """Return expired leases to the queue (or to ``failed``), and cancel waiting tasks
+        past their ``expires_at``; the number of tasks it moved."""
         now = self.clock.now()
+        moved = await self.backend.task_expire_waiting(now=now, limit=limit)
         expired = await self.backend.task_list_expired(now=now, limit=limit)
         if not expired:
-            return 0
-        reason = "lease expired (worker {} went silent)"
-        finishes = [
-            replace(
-                self._after_failure(t, reason.format(t.worker_id), retryable=True),
-                expired_before=now,
+            return moved
+        finishes = []
+        for t in expired:
+            timed_out = (
+                t.timeout is not None
+                and t.started_at is not None
+                and now >= t.started_at + timedelta(seconds=t.timeout)
             )
-            for t in expired
-        ]
+            if timed_out:
+                failure = Failure(
+                    t.id,
+                    t.lease_token,
+                    f"timeout: still running after {t.timeout}s",
+                    kind="timeout",
+                )
+            else:
+                failure = Failure(
+                    t.id,
+                    t.lease_token,
+                    f"lease expired (worker {t.worker_id} went silent)",
+                    kind="lease_expired",
+                )
+            finishes.append(replace(self._after_failure(t, failure), expired_before=now))
         applied = await self.backend.task_finish_many(finishes, now=now)
         self.notifier.notify()
-        return sum(applied)
+        return moved + sum(applied)
+
+    async def retry_failed(self, filter: TaskFilter, *, limit: int = 1000) -> list[str]:
+        """Operator: requeue the dead-letter tasks matching ``filter``; their ids."""
+        return [t.id for t in await self._failed(filter, limit) if await self._requeue(t.id)]
+
+    async def discard_failed(self, filter: TaskFilter, *, limit: int = 1000) -> int:
+        """Operator: delete the dead-letter tasks matching ``filter``, history and all."""
+        ids = [t.id for t in await self._failed(filter, limit)]
+        return await self.backend.task_delete_many(ids) if ids else 0
+
+    async def _failed(self, filter: TaskFilter, limit: int) -> list[Task]:
+        if not 1 <= limit <= limits.MAX_LIST_LIMIT:
+            raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
+        dead = replace(filter, state=S.FAILED)
+        return await self.backend.task_list(dead, after_seq=None, limit=limit)
+
+    async def _requeue(self, task_id: str) -> bool:
+        changed = await self.backend.task_requeue(task_id, now=self.clock.now())
+        if changed is not None:
+            self.notifier.notify()
+        return changed is not None
 
     async def run_maintenance(self, stop: asyncio.Event) -> None:
         """Every ``sweep_interval``: stay or become the leader, and if so, sweep.

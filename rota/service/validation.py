@@ -20,6 +20,7 @@ from rota.core.errors import PayloadTooLarge, ValidationError
 from rota.core.ids import check_id, new_id
 from rota.core.models import Task
 from rota.core.priority import PriorityInput, resolve_priority
+from rota.core.retry import RetryPolicy
 from rota.core.states import TaskState
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]*")
@@ -39,6 +40,9 @@ class TaskSpec:
     max_attempts: int | None = None
     timeout: float | None = None
     tenant: str | None = None
+    retry: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    expires_in: float | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -100,6 +104,9 @@ def build_task(spec: TaskSpec, *, now: datetime, default_max_attempts: int) -> T
         raise ValidationError(f"max_attempts must be 1..{limits.MAX_ATTEMPTS}")
     if spec.timeout is not None and not 0 < spec.timeout <= limits.MAX_TIMEOUT_SECONDS:
         raise ValidationError(f"timeout must be in (0, {limits.MAX_TIMEOUT_SECONDS}] seconds")
+    expires_at = _expiry(spec, now)
+    if expires_at is not None and expires_at <= run_at:
+        raise ValidationError("expires_at must come after the time the task may run")
     return Task(
         id=new_id() if spec.id is None else check_id(spec.id, "task id"),
         queue=check_name(spec.queue, "queue"),
@@ -112,4 +119,23 @@ def build_task(spec: TaskSpec, *, now: datetime, default_max_attempts: int) -> T
         max_attempts=max_attempts,
         timeout=spec.timeout,
         tenant=None if spec.tenant is None else check_name(spec.tenant, "tenant"),
+        retry=None if spec.retry is None else RetryPolicy.from_json(spec.retry).to_json(),
+        expires_at=expires_at,
     )
+
+
+def _expiry(spec: TaskSpec, now: datetime) -> datetime | None:
+    if spec.expires_at is not None and spec.expires_in is not None:
+        raise ValidationError("give expires_at or expires_in, not both")
+    if spec.expires_in is not None:
+        if not 0 < spec.expires_in <= limits.MAX_TIMEOUT_SECONDS * 52:
+            raise ValidationError("expires_in must be between 0 and one year of seconds")
+        return now + timedelta(seconds=spec.expires_in)
+    if spec.expires_at is not None:
+        if spec.expires_at.tzinfo is None:
+            raise ValidationError("expires_at needs a timezone offset")
+        try:
+            return spec.expires_at.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("expires_at is outside the supported calendar") from exc
+    return None

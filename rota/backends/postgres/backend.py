@@ -51,6 +51,8 @@ _COPY_TYPES = [
     "text",
     "timestamptz",
     "timestamptz",
+    "jsonb",
+    "timestamptz",
 ]
 
 
@@ -230,6 +232,8 @@ class PostgresBackend:
             "job_ids": [t.job_id for t in tasks],
             "run_ats": [t.run_at for t in tasks],
             "created_ats": [t.created_at for t in tasks],
+            "retries": [_json(t.retry) for t in tasks],
+            "expires": [t.expires_at for t in tasks],
             "channel": self.channel,
         }
         async with self._conn() as conn:
@@ -264,6 +268,8 @@ class PostgresBackend:
                             t.job_id,
                             t.run_at,
                             t.created_at,
+                            t.retry,
+                            t.expires_at,
                         )
                     )
             await conn.execute(Q["notify"], [self.channel])
@@ -316,12 +322,14 @@ class PostgresBackend:
         limit: int,
         now: datetime,
         lease_expires_at: datetime,
+        timeout_grace: float = 0.0,
     ) -> list[Task]:
         params = {
             "now": now,
             "lease": lease_expires_at,
             "worker": worker_id,
             "limit": limit,
+            "grace": timeout_grace,
             "queues": None if queues is None else list(queues),
         }
         query = Q["claim_any"] if queues is None else Q["claim_queues"]
@@ -333,11 +341,24 @@ class PostgresBackend:
         return sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
 
     async def task_heartbeat(
-        self, task_id: str, lease_token: int, *, now: datetime, lease_expires_at: datetime
+        self,
+        task_id: str,
+        lease_token: int,
+        *,
+        now: datetime,
+        lease_expires_at: datetime,
+        progress: Any = None,
+        timeout_grace: float = 0.0,
     ) -> Task | None:
+        params = {
+            "lease": lease_expires_at,
+            "grace": timeout_grace,
+            "progress": _json(progress),
+            "id": task_id,
+            "token": lease_token,
+        }
         async with self._conn() as conn:
-            cur = await conn.execute(Q["heartbeat"], (lease_expires_at, task_id, lease_token))
-            row = await cur.fetchone()
+            row = await (await conn.execute(Q["heartbeat"], params)).fetchone()
         return None if row is None else _task(row)
 
     async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
@@ -353,6 +374,7 @@ class PostgresBackend:
                     "error": f.error,
                     "run_at": f.run_at,
                     "expired_before": f.expired_before,
+                    "attempt": f.attempt,
                 }
                 for f in finishes
             ]
@@ -415,6 +437,17 @@ class PostgresBackend:
     async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
         params = {"id": task_id, "now": now}
         return await self._locked_change(task_id, now, lambda _: (Q["requeue"], params, "requeued"))
+
+    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["expire_waiting"], {"now": now, "limit": limit})
+            row = await cur.fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def task_delete_many(self, task_ids: Sequence[str]) -> int:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["delete_tasks"], {"ids": list(task_ids)})).fetchone()
+        return 0 if row is None else int(row[0])
 
     async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
         async with self._conn() as conn:

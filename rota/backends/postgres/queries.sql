@@ -8,14 +8,16 @@ WITH input AS (
         %(ids)s::text[], %(queues)s::text[], %(kinds)s::text[], %(payloads)s::text[],
         %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
         %(timeouts)s::float8[], %(tenants)s::text[], %(job_ids)s::text[],
-        %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[]
+        %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[], %(retries)s::text[],
+        %(expires)s::timestamptz[]
     ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
-                          tenant, job_id, run_at, created_at, n)
+                          tenant, job_id, run_at, created_at, retry, expires_at, n)
 ), inserted AS (
     INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
-                            max_attempts, timeout, tenant, job_id, run_at, created_at)
+                            max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
+                            expires_at)
     SELECT id, queue, kind, payload::jsonb, priority, state, state, max_attempts, timeout,
-           tenant, job_id, run_at, created_at
+           tenant, job_id, run_at, created_at, retry::jsonb, expires_at
     FROM input ORDER BY n
     RETURNING id, seq
 ), wake AS (
@@ -28,7 +30,8 @@ SELECT nextval('rota_task_seq') FROM generate_series(1, %s);
 
 -- name: copy_tasks
 COPY rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state, max_attempts,
-                 timeout, tenant, job_id, run_at, created_at) FROM STDIN (FORMAT BINARY);
+                 timeout, tenant, job_id, run_at, created_at, retry, expires_at)
+FROM STDIN (FORMAT BINARY);
 
 -- name: notify
 SELECT pg_notify(%s, '');
@@ -57,14 +60,16 @@ SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
 -- name: claim_any
 WITH picked AS (
     SELECT id FROM rota_tasks
-    WHERE state = 'queued'
+    WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > %(now)s)
     ORDER BY priority DESC, seq
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE rota_tasks AS t
     SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-        lease_expires_at = %(lease)s, worker_id = %(worker)s, started_at = %(now)s
+        lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
+            ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
+        worker_id = %(worker)s, started_at = %(now)s, progress = NULL
     FROM picked WHERE t.id = picked.id
     RETURNING TASK_COLUMNS_T
 ), logged AS (
@@ -82,6 +87,7 @@ WITH heads AS (
     LATERAL (
         SELECT id FROM rota_tasks
         WHERE state = 'queued' AND queue = q.name
+          AND (expires_at IS NULL OR expires_at > %(now)s)
         ORDER BY priority DESC, seq
         LIMIT %(limit)s * 2
     ) AS h
@@ -94,7 +100,9 @@ WITH heads AS (
 ), claimed AS (
     UPDATE rota_tasks AS t
     SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-        lease_expires_at = %(lease)s, worker_id = %(worker)s, started_at = %(now)s
+        lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
+            ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
+        worker_id = %(worker)s, started_at = %(now)s, progress = NULL
     FROM picked WHERE t.id = picked.id
     RETURNING TASK_COLUMNS_T
 ), logged AS (
@@ -104,8 +112,11 @@ WITH heads AS (
 SELECT * FROM claimed;
 
 -- name: heartbeat
-UPDATE rota_tasks SET lease_expires_at = %s
-WHERE id = %s AND state = 'running' AND lease_token = %s
+UPDATE rota_tasks
+SET lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
+        ELSE LEAST(%(lease)s, started_at + make_interval(secs => timeout + %(grace)s)) END,
+    progress = coalesce(%(progress)s::jsonb, progress)
+WHERE id = %(id)s AND state = 'running' AND lease_token = %(token)s
 RETURNING TASK_COLUMNS;
 
 -- name: finish_many
@@ -113,13 +124,14 @@ RETURNING TASK_COLUMNS;
 WITH f AS (
     SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS f(
         id text, token bigint, state text, result jsonb, error text, run_at timestamptz,
-        expired_before timestamptz)
+        expired_before timestamptz, attempt int)
 ), done AS (
     UPDATE rota_tasks AS t
     SET state = f.state, result = f.result, error = f.error,
         run_at = coalesce(f.run_at, t.run_at),
         finished_at = CASE WHEN f.state IN ('queued', 'scheduled') THEN NULL ELSE %(now)s END,
-        lease_expires_at = NULL, cancel_requested = FALSE
+        lease_expires_at = NULL, cancel_requested = FALSE,
+        attempt = coalesce(f.attempt, t.attempt)
     FROM f
     WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
       AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
@@ -163,6 +175,28 @@ RETURNING TASK_COLUMNS;
 -- name: insert_event
 INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id, message)
 VALUES (%s, %s, %s, %s, %s, %s, %s);
+
+-- name: expire_waiting
+WITH due AS (
+    SELECT id, state FROM rota_tasks
+    WHERE state IN ('queued', 'scheduled') AND expires_at <= %(now)s
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    UPDATE rota_tasks AS t
+    SET state = 'canceled', finished_at = %(now)s, error = 'expired: not started in time'
+    FROM due WHERE t.id = due.id
+    RETURNING t.id, due.state AS before
+), logged AS (
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, message)
+    SELECT id, %(now)s, 'expired', before, 'canceled', 'expired' FROM gone
+)
+SELECT count(*) FROM gone;
+
+-- name: delete_tasks
+WITH gone AS (DELETE FROM rota_tasks WHERE id = ANY(%(ids)s) RETURNING id),
+     history AS (DELETE FROM rota_events WHERE task_id IN (SELECT id FROM gone))
+SELECT count(*) FROM gone;
 
 -- name: list_expired
 SELECT TASK_COLUMNS FROM rota_tasks

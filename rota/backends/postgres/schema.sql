@@ -27,7 +27,10 @@ CREATE TABLE rota_tasks (
     lease_expires_at TIMESTAMPTZ,
     cancel_requested BOOLEAN     NOT NULL DEFAULT FALSE,
     result           JSONB,
-    error            TEXT
+    error            TEXT,
+    retry            JSONB,        -- the task's own retry policy, if any
+    expires_at       TIMESTAMPTZ,  -- not started by then: never run
+    progress         JSONB         -- last progress report of the running attempt
 );
 
 CREATE UNIQUE INDEX rota_tasks_seq ON rota_tasks (seq);
@@ -39,6 +42,8 @@ CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'schedule
 CREATE INDEX rota_tasks_leased ON rota_tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX rota_tasks_by_state ON rota_tasks (state, seq);
 CREATE INDEX rota_tasks_by_job ON rota_tasks (job_id) WHERE job_id IS NOT NULL;
+CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled');
 
 CREATE TABLE rota_events (
     seq        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

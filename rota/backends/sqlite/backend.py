@@ -27,11 +27,21 @@ from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, Tas
 from rota.core.states import TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: what takes a file from version N-1 to N (a new file gets schema.sql at once)
+UPGRADES: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE tasks ADD COLUMN retry TEXT",
+        "ALTER TABLE tasks ADD COLUMN expires_at INTEGER",
+        "ALTER TABLE tasks ADD COLUMN progress TEXT",
+        "CREATE INDEX tasks_expiring ON tasks (expires_at)"
+        " WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled')",
+    ],
+}
 _COLUMNS = (
     "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
     "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
-    "lease_expires_at, cancel_requested, result, error"
+    "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress"
 )
 _FINISH_KIND = {
     TaskState.SUCCEEDED: "succeeded",
@@ -82,6 +92,9 @@ def _task(row: Sequence[Any]) -> Task:
         cancel_requested=bool(row[19]),
         result=None if row[20] is None else orjson.loads(row[20]),
         error=row[21],
+        retry=None if row[22] is None else orjson.loads(row[22]),
+        expires_at=_opt_time(row[23]),
+        progress=None if row[24] is None else orjson.loads(row[24]),
     )
 
 
@@ -149,22 +162,30 @@ class SQLiteBackend:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise SchemaMismatch(
-                f"{self.path} has schema version {version}, newer than this rota "
-                f"({SCHEMA_VERSION}): upgrade rota"
-            )
-        if version < SCHEMA_VERSION:
-            schema = resources.files(__package__).joinpath("schema.sql").read_text()
-            db.execute("BEGIN IMMEDIATE")
-            lines = [ln for ln in schema.splitlines() if not ln.lstrip().startswith("--")]
-            for statement in "\n".join(lines).split(";"):
-                if statement.strip():
-                    db.execute(statement)
+        db.execute("BEGIN IMMEDIATE")  # one process creates or upgrades; the others wait
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaMismatch(
+                    f"{self.path} has schema version {version}, newer than this rota "
+                    f"({SCHEMA_VERSION}): upgrade rota"
+                )
+            if version == 0:
+                schema = resources.files(__package__).joinpath("schema.sql").read_text()
+                lines = [ln for ln in schema.splitlines() if not ln.lstrip().startswith("--")]
+                statements = [st for st in "\n".join(lines).split(";") if st.strip()]
+            else:
+                statements = [
+                    st for v in range(version + 1, SCHEMA_VERSION + 1) for st in UPGRADES[v]
+                ]
+            for statement in statements:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            db.close()
+            raise
         self._conn = db
 
     async def open(self) -> None:
@@ -275,6 +296,8 @@ class SQLiteBackend:
                     t.job_id,
                     us(t.run_at),
                     us(t.created_at),
+                    _dump(t.retry),
+                    None if t.expires_at is None else us(t.expires_at),
                 )
                 for t in stored
             ],
@@ -330,6 +353,7 @@ class SQLiteBackend:
         limit: int,
         now: datetime,
         lease_expires_at: datetime,
+        timeout_grace: float = 0.0,
     ) -> list[Task]:
         return await self._run(
             self._claim,
@@ -338,6 +362,7 @@ class SQLiteBackend:
             limit,
             now,
             lease_expires_at,
+            timeout_grace,
         )
 
     def _claim(
@@ -347,19 +372,26 @@ class SQLiteBackend:
         limit: int,
         now: datetime,
         lease_expires_at: datetime,
+        grace: float,
     ) -> list[Task]:
         now_us = to_us(now)
-        lease = (to_us(lease_expires_at), worker_id, now_us)
+        params: dict[str, Any] = {
+            "lease": to_us(lease_expires_at),
+            "worker": worker_id,
+            "now": now_us,
+            "limit": limit,
+            "grace": grace,
+        }
         with self._write() as db:
             promoted = db.execute(Q["promote_due"], (now_us,)).fetchall()
             events: list[tuple[Any, ...]] = [
                 (r[0], now_us, "promoted", "scheduled", "queued", None, None) for r in promoted
             ]
             if queues is None:
-                cursor = db.execute(Q["claim_any"], (*lease, limit))
+                cursor = db.execute(Q["claim_any"], params)
             else:
                 cursor = db.execute(
-                    Q["claim_queues"], (*lease, orjson.dumps(queues).decode(), limit)
+                    Q["claim_queues"], {**params, "queues": orjson.dumps(queues).decode()}
                 )
             rows = cursor.fetchall()
             tasks = sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
@@ -370,13 +402,26 @@ class SQLiteBackend:
         return tasks
 
     async def task_heartbeat(
-        self, task_id: str, lease_token: int, *, now: datetime, lease_expires_at: datetime
+        self,
+        task_id: str,
+        lease_token: int,
+        *,
+        now: datetime,
+        lease_expires_at: datetime,
+        progress: Any = None,
+        timeout_grace: float = 0.0,
     ) -> Task | None:
+        params = {
+            "lease": to_us(lease_expires_at),
+            "grace": timeout_grace,
+            "progress": _dump(progress),
+            "id": task_id,
+            "token": lease_token,
+        }
+
         def run() -> Task | None:
             with self._write() as db:
-                row = db.execute(
-                    Q["heartbeat"], (to_us(lease_expires_at), task_id, lease_token)
-                ).fetchone()
+                row = db.execute(Q["heartbeat"], params).fetchone()
             return None if row is None else _task(row)
 
         return await self._run(run)
@@ -397,6 +442,7 @@ class SQLiteBackend:
                         f.error,
                         None if f.run_at is None else to_us(f.run_at),
                         None if f.state in (TaskState.QUEUED, TaskState.SCHEDULED) else now_us,
+                        f.attempt,
                         f.task_id,
                         f.lease_token,
                         expiry,
@@ -510,6 +556,36 @@ class SQLiteBackend:
                     [(task_id, to_us(now), "requeued", before.state.value, "queued", None, None)],
                 )
             return task
+
+        return await self._run(run)
+
+    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+        now_us = to_us(now)
+
+        def run() -> int:
+            with self._write() as db:
+                rows = db.execute(Q["list_expiring"], (now_us, limit)).fetchall()
+                for task_id, _ in rows:
+                    db.execute(Q["cancel_expired"], (now_us, task_id))
+                self._events(
+                    db,
+                    [
+                        (task_id, now_us, "expired", state, "canceled", None, "expired")
+                        for task_id, state in rows
+                    ],
+                )
+            return len(rows)
+
+        return await self._run(run)
+
+    async def task_delete_many(self, task_ids: Sequence[str]) -> int:
+        ids = orjson.dumps(list(task_ids)).decode()
+
+        def run() -> int:
+            with self._write() as db:
+                gone = db.execute(Q["delete_tasks"], (ids,)).rowcount
+                db.execute(Q["delete_events"], (ids,))
+            return int(gone)
 
         return await self._run(run)
 

@@ -6,8 +6,8 @@ SELECT coalesce(max(seq), 0) FROM tasks;
 
 -- name: insert_task
 INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, enqueued_state, attempt,
-                   max_attempts, timeout, tenant, job_id, run_at, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                   max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_event
 INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message)
@@ -30,29 +30,40 @@ RETURNING id;
 -- name: claim_any
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-    lease_expires_at = ?, worker_id = ?, started_at = ?
-WHERE seq IN (SELECT seq FROM tasks WHERE state = 'queued' ORDER BY priority DESC, seq LIMIT ?)
+    lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
+        ELSE min(:lease, :now + CAST((timeout + :grace) * 1000000 AS INTEGER)) END,
+    worker_id = :worker, started_at = :now, progress = NULL
+WHERE seq IN (
+    SELECT seq FROM tasks
+    WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY priority DESC, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
 -- name: claim_queues
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-    lease_expires_at = ?, worker_id = ?, started_at = ?
+    lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
+        ELSE min(:lease, :now + CAST((timeout + :grace) * 1000000 AS INTEGER)) END,
+    worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
-    WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(?))
-    ORDER BY priority DESC, seq LIMIT ?)
+    WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
+      AND (expires_at IS NULL OR expires_at > :now)
+    ORDER BY priority DESC, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
 -- name: heartbeat
-UPDATE tasks SET lease_expires_at = ?
-WHERE id = ? AND state = 'running' AND lease_token = ?
+UPDATE tasks
+SET lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
+        ELSE min(:lease, started_at + CAST((timeout + :grace) * 1000000 AS INTEGER)) END,
+    progress = coalesce(:progress, progress)
+WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING TASK_COLUMNS;
 
 -- name: finish
 UPDATE tasks
 SET state = ?, result = ?, error = ?, run_at = coalesce(?, run_at), finished_at = ?,
-    lease_expires_at = NULL, cancel_requested = 0
+    lease_expires_at = NULL, cancel_requested = 0, attempt = coalesce(?, attempt)
 WHERE id = ? AND state = 'running' AND lease_token = ?
   AND (? IS NULL OR lease_expires_at < ?)
 RETURNING worker_id;
@@ -78,6 +89,21 @@ SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL, error = NULL,
     result = NULL, cancel_requested = 0, seq = ?
 WHERE id = ? AND state IN ('failed', 'canceled')
 RETURNING TASK_COLUMNS;
+
+-- name: list_expiring
+SELECT id, state FROM tasks
+WHERE state IN ('queued', 'scheduled') AND expires_at IS NOT NULL AND expires_at <= ?
+LIMIT ?;
+
+-- name: cancel_expired
+UPDATE tasks SET state = 'canceled', finished_at = ?, error = 'expired: not started in time'
+WHERE id = ? AND state IN ('queued', 'scheduled');
+
+-- name: delete_tasks
+DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: delete_events
+DELETE FROM events WHERE task_id IN (SELECT value FROM json_each(?));
 
 -- name: list_expired
 SELECT TASK_COLUMNS FROM tasks

@@ -23,7 +23,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     enqueued_state   TEXT    NOT NULL,  -- the first history event is derived from the row
     result           TEXT,
-    error            TEXT
+    error            TEXT,
+    retry            TEXT,     -- the task's own retry policy (JSON), if any
+    expires_at       INTEGER,  -- not started by then: never run
+    progress         TEXT      -- last progress report of the running attempt (JSON)
 );
 
 -- The claim index: exactly the ordering contract, holding only ready rows so it stays small.
@@ -34,6 +37,8 @@ CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks (run_at) WHERE state = 'sche
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id) WHERE job_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_expiring ON tasks (expires_at)
+    WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled');
 
 CREATE TABLE IF NOT EXISTS events (
     seq        INTEGER PRIMARY KEY,
