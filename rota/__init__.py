@@ -22,7 +22,7 @@ from rota.core.models import Event, Job, Task
 from rota.core.priority import NAMED_PRIORITIES, PRIORITY_MAX, PRIORITY_MIN
 from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
-from rota.worker import Registry, TaskContext
+from rota.worker import Registry, RetryLater, TaskContext
 
 __version__ = "0.1.0"
 
@@ -41,6 +41,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "Registry",
+    "RetryLater",
     "RotaError",
     "SchemaMismatch",
     "ServerError",

@@ -48,6 +48,9 @@ def task_json(
         "error": task.error,
         "tenant": task.tenant,
         "job_id": task.job_id,
+        "retry": task.retry,
+        "expires_at": _time(task.expires_at),
+        "progress": task.progress,
     }
     if lease:
         out["lease_token"] = task.lease_token

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from rota.core import limits
+from rota.core.models import TaskFilter
 from rota.service import Completion, Failure, TaskSpec
 
 
@@ -28,12 +29,20 @@ class TaskIn(Body):
     max_attempts: int | None = None
     timeout: float | None = Field(None, description="seconds a run may take")
     tenant: str | None = None
+    retry: dict[str, Any] | None = Field(
+        None,
+        description='e.g. {"backoff": "exponential", "delay": 1, "max_delay": 300, '
+        '"jitter": true} or {"backoff": "list", "delays": [1, 10, 60]}; '
+        '"retry_on": ["TimeoutError"] retries only those error kinds',
+    )
+    expires_at: datetime | None = Field(None, description="not started by then: never run")
+    expires_in: float | None = Field(None, description="or: seconds from now")
 
-    @field_validator("run_at", mode="before")
+    @field_validator("run_at", "expires_at", mode="before")
     @classmethod
     def _iso_only(cls, value: Any) -> Any:
         if value is not None and not isinstance(value, str):
-            raise ValueError("run_at must be an ISO 8601 string with offset")
+            raise ValueError("times must be ISO 8601 strings with an offset")
         return value
 
     def spec(self) -> TaskSpec:
@@ -48,6 +57,9 @@ class TaskIn(Body):
             max_attempts=self.max_attempts,
             timeout=self.timeout,
             tenant=self.tenant,
+            retry=self.retry,
+            expires_at=self.expires_at,
+            expires_in=self.expires_in,
         )
 
 
@@ -82,9 +94,19 @@ class CompleteIn(LeaseIn):
     result: Any = None
 
 
+class ProgressIn(LeaseIn):
+    progress: Any = Field(description="any JSON; the latest replaces the previous")
+
+
 class FailIn(LeaseIn):
     error: str = Field(max_length=limits.MAX_ERROR_CHARS * 4)
     retryable: bool = True
+    error_kind: str | None = Field(
+        None, max_length=limits.MAX_NAME_LENGTH, description="e.g. the exception class name"
+    )
+    retry_after: float | None = Field(
+        None, ge=0, le=limits.MAX_TIMEOUT_SECONDS, description="run again later, attempt kept"
+    )
 
 
 class CompletionIn(CompleteIn):
@@ -98,7 +120,27 @@ class FailureIn(FailIn):
     id: str
 
     def item(self) -> Failure:
-        return Failure(self.id, self.lease_token, self.error, self.retryable)
+        return Failure(
+            self.id,
+            self.lease_token,
+            self.error,
+            self.retryable,
+            self.error_kind,
+            self.retry_after,
+        )
+
+
+class DeadLetterIn(Body):
+    """Which failed tasks: every field narrows the set; none means all of them."""
+
+    queue: str | None = None
+    kind: str | None = None
+    tenant: str | None = None
+    job_id: str | None = None
+    limit: int = Field(1000, ge=1, le=limits.MAX_LIST_LIMIT)
+
+    def filter(self) -> TaskFilter:
+        return TaskFilter(queue=self.queue, kind=self.kind, tenant=self.tenant, job_id=self.job_id)
 
 
 class ReportIn(Body):

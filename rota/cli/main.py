@@ -75,6 +75,9 @@ def worker(
     claim_wait: float = 2.0,
     heartbeat_interval: float = 10.0,
     grace: Annotated[float, typer.Option(help="seconds running tasks get on SIGTERM")] = 30.0,
+    cancel_grace: Annotated[
+        float, typer.Option(help="seconds a canceled task may take to stop by itself")
+    ] = 5.0,
     log_level: str = "info",
 ) -> None:
     """Claim and run tasks until SIGTERM or SIGINT."""
@@ -87,6 +90,7 @@ def worker(
         claim_wait=claim_wait,
         heartbeat_interval=heartbeat_interval,
         grace=grace,
+        cancel_grace=cancel_grace,
     )
     where = database_url if in_process else url
     logging.getLogger("rota.worker").info(

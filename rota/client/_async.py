@@ -39,6 +39,9 @@ def task_body(
     max_attempts: int | None = None,
     timeout: float | None = None,
     tenant: str | None = None,
+    retry: dict[str, Any] | None = None,
+    expires_at: datetime | None = None,
+    expires_in: float | None = None,
 ) -> dict[str, Any]:
     """One task as the API expects it; only the fields you set are sent."""
     body: dict[str, Any] = {"kind": kind, "payload": payload or {}}
@@ -51,6 +54,9 @@ def task_body(
         "max_attempts": max_attempts,
         "timeout": timeout,
         "tenant": tenant,
+        "retry": retry,
+        "expires_at": None if expires_at is None else expires_at.isoformat(),
+        "expires_in": expires_in,
     }
     body.update({k: v for k, v in options.items() if v is not None})
     return body
@@ -242,14 +248,46 @@ class AsyncClient:
         )
         return result
 
+    async def progress(self, task_id: str, lease_token: int, progress: Any) -> dict[str, Any]:
+        """Report progress (also extends the lease); says whether a cancel was requested."""
+        body = {"lease_token": lease_token, "progress": progress}
+        result: dict[str, Any] = await self._request(
+            "POST", f"/tasks/{task_id}/progress", json=body
+        )
+        return result
+
+    async def retry_failed(self, /, **filters: Any) -> builtins.list[str]:
+        """Requeue dead-letter tasks; ``filters``: queue, kind, tenant, job_id, limit."""
+        data = await self._request("POST", "/dead-letter/retry", json=filters)
+        ids: builtins.list[str] = data["retried"]
+        return ids
+
+    async def discard_failed(self, /, **filters: Any) -> int:
+        """Delete dead-letter tasks; ``filters``: queue, kind, tenant, job_id, limit."""
+        data = await self._request("POST", "/dead-letter/discard", json=filters)
+        return int(data["discarded"])
+
     async def complete(self, task_id: str, lease_token: int, result: Any = None) -> Task:
         body = {"lease_token": lease_token, "result": result}
         return task_from_json(await self._request("POST", f"/tasks/{task_id}/complete", json=body))
 
     async def fail(
-        self, task_id: str, lease_token: int, error: str, *, retryable: bool = True
+        self,
+        task_id: str,
+        lease_token: int,
+        error: str,
+        *,
+        retryable: bool = True,
+        kind: str | None = None,
+        retry_after: float | None = None,
     ) -> Task:
-        body = {"lease_token": lease_token, "error": error, "retryable": retryable}
+        body = {
+            "lease_token": lease_token,
+            "error": error,
+            "retryable": retryable,
+            "error_kind": kind,
+            "retry_after": retry_after,
+        }
         return task_from_json(await self._request("POST", f"/tasks/{task_id}/fail", json=body))
 
     async def report(

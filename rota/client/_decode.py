@@ -37,6 +37,9 @@ def task_from_json(data: dict[str, Any]) -> Task:
         cancel_requested=data.get("cancel_requested", False),
         result=data.get("result"),
         error=data.get("error"),
+        retry=data.get("retry"),
+        expires_at=_time(data.get("expires_at")),
+        progress=data.get("progress"),
     )
 
 

@@ -78,3 +78,6 @@ class Client:
     complete = _blocking(AsyncClient.complete)
     fail = _blocking(AsyncClient.fail)
     report = _blocking(AsyncClient.report)
+    progress = _blocking(AsyncClient.progress)
+    retry_failed = _blocking(AsyncClient.retry_failed)
+    discard_failed = _blocking(AsyncClient.discard_failed)

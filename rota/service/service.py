@@ -254,9 +254,17 @@ class Service:
         return await self.get(task_id)
 
     async def fail(
-        self, task_id: str, lease_token: int, error: str, *, retryable: bool = True
+        self,
+        task_id: str,
+        lease_token: int,
+        error: str,
+        *,
+        retryable: bool = True,
+        kind: str | None = None,
+        retry_after: float | None = None,
     ) -> Task:
-        (outcome,) = await self.report(failures=[Failure(task_id, lease_token, error, retryable)])
+        failure = Failure(task_id, lease_token, error, retryable, kind, retry_after)
+        (outcome,) = await self.report(failures=[failure])
         if outcome.error is not None:
             raise outcome.error
         return await self.get(task_id)

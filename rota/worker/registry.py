@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,13 +20,34 @@ from rota.core.models import Task
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class RetryLater(Exception):
+    """Raise it from a handler to run the task again in ``delay`` seconds.
+
+    It does not count as a failure: the attempt is given back.
+    """
+
+    def __init__(self, delay: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay}s")
+        self.delay = delay
+
+
 @dataclass
 class TaskContext:
-    """What a handler may know about its run; ``cancel_requested`` flips on a cancel."""
+    """What a handler may know about its run.
+
+    ``cancel_requested`` is set when an operator cancels the task: a cooperative handler
+    stops soon after; the worker stops it by force after its cancel grace period.
+    ``report_progress`` sends progress now (it also extends the lease).
+    """
 
     task: Task
     worker_id: str
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    reporter: Callable[[Any], Awaitable[None]] | None = None
+
+    async def report_progress(self, progress: Any) -> None:
+        if self.reporter is not None:
+            await self.reporter(progress)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ import orjson
 from rota.core.errors import ClientError, Conflict, NotFound, StoreError
 from rota.core.models import Task
 from rota.service import Completion, Failure
-from rota.worker.registry import Registry, TaskContext
+from rota.worker.registry import Registry, RetryLater, TaskContext
 from rota.worker.sources import Source
 
 log = logging.getLogger("rota.worker")
@@ -46,6 +46,8 @@ class WorkerOptions:
     claim_wait: float = 2.0
     heartbeat_interval: float = 10.0
     grace: float = 30.0
+    #: after a cancel request, how long a handler may take to stop by itself
+    cancel_grace: float = 5.0
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Worker:
         self._failed: list[Failure] = []
         self._to_report = asyncio.Event()
         self._threads: ThreadPoolExecutor | None = None
+        self._retired: list[ThreadPoolExecutor] = []
         self.processed = 0
         self._lingered = False
         self._abandoned = 0  # sync handlers cancelled while their thread ran on
@@ -83,7 +86,7 @@ class Worker:
     # -- the main loop ---------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._threads = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="rota-task")
+        self._threads = self._new_threads()
         reporter = asyncio.create_task(self._report_loop())
         beater = asyncio.create_task(self._heartbeat_loop())
         try:
@@ -153,6 +156,7 @@ class Worker:
     def _start(self, task: Task) -> None:
         loop = asyncio.get_running_loop()
         run = _Run(task, TaskContext(task, self.id), last_beat=loop.time())
+        run.context.reporter = functools.partial(self._report_progress, run)
         self._running[task.id] = run
         handler = self.registry.get(task.kind)
         if handler is None or not handler.is_async or task.timeout is not None:
@@ -189,18 +193,30 @@ class Worker:
             else:
                 self._fail(task, f"result is not JSON: {type(result).__name__}", retryable=False)
         elif isinstance(error, asyncio.CancelledError):
-            handler = self.registry.get(task.kind)
-            if handler is not None and not handler.is_async:
+            if not self._is_async(task):
                 self._abandoned += 1
+                self._replace_threads()
             if run.why_stopped == "release":
                 self._fail(task, "released: the worker stopped before the task finished")
             elif run.why_stopped == "cancel":
                 self._fail(task, "canceled while running", retryable=False)
             # "lost": the lease is gone, a report would be refused; say nothing.
+        elif isinstance(error, RetryLater):
+            self._failed.append(
+                Failure(
+                    task.id,
+                    task.lease_token,
+                    str(error),
+                    kind="RetryLater",
+                    retry_after=error.delay,
+                )
+            )
         elif isinstance(error, TimeoutError):
-            self._fail(task, f"timeout: the run took longer than {task.timeout}s")
+            self._fail(task, f"timeout: the run took longer than {task.timeout}s", kind="timeout")
+            if not self._is_async(task):
+                self._replace_threads()  # the stuck thread keeps running: give its slot back
         else:
-            self._fail(task, _describe(error))
+            self._fail(task, _describe(error), kind=type(error).__name__)
         del self._running[task.id]
         self.processed += 1
         self._slot_free.set()
@@ -225,8 +241,25 @@ class Worker:
             return await asyncio.wait_for(call, task.timeout)
         return await call
 
-    def _fail(self, task: Task, error: str, *, retryable: bool = True) -> None:
-        self._failed.append(Failure(task.id, task.lease_token, error, retryable))
+    def _fail(
+        self, task: Task, error: str, *, retryable: bool = True, kind: str | None = None
+    ) -> None:
+        self._failed.append(Failure(task.id, task.lease_token, error, retryable, kind))
+
+    def _is_async(self, task: Task) -> bool:
+        handler = self.registry.get(task.kind)
+        return handler is None or handler.is_async
+
+    def _replace_threads(self) -> None:
+        """A thread that runs on past its task's end still holds a pool slot: start a new
+        pool for what comes next and let the old one wind down on its own."""
+        old, self._threads = self._threads, self._new_threads()
+        if old is not None:
+            old.shutdown(wait=False)
+            self._retired.append(old)
+
+    def _new_threads(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="rota-task")
 
     # -- reporting and heartbeats ---------------------------------------------------------
 
@@ -277,8 +310,26 @@ class Worker:
             log.warning("heartbeat of %s failed: %s", run.task.id, exc)
             return
         if cancel:
-            run.context.cancel_requested.set()
-            self._stop_run(run, "cancel")
+            self._cancel_requested(run)
+
+    async def _report_progress(self, run: _Run, progress: Any) -> None:
+        run.last_beat = asyncio.get_running_loop().time()
+        try:
+            cancel = await self.source.heartbeat(run.task.id, run.task.lease_token, progress)
+        except (Conflict, NotFound):
+            self._stop_run(run, "lost")
+            return
+        if cancel:
+            self._cancel_requested(run)
+
+    def _cancel_requested(self, run: _Run) -> None:
+        """Ask the handler to stop; stop it by force if it has not ended after the grace."""
+        if run.context.cancel_requested.is_set():
+            return
+        run.context.cancel_requested.set()
+        run.why_stopped = "cancel"
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.options.cancel_grace, self._stop_run, run, "cancel")
 
     @staticmethod
     def _stop_run(run: _Run, why: str) -> None:

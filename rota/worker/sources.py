@@ -18,8 +18,9 @@ class Source(Protocol):
         self, worker_id: str, queues: Sequence[str] | None, limit: int, wait: float
     ) -> list[Task]: ...
 
-    async def heartbeat(self, task_id: str, lease_token: int) -> bool:
-        """Extend the lease; True when a cancel was requested. Raises Conflict if lost."""
+    async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
+        """Extend the lease (recording ``progress``); True when a cancel was requested.
+        Raises Conflict when the lease is lost."""
         ...
 
     async def report(
@@ -40,8 +41,11 @@ class HttpSource:
             worker_id, queues=list(queues or []) or None, max=limit, wait=wait
         )
 
-    async def heartbeat(self, task_id: str, lease_token: int) -> bool:
-        answer = await self.client.heartbeat(task_id, lease_token)
+    async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
+        if progress is None:
+            answer = await self.client.heartbeat(task_id, lease_token)
+        else:
+            answer = await self.client.progress(task_id, lease_token, progress)
         return bool(answer["cancel_requested"])
 
     async def report(
@@ -56,6 +60,8 @@ class HttpSource:
                 "lease_token": f.lease_token,
                 "error": f.error,
                 "retryable": f.retryable,
+                "error_kind": f.kind,
+                "retry_after": f.retry_after,
             }
             for f in failures
         ]
@@ -76,8 +82,8 @@ class ServiceSource:
     ) -> list[Task]:
         return await self.service.claim(worker_id, queues=queues, limit=limit, wait=wait)
 
-    async def heartbeat(self, task_id: str, lease_token: int) -> bool:
-        return (await self.service.heartbeat(task_id, lease_token)).cancel_requested
+    async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
+        return (await self.service.heartbeat(task_id, lease_token, progress)).cancel_requested
 
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]

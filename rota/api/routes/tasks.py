@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from rota.api.encode import FastJSON, event_json, task_json
 from rota.api.routes.deps import Svc
-from rota.api.schemas import BatchIn, PriorityIn, TaskIn
+from rota.api.schemas import BatchIn, DeadLetterIn, PriorityIn, TaskIn
 from rota.core import limits
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
@@ -73,6 +73,19 @@ async def cancel(task_id: str, service: Svc) -> Response:
 async def set_priority(task_id: str, body: PriorityIn, service: Svc) -> Response:
     task = await service.set_priority(task_id, body.priority, to_tail=body.to_tail)
     return FastJSON(task_json(task))
+
+
+@router.post("/dead-letter/retry", response_class=FastJSON, tags=["dead letter"])
+async def retry_dead(body: DeadLetterIn, service: Svc) -> Response:
+    """Requeue the failed tasks that match (attempts reset); their ids."""
+    ids = await service.retry_failed(body.filter(), limit=body.limit)
+    return FastJSON({"retried": ids, "count": len(ids)})
+
+
+@router.post("/dead-letter/discard", response_class=FastJSON, tags=["dead letter"])
+async def discard_dead(body: DeadLetterIn, service: Svc) -> Response:
+    """Delete the failed tasks that match, with their history."""
+    return FastJSON({"discarded": await service.discard_failed(body.filter(), limit=body.limit)})
 
 
 @router.post("/tasks/{task_id}/retry", response_class=FastJSON)

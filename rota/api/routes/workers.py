@@ -8,7 +8,7 @@ from starlette.responses import Response
 from rota.api.encode import FastJSON, task_json
 from rota.api.errors import error_body
 from rota.api.routes.deps import Svc
-from rota.api.schemas import ClaimIn, CompleteIn, FailIn, LeaseIn, ReportIn
+from rota.api.schemas import ClaimIn, CompleteIn, FailIn, LeaseIn, ProgressIn, ReportIn
 
 router = APIRouter(tags=["workers"])
 
@@ -34,6 +34,14 @@ async def heartbeat(task_id: str, body: LeaseIn, service: Svc) -> Response:
     return FastJSON({"lease_expires_at": expires, "cancel_requested": task.cancel_requested})
 
 
+@router.post("/tasks/{task_id}/progress", response_class=FastJSON)
+async def progress(task_id: str, body: ProgressIn, service: Svc) -> Response:
+    """Record progress (and extend the lease, as a heartbeat does)."""
+    task = await service.heartbeat(task_id, body.lease_token, progress=body.progress)
+    expires = None if task.lease_expires_at is None else task.lease_expires_at.isoformat()
+    return FastJSON({"lease_expires_at": expires, "cancel_requested": task.cancel_requested})
+
+
 @router.post("/tasks/{task_id}/complete", response_class=FastJSON)
 async def complete(task_id: str, body: CompleteIn, service: Svc) -> Response:
     return FastJSON(task_json(await service.complete(task_id, body.lease_token, body.result)))
@@ -42,7 +50,14 @@ async def complete(task_id: str, body: CompleteIn, service: Svc) -> Response:
 @router.post("/tasks/{task_id}/fail", response_class=FastJSON)
 async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
     """Retried with backoff while attempts remain, else ``failed``."""
-    task = await service.fail(task_id, body.lease_token, body.error, retryable=body.retryable)
+    task = await service.fail(
+        task_id,
+        body.lease_token,
+        body.error,
+        retryable=body.retryable,
+        kind=body.error_kind,
+        retry_after=body.retry_after,
+    )
     return FastJSON(task_json(task))
 
 
