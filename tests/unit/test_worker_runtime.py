@@ -15,7 +15,14 @@ from rota.config import Settings
 from rota.core.models import Task
 from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
-from rota.worker import Registry, ServiceSource, TaskContext, Worker, WorkerOptions
+from rota.worker import (
+    Registry,
+    RetryLater,
+    ServiceSource,
+    TaskContext,
+    Worker,
+    WorkerOptions,
+)
 
 S = TaskState
 registry = Registry()
@@ -163,10 +170,10 @@ async def test_cancel_of_a_running_task_reaches_the_handler(service: Service) ->
         await service.cancel(task_id)
 
     canceller = asyncio.create_task(cancel_when_running())
-    (task,) = await run_until(service, [task_id])
+    (task,) = await run_until(service, [task_id], cancel_grace=0.1)
     await canceller
     assert task.state == S.CANCELED
-    assert seen["cancelled"] is True
+    assert seen["cancelled"] is True  # the handler saw the request before it was stopped
 
 
 async def test_stop_past_grace_releases_running_tasks(service: Service) -> None:
@@ -185,3 +192,70 @@ async def test_stop_past_grace_releases_running_tasks(service: Service) -> None:
     task = await service.get(task_id)
     assert task.state == S.QUEUED
     assert "released" in (task.error or "")
+
+
+@registry.task("later")
+async def later() -> None:
+    raise RetryLater(30, "the remote side is busy")
+
+
+@registry.task("polite", pass_context=True)
+async def polite(ctx: TaskContext) -> str:
+    await ctx.report_progress({"started": True})
+    await ctx.cancel_requested.wait()
+    raise RuntimeError("stopped on request")
+
+
+@registry.task("stuck")
+def stuck(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@registry.task("quick_sync")
+def quick_sync() -> str:
+    return "ran"
+
+
+async def test_retry_later_from_a_handler_keeps_the_attempt(service: Service) -> None:
+    task_id = await submit(service, "later")
+    worker = Worker(
+        ServiceSource(service), registry, options=WorkerOptions(concurrency=1, claim_wait=0.05)
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    while worker.processed < 1:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    stop.set()
+    await running
+    task = await service.get(task_id)
+    assert (task.state, task.attempt) == (S.SCHEDULED, 0)
+    assert "busy" in (task.error or "")
+
+
+async def test_a_cooperative_handler_stops_within_the_grace(service: Service) -> None:
+    task_id = await submit(service, "polite")
+
+    async def cancel_when_running() -> None:
+        while (await service.get(task_id)).progress is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await service.cancel(task_id)
+
+    canceller = asyncio.create_task(cancel_when_running())
+    started = time.monotonic()
+    (task,) = await run_until(service, [task_id], cancel_grace=30)
+    await canceller
+    assert task.state == S.CANCELED
+    assert "stopped on request" in (task.error or "")
+    assert time.monotonic() - started < 10  # it stopped itself, long before the 30 s grace
+
+
+async def test_a_timed_out_sync_handler_does_not_keep_its_slot(service: Service) -> None:
+    stuck_id = (
+        await service.enqueue(TaskSpec("stuck", {"seconds": 1.5}, timeout=0.1, max_attempts=1))
+    ).id
+    quick_id = await submit(service, "quick_sync")
+    tasks = await run_until(service, [stuck_id, quick_id], concurrency=1)
+    assert [t.state for t in tasks] == [S.FAILED, S.SUCCEEDED]
+    # the quick task ran while the stuck thread was still sleeping
+    assert tasks[1].finished_at is not None and tasks[0].finished_at is not None
+    assert (tasks[1].finished_at - tasks[0].finished_at).total_seconds() < 1.0

@@ -1,0 +1,80 @@
+"""Backend verbs behind retries, timeouts, expiry, progress and the dead letter."""
+
+from __future__ import annotations
+
+from rota.backends import Backend
+from rota.core.models import Finish
+from tests.contract.helpers import LEASE, T0, S, at, claim, claim_one, insert, make_task
+
+
+async def test_a_timeout_caps_the_lease_and_every_heartbeat(backend: Backend) -> None:
+    await insert(backend, make_task("t", timeout=5), make_task("free"))
+    tasks = await backend.task_claim_many(
+        queues=None,
+        worker_id="w",
+        limit=2,
+        now=T0,
+        lease_expires_at=T0 + LEASE,
+        timeout_grace=1.0,
+    )
+    leases = {t.id: t.lease_expires_at for t in tasks}
+    assert leases == {"t": at(6), "free": T0 + LEASE}
+    token = next(t.lease_token for t in tasks if t.id == "t")
+    beat = await backend.task_heartbeat(
+        "t", token, now=at(3), lease_expires_at=at(3) + LEASE, timeout_grace=1.0
+    )
+    assert beat is not None and beat.lease_expires_at == at(6)
+
+
+async def test_heartbeat_stores_progress_and_a_claim_clears_it(backend: Backend) -> None:
+    await insert(backend, make_task("p"))
+    task = await claim_one(backend)
+    beat = await backend.task_heartbeat(
+        "p", task.lease_token, now=at(1), lease_expires_at=at(31), progress={"pct": 50}
+    )
+    assert beat is not None and beat.progress == {"pct": 50}
+    again = await backend.task_heartbeat("p", task.lease_token, now=at(2), lease_expires_at=at(32))
+    assert again is not None and again.progress == {"pct": 50}  # no progress: kept
+    (done,) = await backend.task_finish_many(
+        [Finish("p", task.lease_token, S.QUEUED, error="x")], now=at(3)
+    )
+    assert done
+    reclaimed = await claim_one(backend, now=at(4))
+    assert reclaimed.progress is None
+
+
+async def test_finish_can_give_the_attempt_back(backend: Backend) -> None:
+    await insert(backend, make_task("r"))
+    task = await claim_one(backend)
+    assert task.attempt == 1
+    later = Finish("r", task.lease_token, S.SCHEDULED, error="later", run_at=at(60), attempt=0)
+    assert await backend.task_finish_many([later], now=at(1)) == [True]
+    stored = await backend.task_get("r")
+    assert stored is not None and stored.attempt == 0 and stored.state == S.SCHEDULED
+
+
+async def test_expired_tasks_are_not_claimed_and_are_canceled(backend: Backend) -> None:
+    await insert(
+        backend,
+        make_task("old", priority=90).evolve(expires_at=at(10)),
+        make_task("fresh", priority=10).evolve(expires_at=at(1000)),
+    )
+    assert [t.id for t in await claim(backend, now=at(20), limit=5)] == ["fresh"]
+    assert await backend.task_expire_waiting(now=at(20), limit=100) == 1
+    old = await backend.task_get("old")
+    assert old is not None and old.state == S.CANCELED and "expired" in (old.error or "")
+    events = await backend.event_list("old")
+    assert (events[-1].kind, events[-1].from_state, events[-1].to_state) == (
+        "expired",
+        S.QUEUED,
+        S.CANCELED,
+    )
+    assert await backend.task_expire_waiting(now=at(30), limit=100) == 0
+
+
+async def test_delete_many_removes_tasks_and_their_history(backend: Backend) -> None:
+    await insert(backend, make_task("a"), make_task("b"), make_task("c"))
+    assert await backend.task_delete_many(["a", "c", "missing"]) == 2
+    assert await backend.task_get("a") is None
+    assert await backend.event_list("a") == []
+    assert await backend.task_get("b") is not None
