@@ -78,10 +78,15 @@ def worker(
     cancel_grace: Annotated[
         float, typer.Option(help="seconds a canceled task may take to stop by itself")
     ] = 5.0,
+    executor: Annotated[
+        str, typer.Option(help="where sync handlers run: thread or process")
+    ] = "thread",
     log_level: str = "info",
 ) -> None:
     """Claim and run tasks until SIGTERM or SIGINT."""
     _logging(log_level)
+    if executor not in ("thread", "process"):
+        raise typer.BadParameter("--executor must be thread or process")
     settings = Settings(url=url, token=token, database_url=database_url)
     registry = make_registry(app_ or [], allow_shell=allow_shell)
     options = WorkerOptions(
@@ -91,6 +96,7 @@ def worker(
         heartbeat_interval=heartbeat_interval,
         grace=grace,
         cancel_grace=cancel_grace,
+        executor="process" if executor == "process" else "thread",
     )
     where = database_url if in_process else url
     logging.getLogger("rota.worker").info(

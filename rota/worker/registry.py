@@ -12,7 +12,7 @@ import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from rota.core.errors import ValidationError
 from rota.core.models import Task
@@ -50,33 +50,61 @@ class TaskContext:
             await self.reporter(progress)
 
 
+Executor = Literal["asyncio", "thread", "process"]
+
+
 @dataclass(frozen=True, slots=True)
 class Handler:
     name: str
     fn: Callable[..., Any]
     pass_context: bool
     is_async: bool
+    #: None: the worker's default (asyncio for async handlers, its --executor for sync ones)
+    executor: Executor | None = None
 
 
 class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
 
-    def task(self, name: str | None = None, *, pass_context: bool = False) -> Callable[[F], F]:
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        pass_context: bool = False,
+        executor: Executor | None = None,
+    ) -> Callable[[F], F]:
         def register(fn: F) -> F:
-            self.add(name or fn.__name__, fn, pass_context=pass_context)
+            self.add(name or fn.__name__, fn, pass_context=pass_context, executor=executor)
             return fn
 
         return register
 
-    def add(self, name: str, fn: Callable[..., Any], *, pass_context: bool = False) -> None:
+    def add(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        pass_context: bool = False,
+        executor: Executor | None = None,
+    ) -> None:
         if name in self._handlers:
             raise ValidationError(f"a handler named {name!r} is already registered")
-        self._handlers[name] = Handler(name, fn, pass_context, inspect.iscoroutinefunction(fn))
+        if executor == "process" and pass_context:
+            raise ValidationError(f"{name!r}: a process handler cannot take the TaskContext")
+        is_async = inspect.iscoroutinefunction(fn)
+        if executor == "asyncio" and not is_async:
+            raise ValidationError(f"{name!r}: only an async function can run on asyncio")
+        self._handlers[name] = Handler(name, fn, pass_context, is_async, executor)
 
     def merge(self, other: Registry) -> None:
         for handler in other:
-            self.add(handler.name, handler.fn, pass_context=handler.pass_context)
+            self.add(
+                handler.name,
+                handler.fn,
+                pass_context=handler.pass_context,
+                executor=handler.executor,
+            )
 
     def get(self, name: str) -> Handler | None:
         return self._handlers.get(name)

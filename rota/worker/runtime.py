@@ -20,14 +20,15 @@ import uuid
 from collections.abc import Awaitable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from rota.core.errors import ClientError, Conflict, NotFound, StoreError
 from rota.core.models import Task
 from rota.service import Completion, Failure
-from rota.worker.registry import Registry, RetryLater, TaskContext
+from rota.worker.processes import ChildError, run_in_process
+from rota.worker.registry import Handler, Registry, RetryLater, TaskContext
 from rota.worker.sources import Source
 
 log = logging.getLogger("rota.worker")
@@ -48,6 +49,8 @@ class WorkerOptions:
     grace: float = 30.0
     #: after a cancel request, how long a handler may take to stop by itself
     cancel_grace: float = 5.0
+    #: where sync handlers run unless their registration says otherwise
+    executor: Literal["thread", "process"] = "thread"
 
 
 @dataclass
@@ -159,7 +162,7 @@ class Worker:
         run.context.reporter = functools.partial(self._report_progress, run)
         self._running[task.id] = run
         handler = self.registry.get(task.kind)
-        if handler is None or not handler.is_async or task.timeout is not None:
+        if handler is None or self._executor(handler) != "asyncio" or task.timeout is not None:
             run.job = asyncio.create_task(self._execute(run, self._call(run)))
             return
         # Eager start, as Python 3.12's eager tasks do: a handler that finishes without
@@ -193,7 +196,7 @@ class Worker:
             else:
                 self._fail(task, f"result is not JSON: {type(result).__name__}", retryable=False)
         elif isinstance(error, asyncio.CancelledError):
-            if not self._is_async(task):
+            if self._in_thread(task):
                 self._abandoned += 1
                 self._replace_threads()
             if run.why_stopped == "release":
@@ -213,8 +216,10 @@ class Worker:
             )
         elif isinstance(error, TimeoutError):
             self._fail(task, f"timeout: the run took longer than {task.timeout}s", kind="timeout")
-            if not self._is_async(task):
+            if self._in_thread(task):
                 self._replace_threads()  # the stuck thread keeps running: give its slot back
+        elif isinstance(error, ChildError):
+            self._fail(task, str(error), kind=error.kind)
         else:
             self._fail(task, _describe(error), kind=type(error).__name__)
         del self._running[task.id]
@@ -232,8 +237,11 @@ class Worker:
             )
         args = (run.context,) if handler.pass_context else ()
         call: Awaitable[Any]
-        if handler.is_async:
+        executor = self._executor(handler)
+        if executor == "asyncio":
             call = handler.fn(*args, **task.payload)
+        elif executor == "process":
+            call = run_in_process(handler.fn, task.payload)
         else:
             fn = functools.partial(handler.fn, *args, **task.payload)
             call = asyncio.get_running_loop().run_in_executor(self._threads, fn)
@@ -246,9 +254,14 @@ class Worker:
     ) -> None:
         self._failed.append(Failure(task.id, task.lease_token, error, retryable, kind))
 
-    def _is_async(self, task: Task) -> bool:
+    def _executor(self, handler: Handler) -> str:
+        if handler.executor is not None:
+            return handler.executor
+        return "asyncio" if handler.is_async else self.options.executor
+
+    def _in_thread(self, task: Task) -> bool:
         handler = self.registry.get(task.kind)
-        return handler is None or handler.is_async
+        return handler is not None and self._executor(handler) == "thread"
 
     def _replace_threads(self) -> None:
         """A thread that runs on past its task's end still holds a pool slot: start a new

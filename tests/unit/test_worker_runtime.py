@@ -84,7 +84,9 @@ async def service() -> AsyncIterator[Service]:
     await svc.close()
 
 
-async def run_until(service: Service, task_ids: list[str], **options: Any) -> list[Task]:
+async def run_until(
+    service: Service, task_ids: list[str], registry: Registry = registry, **options: Any
+) -> list[Task]:
     """Run a worker until every task is final; return them."""
     opts = {"concurrency": 4, "claim_wait": 0.05, "heartbeat_interval": 0.05, **options}
     worker = Worker(ServiceSource(service), registry, options=WorkerOptions(**opts))
