@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from rota.client._decode import error_from_json, event_from_json, task_from_json
 from rota.core.errors import ClientError
@@ -118,8 +119,8 @@ class AsyncClient:
         if response.status_code == 204:
             return None
         try:
-            data = response.json()
-        except ValueError:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             data = {"message": response.text}
         if response.is_error:
             raise error_from_json(response.status_code, data)

@@ -7,7 +7,8 @@ from fastapi import Depends, Request
 from rota.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    """Async on purpose: FastAPI would run a sync dependency in a thread, per request."""
     service: Service = request.app.state.service
     return service
 
