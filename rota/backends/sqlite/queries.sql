@@ -31,7 +31,7 @@ RETURNING id;
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
     lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
-        ELSE min(:lease, :now + CAST((timeout + :grace) * 1000000 AS INTEGER)) END,
+        ELSE min(:lease, :now + CAST(round((timeout + :grace) * 1000000) AS INTEGER)) END,
     worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
@@ -43,7 +43,7 @@ RETURNING TASK_COLUMNS;
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
     lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
-        ELSE min(:lease, :now + CAST((timeout + :grace) * 1000000 AS INTEGER)) END,
+        ELSE min(:lease, :now + CAST(round((timeout + :grace) * 1000000) AS INTEGER)) END,
     worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
@@ -55,7 +55,7 @@ RETURNING TASK_COLUMNS;
 -- name: heartbeat
 UPDATE tasks
 SET lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
-        ELSE min(:lease, started_at + CAST((timeout + :grace) * 1000000 AS INTEGER)) END,
+        ELSE min(:lease, started_at + CAST(round((timeout + :grace) * 1000000) AS INTEGER)) END,
     progress = coalesce(:progress, progress)
 WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING TASK_COLUMNS;
