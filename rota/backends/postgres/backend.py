@@ -80,9 +80,14 @@ def _json(value: Any) -> str | None:
 class PostgresBackend:
     shared = True
 
-    def __init__(self, url: str | PgUrl, *, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str | PgUrl, *, pool_size: int = 10, acquire_timeout: float = 1.0
+    ) -> None:
         self.url = url if isinstance(url, PgUrl) else PgUrl.parse(url)
         self.channel = f"rota_{self.url.schema}"
+        # While the database is down a request waits this long for a connection, then the
+        # API answers 503: promptly, instead of holding the caller until it comes back.
+        self._acquire_timeout = acquire_timeout
         self._pool = AsyncConnectionPool(
             self.url.conninfo,
             min_size=1,
@@ -109,7 +114,7 @@ class PostgresBackend:
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled connection; driver errors leave here as rota's errors."""
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
                 yield conn
         except pg_errors.UniqueViolation:
             raise
