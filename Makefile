@@ -29,6 +29,9 @@ test: $(STAMP) ## run the whole test suite (lint, types, tests)
 stress: $(STAMP) ## the multi-node and concurrent-claimer tests at full size (PostgreSQL)
 	ROTA_STRESS=1 $(BIN)/pytest -m stress -p no:cacheprovider --timeout 1800
 
+reliability: $(STAMP) ## the fault-injection suite at full size; writes docs/reliability.md
+	ROTA_RELIABILITY=1 $(BIN)/pytest -m reliability -p no:cacheprovider --timeout 3600 -s
+
 lint: $(STAMP) ## ruff and mypy only
 	$(BIN)/ruff check rota tests bench
 	$(BIN)/mypy
@@ -48,4 +51,4 @@ bench-postgres: $(STAMP) ## rota beside PgQueuer and Procrastinate on the local 
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress lint fmt bench bench-postgres clean
+.PHONY: help install run test stress reliability lint fmt bench bench-postgres clean

@@ -61,7 +61,6 @@ async def test_retry_later_crosses_the_process_boundary(service: Service) -> Non
     task_id = (await service.enqueue(TaskSpec("not_now", max_attempts=1))).id
     import asyncio
 
-
     worker = Worker(
         ServiceSource(service),
         process_handlers.registry,

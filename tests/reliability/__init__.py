@@ -1,0 +1,1 @@
+"""Fault injection: real processes, real signals; see conftest.py."""

@@ -1,0 +1,239 @@
+"""PostgreSQL stopped and started again under load: the API answers 503 while it is down
+(never a 2xx for a write it did not keep), the server and the worker reconnect by
+themselves, and every acknowledged task runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import partial
+
+import httpx
+import pytest
+
+from tests.reliability.conftest import (
+    Rig,
+    Row,
+    Supervisor,
+    check_history,
+    sized,
+    summary,
+    wait_until,
+)
+from tests.reliability.load import SubmitLoad
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{what} x{n}" for what, n in counter.most_common())
+
+
+def _at_least(load: SubmitLoad, n: int) -> bool:
+    return len(load.acked()) >= n
+
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+CYCLES = sized(5, 1)
+DOWN = 3.0  # seconds the database stays stopped
+PROMPT = 2.0  # seconds within which the API must answer while the database is down
+CLUSTER = ["15", "main"]
+
+
+def _pg(action: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["pg_ctlcluster", *CLUSTER, action], capture_output=True, timeout=120, check=False
+    )
+
+
+def _ensure_running() -> None:
+    if _pg("status").returncode != 0:
+        done = _pg("start")
+        if done.returncode != 0:  # outside systemd, pg_ctlcluster may redirect to it
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", *CLUSTER, "start"],
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
+
+
+@pytest.fixture
+def database_comes_back() -> Iterator[None]:
+    """Whatever happens in the test, PostgreSQL is running again afterwards."""
+    if shutil.which("pg_ctlcluster") is None:
+        message = "pg_ctlcluster is needed to stop and start the local PostgreSQL"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+    try:
+        yield
+    finally:
+        _ensure_running()
+
+
+class Prober:
+    """Two threads: one GETs /health, one POSTs a task, each as soon as the previous
+    answer came, with a short client timeout (PROMPT). Records (sent, path, status, seconds
+    to answer); status 0: no answer within PROMPT."""
+
+    def __init__(self, api_url: str) -> None:
+        self.api_url = api_url
+        self.seen: list[tuple[float, str, int, float]] = []
+        self.acked: set[str] = set()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(path,), daemon=True)
+            for path in ("/health", "/tasks")
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, path: str) -> None:
+        n = 0
+        with httpx.Client(base_url=self.api_url, timeout=PROMPT) as http:
+            while not self._stop.wait(0.05):
+                n += 1
+                sent = time.time()
+                try:
+                    if path == "/tasks":
+                        task_id = f"probe-{n}"
+                        body = {"kind": "work", "id": task_id, "max_attempts": 50}
+                        status = http.post(path, json=body).status_code
+                        if 200 <= status < 300:
+                            self.acked.add(task_id)
+                    else:
+                        status = http.get(path).status_code
+                except httpx.TransportError:
+                    status = 0
+                self.seen.append((sent, path, status, time.time() - sent))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("store", ["postgres"])
+def test_database_restart_under_load(
+    rig: Rig, figures: Callable[[Row], None], database_comes_back: None
+) -> None:
+    rig.serve(wait=False)
+    supervisor = Supervisor(rig, 1, "db-w", concurrency=4)
+    rig.wait_healthy()
+    load = SubmitLoad(rig.api_url, threads=2, batch=5, pause=0.02)
+    probe = Prober(rig.api_url)
+    windows: list[tuple[float, float]] = []  # (stop returned, start invoked): surely down
+    submit_recovery: list[float] = []
+    worker_recovery: list[float] = []
+    load.start()
+    try:
+        for _ in range(CYCLES):
+            target = len(load.acked()) + 50
+            wait_until("submissions acknowledged", partial(_at_least, load, target), 60)
+            stop = _pg("stop")
+            assert stop.returncode == 0, stop.stderr.decode()
+            stopped = time.time()
+            time.sleep(DOWN)
+            started_at = time.time()
+            windows.append((stopped, started_at))
+            start = _pg("start")
+            assert start.returncode == 0, start.stderr.decode()
+            up = time.time()
+
+            def submitted_again(up: float = up) -> bool:
+                return any(a.sent >= up and 200 <= a.status < 300 for a in load.snapshot())
+
+            wait_until("a submission succeeds again", submitted_again, 60)
+            first = min(a.answered for a in load.snapshot() if a.sent >= up and a.status == 201)
+            submit_recovery.append(first - up)
+
+            def worked_again(up: float = up) -> bool:
+                return any(e.kind == "succeeded" and e.at >= up for e in rig.store.events()[-2000:])
+
+            wait_until("the worker completes a task again", worked_again, 60, poll=0.1)
+            done = min(e.at for e in rig.store.events() if e.kind == "succeeded" and e.at >= up)
+            worker_recovery.append(done - up)
+    finally:
+        load.stop()
+        probe.stop()
+        _ensure_running()
+    acked = load.acked() | probe.acked
+    try:
+        wait_until(
+            "every acknowledged task succeeded",
+            lambda: all(t.state == "succeeded" for i, t in rig.store.tasks().items() if i in acked),
+            sized(300, 60),
+            poll=0.2,
+        )
+    except AssertionError:
+        pass  # counted below as lost
+    finally:
+        supervisor.stop(signal.SIGKILL)  # idle by now
+
+    tasks = rig.store.tasks()
+    history = check_history(rig.store, tasks)
+    missing = sorted(acked - tasks.keys())
+    not_run = sorted(i for i in acked & tasks.keys() if tasks[i].state != "succeeded")
+
+    def while_down(at: float) -> bool:
+        return any(a <= at <= b for a, b in windows)
+
+    answers = load.snapshot()
+    down_answers = Counter(
+        str(a.status) if a.status else a.error for a in answers if while_down(a.sent)
+    )
+    # sent and answered while the database was down: a 2xx could not have been kept
+    down_ok = [
+        a
+        for a in answers
+        if while_down(a.sent) and while_down(a.answered) and 200 <= a.status < 300
+    ]
+    bad_status = Counter(a.status for a in answers if a.status not in (0, 201, 503))
+    probes_down = [(path, s, took) for at, path, s, took in probe.seen if while_down(at)]
+
+    def describe(sent: float, path: str, status: int, took: float) -> str:
+        if not status:
+            return f"{path}: no answer in {PROMPT:g} s"
+        late = not while_down(sent + took)
+        return f"{path}: {status}{' once the database was back' if late else ''}"
+
+    probe_answers = Counter(describe(*p) for p in probe.seen if while_down(p[0]))
+    slowest = max((took for _, s, took in probes_down if s), default=0.0)
+    figures(
+        Row(
+            "database restart",
+            rig.store_kind,
+            len(acked),
+            f"{CYCLES} stop / {DOWN:g} s / start",
+            lost=len(missing) + len(not_run),
+            succeeded_twice=len(history.succeeded_twice),
+            illegal=len(history.illegal),
+            timing=(
+                f"recovery: submit {summary(submit_recovery)}, worker {summary(worker_recovery)}"
+            ),
+            notes=(
+                f"probes sent while down: {_counts(probe_answers)} (slowest answer "
+                f"{slowest:.2f} s); "
+                f"load requests sent while down: {_counts(down_answers) or 'none'}; "
+                f"all load answers: {_counts(load.statuses())}"
+            ),
+        )
+    )
+    assert missing == [], f"{len(missing)} acknowledged tasks missing, e.g. {missing[:10]}"
+    assert not_run == [], f"{len(not_run)} acknowledged tasks never succeeded: {not_run[:10]}"
+    assert down_ok == [], f"2xx answered while the database was down: {down_ok[:5]}"
+    assert probes_down, "no probe was sent while the database was down"
+    assert {s for _, s, _ in probes_down} == {503}, (
+        f"while PostgreSQL was down the API must answer 503 within {PROMPT:g} s; requests "
+        f"sent while it was down got: {[(p, s, round(t, 2)) for p, s, t in probes_down]} "
+        "(path, status or 0 for no answer in time, seconds to answer)"
+    )
+    assert bad_status == Counter(), bad_status
+    assert history.succeeded_twice == [], history.succeeded_twice[:10]
+    assert history.illegal == [], history.illegal[:10]

@@ -1,0 +1,142 @@
+"""SIGTERM under load: a worker that is asked to stop lets its running tasks finish within
+the grace period and releases the rest at once: right after it exits, nothing is left
+``running`` on it (nothing waits for the sweeper)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.reliability.conftest import (
+    STORES,
+    Rig,
+    Row,
+    Supervisor,
+    check_history,
+    rng,
+    sized,
+    summary,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+TASKS = sized(2_000, 36)
+TERMS = sized(30, 3)
+WORKERS = 3
+CONCURRENCY = 4
+GRACE = sized(1.0, 0.5)
+LONG = sized((1_100, 1_600), (600, 900))  # ms of the tasks that outlast the grace period
+LONG_SHARE = 0.15
+MAX_ATTEMPTS = 50  # a release counts as an attempt; only lost work is a failure here
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_sigterm_leaves_nothing_running(rig: Rig, figures: Callable[[Row], None]) -> None:
+    rig.serve(wait=False)
+    supervisor = Supervisor(rig, WORKERS, "term-w", concurrency=CONCURRENCY, grace=GRACE)
+    rig.wait_healthy()
+    random = rng(2_000)
+    bodies = [
+        {
+            "kind": "work",
+            "payload": {
+                "ms": random.randint(*LONG)
+                if random.random() < LONG_SHARE
+                else random.randint(50, 300)
+            },
+            "max_attempts": MAX_ATTEMPTS,
+        }
+        for _ in range(TASKS)
+    ]
+    ids = rig.submit(bodies)
+    step = TASKS / (TERMS + 1)
+    terms: list[tuple[str, float]] = []
+    exits: list[float] = []
+    codes: list[int | None] = []
+    stranded: list[str] = []
+    deadline = time.monotonic() + sized(1_800, 90)
+    try:
+        for n in range(1, TERMS + 1):
+            while rig.store.states()["succeeded"] < n * step:
+                assert time.monotonic() < deadline, f"stuck before SIGTERM {n}"
+                time.sleep(0.02)
+            while True:
+                running = rig.store.running_by_worker()
+                victims = [
+                    s for s in supervisor.live() if running[s.worker_id] > 0 and supervisor.ready(s)
+                ]
+                if victims:
+                    break
+                if rig.store.states()["succeeded"] >= len(ids):  # the work ran out: add some
+                    ids += rig.submit(bodies[: CONCURRENCY * WORKERS])
+                assert time.monotonic() < deadline, "no worker runs anything"
+                time.sleep(0.01)
+            victim = random.choice(victims)
+            at = supervisor.send(victim, signal.SIGTERM)
+            codes.append(victim.proc.wait(GRACE + 30))
+            exits.append(time.time() - at)
+            terms.append((victim.worker_id, at))
+            left = rig.store.running_by_worker()[victim.worker_id]
+            if left:
+                stranded.append(f"{victim.worker_id}: {left} tasks still running after exit")
+        wait_until(
+            "every task succeeded",
+            lambda: rig.store.states()["succeeded"] == len(ids),
+            max(0.0, deadline - time.monotonic()),
+            poll=0.1,
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nstates {rig.store.states()}\n{rig.logs()}") from exc
+    finally:
+        final_codes = supervisor.stop(signal.SIGTERM)
+    still_running = sum(rig.store.running_by_worker().values())
+
+    tasks = rig.store.tasks()
+    history = check_history(rig.store, tasks)
+    lost = [i for i in ids if tasks[i].state != "succeeded"]
+    termed = dict(terms)
+    released = finished = 0
+    for events in history.events.values():
+        for e in events:
+            if e.worker_id in termed and e.at >= termed[e.worker_id]:
+                if e.kind == "retry" and "released" in (e.message or ""):
+                    released += 1
+                elif e.kind == "succeeded":
+                    finished += 1
+    swept = sum(
+        1
+        for events in history.events.values()
+        for e in events
+        if e.worker_id in termed and "lease expired" in (e.message or "")
+    )
+    exit_codes = sorted({str(c) for c in codes + final_codes})
+    figures(
+        Row(
+            "worker SIGTERM",
+            rig.store_kind,
+            TASKS,
+            f"{len(terms)} SIGTERM (grace {GRACE:g} s)",
+            lost=len(lost),
+            succeeded_twice=len(history.succeeded_twice),
+            illegal=len(history.illegal),
+            stranded=len(stranded) + still_running,
+            timing=f"exit after SIGTERM {summary(exits)}",
+            notes=(
+                f"after SIGTERM: {finished} tasks finished in grace, {released} released, "
+                f"{swept} left to the sweeper; exit codes {', '.join(exit_codes)}"
+            ),
+        )
+    )
+    assert stranded == [], stranded
+    assert still_running == 0
+    assert swept == 0, f"{swept} tasks of SIGTERMed workers waited for the lease to expire"
+    assert codes == [0] * TERMS, codes
+    assert all(c == 0 for c in final_codes), final_codes
+    assert released > 0 and finished > 0, (released, finished)
+    assert lost == [], f"{len(lost)} tasks lost, e.g. {[tasks[i] for i in lost[:5]]}"
+    assert history.succeeded_twice == [], history.succeeded_twice[:10]
+    assert history.illegal == [], history.illegal[:10]
