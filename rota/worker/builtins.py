@@ -24,7 +24,7 @@ async def sleep(seconds: float = 1.0, **_: Any) -> dict[str, float]:
 
 
 class ShellError(RuntimeError):
-    pass
+    """The command exited with a non-zero status; the message carries its stderr."""
 
 
 async def shell(cmd: str, **_: Any) -> dict[str, Any]:
