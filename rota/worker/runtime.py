@@ -99,10 +99,12 @@ class Worker:
             beater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beater
-            await self._flush_all()
+            # Stop the reporter first (a batch it was sending goes back in the buffer),
+            # then send everything that is left.
             reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
+            await self._flush_all()
             # Idle threads end at once; only threads still running a released sync
             # handler are left behind (the CLI then exits without waiting for them).
             self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)
@@ -290,6 +292,10 @@ class Worker:
         try:
             await self.source.report(self.id, done, failed)
             return True
+        except asyncio.CancelledError:
+            # Cancelled mid-send: keep the batch; a repeated report is answered idempotently.
+            self._done[:0], self._failed[:0] = done, failed
+            raise
         except RETRYABLE_IO as exc:
             log.warning("report failed (%s); will retry", exc)
             self._done[:0], self._failed[:0] = done, failed

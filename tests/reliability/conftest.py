@@ -186,6 +186,13 @@ class Store:
         )
         return Counter({s: n for s, n in rows})
 
+    def running(self) -> list[tuple[str, str]]:
+        """(task id, worker id) of every running task."""
+        return self._rows(
+            "SELECT id, worker_id FROM tasks WHERE state = 'running'",
+            "SELECT id, worker_id FROM rota_tasks WHERE state = 'running'",
+        )
+
     def running_by_worker(self) -> Counter[str]:
         rows = self._rows(
             "SELECT worker_id, count(*) FROM tasks WHERE state = 'running' GROUP BY worker_id",
@@ -605,10 +612,10 @@ SCENARIOS: list[tuple[str, str]] = [
     ),
     (
         "server SIGKILL",
-        "Three threads submit single tasks and batches of 10 with their own ids while a "
-        "worker runs them; the server is SIGKILLed and restarted on the same port once per "
-        "cycle. Lost = tasks that got a 2xx but are missing from the store or never "
-        "succeeded; the timing is restart to a healthy /health.",
+        "Three threads submit single tasks and batches of 10 (5 in the short form) with "
+        "their own ids while a worker runs them; the server is SIGKILLed and restarted on "
+        "the same port once per cycle. Lost = tasks that got a 2xx but are missing from the "
+        "store or never succeeded; the timing is restart to a healthy /health.",
     ),
     (
         "database restart",
@@ -638,10 +645,10 @@ SCENARIOS: list[tuple[str, str]] = [
         "worker SIGTERM",
         "Three workers (concurrency 4, grace 1 s) run tasks of 50-300 ms and 15% of "
         "1.1-1.6 s (short form: grace 0.5 s, 0.6-0.9 s); a worker holding running tasks "
-        "gets SIGTERM and must exit 0; right after it exits, no task may still be `running` "
-        "on it (stranded) and none may be left for the sweeper: each finished in the grace "
-        "period or was released to the queue. At the end every worker gets SIGTERM and "
-        "nothing is running.",
+        "(preferably one that outlasts the grace period) gets SIGTERM and must exit 0; right "
+        "after it exits, no task may still be `running` on it (stranded) and none may be "
+        "left for the sweeper: each finished in the grace period or was released to the "
+        "queue. At the end every worker gets SIGTERM and nothing is running.",
     ),
 ]
 

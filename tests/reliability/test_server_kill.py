@@ -40,7 +40,7 @@ def test_server_sigkill_loses_no_acknowledged_task(
     server = rig.serve(wait=False)
     supervisor = Supervisor(rig, 1, "srv-w", concurrency=4)
     rig.wait_healthy()
-    load = SubmitLoad(rig.api_url)
+    load = SubmitLoad(rig.api_url, batch=sized(10, 5), pause=sized(0.005, 0.01))
     restarts: list[float] = []
     load.start()
     try:

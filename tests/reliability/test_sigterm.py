@@ -4,12 +4,19 @@ the grace period and releases the rest at once: right after it exits, nothing is
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from rota.core.models import Task
+from rota.core.states import TaskState
+from rota.service import Completion, Failure
+from rota.worker import Worker, WorkerOptions
 from tests.reliability.conftest import (
     STORES,
     Rig,
@@ -21,6 +28,7 @@ from tests.reliability.conftest import (
     summary,
     wait_until,
 )
+from tests.reliability.handlers import registry
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -32,6 +40,11 @@ GRACE = sized(1.0, 0.5)
 LONG = sized((1_100, 1_600), (600, 900))  # ms of the tasks that outlast the grace period
 LONG_SHARE = 0.15
 MAX_ATTEMPTS = 50  # a release counts as an attempt; only lost work is a failure here
+
+
+def _is_long(body: dict[str, Any]) -> bool:
+    ms: int = body["payload"]["ms"]
+    return ms >= LONG[0]
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -53,26 +66,35 @@ def test_sigterm_leaves_nothing_running(rig: Rig, figures: Callable[[Row], None]
         for _ in range(TASKS)
     ]
     ids = rig.submit(bodies)
+    long_ids = {i for i, b in zip(ids, bodies, strict=True) if _is_long(b)}
     step = TASKS / (TERMS + 1)
     terms: list[tuple[str, float]] = []
     exits: list[float] = []
     codes: list[int | None] = []
     stranded: list[str] = []
+    stranded_tasks = 0  # still running on a worker right after it exited
     deadline = time.monotonic() + sized(1_800, 90)
     try:
         for n in range(1, TERMS + 1):
             while rig.store.states()["succeeded"] < n * step:
                 assert time.monotonic() < deadline, f"stuck before SIGTERM {n}"
                 time.sleep(0.02)
-            while True:
-                running = rig.store.running_by_worker()
-                victims = [
-                    s for s in supervisor.live() if running[s.worker_id] > 0 and supervisor.ready(s)
-                ]
+            picking = time.monotonic()
+            while True:  # preferably a worker running a task that outlasts the grace period
+                running = rig.store.running()
+                busy = {w for _, w in running}
+                holding_long = {w for t, w in running if t in long_ids}
+                ready = [s for s in supervisor.live() if supervisor.ready(s)]
+                victims = [s for s in ready if s.worker_id in holding_long]
+                if not victims and time.monotonic() - picking > 2:
+                    victims = [s for s in ready if s.worker_id in busy]
                 if victims:
                     break
                 if rig.store.states()["succeeded"] >= len(ids):  # the work ran out: add some
-                    ids += rig.submit(bodies[: CONCURRENCY * WORKERS])
+                    more = bodies[: CONCURRENCY * WORKERS]
+                    added = rig.submit(more)
+                    ids += added
+                    long_ids.update(i for i, b in zip(added, more, strict=True) if _is_long(b))
                 assert time.monotonic() < deadline, "no worker runs anything"
                 time.sleep(0.01)
             victim = random.choice(victims)
@@ -82,6 +104,7 @@ def test_sigterm_leaves_nothing_running(rig: Rig, figures: Callable[[Row], None]
             terms.append((victim.worker_id, at))
             left = rig.store.running_by_worker()[victim.worker_id]
             if left:
+                stranded_tasks += left
                 stranded.append(f"{victim.worker_id}: {left} tasks still running after exit")
         wait_until(
             "every task succeeded",
@@ -123,7 +146,7 @@ def test_sigterm_leaves_nothing_running(rig: Rig, figures: Callable[[Row], None]
             lost=len(lost),
             succeeded_twice=len(history.succeeded_twice),
             illegal=len(history.illegal),
-            stranded=len(stranded) + still_running,
+            stranded=stranded_tasks + still_running,
             timing=f"exit after SIGTERM {summary(exits)}",
             notes=(
                 f"after SIGTERM: {finished} tasks finished in grace, {released} released, "
@@ -140,3 +163,66 @@ def test_sigterm_leaves_nothing_running(rig: Rig, figures: Callable[[Row], None]
     assert lost == [], f"{len(lost)} tasks lost, e.g. {[tasks[i] for i in lost[:5]]}"
     assert history.succeeded_twice == [], history.succeeded_twice[:10]
     assert history.illegal == [], history.illegal[:10]
+
+
+class _SlowServer:
+    """A source 50 ms away: one long task to claim, and reports that take 50 ms to land."""
+
+    def __init__(self) -> None:
+        self.given = False
+        self.landed: list[tuple[list[Completion], list[Failure]]] = []
+
+    async def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, wait: float
+    ) -> list[Task]:
+        if self.given:
+            await asyncio.sleep(wait)
+            return []
+        self.given = True
+        now = datetime.now(UTC)
+        return [
+            Task(
+                id="slow-1",
+                queue="default",
+                kind="work",
+                payload={"ms": 1_000},
+                priority=20,
+                state=TaskState.RUNNING,
+                run_at=now,
+                created_at=now,
+                attempt=1,
+                max_attempts=3,
+                lease_token=1,
+            )
+        ]
+
+    async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
+        return False
+
+    async def report(
+        self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
+    ) -> None:
+        await asyncio.sleep(0.05)
+        self.landed.append((list(completions), list(failures)))
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_release_is_not_lost_when_the_last_report_is_slow() -> None:
+    """The same property without processes: a worker stopped past its grace period must
+    deliver its "released" report even when that report takes a while to land."""
+    server = _SlowServer()
+    worker = Worker(
+        server,
+        registry,
+        worker_id="slow-w",
+        options=WorkerOptions(concurrency=1, claim_wait=0.1, grace=0.2),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.3)  # the task runs
+    stop.set()  # what SIGTERM does
+    await running
+    released = [f for _, failures in server.landed for f in failures if f.task_id == "slow-1"]
+    assert released, f"the release never reached the server; reports that did: {server.landed}"
