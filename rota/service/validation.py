@@ -70,6 +70,8 @@ def _scan(value: Any, what: str, level: int = 1) -> None:
 
 
 def check_json(value: Any, what: str, max_bytes: int) -> Any:
+    if value is None:  # the common result of a task: nothing to check
+        return value
     _scan(value, what)
     try:
         size = len(orjson.dumps(value))

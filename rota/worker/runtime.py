@@ -53,10 +53,11 @@ class WorkerOptions:
     executor: Literal["thread", "process"] = "thread"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Run:
     task: Task
-    context: TaskContext
+    #: made only for handlers that take it (most do not, and a context costs an Event)
+    context: TaskContext | None = None
     job: asyncio.Task[None] | None = None
     last_beat: float = 0.0
     why_stopped: str | None = None  # "release", "cancel" or "lost" when we cancel it
@@ -159,17 +160,19 @@ class Worker:
     # -- running one task -----------------------------------------------------------------
 
     def _start(self, task: Task) -> None:
-        loop = asyncio.get_running_loop()
-        run = _Run(task, TaskContext(task, self.id), last_beat=loop.time())
-        run.context.reporter = functools.partial(self._report_progress, run)
+        run = _Run(task, last_beat=asyncio.get_running_loop().time())
         self._running[task.id] = run
         handler = self.registry.get(task.kind)
+        args: tuple[TaskContext, ...] = ()
+        if handler is not None and handler.pass_context:
+            run.context = TaskContext(task, self.id)
+            run.context.reporter = functools.partial(self._report_progress, run)
+            args = (run.context,)
         if handler is None or self._executor(handler) != "asyncio" or task.timeout is not None:
-            run.job = asyncio.create_task(self._execute(run, self._call(run)))
+            run.job = asyncio.create_task(self._execute(run, self._call(run, args)))
             return
         # Eager start, as Python 3.12's eager tasks do: a handler that finishes without
         # waiting (most small async handlers) never costs an asyncio task.
-        args = (run.context,) if handler.pass_context else ()
         try:
             coro = handler.fn(*args, **task.payload)
             waiting_on = coro.send(None)
@@ -193,7 +196,7 @@ class Worker:
         """Record how a run ended, and free its slot."""
         task = run.task
         if error is None:
-            if _is_json(result):
+            if result is None or _is_json(result):
                 self._done.append(Completion(task.id, task.lease_token, result))
             else:
                 self._fail(task, f"result is not JSON: {type(result).__name__}", retryable=False)
@@ -229,7 +232,7 @@ class Worker:
         self._slot_free.set()
         self._to_report.set()
 
-    async def _call(self, run: _Run) -> Any:
+    async def _call(self, run: _Run, args: tuple[TaskContext, ...]) -> Any:
         task = run.task
         handler = self.registry.get(task.kind)
         if handler is None:
@@ -237,7 +240,6 @@ class Worker:
                 f"no handler named {task.kind!r} on worker {self.id} "
                 f"(it has: {', '.join(self.registry.names())})"
             )
-        args = (run.context,) if handler.pass_context else ()
         call: Awaitable[Any]
         executor = self._executor(handler)
         if executor == "asyncio":
@@ -343,10 +345,11 @@ class Worker:
 
     def _cancel_requested(self, run: _Run) -> None:
         """Ask the handler to stop; stop it by force if it has not ended after the grace."""
-        if run.context.cancel_requested.is_set():
+        if run.why_stopped == "cancel":
             return
-        run.context.cancel_requested.set()
         run.why_stopped = "cancel"
+        if run.context is not None:
+            run.context.cancel_requested.set()
         loop = asyncio.get_running_loop()
         loop.call_later(self.options.cancel_grace, self._stop_run, run, "cancel")
 

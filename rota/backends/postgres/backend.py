@@ -69,12 +69,30 @@ def _load_queries() -> dict[str, str]:
 Q = _load_queries()
 
 
+_STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enum()
+
+
 def _task(row: Sequence[Any]) -> Task:
-    return Task._make((*row[:_STATE], TaskState(row[_STATE]), *row[_STATE + 1 :]))
+    return Task._make((*row[:_STATE], _STATES[row[_STATE]], *row[_STATE + 1 :]))
 
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def _finish_item(f: Finish) -> dict[str, Any]:
+    """One finish as JSON; keys left out read as NULL (a plain success is three keys)."""
+    item: dict[str, Any] = {"id": f.task_id, "token": f.lease_token, "state": f.state.value}
+    for key, value in (
+        ("result", f.result),
+        ("error", f.error),
+        ("run_at", f.run_at),
+        ("expired_before", f.expired_before),
+        ("attempt", f.attempt),
+    ):
+        if value is not None:
+            item[key] = value
+    return item
 
 
 class PostgresBackend:
@@ -343,7 +361,7 @@ class PostgresBackend:
                 await conn.execute(Q["promote_due"], params)
                 cur = await conn.execute(query, params)
             rows = await cur.fetchall()
-        return sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
+        return [_task(r) for r in rows]
 
     async def task_heartbeat(
         self,
@@ -369,21 +387,7 @@ class PostgresBackend:
     async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
         if not finishes:
             return []
-        batch = orjson.dumps(
-            [
-                {
-                    "id": f.task_id,
-                    "token": f.lease_token,
-                    "state": f.state.value,
-                    "result": f.result,
-                    "error": f.error,
-                    "run_at": f.run_at,
-                    "expired_before": f.expired_before,
-                    "attempt": f.attempt,
-                }
-                for f in finishes
-            ]
-        ).decode()
+        batch = orjson.dumps([_finish_item(f) for f in finishes]).decode()
         async with self._conn() as conn:
             cur = await conn.execute(Q["finish_many"], {"batch": batch, "now": now})
             rows = await cur.fetchall()

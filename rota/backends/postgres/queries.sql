@@ -58,6 +58,8 @@ INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
 SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
 
 -- name: claim_any
+-- No event row: the claim lives in the task row (started_at, worker_id), and claim_seq
+-- holds its place in the history (see finish_many and list_events).
 WITH picked AS (
     SELECT id FROM rota_tasks
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > %(now)s)
@@ -69,14 +71,12 @@ WITH picked AS (
     SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
         lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
             ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-        worker_id = %(worker)s, started_at = %(now)s, progress = NULL
+        worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
+        claim_seq = nextval('rota_events_seq_seq')
     FROM picked WHERE t.id = picked.id
     RETURNING TASK_COLUMNS_T
-), logged AS (
-    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id)
-    SELECT id, %(now)s, 'claimed', 'queued', 'running', %(worker)s FROM claimed
 )
-SELECT * FROM claimed;
+SELECT * FROM claimed ORDER BY priority DESC, seq;
 
 -- name: claim_queues
 -- Each queue's head comes from its own ordered index scan (an IN-list cannot keep the
@@ -102,14 +102,12 @@ WITH heads AS (
     SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
         lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
             ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-        worker_id = %(worker)s, started_at = %(now)s, progress = NULL
+        worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
+        claim_seq = nextval('rota_events_seq_seq')
     FROM picked WHERE t.id = picked.id
     RETURNING TASK_COLUMNS_T
-), logged AS (
-    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id)
-    SELECT id, %(now)s, 'claimed', 'queued', 'running', %(worker)s FROM claimed
 )
-SELECT * FROM claimed;
+SELECT * FROM claimed ORDER BY priority DESC, seq;
 
 -- name: heartbeat
 UPDATE rota_tasks
@@ -135,13 +133,23 @@ WITH f AS (
     FROM f
     WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
       AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
-    RETURNING t.id, t.state, t.worker_id, t.error
+    RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq
 ), logged AS (
-    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id, message)
-    SELECT id, %(now)s,
-           CASE WHEN state IN ('queued', 'scheduled') THEN 'retry' ELSE state END,
-           'running', state, worker_id, error
-    FROM done
+    -- A success stores nothing (list_events reads it from the row). Any other end stores
+    -- the attempt's claim, at its own place in the history, and then the outcome.
+    -- (claim_seq is NULL only for attempts claimed before migration 0003, whose claim
+    -- event is stored already.)
+    INSERT INTO rota_events OVERRIDING SYSTEM VALUE
+    SELECT e.* FROM done, LATERAL (
+        SELECT done.claim_seq, done.id, done.started_at, 'claimed', 'queued', 'running',
+               done.worker_id, NULL::text
+        WHERE done.claim_seq IS NOT NULL AND done.state <> 'succeeded'
+        UNION ALL
+        SELECT nextval('rota_events_seq_seq'), done.id, %(now)s::timestamptz,
+               CASE WHEN done.state IN ('queued', 'scheduled') THEN 'retry' ELSE done.state END,
+               'running', done.state, done.worker_id, done.error
+        WHERE done.claim_seq IS NULL OR done.state <> 'succeeded'
+    ) AS e
 )
 SELECT id FROM done;
 
@@ -220,12 +228,23 @@ GROUP BY queue, state, priority ORDER BY queue, state, priority;
 SELECT min(run_at) FROM rota_tasks WHERE state = 'scheduled';
 
 -- name: list_events
--- The "enqueued" event is derived from the task row rather than stored twice.
-SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0::bigint
-FROM rota_tasks WHERE id = %(id)s
+-- Three events are read from the task row rather than stored twice: "enqueued", and the
+-- claim of the running or succeeded attempt with its success (see finish_many).
+WITH task AS (SELECT * FROM rota_tasks WHERE id = %(id)s),
+stored AS (
+    SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
+    FROM rota_events WHERE task_id = %(id)s
+)
+SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0::bigint FROM task
 UNION ALL
-SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
-FROM rota_events WHERE task_id = %(id)s
+SELECT * FROM stored
+UNION ALL
+SELECT id, started_at, 'claimed', 'queued', 'running', worker_id, NULL, claim_seq FROM task
+WHERE claim_seq IS NOT NULL AND state IN ('running', 'succeeded')
+UNION ALL
+SELECT id, finished_at, 'succeeded', 'running', 'succeeded', worker_id, NULL,
+       greatest((SELECT max(seq) FROM stored), claim_seq) + 1
+FROM task WHERE claim_seq IS NOT NULL AND state = 'succeeded'
 ORDER BY 8;
 
 -- name: get_job

@@ -30,7 +30,8 @@ CREATE TABLE rota_tasks (
     error            TEXT,
     retry            JSONB,        -- the task's own retry policy, if any
     expires_at       TIMESTAMPTZ,  -- not started by then: never run
-    progress         JSONB         -- last progress report of the running attempt
+    progress         JSONB,        -- last progress report of the running attempt
+    claim_seq        BIGINT        -- the running (or succeeded) attempt's place in the history
 );
 
 CREATE UNIQUE INDEX rota_tasks_seq ON rota_tasks (seq);
@@ -40,7 +41,7 @@ CREATE INDEX rota_tasks_ready_by_queue ON rota_tasks (queue, priority DESC, seq)
     WHERE state = 'queued';
 CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX rota_tasks_leased ON rota_tasks (lease_expires_at) WHERE state = 'running';
-CREATE INDEX rota_tasks_by_state ON rota_tasks (state, seq);
+CREATE INDEX rota_tasks_dead ON rota_tasks (seq) WHERE state IN ('failed', 'canceled');
 CREATE INDEX rota_tasks_by_job ON rota_tasks (job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
     WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled');
