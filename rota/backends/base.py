@@ -13,7 +13,7 @@ tests control time and every backend sees the same clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -51,10 +51,13 @@ class Backend(Protocol):
 
     # -- tasks ---------------------------------------------------------------------------
 
-    async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
+    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
         """Insert all or nothing (with ``job`` when given); return them with ``seq`` set.
 
-        Raises DuplicateTask if any id exists, and then inserts none.
+        ``tasks`` may be lazy: the service validates each task as it is drawn, so a backend
+        can send the first rows while later ones are still being checked. If drawing raises,
+        the error propagates and nothing is inserted. Raises DuplicateTask if any id exists,
+        and then inserts none.
         """
         ...
 

@@ -7,7 +7,7 @@ middle, so on one event loop every verb is atomic.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,7 +82,8 @@ class MemoryBackend:
         self._record(new, kind, at, old.state, msg)
         return new
 
-    async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
+    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
+        tasks = list(tasks)
         ids = [t.id for t in tasks]
         if len(set(ids)) != len(ids) or any(i in self._tasks for i in ids):
             taken = next(i for i in ids if i in self._tasks or ids.count(i) > 1)

@@ -110,14 +110,14 @@ class Service:
             raise ValidationError(
                 f"{len(specs)} tasks in one batch; the limit is {limits.MAX_BATCH}"
             )
-        now = self.clock.now()
-        default = self.settings.default_max_attempts
-        tasks = [build_task(s, now=now, default_max_attempts=default) for s in specs]
-        if job is not None:
-            tasks = [t.evolve(job_id=job.id, tenant=t.tenant or job.tenant) for t in tasks]
-        ids = [t.id for t in tasks]
+        ids = [s.id for s in specs if s.id is not None]  # the server's own ids never repeat
         if len(set(ids)) != len(ids):
             raise DuplicateTask("the batch names the same task id twice")
+        now = self.clock.now()
+        default = self.settings.default_max_attempts
+        # Lazy on purpose: a backend may store the first tasks while later ones are checked;
+        # one that fails its checks aborts the whole insert.
+        tasks = (build_task(s, now=now, default_max_attempts=default, job=job) for s in specs)
         stored = await self.backend.task_insert_many(tasks, job)
         self.notifier.notify()
         return stored
@@ -290,7 +290,7 @@ class Service:
         for i, f in enumerate(failures, start=len(completions)):
             task = await self.backend.task_get(f.task_id)
             if task is None or task.state != S.RUNNING or task.lease_token != f.lease_token:
-                error = f.error[: limits.MAX_ERROR_CHARS]  # refused below, or a repeat
+                error = _error_text(f.error)  # refused below, or a repeat
                 finishes.append((i, Finish(f.task_id, f.lease_token, S.FAILED, error=error), True))
                 continue
             finishes.append((i, self._after_failure(task, f), True))
@@ -319,7 +319,7 @@ class Service:
         """Policy: a requested cancel wins; "retry later" gives the attempt back; then retry
         with the task's (or its queue's) backoff while attempts remain and the error kind
         is one the policy retries; else the dead-letter state ``failed``."""
-        error = failure.error[: limits.MAX_ERROR_CHARS]
+        error = _error_text(failure.error)
         now = self.clock.now()
         if task.cancel_requested:
             return Finish(task.id, task.lease_token, S.CANCELED, error=error)
@@ -473,3 +473,8 @@ class Service:
             self.is_leader = False
             with contextlib.suppress(RotaError):
                 await self.backend.leader_resign()
+
+
+def _error_text(error: str) -> str:
+    """Bounded, and without NUL characters (PostgreSQL text cannot hold them)."""
+    return error[: limits.MAX_ERROR_CHARS].replace("\x00", "\ufffd")

@@ -18,7 +18,7 @@ import orjson
 from rota.core import limits
 from rota.core.errors import PayloadTooLarge, ValidationError
 from rota.core.ids import check_id, new_id
-from rota.core.models import Task
+from rota.core.models import Job, Task
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import TaskState
@@ -60,11 +60,17 @@ def _scan(value: Any, what: str, level: int = 1) -> None:
     if level > limits.MAX_JSON_DEPTH:
         raise ValidationError(f"{what} nests deeper than {limits.MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                raise ValidationError(f"{what} has a key with a NUL character (\\u0000)")
             _scan(item, what, level + 1)
     elif isinstance(value, list):
         for item in value:
             _scan(item, what, level + 1)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            # PostgreSQL's JSON cannot hold it; refused everywhere so every store agrees.
+            raise ValidationError(f"{what} holds a NUL character (\\u0000): remove it")
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"{what} holds {value}, which is not a JSON number")
 
@@ -82,11 +88,14 @@ def check_json(value: Any, what: str, max_bytes: int) -> Any:
     return value
 
 
-def build_task(spec: TaskSpec, *, now: datetime, default_max_attempts: int) -> Task:
+def build_task(
+    spec: TaskSpec, *, now: datetime, default_max_attempts: int, job: Job | None = None
+) -> Task:
     payload = {} if spec.payload is None else spec.payload
     if not isinstance(payload, dict):
         raise ValidationError("payload must be a JSON object")
-    check_json(payload, "payload", limits.MAX_PAYLOAD_BYTES)
+    if payload:
+        check_json(payload, "payload", limits.MAX_PAYLOAD_BYTES)
     if spec.run_at is not None and spec.delay is not None:
         raise ValidationError("give run_at or delay, not both")
     run_at = now
@@ -109,21 +118,30 @@ def build_task(spec: TaskSpec, *, now: datetime, default_max_attempts: int) -> T
     expires_at = _expiry(spec, now)
     if expires_at is not None and expires_at <= run_at:
         raise ValidationError("expires_at must come after the time the task may run")
+    # Positional, in field order: this runs once per task of every batch.
     return Task(
-        id=new_id() if spec.id is None else check_id(spec.id, "task id"),
-        queue=check_name(spec.queue, "queue"),
-        kind=check_name(spec.kind, "kind"),
-        payload=payload,
-        priority=resolve_priority(spec.priority),
-        state=TaskState.QUEUED if run_at <= now else TaskState.SCHEDULED,
-        run_at=run_at,
-        created_at=now,
-        max_attempts=max_attempts,
-        timeout=spec.timeout,
-        tenant=None if spec.tenant is None else check_name(spec.tenant, "tenant"),
+        new_id() if spec.id is None else check_id(spec.id, "task id"),
+        check_name(spec.queue, "queue"),
+        check_name(spec.kind, "kind"),
+        payload,
+        resolve_priority(spec.priority),
+        TaskState.QUEUED if run_at <= now else TaskState.SCHEDULED,
+        run_at,
+        now,
+        0,
+        max_attempts,
+        spec.timeout,
+        _tenant(spec, job),
+        None if job is None else job.id,
         retry=None if spec.retry is None else RetryPolicy.from_json(spec.retry).to_json(),
         expires_at=expires_at,
     )
+
+
+def _tenant(spec: TaskSpec, job: Job | None) -> str | None:
+    if spec.tenant is not None:
+        return check_name(spec.tenant, "tenant")
+    return None if job is None else job.tenant
 
 
 def _expiry(spec: TaskSpec, now: datetime) -> datetime | None:

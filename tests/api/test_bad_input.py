@@ -392,3 +392,23 @@ async def test_random_bodies_never_cause_a_5xx(api: Api, body: Any) -> None:
         assert again.json()["payload"] == data["payload"]
     else:
         assert isinstance(data["message"], str) and data["message"]
+
+
+@pytest.mark.parametrize(
+    "payload", [{"a": "x\u0000y"}, {"a\u0000": 1}, {"deep": [{"b": ["\u0000"]}]}]
+)
+async def test_nul_characters_in_a_payload_are_422(api: Api, payload: dict[str, Any]) -> None:
+    """PostgreSQL's JSON cannot hold U+0000: refused on every store, named in the message."""
+    assert_error(await api.post("/tasks", {"kind": "k", "payload": payload}), 422, "NUL")
+    batch = {"tasks": [{"kind": "k"}] * 80 + [{"kind": "k", "payload": payload}]}
+    assert_error(await api.post("/tasks/batch", batch), 422, "NUL")
+    await assert_nothing_stored(api)
+
+
+async def test_a_nul_character_in_a_reported_error_is_replaced_not_refused(api: Api) -> None:
+    await api.submit(id="t", max_attempts=1)
+    (claimed,) = await api.claim()
+    body = {"lease_token": claimed["lease_token"], "error": "bad\u0000byte", "retryable": False}
+    response = await api.post("/tasks/t/fail", body)
+    assert response.status_code == 200, response.text
+    assert (await api.get("t"))["error"] == "bad\ufffdbyte"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from rota.backends import Backend
-from rota.core.errors import DuplicateTask
+from rota.core.errors import DuplicateTask, ValidationError
 from rota.core.models import Job, Task, TaskFilter
 from tests.contract.conftest import Store
 from tests.contract.helpers import T0, S, at, claim, insert, make_task
@@ -97,6 +98,62 @@ async def test_insert_with_an_existing_job_id_inserts_nothing(backend: Backend) 
 
     assert await backend.job_get("j") == Job("j", "first", T0)
     assert await all_ids(backend) == {"a"}
+
+
+async def test_a_lazy_batch_that_fails_midway_inserts_nothing(backend: Backend) -> None:
+    """The service hands over a generator that validates as it goes; a task that fails
+    its checks after the first rows were sent must leave no trace (COPY is aborted)."""
+
+    def tasks() -> Iterator[Task]:
+        for i in range(120):
+            if i == 90:
+                raise ValidationError("task 90 is invalid")
+            yield make_task(f"lazy{i}")
+
+    with pytest.raises(ValidationError, match="task 90"):
+        await backend.task_insert_many(tasks())
+
+    assert await all_ids(backend) == set()
+    assert [t.id for t in await insert(backend, make_task("lazy0"))] == ["lazy0"]
+
+
+AWKWARD = [
+    "back\\slash",
+    "tab\there",
+    "line\nbreak",
+    "carriage\rreturn",
+    "\\N",
+    "\\.",
+    "quote\" and 'single'",
+    "unicode é 漢字 🚀",
+    "\u0001 control",
+]
+
+
+async def test_a_large_batch_round_trips_awkward_text(backend: Backend) -> None:
+    """Batches go in by COPY on PostgreSQL: every value must come back exactly."""
+    tasks = [
+        make_task(
+            f"odd.{i}:x-{i}",
+            queue="q.1:a-b/c",
+            kind="kind/x.y",
+            payload={"text": AWKWARD[i % len(AWKWARD)], "list": AWKWARD, "n": -1.5e-7, "k": i},
+            tenant="tenant:a/b",
+            timeout=0.25,
+            max_attempts=9,
+            priority=i % 101,
+        ).evolve(
+            retry={"strategy": "fixed", "delay": 1.5},
+            expires_at=T0 + timedelta(hours=1, microseconds=7),
+        )
+        for i in range(120)
+    ]
+
+    stored = await backend.task_insert_many(tasks)
+
+    assert [t.evolve(seq=0) for t in stored] == tasks
+    for task in stored:
+        assert await backend.task_get(task.id) == task
 
 
 @pytest.fixture

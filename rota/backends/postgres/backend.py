@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -25,8 +26,10 @@ from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from rota.backends.postgres import migrate
+from rota.backends.postgres.copyrows import RowWriter
 from rota.backends.postgres.url import PgUrl
-from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError
+from rota.core import limits
+from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
 from rota.core.states import TaskState
 
@@ -35,25 +38,9 @@ _FIELDS = Task._fields
 _COLUMNS = ", ".join(_FIELDS)
 _COLUMNS_T = ", ".join(f"t.{name}" for name in _FIELDS)
 _STATE = _FIELDS.index("state")
+_SEQ = _FIELDS.index("seq")
 COPY_FROM = 50  # batches this large go in by COPY
-_COPY_TYPES = [
-    "text",
-    "int8",
-    "text",
-    "text",
-    "jsonb",
-    "int4",
-    "text",
-    "text",
-    "int4",
-    "float8",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "jsonb",
-    "timestamptz",
-]
+COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 
 
 def _load_queries() -> dict[str, str]:
@@ -74,6 +61,11 @@ _STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enu
 
 def _task(row: Sequence[Any]) -> Task:
     return Task._make((*row[:_STATE], _STATES[row[_STATE]], *row[_STATE + 1 :]))
+
+
+def _with_seq(task: Task, seq: int) -> Task:
+    """``task.evolve(seq=seq)``, several times faster (it runs once per inserted row)."""
+    return tuple.__new__(Task, (*task[:_SEQ], seq, *task[_SEQ + 1 :]))
 
 
 def _json(value: Any) -> str | None:
@@ -230,18 +222,20 @@ class PostgresBackend:
 
     # -- tasks -------------------------------------------------------------------------
 
-    async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
-        """One statement for a few tasks; binary ``COPY`` for a batch."""
+    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
+        """One statement for a few tasks; binary ``COPY`` for a batch, streamed as the tasks
+        are drawn, so PostgreSQL stores the first rows while later ones are still checked."""
+        rest = iter(tasks)
+        head = list(itertools.islice(rest, COPY_FROM))
+        drawn: list[Task] = []  # what the COPY has drawn, to name a duplicate
         try:
-            if job is None and len(tasks) < COPY_FROM:
-                seqs = await self._insert_statement(tasks)
-            else:
-                seqs = await self._insert_copy(tasks, job)
+            if job is None and len(head) < COPY_FROM:
+                return await self._insert_statement(head)
+            return await self._insert_copy(itertools.chain(head, rest), job, drawn)
         except pg_errors.UniqueViolation as exc:
-            raise await self._duplicate(tasks, job, exc) from exc
-        return [t.evolve(seq=seq) for seq, t in zip(seqs, tasks, strict=True)]
+            raise await self._duplicate(drawn or head, job, exc) from exc
 
-    async def _insert_statement(self, tasks: Sequence[Task]) -> list[int]:
+    async def _insert_statement(self, tasks: Sequence[Task]) -> list[Task]:
         params = {
             "ids": [t.id for t in tasks],
             "queues": [t.queue for t in tasks],
@@ -262,41 +256,32 @@ class PostgresBackend:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()
         seqs = dict(rows)
-        return [seqs[t.id] for t in tasks]
+        return [_with_seq(t, seqs[t.id]) for t in tasks]
 
-    async def _insert_copy(self, tasks: Sequence[Task], job: Job | None) -> list[int]:
-        """Seqs are taken from the sequence in one query, then rows go in by binary COPY."""
+    async def _insert_copy(
+        self, tasks: Iterator[Task], job: Job | None, stored: list[Task]
+    ) -> list[Task]:
+        """Rows go in by binary COPY with seqs taken from the sequence beforehand (at most
+        MAX_BATCH of them; the ones a short batch leaves unused are just gaps)."""
         async with self._conn() as conn, conn.transaction():
             if job is not None:
                 await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
-            cur = await conn.execute(Q["next_seqs"], [len(tasks)])
+            cur = await conn.execute(Q["next_seqs"], [limits.MAX_BATCH])
             seqs = [r[0] for r in await cur.fetchall()]
+            rows = RowWriter()
             async with conn.cursor().copy(Q["copy_tasks"]) as copy:
-                copy.set_types(_COPY_TYPES)
-                for seq, t in zip(seqs, tasks, strict=True):
-                    state = t.state.value
-                    await copy.write_row(
-                        (
-                            t.id,
-                            seq,
-                            t.queue,
-                            t.kind,
-                            t.payload,
-                            t.priority,
-                            state,
-                            state,
-                            t.max_attempts,
-                            t.timeout,
-                            t.tenant,
-                            t.job_id,
-                            t.run_at,
-                            t.created_at,
-                            t.retry,
-                            t.expires_at,
-                        )
-                    )
+                lines: list[str] = []
+                for seq, t in zip(seqs, tasks, strict=False):
+                    stored.append(_with_seq(t, seq))
+                    lines.append(rows.line(t, seq))
+                    if len(lines) == COPY_CHUNK:
+                        await copy.write("".join(lines))
+                        lines.clear()
+                await copy.write("".join(lines))
+                if next(tasks, None) is not None:
+                    raise ValidationError(f"at most {limits.MAX_BATCH} tasks per insert")
             await conn.execute(Q["notify"], [self.channel])
-        return seqs
+        return stored
 
     async def _duplicate(
         self, tasks: Sequence[Task], job: Job | None, exc: pg_errors.UniqueViolation

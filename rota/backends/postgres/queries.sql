@@ -29,9 +29,10 @@ SELECT inserted.id, inserted.seq FROM inserted, wake;
 SELECT nextval('rota_task_seq') FROM generate_series(1, %s);
 
 -- name: copy_tasks
+-- Text format on purpose: see copyrows.py.
 COPY rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state, max_attempts,
                  timeout, tenant, job_id, run_at, created_at, retry, expires_at)
-FROM STDIN (FORMAT BINARY);
+FROM STDIN;
 
 -- name: notify
 SELECT pg_notify(%s, '');

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -220,7 +220,7 @@ class SQLiteBackend:
 
     # -- tasks -------------------------------------------------------------------------
 
-    async def task_insert_many(self, tasks: Sequence[Task], job: Job | None = None) -> list[Task]:
+    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
         """Group commit: inserts that arrive while one is being written share the next commit.
 
         Each caller still gets its answer only after the commit that holds its rows, and a
