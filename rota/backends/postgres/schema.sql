@@ -5,9 +5,9 @@
 CREATE SEQUENCE rota_task_seq;
 
 CREATE TABLE rota_tasks (
-    id               TEXT        PRIMARY KEY,
+    id               TEXT COLLATE "C" PRIMARY KEY,
     seq              BIGINT      NOT NULL DEFAULT nextval('rota_task_seq'),
-    queue            TEXT        NOT NULL,
+    queue            TEXT COLLATE "C" NOT NULL,
     kind             TEXT        NOT NULL,
     payload          JSONB       NOT NULL,
     priority         INTEGER     NOT NULL,
@@ -48,7 +48,7 @@ CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
 
 CREATE TABLE rota_events (
     seq        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    task_id    TEXT        NOT NULL,
+    task_id    TEXT COLLATE "C" NOT NULL,
     at         TIMESTAMPTZ NOT NULL,
     kind       TEXT        NOT NULL,
     from_state TEXT,
