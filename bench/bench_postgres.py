@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from rota.backends.postgres.migrate import upgrade
 from rota.backends.postgres.url import PgUrl
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+ROUNDS_QUEUE = 3  # drains per queue length
 
 
 @contextmanager
@@ -73,19 +75,42 @@ def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
         out["latency_p50_ms"], out["latency_p99_ms"] = asyncio.run(
             idle_latency(http, sizes.latency)
         )
-    for queued in (sizes.short_queue, sizes.long_queue):
-        with fresh_schema(base) as url:
-            asyncio.run(fill(url, queued))
-            settle(url)
-            rate = asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency))
-            out[f"drain_with_{queued}_queued"] = rate
     return out
+
+
+def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, float]:
+    """Drain ``short_queue`` tasks out of a short queue and out of a long one.
+
+    The median of three drains each: three fresh fills for the short queue; one fill of the
+    long queue drained three times in a row (it stays long: three drains take 3% of 1M).
+    """
+    short = []
+    for _ in range(ROUNDS_QUEUE):
+        with fresh_schema(base) as url:
+            asyncio.run(fill(url, sizes.short_queue))
+            settle(url)
+            short.append(asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency)))
+    long = []
+    with fresh_schema(base) as url:
+        asyncio.run(fill(url, sizes.long_queue))
+        settle(url)
+        for _ in range(ROUNDS_QUEUE):
+            long.append(asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency)))
+    return {
+        f"drain_with_{sizes.short_queue}_queued": statistics.median(short),
+        f"drain_with_{sizes.long_queue}_queued": statistics.median(long),
+    }
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--skip-long-queue", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="rota and PgQueuer rounds (median)")
     args = parser.parse_args()
     sizes = argparse.Namespace(
         single=2_000,
@@ -116,16 +141,25 @@ def main() -> None:
         "latency_samples": sizes.latency,
         "concurrency": sizes.concurrency,
     }
-    rota = measure_rota(base, sizes)
+    # Rounds alternate rota and PgQueuer, so a drift of the machine touches both alike; each
+    # figure is the median of the rounds. Procrastinate, 20-40x behind, runs one round.
+    rota_runs, pgq_runs = [], []
+    for _ in range(args.rounds):
+        rota_runs.append(measure_rota(base, sizes))
+        pgq_runs.append(asyncio.run(pgqueuer_bench.run(base, **peer_args)))
+    rota = median_of(rota_runs) | measure_queue_length(base, sizes)
     peers = {
-        "pgqueuer": asyncio.run(pgqueuer_bench.run(base, **peer_args)),
+        "pgqueuer": median_of(pgq_runs),
         "procrastinate": asyncio.run(procrastinate_bench.run(base, **peer_args)),
     }
-    report(rota, peers, sizes)
+    report(rota, peers, sizes, args.rounds)
 
 
 def report(
-    rota: dict[str, float], peers: dict[str, dict[str, float]], sizes: argparse.Namespace
+    rota: dict[str, float],
+    peers: dict[str, dict[str, float]],
+    sizes: argparse.Namespace,
+    rounds: int,
 ) -> None:
     def ratio(mine: float, theirs: float, lower_is_better: bool) -> str:
         if not theirs or not mine:
@@ -141,7 +175,8 @@ def report(
     ]
     print(
         f"PostgreSQL benchmark, {datetime.now():%Y-%m-%d %H:%M}, {platform.platform()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; rota and PgQueuer: "
+        f"median of {rounds} rounds"
     )
     header = f"  {'figure':<40} {'rota':>12} {'pgqueuer':>12} {'procrast.':>12}  rota vs pgq / proc"
     print(header)

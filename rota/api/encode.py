@@ -10,6 +10,9 @@ from starlette.responses import JSONResponse
 
 from rota.core.models import Event, JobSummary, Position, Task
 from rota.core.priority import priority_name
+from rota.core.states import TaskState
+
+_STATE_TEXT = {state: state.value for state in TaskState}
 
 
 class FastJSON(JSONResponse):
@@ -23,9 +26,26 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+class TimeTexts(dict[datetime, str]):
+    """ISO texts of the times in one response: a claimed batch shares its ``started_at``
+    and lease end, and usually its ``created_at``, so most are formatted once."""
+
+    def __missing__(self, value: datetime) -> str:
+        text = self[value] = value.isoformat()
+        return text
+
+    def of(self, value: datetime | None) -> str | None:
+        return None if value is None else self[value]
+
+
 def task_json(
-    task: Task, *, position: Position | None = None, lease: bool = False
+    task: Task,
+    *,
+    position: Position | None = None,
+    lease: bool = False,
+    times: TimeTexts | None = None,
 ) -> dict[str, Any]:
+    _time = (times or TimeTexts()).of
     out: dict[str, Any] = {
         "id": task.id,
         "queue": task.queue,
@@ -33,7 +53,7 @@ def task_json(
         "payload": task.payload,
         "priority": task.priority,
         "priority_name": priority_name(task.priority),
-        "state": task.state.value,
+        "state": _STATE_TEXT[task.state],
         "attempt": task.attempt,
         "max_attempts": task.max_attempts,
         "timeout": task.timeout,

@@ -9,19 +9,22 @@ from rota.core import errors
 from rota.core.models import Event, Task
 from rota.core.states import TaskState
 
+_STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enum()
+
 
 def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
 def task_from_json(data: dict[str, Any]) -> Task:
+    state = _STATES.get(data["state"]) or TaskState(data["state"])  # unknown: ValueError
     return Task(
         id=data["id"],
         queue=data["queue"],
         kind=data["kind"],
         payload=data["payload"],
         priority=data["priority"],
-        state=TaskState(data["state"]),
+        state=state,
         run_at=datetime.fromisoformat(data["run_at"]),
         created_at=datetime.fromisoformat(data["created_at"]),
         attempt=data["attempt"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from rota.api.encode import FastJSON, task_json
+from rota.api.encode import FastJSON, TimeTexts, task_json
 from rota.api.errors import error_body
 from rota.api.routes.deps import Svc
 from rota.api.schemas import ClaimIn, CompleteIn, FailIn, LeaseIn, ProgressIn, ReportIn
@@ -23,7 +23,8 @@ async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
     tasks = await service.claim(worker_id, queues=body.queues, limit=body.max, wait=body.wait)
     if not tasks:
         return Response(status_code=204)
-    return FastJSON({"tasks": [task_json(t, lease=True) for t in tasks]})
+    times = TimeTexts()
+    return FastJSON({"tasks": [task_json(t, lease=True, times=times) for t in tasks]})
 
 
 @router.post("/tasks/{task_id}/heartbeat", response_class=FastJSON)
