@@ -161,7 +161,7 @@ class Store:
             "SELECT task_id, seq, at / 1e6, kind, from_state, to_state, worker_id, message "
             "FROM events ORDER BY task_id, seq",
             "SELECT task_id, seq, extract(epoch FROM at)::float8, kind, from_state, to_state, "
-            "worker_id, message FROM rota_events ORDER BY task_id, seq",
+            "worker_id, message FROM rota_history WHERE kind <> 'enqueued' ORDER BY task_id, seq",
         )
         return [Ev(*r) for r in rows]
 

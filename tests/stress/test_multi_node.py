@@ -245,7 +245,7 @@ def _run(cluster: Cluster, db: DB) -> None:
 
     claims = db.execute(
         "SELECT t.id, t.attempt, t.lease_token, count(e.task_id) FROM rota_tasks t "
-        "LEFT JOIN rota_events e ON e.task_id = t.id AND e.kind = 'claimed' "
+        "LEFT JOIN rota_history e ON e.task_id = t.id AND e.kind = 'claimed' "
         "GROUP BY t.id HAVING count(e.task_id) <> t.attempt OR t.lease_token <> t.attempt"
     ).fetchall()
     assert claims == [], f"{len(claims)} tasks with claims <> attempts, e.g. {claims[:10]}"

@@ -229,24 +229,10 @@ GROUP BY queue, state, priority ORDER BY queue, state, priority;
 SELECT min(run_at) FROM rota_tasks WHERE state = 'scheduled';
 
 -- name: list_events
--- Three events are read from the task row rather than stored twice: "enqueued", and the
--- claim of the running or succeeded attempt with its success (see finish_many).
-WITH task AS (SELECT * FROM rota_tasks WHERE id = %(id)s),
-stored AS (
-    SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
-    FROM rota_events WHERE task_id = %(id)s
-)
-SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0::bigint FROM task
-UNION ALL
-SELECT * FROM stored
-UNION ALL
-SELECT id, started_at, 'claimed', 'queued', 'running', worker_id, NULL, claim_seq FROM task
-WHERE claim_seq IS NOT NULL AND state IN ('running', 'succeeded')
-UNION ALL
-SELECT id, finished_at, 'succeeded', 'running', 'succeeded', worker_id, NULL,
-       greatest((SELECT max(seq) FROM stored), claim_seq) + 1
-FROM task WHERE claim_seq IS NOT NULL AND state = 'succeeded'
-ORDER BY 8;
+-- rota_history adds the events read from the task row (see migration 0003).
+SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
+FROM rota_history WHERE task_id = %(id)s
+ORDER BY seq;
 
 -- name: get_job
 SELECT id, name, created_at, tenant FROM rota_jobs WHERE id = %s;

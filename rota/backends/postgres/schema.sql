@@ -58,6 +58,23 @@ CREATE TABLE rota_events (
 );
 CREATE INDEX rota_events_by_task ON rota_events (task_id, seq);
 
+-- The whole history of every task: stored events, and the ones read from the task row
+-- (its enqueue; the claim of its running or succeeded attempt, and that success).
+CREATE VIEW rota_history AS
+SELECT id AS task_id, created_at AS at, 'enqueued' AS kind, NULL::text AS from_state,
+       enqueued_state AS to_state, NULL::text AS worker_id, NULL::text AS message,
+       0::bigint AS seq
+FROM rota_tasks
+UNION ALL
+SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq FROM rota_events
+UNION ALL
+SELECT id, started_at, 'claimed', 'queued', 'running', worker_id, NULL, claim_seq
+FROM rota_tasks WHERE claim_seq IS NOT NULL AND state IN ('running', 'succeeded')
+UNION ALL
+SELECT t.id, t.finished_at, 'succeeded', 'running', 'succeeded', t.worker_id, NULL,
+       greatest(t.claim_seq, (SELECT max(e.seq) FROM rota_events AS e WHERE e.task_id = t.id)) + 1
+FROM rota_tasks AS t WHERE t.claim_seq IS NOT NULL AND t.state = 'succeeded';
+
 CREATE TABLE rota_jobs (
     id         TEXT        PRIMARY KEY,
     name       TEXT        NOT NULL,

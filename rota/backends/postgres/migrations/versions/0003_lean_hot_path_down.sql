@@ -1,3 +1,4 @@
+DROP VIEW rota_history;
 DROP INDEX rota_tasks_dead;
 CREATE INDEX rota_tasks_by_state ON rota_tasks (state, seq);
 -- Attempts claimed under 0003 and still running (or succeeded) get their claim event back.
