@@ -80,12 +80,6 @@ class PriorityIn(Body):
     )
 
 
-class ClaimIn(Body):
-    queues: list[str] | None = None
-    max: int = Field(1, ge=1, le=limits.MAX_CLAIM)
-    wait: float = Field(0.0, ge=0, le=limits.MAX_WAIT_SECONDS, description="long-poll seconds")
-
-
 class LeaseIn(Body):
     lease_token: int = Field(ge=0, le=limits.MAX_TOKEN)
 
@@ -145,4 +139,16 @@ class DeadLetterIn(Body):
 
 class ReportIn(Body):
     completions: list[CompletionIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)
+    failures: list[FailureIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)
+
+
+class ClaimIn(Body):
+    queues: list[str] | None = None
+    max: int = Field(1, ge=1, le=limits.MAX_CLAIM)
+    wait: float = Field(0.0, ge=0, le=limits.MAX_WAIT_SECONDS, description="long-poll seconds")
+    completions: list[CompletionIn] = Field(
+        default_factory=list,
+        max_length=limits.MAX_BATCH,
+        description="results to report with this claim (saves a request per batch)",
+    )
     failures: list[FailureIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)

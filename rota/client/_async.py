@@ -235,8 +235,17 @@ class AsyncClient:
         queues: builtins.list[str] | None = None,
         max: int = 1,
         wait: float = 0.0,
+        completions: builtins.list[dict[str, Any]] | None = None,
+        failures: builtins.list[dict[str, Any]] | None = None,
     ) -> builtins.list[Task]:
-        body = {"queues": queues, "max": max, "wait": wait}
+        """Lease up to ``max`` tasks. Results to report may ride along (items as for
+        :meth:`report`); their per-item answers are not returned: use :meth:`report` when
+        you need them."""
+        body: dict[str, Any] = {"queues": queues, "max": max, "wait": wait}
+        if completions:
+            body["completions"] = completions
+        if failures:
+            body["failures"] = failures
         data = await self._request(
             "POST", f"/workers/{worker_id}/claim", json=body, timeout=wait + 30.0
         )

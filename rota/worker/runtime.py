@@ -125,12 +125,21 @@ class Worker:
                 await _first(asyncio.sleep(LINGER), stop.wait())
                 continue
             self._lingered = False
+            # What finished since the last report rides along: one request, not two.
+            done, failed = self._done, self._failed
+            self._done, self._failed = [], []
             try:
                 tasks = await self.source.claim(
-                    self.id, self.options.queues, free, self.options.claim_wait
+                    self.id, self.options.queues, free, self.options.claim_wait, done, failed
                 )
                 failures = 0
-            except RETRYABLE_IO as exc:
+            except BaseException as exc:
+                # Not sent, or not known to be: the reporter sends them (repeats are harmless).
+                self._done[:0], self._failed[:0] = done, failed
+                if done or failed:
+                    self._to_report.set()
+                if not isinstance(exc, RETRYABLE_IO):
+                    raise
                 failures += 1
                 delay = min(0.1 * 2**failures, 5.0)
                 log.warning("claim failed (%s); retrying in %.1fs", exc, delay)

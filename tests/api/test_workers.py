@@ -382,3 +382,44 @@ async def test_report_over_the_item_limit_is_422(api: Api) -> None:
     response = await api.post("/workers/w1/report", mixed)
     assert response.status_code == 422
     assert "1000" in response.json()["message"]
+
+
+async def test_a_claim_can_carry_the_previous_batchs_results(api: Api) -> None:
+    await api.post("/tasks/batch", {"tasks": [{"kind": "k", "id": f"t{i}"} for i in range(4)]})
+    first = await api.claim(max=2)
+    done, failed = first
+    body = {
+        "max": 2,
+        "completions": [{"id": done["id"], "lease_token": done["lease_token"], "result": 7}],
+        "failures": [
+            {
+                "id": failed["id"],
+                "lease_token": failed["lease_token"],
+                "error": "x",
+                "retryable": False,
+            },
+            {"id": "t3", "lease_token": 99, "error": "not mine"},
+        ],
+    }
+    response = await api.post("/workers/w1/claim", body)
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert sorted(t["id"] for t in answer["tasks"]) == ["t2", "t3"]
+    statuses = {r["id"]: r["status"] for r in answer["results"]}
+    assert statuses[done["id"]] == 200 and statuses[failed["id"]] == 200
+    assert statuses["t3"] == 409  # a stale token is refused, item by item, as in /report
+    assert (await api.get(done["id"]))["state"] == "succeeded"
+    assert (await api.get(done["id"]))["result"] == 7
+    assert (await api.get(failed["id"]))["state"] == "failed"
+    assert (await api.get("t3"))["state"] == "running"
+
+
+async def test_results_on_a_claim_with_nothing_to_claim_still_land(api: Api) -> None:
+    await api.submit(id="only")
+    (claimed,) = await api.claim()
+    body = {"completions": [{"id": "only", "lease_token": claimed["lease_token"]}]}
+    response = await api.post("/workers/w1/claim", body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"tasks": [], "results": [{"id": "only", "status": 200}]}
+    assert (await api.get("only"))["state"] == "succeeded"

@@ -173,8 +173,16 @@ class _SlowServer:
         self.landed: list[tuple[list[Completion], list[Failure]]] = []
 
     async def claim(
-        self, worker_id: str, queues: Sequence[str] | None, limit: int, wait: float
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        wait: float,
+        completions: Sequence[Completion] = (),
+        failures: Sequence[Failure] = (),
     ) -> list[Task]:
+        if completions or failures:
+            await self.report(worker_id, completions, failures)
         if self.given:
             await asyncio.sleep(wait)
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from rota.backends.memory import MemoryBackend
 from rota.config import Settings
 from rota.core.models import Task
 from rota.core.states import TaskState
-from rota.service import Service, TaskSpec
+from rota.service import Completion, Failure, Service, TaskSpec
 from rota.worker import (
     Registry,
     RetryLater,
@@ -261,3 +261,49 @@ async def test_a_timed_out_sync_handler_does_not_keep_its_slot(service: Service)
     # the quick task ran while the stuck thread was still sleeping
     assert tasks[1].finished_at is not None and tasks[0].finished_at is not None
     assert (tasks[1].finished_at - tasks[0].finished_at).total_seconds() < 1.0
+
+
+class _CountingSource(ServiceSource):
+    """Counts how results reach the service: riding on claims, or in reports of their own."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        self.on_claims = 0
+        self.in_reports = 0
+
+    async def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        wait: float,
+        completions: Sequence[Completion] = (),
+        failures: Sequence[Failure] = (),
+    ) -> list[Task]:
+        self.on_claims += len(completions) + len(failures)
+        return await super().claim(worker_id, queues, limit, wait, completions, failures)
+
+    async def report(self, worker_id: str, completions: Any, failures: Any) -> None:
+        self.in_reports += len(completions) + len(failures)
+        await super().report(worker_id, completions, failures)
+
+
+async def test_results_ride_on_the_next_claim_and_each_lands_once(service: Service) -> None:
+    ids = [
+        (await service.enqueue(TaskSpec("instant", {"i": i}, max_attempts=1))).id for i in range(60)
+    ]
+    source = _CountingSource(service)
+    worker = Worker(source, registry, options=WorkerOptions(concurrency=10, claim_wait=0.05))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    while worker.processed < 60:  # noqa: ASYNC110 - a short poll is fine in a test
+        await asyncio.sleep(0.005)
+    stop.set()
+    await running
+
+    tasks = [await service.get(i) for i in ids]
+    assert [t.state for t in tasks] == [S.SUCCEEDED] * 60
+    assert [t.result for t in tasks] == [{"got": {"i": i}} for i in range(60)]
+    # Instant handlers finish before the next claim: most results go with it.
+    assert source.on_claims >= 40, (source.on_claims, source.in_reports)
+    assert source.on_claims + source.in_reports == 60

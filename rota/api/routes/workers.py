@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.responses import Response
 
@@ -9,6 +12,7 @@ from rota.api.encode import FastJSON, TimeTexts, task_json
 from rota.api.errors import error_body
 from rota.api.routes.deps import Svc
 from rota.api.schemas import ClaimIn, CompleteIn, FailIn, LeaseIn, ProgressIn, ReportIn
+from rota.service import Outcome
 
 router = APIRouter(tags=["workers"])
 
@@ -19,12 +23,28 @@ router = APIRouter(tags=["workers"])
     responses={204: {"description": "no task became ready within `wait` seconds"}},
 )
 async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
-    """Lease up to ``max`` tasks in priority order; each carries its ``lease_token``."""
-    tasks = await service.claim(worker_id, queues=body.queues, limit=body.max, wait=body.wait)
-    if not tasks:
+    """Lease up to ``max`` tasks in priority order; each carries its ``lease_token``.
+
+    Results may ride along (``completions``, ``failures``, as in ``/report``): they are
+    applied while the claim runs, and the answer carries their ``results``.
+    """
+    claiming = service.claim(worker_id, queues=body.queues, limit=body.max, wait=body.wait)
+    results = None
+    if body.completions or body.failures:
+        reporting = service.report(
+            [c.item() for c in body.completions], [f.item() for f in body.failures]
+        )
+        outcomes, tasks = await asyncio.gather(reporting, claiming)
+        results = _results(outcomes)
+    else:
+        tasks = await claiming
+    if not tasks and results is None:
         return Response(status_code=204)
     times = TimeTexts()
-    return FastJSON({"tasks": [task_json(t, lease=True, times=times) for t in tasks]})
+    answer: dict[str, Any] = {"tasks": [task_json(t, lease=True, times=times) for t in tasks]}
+    if results is not None:
+        answer["results"] = results
+    return FastJSON(answer)
 
 
 @router.post("/tasks/{task_id}/heartbeat", response_class=FastJSON)
@@ -68,11 +88,15 @@ async def report(worker_id: str, body: ReportIn, service: Svc) -> Response:
     outcomes = await service.report(
         [c.item() for c in body.completions], [f.item() for f in body.failures]
     )
-    results = []
+    return FastJSON({"results": _results(outcomes)})
+
+
+def _results(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
     for outcome in outcomes:
         if outcome.error is None:
             results.append({"id": outcome.task_id, "status": 200})
         else:
             status, payload = error_body(outcome.error)
             results.append({"id": outcome.task_id, "status": status, **payload})
-    return FastJSON({"results": results})
+    return results
