@@ -45,7 +45,7 @@ def task_json(
     lease: bool = False,
     times: TimeTexts | None = None,
 ) -> dict[str, Any]:
-    _time = (times or TimeTexts()).of
+    _time = (TimeTexts() if times is None else times).of
     out: dict[str, Any] = {
         "id": task.id,
         "queue": task.queue,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from rota.client._decode import error_from_json, event_from_json, task_from_json
+from rota.client._decode import Times, error_from_json, event_from_json, task_from_json
 from rota.core.errors import ClientError
 from rota.core.models import Event, Task
 from rota.core.priority import PriorityInput
@@ -249,7 +249,10 @@ class AsyncClient:
         data = await self._request(
             "POST", f"/workers/{worker_id}/claim", json=body, timeout=wait + 30.0
         )
-        return [] if data is None else [task_from_json(t) for t in data["tasks"]]
+        if data is None:
+            return []
+        times = Times()
+        return [task_from_json(t, times) for t in data["tasks"]]
 
     async def heartbeat(self, task_id: str, lease_token: int) -> dict[str, Any]:
         body = {"lease_token": lease_token}

@@ -16,33 +16,48 @@ def _time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def task_from_json(data: dict[str, Any]) -> Task:
+class Times(dict[str, datetime]):
+    """Parsed times of one answer: a claimed batch repeats the same few."""
+
+    def __missing__(self, text: str) -> datetime:
+        value = self[text] = datetime.fromisoformat(text)
+        return value
+
+    def of(self, text: str | None) -> datetime | None:
+        return None if text is None else self[text]
+
+
+def task_from_json(data: dict[str, Any], times: Times | None = None) -> Task:
+    times = Times() if times is None else times
+    time = times.of
     state = _STATES.get(data["state"]) or TaskState(data["state"])  # unknown: ValueError
-    return Task(
-        id=data["id"],
-        queue=data["queue"],
-        kind=data["kind"],
-        payload=data["payload"],
-        priority=data["priority"],
-        state=state,
-        run_at=datetime.fromisoformat(data["run_at"]),
-        created_at=datetime.fromisoformat(data["created_at"]),
-        attempt=data["attempt"],
-        max_attempts=data["max_attempts"],
-        timeout=data.get("timeout"),
-        tenant=data.get("tenant"),
-        job_id=data.get("job_id"),
-        started_at=_time(data.get("started_at")),
-        finished_at=_time(data.get("finished_at")),
-        worker_id=data.get("worker_id"),
-        lease_token=data.get("lease_token", 0),
-        lease_expires_at=_time(data.get("lease_expires_at")),
-        cancel_requested=data.get("cancel_requested", False),
-        result=data.get("result"),
-        error=data.get("error"),
-        retry=data.get("retry"),
-        expires_at=_time(data.get("expires_at")),
-        progress=data.get("progress"),
+    get = data.get
+    return Task(  # positional, in field order: this runs once per claimed task
+        data["id"],
+        data["queue"],
+        data["kind"],
+        data["payload"],
+        data["priority"],
+        state,
+        times[data["run_at"]],
+        times[data["created_at"]],
+        data["attempt"],
+        data["max_attempts"],
+        get("timeout"),
+        get("tenant"),
+        get("job_id"),
+        0,
+        time(get("started_at")),
+        time(get("finished_at")),
+        get("worker_id"),
+        get("lease_token", 0),
+        time(get("lease_expires_at")),
+        get("cancel_requested", False),
+        get("result"),
+        get("error"),
+        get("retry"),
+        time(get("expires_at")),
+        get("progress"),
     )
 
 

@@ -57,6 +57,7 @@ Q = _load_queries()
 
 
 _STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enum()
+_TEXT = {state: state.value for state in TaskState}  # and beats .value
 
 
 def _task(row: Sequence[Any]) -> Task:
@@ -74,16 +75,17 @@ def _json(value: Any) -> str | None:
 
 def _finish_item(f: Finish) -> dict[str, Any]:
     """One finish as JSON; keys left out read as NULL (a plain success is three keys)."""
-    item: dict[str, Any] = {"id": f.task_id, "token": f.lease_token, "state": f.state.value}
-    for key, value in (
-        ("result", f.result),
-        ("error", f.error),
-        ("run_at", f.run_at),
-        ("expired_before", f.expired_before),
-        ("attempt", f.attempt),
-    ):
-        if value is not None:
-            item[key] = value
+    item: dict[str, Any] = {"id": f.task_id, "token": f.lease_token, "state": _TEXT[f.state]}
+    if f.result is not None:
+        item["result"] = f.result
+    if f.error is not None:
+        item["error"] = f.error
+    if f.run_at is not None:
+        item["run_at"] = f.run_at
+    if f.expired_before is not None:
+        item["expired_before"] = f.expired_before
+    if f.attempt is not None:
+        item["attempt"] = f.attempt
     return item
 
 
