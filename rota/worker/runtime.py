@@ -93,19 +93,23 @@ class Worker:
         self._threads = self._new_threads()
         reporter = asyncio.create_task(self._report_loop())
         beater = asyncio.create_task(self._heartbeat_loop())
+        claimer = asyncio.create_task(self._claim_loop(stop))
         try:
-            await self._claim_loop(stop)
+            await _first(asyncio.shield(claimer), stop.wait())
+            if claimer.done():
+                claimer.result()  # the loop ends by itself only on an error: raise it
+            # Stopping. The grace period starts now, not when a long-poll claim in flight
+            # comes back (up to claim_wait later), and what that claim brings is handed
+            # back. Reports wait until it is back: a released task reported earlier could
+            # be handed straight back to that very claim.
+            await _halt(reporter)  # a batch it was sending goes back in the buffer
             await self._drain()
+            await claimer
         finally:
-            beater.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beater
-            # Stop the reporter first (a batch it was sending goes back in the buffer),
-            # then send everything that is left.
-            reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
-            await self._flush_all()
+            await _halt(claimer)
+            await _halt(beater)
+            await _halt(reporter)
+            await self._flush_all()  # everything that is left
             # Idle threads end at once; only threads still running a released sync
             # handler are left behind (the CLI then exits without waiting for them).
             self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)
@@ -126,8 +130,11 @@ class Worker:
                 continue
             self._lingered = False
             # What finished since the last report rides along: one request, not two.
-            done, failed = self._done, self._failed
-            self._done, self._failed = [], []
+            done: list[Completion] = []
+            failed: list[Failure] = []
+            if self.source.carries_reports:
+                done, failed = self._done, self._failed
+                self._done, self._failed = [], []
             try:
                 tasks = await self.source.claim(
                     self.id, self.options.queues, free, self.options.claim_wait, done, failed
@@ -145,10 +152,13 @@ class Worker:
                 log.warning("claim failed (%s); retrying in %.1fs", exc, delay)
                 await _first(asyncio.sleep(delay), stop.wait())
                 continue
+            if stop.is_set():  # answered after the stop: hand them straight back
+                for task in tasks:
+                    self._fail(task, "released: the worker stopped before the task started")
+                self._to_report.set()
+                break
             for task in tasks:
                 self._start(task)
-            if stop.is_set():
-                break
 
     async def _drain(self) -> None:
         """Let running tasks finish within ``grace``; cancel and release the rest."""
@@ -405,6 +415,13 @@ def _is_json(value: Any) -> bool:
 
 def _describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)).strip()
+
+
+async def _halt(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait until it has stopped."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _first(*aws: Awaitable[Any]) -> None:

@@ -15,6 +15,10 @@ from rota.service import Completion, Failure, Service
 
 
 class Source(Protocol):
+    #: Whether results should ride on claims: it saves an HTTP request per batch, but a
+    #: claim that carries them ends only when they are stored too.
+    carries_reports: bool
+
     async def claim(
         self,
         worker_id: str,
@@ -41,6 +45,8 @@ class Source(Protocol):
 
 
 class HttpSource:
+    carries_reports = True
+
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
 
@@ -80,6 +86,8 @@ class HttpSource:
 
 class ServiceSource:
     """In-process mode for Python apps that share the database: no HTTP in between."""
+
+    carries_reports = False  # no request to save; the report loop stores them meanwhile
 
     def __init__(self, service: Service) -> None:
         self.service = service

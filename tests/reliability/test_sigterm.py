@@ -168,6 +168,8 @@ def test_sigterm_leaves_nothing_running(rig: Rig, figures: Callable[[Row], None]
 class _SlowServer:
     """A source 50 ms away: one long task to claim, and reports that take 50 ms to land."""
 
+    carries_reports = False
+
     def __init__(self) -> None:
         self.given = False
         self.landed: list[tuple[list[Completion], list[Failure]]] = []
@@ -234,3 +236,51 @@ async def test_a_release_is_not_lost_when_the_last_report_is_slow() -> None:
     await running
     released = [f for _, failures in server.landed for f in failures if f.task_id == "slow-1"]
     assert released, f"the release never reached the server; reports that did: {server.landed}"
+
+
+class _PollingServer(_SlowServer):
+    """Hands out one long task, then long-polls; a claim sent after the stop is answered
+    late with one more task."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stop: asyncio.Event | None = None
+
+    async def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        wait: float,
+        completions: Sequence[Completion] = (),
+        failures: Sequence[Failure] = (),
+    ) -> list[Task]:
+        if not self.given:
+            return await super().claim(worker_id, queues, limit, wait)
+        await asyncio.sleep(wait)  # the long poll; the stop arrives meanwhile
+        (late,) = await _SlowServer().claim(worker_id, queues, limit, 0)
+        return [late._replace(id="late-1")]
+
+
+async def test_the_grace_period_starts_at_the_stop_not_after_a_long_poll() -> None:
+    server = _PollingServer()
+    worker = Worker(
+        server,
+        registry,
+        worker_id="poll-w",
+        options=WorkerOptions(concurrency=2, claim_wait=1.5, grace=0.2),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.3)  # slow-1 runs; the second claim is long-polling
+    stop.set()
+    stopped_at = time.monotonic()
+    await asyncio.sleep(0.45)
+    assert worker.processed == 1, "slow-1 was not released within the grace period"
+    await running
+    ended = time.monotonic() - stopped_at
+    failures = {f.task_id: f.error for _, fs in server.landed for f in fs}
+    assert "finished" in failures["slow-1"]  # released at the end of the grace period
+    assert "started" in failures["late-1"]  # answered after the stop: handed straight back
+    assert worker.processed == 1  # late-1 never ran
+    assert ended < 1.5

@@ -266,6 +266,8 @@ async def test_a_timed_out_sync_handler_does_not_keep_its_slot(service: Service)
 class _CountingSource(ServiceSource):
     """Counts how results reach the service: riding on claims, or in reports of their own."""
 
+    carries_reports = True
+
     def __init__(self, service: Service) -> None:
         super().__init__(service)
         self.on_claims = 0
