@@ -231,11 +231,36 @@ class PostgresBackend:
         head = list(itertools.islice(rest, COPY_FROM))
         drawn: list[Task] = []  # what the COPY has drawn, to name a duplicate
         try:
+            if job is None and len(head) == 1:
+                return [await self._insert_one(head[0])]
             if job is None and len(head) < COPY_FROM:
                 return await self._insert_statement(head)
             return await self._insert_copy(itertools.chain(head, rest), job, drawn)
         except pg_errors.UniqueViolation as exc:
             raise await self._duplicate(drawn or head, job, exc) from exc
+
+    async def _insert_one(self, task: Task) -> Task:
+        params = {
+            "id": task.id,
+            "queue": task.queue,
+            "kind": task.kind,
+            "payload": orjson.dumps(task.payload).decode(),
+            "priority": task.priority,
+            "state": task.state.value,
+            "max_attempts": task.max_attempts,
+            "timeout": task.timeout,
+            "tenant": task.tenant,
+            "job_id": task.job_id,
+            "run_at": task.run_at,
+            "created_at": task.created_at,
+            "retry": _json(task.retry),
+            "expires_at": task.expires_at,
+            "channel": self.channel,
+        }
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["insert_one"], params)).fetchone()
+        assert row is not None
+        return _with_seq(task, row[0])
 
     async def _insert_statement(self, tasks: Sequence[Task]) -> list[Task]:
         params = {

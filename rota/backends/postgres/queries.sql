@@ -25,6 +25,21 @@ WITH input AS (
 )
 SELECT inserted.id, inserted.seq FROM inserted, wake;
 
+-- name: insert_one
+-- One task: plain VALUES (no arrays to build and unpack), with its NOTIFY, one round trip.
+WITH inserted AS (
+    INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
+                            max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
+                            expires_at)
+    VALUES (%(id)s, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
+            %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
+            %(created_at)s, %(retry)s::jsonb, %(expires_at)s)
+    RETURNING seq
+), wake AS (
+    SELECT pg_notify(%(channel)s, '')
+)
+SELECT inserted.seq FROM inserted, wake;
+
 -- name: next_seqs
 SELECT nextval('rota_task_seq') FROM generate_series(1, %s);
 
