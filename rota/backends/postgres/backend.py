@@ -5,8 +5,8 @@ ordering contract, so concurrent claimers never wait on each other and never sha
 Every verb is one statement where it can be (CTEs carry the event rows along), so a claim
 or a batch of finishes is one round trip; a batch insert is one streamed ``COPY``. A
 success stores no event rows: the task row holds them (see the ``rota_history`` view).
-Inserts ``NOTIFY`` once per batch;
-``listen_inserts`` turns those into wake-ups for long-polling claimers in every replica.
+Inserts ``NOTIFY`` once per batch; ``listen_inserts`` turns those into wake-ups for
+long-polling claimers in every replica.
 The maintenance leader is whoever holds a session advisory lock.
 """
 
