@@ -280,12 +280,11 @@ class Service:
         outcomes: list[Outcome | None] = [None] * (len(completions) + len(failures))
         finishes: list[tuple[int, Finish, bool]] = []  # (position, finish, is a failure)
         for i, c in enumerate(completions):
-            if c.result is not None:
-                try:
-                    check_json(c.result, "result", limits.MAX_RESULT_BYTES)
-                except ValidationError as exc:
-                    outcomes[i] = Outcome(c.task_id, exc)
-                    continue
+            try:
+                check_json(c.result, "result", limits.MAX_RESULT_BYTES)  # None returns at once
+            except ValidationError as exc:
+                outcomes[i] = Outcome(c.task_id, exc)
+                continue
             finishes.append((i, Finish(c.task_id, c.lease_token, S.SUCCEEDED, c.result), False))
         for i, f in enumerate(failures, start=len(completions)):
             task = await self.backend.task_get(f.task_id)
