@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import orjson
 
+from rota.core import limits
 from rota.core.errors import ClientError, Conflict, NotFound, StoreError
 from rota.core.models import Task
 from rota.service import Completion, Failure
@@ -119,6 +120,13 @@ class Worker:
         while not stop.is_set():
             self._slot_free.clear()
             free = self.options.concurrency - len(self._running)
+            backlog = len(self._done) + len(self._failed)
+            if self.source.carries_reports:
+                backlog -= limits.MAX_BATCH  # this claim takes that many along
+            if backlog >= self.options.concurrency:
+                # Backpressure: the reporter is a whole batch behind. Claiming on would let
+                # unreported results (and leases that finished work still holds) pile up.
+                free = 0
             if free <= 0:
                 await _first(self._slot_free.wait(), stop.wait())
                 continue
@@ -133,8 +141,7 @@ class Worker:
             done: list[Completion] = []
             failed: list[Failure] = []
             if self.source.carries_reports:
-                done, failed = self._done, self._failed
-                self._done, self._failed = [], []
+                done, failed = self._take_results()
             try:
                 tasks = await self.source.claim(
                     self.id, self.options.queues, free, self.options.claim_wait, done, failed
@@ -305,11 +312,21 @@ class Worker:
             self._to_report.clear()
             await self._flush()
 
+    def _take_results(self) -> tuple[list[Completion], list[Failure]]:
+        """Up to one report's worth (MAX_BATCH) of the results waiting to be sent."""
+        room = limits.MAX_BATCH
+        done, self._done = self._done[:room], self._done[room:]
+        room -= len(done)
+        failed, self._failed = self._failed[:room], self._failed[room:]
+        if self._done or self._failed:
+            self._to_report.set()  # the rest goes in the next report
+        self._slot_free.set()  # the backlog shrank: a claim held back may go on
+        return done, failed
+
     async def _flush(self) -> bool:
-        done, failed = self._done, self._failed
-        if not done and not failed:
+        if not self._done and not self._failed:
             return True
-        self._done, self._failed = [], []
+        done, failed = self._take_results()
         try:
             await self.source.report(self.id, done, failed)
             return True
@@ -325,9 +342,10 @@ class Worker:
             return False
 
     async def _flush_all(self) -> None:
-        for _ in range(20):
-            if await self._flush():
-                return
+        failures = 0
+        while (self._done or self._failed) and failures < 20:
+            if not await self._flush():
+                failures += 1
 
     async def _heartbeat_loop(self) -> None:
         interval = self.options.heartbeat_interval

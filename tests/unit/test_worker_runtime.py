@@ -309,3 +309,71 @@ async def test_results_ride_on_the_next_claim_and_each_lands_once(service: Servi
     # Instant handlers finish before the next claim: most results go with it.
     assert source.on_claims >= 40, (source.on_claims, source.in_reports)
     assert source.on_claims + source.in_reports == 60
+
+
+class _SlowReports(ServiceSource):
+    """A store that is slow to take reports: records each report's size, and how many
+    tasks the worker had claimed but not yet handed over whenever it claims more."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        self.claimed = 0
+        self.handed = 0
+        self.report_sizes: list[int] = []
+        self.reported: set[str] = set()
+        self.peak = 0  # the most tasks claimed and not yet reported, counting the new claim
+
+    async def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        wait: float,
+        completions: Sequence[Completion] = (),
+        failures: Sequence[Failure] = (),
+    ) -> list[Task]:
+        self.peak = max(self.peak, self.claimed - self.handed + limit)
+        tasks = await super().claim(worker_id, queues, limit, wait, completions, failures)
+        self.claimed += len(tasks)
+        return tasks
+
+    async def report(self, worker_id: str, completions: Any, failures: Any) -> None:
+        self.handed += len(completions) + len(failures)
+        self.report_sizes.append(len(completions) + len(failures))
+        self.reported.update(c.task_id for c in completions)
+        await asyncio.sleep(0.05)
+        await super().report(worker_id, completions, failures)
+
+
+async def _drain_with(source: ServiceSource, n: int, concurrency: int) -> None:
+    worker = Worker(source, registry, options=WorkerOptions(concurrency=concurrency))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    while worker.processed < n:  # noqa: ASYNC110 - a short poll is fine in a test
+        await asyncio.sleep(0.005)
+    stop.set()
+    await running
+
+
+async def test_a_slow_reporter_holds_claims_back(service: Service) -> None:
+    ids = [(await submit(service, "instant", i=i)) for i in range(300)]
+    source = _SlowReports(service)
+    await _drain_with(source, 300, concurrency=10)
+
+    assert [(await service.get(i)).state for i in ids] == [S.SUCCEEDED] * 300
+    # Instant handlers outrun a 50 ms report many times over; without backpressure the
+    # worker would have claimed (nearly) all 300 while the first reports were in flight.
+    assert source.peak <= 2 * 10, source.peak
+
+
+async def test_reports_never_exceed_the_batch_limit(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rota.core.limits.MAX_BATCH", 7)
+    ids = [(await submit(service, "instant", i=i)) for i in range(100)]
+    source = _SlowReports(service)
+    await _drain_with(source, 100, concurrency=20)
+
+    assert [(await service.get(i)).state for i in ids] == [S.SUCCEEDED] * 100
+    assert max(source.report_sizes) == 7
+    assert source.reported == set(ids)
