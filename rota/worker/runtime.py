@@ -123,9 +123,9 @@ class Worker:
             backlog = len(self._done) + len(self._failed)
             if self.source.carries_reports:
                 backlog -= limits.MAX_BATCH  # this claim takes that many along
-            if backlog >= self.options.concurrency:
-                # Backpressure: the reporter is a whole batch behind. Claiming on would let
-                # unreported results (and leases that finished work still holds) pile up.
+            if backlog >= limits.MAX_BATCH:
+                # Backpressure: a whole report is waiting to be sent. Claiming on would let
+                # unreported results pile up without bound when handlers outrun the store.
                 free = 0
             if free <= 0:
                 await _first(self._slot_free.wait(), stop.wait())
