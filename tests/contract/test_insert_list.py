@@ -240,6 +240,19 @@ async def test_cursor_pages_are_disjoint_newest_first_and_cover_all(
     assert only_qa == [t.id for t in reversed(inserted) if t.queue == "qa"]
 
 
+@pytest.mark.parametrize("size", [1, 4, 5])
+async def test_pages_over_every_state_merge_running_tasks_in_place(
+    backend: Backend, size: int
+) -> None:
+    inserted = await insert(backend, *(make_task(f"t{i}", priority=i % 3) for i in range(12)))
+    running = {t.id for t in await claim(backend, limit=5)}  # the highest priorities
+
+    got = [t for page in await pages(backend, TaskFilter(), size) for t in page]
+
+    assert [t.id for t in got] == [t.id for t in reversed(inserted)]
+    assert {t.id for t in got if t.state == S.RUNNING} == running
+
+
 async def test_list_respects_limit(backend: Backend) -> None:
     await insert(backend, *(make_task(f"t{i}") for i in range(10)))
     rows = await backend.task_list(TaskFilter(), after_seq=None, limit=4)

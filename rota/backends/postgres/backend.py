@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -43,6 +44,8 @@ _STATE = _FIELDS.index("state")
 _SEQ = _FIELDS.index("seq")
 COPY_FROM = 50  # batches this large go in by COPY
 COPY_CHUNK = 100  # rows per write: the server gets them as they are made
+SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
+assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
 
 
 def _load_queries() -> dict[str, str]:
@@ -69,6 +72,12 @@ def _task(row: Sequence[Any]) -> Task:
 def _with_seq(task: Task, seq: int) -> Task:
     """``task.evolve(seq=seq)``, several times faster (it runs once per inserted row)."""
     return tuple.__new__(Task, (*task[:_SEQ], seq, *task[_SEQ + 1 :]))
+
+
+@functools.lru_cache(maxsize=256)
+def _claim_query(name: str, limit: int) -> str:
+    """The claim with its limit written in (see claim_any in queries.sql)."""
+    return Q[name].replace("CLAIM_LIMIT", str(int(limit)))
 
 
 def _json(value: Any) -> str | None:
@@ -227,7 +236,7 @@ class PostgresBackend:
     # -- tasks -------------------------------------------------------------------------
 
     async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
-        """One statement for a few tasks; binary ``COPY`` for a batch, streamed as the tasks
+        """One statement for a few tasks; text ``COPY`` for a batch, streamed as the tasks
         are drawn, so PostgreSQL stores the first rows while later ones are still checked."""
         rest = iter(tasks)
         head = list(itertools.islice(rest, COPY_FROM))
@@ -290,17 +299,17 @@ class PostgresBackend:
     async def _insert_copy(
         self, tasks: Iterator[Task], job: Job | None, stored: list[Task]
     ) -> list[Task]:
-        """Rows go in by binary COPY with seqs taken from the sequence beforehand (at most
-        MAX_BATCH of them; the ones a short batch leaves unused are just gaps)."""
+        """Rows go in by text COPY, numbered from one block of seqs drawn beforehand."""
         async with self._conn() as conn, conn.transaction():
             if job is not None:
                 await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
-            cur = await conn.execute(Q["next_seqs"], [limits.MAX_BATCH])
-            seqs = [r[0] for r in await cur.fetchall()]
+            row = await (await conn.execute(Q["seq_block"], [self.channel])).fetchone()
+            assert row is not None
+            first = row[0]
             rows = RowWriter()
             async with conn.cursor().copy(Q["copy_tasks"]) as copy:
                 lines: list[str] = []
-                for seq, t in zip(seqs, tasks, strict=False):
+                for seq, t in zip(range(first, first + SEQ_BLOCK), tasks, strict=False):
                     stored.append(_with_seq(t, seq))
                     lines.append(rows.line(t, seq))
                     if len(lines) == COPY_CHUNK:
@@ -309,7 +318,6 @@ class PostgresBackend:
                 await copy.write("".join(lines))
                 if next(tasks, None) is not None:
                     raise ValidationError(f"at most {limits.MAX_BATCH} tasks per insert")
-            await conn.execute(Q["notify"], [self.channel])
         return stored
 
     async def _duplicate(
@@ -335,6 +343,8 @@ class PostgresBackend:
     async def task_list(
         self, filter: TaskFilter, *, after_seq: int | None, limit: int
     ) -> list[Task]:
+        """Newest first, through an index either way: rota_tasks_seq holds every row but the
+        running ones, which rota_tasks_leased holds (and which are few: one per busy slot)."""
         clauses: list[str] = []
         args: list[Any] = []
         for column in ("queue", "state", "kind", "tenant", "job_id"):
@@ -345,10 +355,21 @@ class PostgresBackend:
         if after_seq is not None:
             clauses.append("seq < %s")
             args.append(after_seq)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {_COLUMNS} FROM rota_tasks {where} ORDER BY seq DESC LIMIT %s"
+
+        def part(state_clause: str) -> str:
+            where = " AND ".join([state_clause, *clauses])
+            return f"SELECT {_COLUMNS} FROM rota_tasks WHERE {where} ORDER BY seq DESC LIMIT %s"
+
+        if filter.state == TaskState.RUNNING:
+            sql, params = part("state = 'running'"), [*args, limit]
+        elif filter.state is not None:
+            sql, params = part("state <> 'running'"), [*args, limit]
+        else:
+            waiting, running = part("state <> 'running'"), part("state = 'running'")
+            sql = f"({waiting}) UNION ALL ({running}) ORDER BY seq DESC LIMIT %s"
+            params = [*args, limit, *args, limit, limit]
         async with self._conn() as conn:
-            rows = await (await conn.execute(sql, [*args, limit])).fetchall()
+            rows = await (await conn.execute(sql, params)).fetchall()
         return [_task(r) for r in rows]
 
     async def task_claim_many(
@@ -365,11 +386,10 @@ class PostgresBackend:
             "now": now,
             "lease": lease_expires_at,
             "worker": worker_id,
-            "limit": limit,
             "grace": timeout_grace,
             "queues": None if queues is None else list(queues),
         }
-        query = Q["claim_any"] if queues is None else Q["claim_queues"]
+        query = _claim_query("claim_any" if queues is None else "claim_queues", limit)
         async with self._conn() as conn:
             async with conn.pipeline():
                 await conn.execute(Q["promote_due"], params)

@@ -2,8 +2,11 @@
 -- TASK_COLUMNS is replaced by the column list in the order of rota.core.models.Task.
 
 -- name: insert_tasks
--- Small batches: one statement (and so one round trip and one transaction) with its NOTIFY.
-WITH input AS (
+-- Small batches: one statement (and so one round trip and one transaction) with its NOTIFY;
+-- the rows are numbered within one block of seqs.
+WITH block AS (
+    SELECT nextval('rota_task_seq') AS first
+), input AS (
     SELECT * FROM unnest(
         %(ids)s::text[], %(queues)s::text[], %(kinds)s::text[], %(payloads)s::text[],
         %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
@@ -13,12 +16,12 @@ WITH input AS (
     ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
                           tenant, job_id, run_at, created_at, retry, expires_at, n)
 ), inserted AS (
-    INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
+    INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                             max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
                             expires_at)
-    SELECT id, queue, kind, payload::jsonb, priority, state, state, max_attempts, timeout,
-           tenant, job_id, run_at, created_at, retry::jsonb, expires_at
-    FROM input ORDER BY n
+    SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
+           max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at
+    FROM input, block ORDER BY n
     RETURNING id, seq
 ), wake AS (
     SELECT pg_notify(%(channel)s, '')
@@ -40,17 +43,16 @@ WITH inserted AS (
 )
 SELECT inserted.seq FROM inserted, wake;
 
--- name: next_seqs
-SELECT nextval('rota_task_seq') FROM generate_series(1, %s);
+-- name: seq_block
+-- The first seq of a block of SEQ_BLOCK for a batch, and the batch's wake-up (sent when the
+-- transaction commits): one round trip.
+SELECT nextval('rota_task_seq'), pg_notify(%s, '');
 
 -- name: copy_tasks
 -- Text format on purpose: see copyrows.py.
 COPY rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state, max_attempts,
                  timeout, tenant, job_id, run_at, created_at, retry, expires_at)
 FROM STDIN;
-
--- name: notify
-SELECT pg_notify(%s, '');
 
 -- name: insert_job
 INSERT INTO rota_jobs (id, name, tenant, created_at) VALUES (%s, %s, %s, %s);
@@ -68,7 +70,8 @@ WITH due AS (
     ORDER BY run_at LIMIT 1000
     FOR UPDATE SKIP LOCKED
 ), moved AS (
-    UPDATE rota_tasks AS t SET state = 'queued' FROM due WHERE t.id = due.id RETURNING t.id
+    UPDATE rota_tasks AS t SET state = 'queued'
+    WHERE t.id = ANY(ARRAY(SELECT id FROM due)) RETURNING t.id
 )
 INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
 SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
@@ -76,11 +79,15 @@ SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
 -- name: claim_any
 -- No event row: the claim lives in the task row (started_at, worker_id), and claim_seq
 -- holds its place in the history (see finish_many and list_events).
+-- CLAIM_LIMIT is written into the text (a literal, one prepared statement per limit): with
+-- a parameter there, PostgreSQL's generic plan guesses a tenth of the table and hash-joins
+-- it, so every claim had to be planned afresh. With the literal and the ANY(ARRAY(...))
+-- lookup the cached generic plan is the good one, and claims skip planning.
 WITH picked AS (
     SELECT id FROM rota_tasks
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > %(now)s)
     ORDER BY priority DESC, seq
-    LIMIT %(limit)s
+    LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE rota_tasks AS t
@@ -89,7 +96,7 @@ WITH picked AS (
             ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
         worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
         claim_seq = nextval('rota_events_seq_seq')
-    FROM picked WHERE t.id = picked.id
+    WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING TASK_COLUMNS_T
 )
 SELECT * FROM claimed ORDER BY priority DESC, seq;
@@ -105,13 +112,13 @@ WITH heads AS (
         WHERE state = 'queued' AND queue = q.name
           AND (expires_at IS NULL OR expires_at > %(now)s)
         ORDER BY priority DESC, seq
-        LIMIT %(limit)s * 2
+        LIMIT CLAIM_LIMIT * 2
     ) AS h
 ), picked AS (
     SELECT id FROM rota_tasks
-    WHERE id IN (SELECT id FROM heads) AND state = 'queued'
+    WHERE id = ANY(ARRAY(SELECT id FROM heads)) AND state = 'queued'
     ORDER BY priority DESC, seq
-    LIMIT %(limit)s
+    LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE rota_tasks AS t
@@ -120,7 +127,7 @@ WITH heads AS (
             ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
         worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
         claim_seq = nextval('rota_events_seq_seq')
-    FROM picked WHERE t.id = picked.id
+    WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING TASK_COLUMNS_T
 )
 SELECT * FROM claimed ORDER BY priority DESC, seq;

@@ -2,7 +2,8 @@
 -- test compares against). Never applied directly: `rota db upgrade` runs the migrations.
 -- Every object lives in the schema named by the database URL (?schema=..., default rota).
 
-CREATE SEQUENCE rota_task_seq;
+-- Blocks of 1,000: a batch draws one value and numbers its rows from it (SEQ_BLOCK).
+CREATE SEQUENCE rota_task_seq INCREMENT BY 1000;
 
 CREATE TABLE rota_tasks (
     id               TEXT COLLATE "C" PRIMARY KEY,
@@ -34,7 +35,9 @@ CREATE TABLE rota_tasks (
     claim_seq        BIGINT        -- the running (or succeeded) attempt's place in the history
 );
 
-CREATE UNIQUE INDEX rota_tasks_seq ON rota_tasks (seq);
+-- Listings, newest first. Running rows are left out (they are listed through
+-- rota_tasks_leased): a claim then writes no entry here.
+CREATE INDEX rota_tasks_seq ON rota_tasks (seq) WHERE state <> 'running';
 -- The claim indexes: exactly the ordering contract, holding only ready rows.
 CREATE INDEX rota_tasks_ready ON rota_tasks (priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX rota_tasks_ready_by_queue ON rota_tasks (queue, priority DESC, seq)
