@@ -161,7 +161,17 @@ class Worker:
                 continue
             if stop.is_set():  # answered after the stop: hand them straight back
                 for task in tasks:
-                    self._fail(task, "released: the worker stopped before the task started")
+                    # Never started: give the attempt back and make it due at once, as a
+                    # RetryLater(0) would (no backoff, no attempt spent).
+                    self._failed.append(
+                        Failure(
+                            task.id,
+                            task.lease_token,
+                            "released: the worker stopped before the task started",
+                            kind="released",
+                            retry_after=0.0,
+                        )
+                    )
                 self._to_report.set()
                 break
             for task in tasks:

@@ -279,8 +279,9 @@ async def test_the_grace_period_starts_at_the_stop_not_after_a_long_poll() -> No
     assert worker.processed == 1, "slow-1 was not released within the grace period"
     await running
     ended = time.monotonic() - stopped_at
-    failures = {f.task_id: f.error for _, fs in server.landed for f in fs}
-    assert "finished" in failures["slow-1"]  # released at the end of the grace period
-    assert "started" in failures["late-1"]  # answered after the stop: handed straight back
+    failures = {f.task_id: f for _, fs in server.landed for f in fs}
+    assert "finished" in failures["slow-1"].error  # released at the end of the grace period
+    assert "started" in failures["late-1"].error  # answered after the stop: handed back,
+    assert failures["late-1"].retry_after == 0.0  # due at once, its attempt given back
     assert worker.processed == 1  # late-1 never ran
     assert ended < 1.5
