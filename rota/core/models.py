@@ -87,12 +87,12 @@ class TaskFilter:
     job_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(NamedTuple):
     """A guarded end of a running attempt: applied only if ``lease_token`` is still live.
 
     ``state`` is decided by the service (success, retry, dead letter, cancel); the
-    backend only applies it atomically.
+    backend only applies it atomically. A NamedTuple, like Task: one is built per
+    reported result, and a frozen dataclass builds four times slower.
     """
 
     task_id: str

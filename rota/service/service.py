@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from rota.backends.base import Backend
 from rota.config import Settings
@@ -48,15 +48,15 @@ from rota.service.validation import TaskSpec, build_task, check_json, check_name
 S = TaskState
 
 
-@dataclass(frozen=True, slots=True)
-class Completion:
+class Completion(NamedTuple):
+    """A successful run. (NamedTuples here: one of each is built per reported result.)"""
+
     task_id: str
     lease_token: int
     result: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     """A failed run. ``kind`` (the exception's class name) lets retry policies choose;
     ``retry_after`` asks for another run later without spending an attempt."""
 
@@ -68,8 +68,7 @@ class Failure:
     retry_after: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The answer to one reported item: ``ok``, or the error that refused it."""
 
     task_id: str
@@ -426,7 +425,7 @@ class Service:
                     f"lease expired (worker {t.worker_id} went silent)",
                     kind="lease_expired",
                 )
-            finishes.append(replace(self._after_failure(t, failure), expired_before=now))
+            finishes.append(self._after_failure(t, failure)._replace(expired_before=now))
         applied = await self.backend.task_finish_many(finishes, now=now)
         self.notifier.notify()
         return moved + sum(applied)
