@@ -20,6 +20,7 @@ from rota.core.priority import PriorityInput
 from rota.core.states import FINAL_STATES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+_JSON_BODY = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class AsyncClient:
         Only a refused connection moves on (the request never left), so no request is ever
         sent twice.
         """
+        if "json" in kwargs:  # orjson: several times faster than the stdlib encoder httpx uses
+            kwargs["content"] = orjson.dumps(kwargs.pop("json"))
+            kwargs["headers"] = _JSON_BODY
         for attempt in range(len(self.urls)):
             try:
                 response = await self._http.request(method, path, **kwargs)
