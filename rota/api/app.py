@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
@@ -17,12 +17,17 @@ from rota.service import Service
 API_PREFIX = "/api/v1"
 
 
-def create_app(service: Service, *, maintenance: bool = True) -> FastAPI:
-    """Serve ``service``; with ``maintenance`` this process also sweeps expired leases."""
+def create_app(
+    service: Service, *, maintenance: bool = True, on_ready: Callable[[], None] | None = None
+) -> FastAPI:
+    """Serve ``service``; with ``maintenance`` this process also sweeps expired leases.
+    ``on_ready`` runs once the service is open, before the first request."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.open()
+        if on_ready is not None:
+            on_ready()
         stop = asyncio.Event()
         loop_task = asyncio.create_task(service.run_maintenance(stop)) if maintenance else None
         try:

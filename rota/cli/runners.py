@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Iterator, Sequence
 
@@ -26,6 +27,15 @@ from rota.worker import (
 )
 
 
+def freeze_startup_heap() -> None:
+    """Park what startup built (modules, the app, the store's driver) in the GC's
+    permanent generation, once the process is ready to work. A long-running process then
+    never re-scans it: under load `rota serve` otherwise paused for ~150 ms on each full
+    collection."""
+    gc.collect()
+    gc.freeze()
+
+
 class _QuietServer(uvicorn.Server):
     """A server that leaves signals to its owner, who stops workers before it."""
 
@@ -39,7 +49,7 @@ def make_server(
 ) -> uvicorn.Server:
     service = Service(backend_from_url(settings.database_url), settings)
     config = uvicorn.Config(
-        create_app(service),
+        create_app(service, on_ready=freeze_startup_heap),
         host=settings.host,
         port=settings.port,
         log_level=log_level,
@@ -83,6 +93,7 @@ async def run_worker(
         source = ServiceSource(service)
     else:
         source = HttpSource(AsyncClient(settings.url, token=settings.token))
+    freeze_startup_heap()
     worker = Worker(source, registry, worker_id=worker_id, options=options)
     maintenance = None
     if service is not None:
