@@ -81,21 +81,24 @@ def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
 def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, float]:
     """Drain ``short_queue`` tasks out of a short queue and out of a long one.
 
-    The median of three drains each: three fresh fills for the short queue; one fill of the
-    long queue drained three times in a row (it stays long: three drains take 3% of 1M).
+    The median of three drains each, interleaved (short, long, short, long, ...) so a
+    slow spell of the machine touches both alike: a fresh fill for each short drain; one
+    fill of the long queue drained three times (it stays long: three drains take 3% of 1M).
     """
-    short = []
-    for _ in range(ROUNDS_QUEUE):
-        with fresh_schema(base) as url:
-            asyncio.run(fill(url, sizes.short_queue))
-            settle(url)
-            short.append(asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency)))
-    long = []
-    with fresh_schema(base) as url:
-        asyncio.run(fill(url, sizes.long_queue))
-        settle(url)
+    short, long = [], []
+    with fresh_schema(base) as long_url:
+        asyncio.run(fill(long_url, sizes.long_queue))
+        settle(long_url)
         for _ in range(ROUNDS_QUEUE):
-            long.append(asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency)))
+            with fresh_schema(base) as url:
+                asyncio.run(fill(url, sizes.short_queue))
+                settle(url)
+                short.append(
+                    asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency))
+                )
+            long.append(
+                asyncio.run(drain_in_process(long_url, sizes.short_queue, sizes.concurrency))
+            )
     return {
         f"drain_with_{sizes.short_queue}_queued": statistics.median(short),
         f"drain_with_{sizes.long_queue}_queued": statistics.median(long),
