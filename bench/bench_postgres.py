@@ -21,6 +21,7 @@ from datetime import datetime
 import psycopg
 
 from bench.peers import pgqueuer_bench, procrastinate_bench
+from bench.peers.common import quiet
 from bench.rota_runs import (
     drain_http,
     drain_in_process,
@@ -35,6 +36,7 @@ from rota.backends.postgres.migrate import upgrade
 from rota.backends.postgres.url import PgUrl
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+Figures = dict[str, float]
 ROUNDS_QUEUE = 3  # drains per queue length
 
 
@@ -59,23 +61,41 @@ def settle(url: str) -> None:
         conn.execute(f'VACUUM ANALYZE "{parsed.schema}".rota_tasks')
 
 
-def measure_rota(base: str, sizes: argparse.Namespace) -> dict[str, float]:
-    out: dict[str, float] = {}
+def measure_round(base: str, sizes: argparse.Namespace) -> tuple[Figures, Figures]:
+    """One round of every paired figure, rota's and PgQueuer's back to back per phase, so a
+    slow spell of the machine (its speed swings by a third within minutes) touches both."""
+    rota: Figures = {}
+    pgq: Figures = {}
+    with quiet("pgqueuer"):
+        pgq_db = asyncio.run(pgqueuer_bench.database(base))
     with fresh_schema(base) as url:
         single, batched = asyncio.run(enqueue_in_process(url, sizes.single, sizes.batched))
-        out["enqueue_single"], out["enqueue_batched"] = single, batched
+        rota["enqueue_single"], rota["enqueue_batched"] = single, batched
+    with quiet("pgqueuer"):
+        single, batched = asyncio.run(
+            pgqueuer_bench.enqueue_figures(pgq_db, sizes.single, sizes.batched)
+        )
+        pgq["enqueue_single"], pgq["enqueue_batched"] = single, batched
     with fresh_schema(base) as url:
         asyncio.run(fill(url, sizes.drain))
         settle(url)
-        out["drain"] = asyncio.run(drain_in_process(url, sizes.drain, sizes.concurrency))
+        rota["drain"] = asyncio.run(drain_in_process(url, sizes.drain, sizes.concurrency))
+    with quiet("pgqueuer"):
+        pgq["drain"], pgq["drain_handlers"] = asyncio.run(
+            pgqueuer_bench.drain(pgq_db, sizes.drain, sizes.concurrency)
+        )
     with fresh_schema(base) as url:
-        out["drain_http"] = drain_http(url, sizes.drain, sizes.concurrency, settle)
+        rota["drain_http"] = drain_http(url, sizes.drain, sizes.concurrency, settle)
     with fresh_schema(base) as url, rota_server(url) as http, rota_worker(http, 4):
         time.sleep(1.0)
-        out["latency_p50_ms"], out["latency_p99_ms"] = asyncio.run(
+        rota["latency_p50_ms"], rota["latency_p99_ms"] = asyncio.run(
             idle_latency(http, sizes.latency)
         )
-    return out
+    with quiet("pgqueuer"):
+        pgq["latency_p50_ms"], pgq["latency_p99_ms"] = asyncio.run(
+            pgqueuer_bench.latency(pgq_db, sizes.latency, sizes.concurrency)
+        )
+    return rota, pgq
 
 
 def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, float]:
@@ -105,7 +125,7 @@ def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, floa
     }
 
 
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+def median_of(runs: list[Figures]) -> Figures:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
@@ -144,12 +164,13 @@ def main() -> None:
         "latency_samples": sizes.latency,
         "concurrency": sizes.concurrency,
     }
-    # Rounds alternate rota and PgQueuer, so a drift of the machine touches both alike; each
-    # figure is the median of the rounds. Procrastinate, 20-40x behind, runs one round.
+    # Each round pairs rota's and PgQueuer's figures phase by phase; each figure is the
+    # median of the rounds. Procrastinate, 20-40x behind, runs one round at the end.
     rota_runs, pgq_runs = [], []
     for _ in range(args.rounds):
-        rota_runs.append(measure_rota(base, sizes))
-        pgq_runs.append(asyncio.run(pgqueuer_bench.run(base, **peer_args)))
+        mine, theirs = measure_round(base, sizes)
+        rota_runs.append(mine)
+        pgq_runs.append(theirs)
     rota = median_of(rota_runs) | measure_queue_length(base, sizes)
     peers = {
         "pgqueuer": median_of(pgq_runs),

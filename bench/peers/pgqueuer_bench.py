@@ -113,7 +113,7 @@ async def _consumer(dsn: str, probe: Probe, concurrency: int) -> AsyncIterator[a
             await conn.close()
 
 
-async def _enqueue_figures(dsn: str, n_single: int, n_batched: int) -> tuple[float, float]:
+async def enqueue_figures(dsn: str, n_single: int, n_batched: int) -> tuple[float, float]:
     await _fresh_schema(dsn)
     async with _producer(dsn) as queries:
 
@@ -128,7 +128,7 @@ async def _enqueue_figures(dsn: str, n_single: int, n_batched: int) -> tuple[flo
     return single_rate, batched_rate
 
 
-async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
+async def drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
     await _fresh_schema(dsn)
     async with _producer(dsn) as queries:
         await _enqueue_batches(queries, n)
@@ -144,7 +144,7 @@ async def _drain(dsn: str, n: int, concurrency: int) -> tuple[float, float]:
     return n / elapsed, n / handlers
 
 
-async def _latency(dsn: str, samples: int, concurrency: int) -> tuple[float, float]:
+async def latency(dsn: str, samples: int, concurrency: int) -> tuple[float, float]:
     await _fresh_schema(dsn)
     probe = Probe()
     lat: list[float] = []
@@ -158,6 +158,12 @@ async def _latency(dsn: str, samples: int, concurrency: int) -> tuple[float, flo
                 lat.append((probe.last_start - t0) * 1000)
             await asyncio.sleep(LATENCY_PAUSE)
     return p50_p99(lat)
+
+
+async def database(dsn: str) -> str:
+    """A fresh, empty ``bench_pgqueuer`` database on ``dsn``'s server; its URI. Each phase
+    (``enqueue_figures``, ``drain``, ``latency``) installs the schema in it anew."""
+    return await recreate_database(dsn, DATABASE)
 
 
 async def run(
@@ -175,14 +181,14 @@ async def run(
     used only to drop and create ``bench_pgqueuer``.
     """
     with quiet("pgqueuer"):
-        db = await recreate_database(dsn, DATABASE)
-        single, batched = await _enqueue_figures(db, n_single, n_batched)
-        drain, drain_handlers = await _drain(db, n_drain, concurrency)
-        p50, p99 = await _latency(db, latency_samples, concurrency)
+        db = await database(dsn)
+        single, batched = await enqueue_figures(db, n_single, n_batched)
+        drain_rate, drain_handlers = await drain(db, n_drain, concurrency)
+        p50, p99 = await latency(db, latency_samples, concurrency)
     return {
         "enqueue_single": single,
         "enqueue_batched": batched,
-        "drain": drain,
+        "drain": drain_rate,
         "drain_handlers": drain_handlers,
         "latency_p50_ms": p50,
         "latency_p99_ms": p99,
