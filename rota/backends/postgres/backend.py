@@ -42,6 +42,7 @@ _COLUMNS = ", ".join(_FIELDS)
 _COLUMNS_T = ", ".join(f"t.{name}" for name in _FIELDS)
 _STATE = _FIELDS.index("state")
 _SEQ = _FIELDS.index("seq")
+_PRIORITY = _FIELDS.index("priority")
 COPY_FROM = 50  # batches this large go in by COPY
 COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
@@ -67,6 +68,10 @@ _TEXT = {state: state.value for state in TaskState}  # and beats .value
 
 def _task(row: Sequence[Any]) -> Task:
     return Task._make((*row[:_STATE], _STATES[row[_STATE]], *row[_STATE + 1 :]))
+
+
+def _contract_order(row: Sequence[Any]) -> tuple[int, int]:
+    return -row[_PRIORITY], row[_SEQ]
 
 
 def _with_seq(task: Task, seq: int) -> Task:
@@ -395,6 +400,7 @@ class PostgresBackend:
                 await conn.execute(Q["promote_due"], params)
                 cur = await conn.execute(query, params)
             rows = await cur.fetchall()
+        rows.sort(key=_contract_order)
         return [_task(r) for r in rows]
 
     async def task_heartbeat(

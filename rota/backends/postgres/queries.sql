@@ -82,24 +82,24 @@ SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
 -- CLAIM_LIMIT is written into the text (a literal, one prepared statement per limit): with
 -- a parameter there, PostgreSQL's generic plan guesses a tenth of the table and hash-joins
 -- it, so every claim had to be planned afresh. With the literal and the ANY(ARRAY(...))
--- lookup the cached generic plan is the good one, and claims skip planning.
+-- lookup the cached generic plan is the good one, and claims skip planning. The rows come
+-- back in no particular order: the backend sorts them (cheaper than a sort in SQL, which
+-- first materializes every returned row).
 WITH picked AS (
     SELECT id FROM rota_tasks
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > %(now)s)
     ORDER BY priority DESC, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE rota_tasks AS t
-    SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-        lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
-            ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-        worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
-        claim_seq = nextval('rota_events_seq_seq')
-    WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
-    RETURNING TASK_COLUMNS_T
 )
-SELECT * FROM claimed ORDER BY priority DESC, seq;
+UPDATE rota_tasks AS t
+SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+    lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
+        ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
+    worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
+    claim_seq = nextval('rota_events_seq_seq')
+WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
+RETURNING TASK_COLUMNS_T;
 
 -- name: claim_queues
 -- Each queue's head comes from its own ordered index scan (an IN-list cannot keep the
@@ -120,17 +120,15 @@ WITH heads AS (
     ORDER BY priority DESC, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE rota_tasks AS t
-    SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-        lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
-            ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-        worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
-        claim_seq = nextval('rota_events_seq_seq')
-    WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
-    RETURNING TASK_COLUMNS_T
 )
-SELECT * FROM claimed ORDER BY priority DESC, seq;
+UPDATE rota_tasks AS t
+SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+    lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
+        ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
+    worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
+    claim_seq = nextval('rota_events_seq_seq')
+WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
+RETURNING TASK_COLUMNS_T;
 
 -- name: heartbeat
 UPDATE rota_tasks
