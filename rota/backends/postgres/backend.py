@@ -50,12 +50,24 @@ assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
 
 
 def _load_queries() -> dict[str, str]:
+    """Named queries; an upper-case name is a fragment, written into the queries after it
+    that mention it."""
     text = resources.files(__package__).joinpath("queries.sql").read_text()
     queries: dict[str, str] = {}
+    fragments: dict[str, str] = {}
     for block in text.split("-- name: ")[1:]:
         name, _, body = block.partition("\n")
+        name = name.strip()
+        for fragment, sql in fragments.items():
+            body = body.replace(fragment, sql)
         body = body.replace("TASK_COLUMNS_T", _COLUMNS_T).replace("TASK_COLUMNS", _COLUMNS)
-        queries[name.strip()] = body.strip().rstrip(";")
+        body = body.strip().rstrip(";")
+        if name.isupper():
+            fragments[name] = "\n".join(
+                line for line in body.splitlines() if not line.startswith("--")
+            )
+        else:
+            queries[name] = body
     return queries
 
 

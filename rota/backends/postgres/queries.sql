@@ -1,5 +1,6 @@
 -- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME".
--- TASK_COLUMNS is replaced by the column list in the order of rota.core.models.Task.
+-- TASK_COLUMNS is replaced by the column list in the order of rota.core.models.Task. An
+-- upper-case NAME is a fragment: later queries that mention it get its text.
 
 -- name: insert_tasks
 -- Small batches: one statement (and so one round trip and one transaction) with its NOTIFY;
@@ -76,6 +77,17 @@ WITH due AS (
 INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
 SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
 
+-- name: CLAIM_PICKED
+-- A fragment, not a query: the lease both claims give the rows they picked.
+UPDATE rota_tasks AS t
+SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+    lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
+        ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
+    worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
+    claim_seq = nextval('rota_events_seq_seq')
+WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
+RETURNING TASK_COLUMNS_T;
+
 -- name: claim_any
 -- No event row: the claim lives in the task row (started_at, worker_id), and claim_seq
 -- holds its place in the history (see finish_many and list_events).
@@ -92,14 +104,7 @@ WITH picked AS (
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 )
-UPDATE rota_tasks AS t
-SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-    lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
-        ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-    worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
-    claim_seq = nextval('rota_events_seq_seq')
-WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
-RETURNING TASK_COLUMNS_T;
+CLAIM_PICKED;
 
 -- name: claim_queues
 -- Each queue's head comes from its own ordered index scan (an IN-list cannot keep the
@@ -121,14 +126,7 @@ WITH heads AS (
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 )
-UPDATE rota_tasks AS t
-SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-    lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
-        ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-    worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
-    claim_seq = nextval('rota_events_seq_seq')
-WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
-RETURNING TASK_COLUMNS_T;
+CLAIM_PICKED;
 
 -- name: heartbeat
 UPDATE rota_tasks
