@@ -54,6 +54,35 @@ class Task(NamedTuple):
         return self._replace(**changes)
 
 
+_tuple_new = tuple.__new__
+
+
+def new_task(
+    id: str,
+    queue: str,
+    kind: str,
+    payload: JSONObject,
+    priority: int,
+    state: TaskState,
+    run_at: datetime,
+    created_at: datetime,
+    max_attempts: int,
+    timeout: float | None,
+    tenant: str | None,
+    job_id: str | None,
+    retry: JSONObject | None,
+    expires_at: datetime | None,
+) -> Task:
+    """A task as enqueued (never run, no seq yet): ``Task(...)`` with every other field at
+    its default, three times faster (a batch builds a thousand)."""
+    return _tuple_new(
+        Task,
+        (id, queue, kind, payload, priority, state, run_at, created_at, 0, max_attempts,
+         timeout, tenant, job_id, 0, None, None, None, 0, None, False, None, None, retry,
+         expires_at, None),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One append-only history record: a state change or an operator action."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rota.core.models import Job, JobSummary, Task
+from rota.core.models import Job, JobSummary, Task, new_task
 from rota.core.ordering import claim_key, in_claim_order
 from rota.core.states import TaskState
 
@@ -16,6 +16,21 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def task(task_id: str, priority: int, seq: int) -> Task:
     return Task(task_id, "q", "k", {}, priority, S.QUEUED, T0, T0, seq=seq)
+
+
+def test_new_task_is_the_task_constructor_with_every_other_field_at_its_default() -> None:
+    """new_task builds the tuple by position: a field added or moved must show up here."""
+    later = datetime(2026, 1, 2, tzinfo=UTC)
+    fields = ("i", "q", "k", {"a": 1}, 7, S.SCHEDULED, later, T0)
+    policy = {"strategy": "fixed", "delay": 2.0}
+
+    built = new_task(*fields, 4, 1.5, "t", "j", policy, later)
+
+    assert built == Task(
+        *fields, max_attempts=4, timeout=1.5, tenant="t", job_id="j", retry=policy,
+        expires_at=later,
+    )  # fmt: skip
+    assert type(built) is Task
 
 
 def test_claim_key_ranks_priority_then_seq_then_id() -> None:

@@ -50,8 +50,8 @@ SELECT inserted.seq FROM inserted, wake;
 SELECT nextval('rota_task_seq'), pg_notify(%s, '');
 
 -- name: copy_tasks
--- Text format on purpose: see copyrows.py.
-COPY rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state, max_attempts,
+-- Text format on purpose, and the columns a batch shares last: see copyrows.py.
+COPY rota_tasks (id, seq, payload, priority, queue, kind, state, enqueued_state, max_attempts,
                  timeout, tenant, job_id, run_at, created_at, retry, expires_at)
 FROM STDIN;
 
