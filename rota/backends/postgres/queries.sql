@@ -114,7 +114,8 @@ WITH heads AS (
     SELECT h.id FROM unnest(%(queues)s::text[]) AS q(name),
     LATERAL (
         SELECT id FROM rota_tasks
-        WHERE state = 'queued' AND queue = q.name
+        WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(q.name, 0)
+          AND queue = q.name
           AND (expires_at IS NULL OR expires_at > %(now)s)
         ORDER BY priority DESC, seq
         LIMIT CLAIM_LIMIT * 2
@@ -233,9 +234,11 @@ ORDER BY lease_expires_at, seq LIMIT %s;
 -- name: position
 SELECT
     (SELECT count(*) FROM rota_tasks
-      WHERE state = 'queued' AND queue = t.queue AND priority = t.priority AND seq < t.seq) + 1,
+      WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(t.queue, 0)
+        AND queue = t.queue AND priority = t.priority AND seq < t.seq) + 1,
     (SELECT count(*) FROM rota_tasks
-      WHERE state = 'queued' AND queue = t.queue
+      WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(t.queue, 0)
+        AND queue = t.queue
         AND (priority > t.priority OR (priority = t.priority AND seq < t.seq))) + 1
 FROM rota_tasks AS t WHERE t.id = %s AND t.state = 'queued';
 

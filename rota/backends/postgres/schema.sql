@@ -35,13 +35,16 @@ CREATE TABLE rota_tasks (
     claim_seq        BIGINT        -- the running (or succeeded) attempt's place in the history
 );
 
--- Listings, newest first. Running rows are left out (they are listed through
--- rota_tasks_leased): a claim then writes no entry here.
-CREATE INDEX rota_tasks_seq ON rota_tasks (seq) WHERE state <> 'running';
+-- Listings, newest first. Running rows are left out (listed through rota_tasks_leased), so
+-- a claim writes no entry here; queued rows too (listed through rota_tasks_ready, one scan
+-- per priority), so an enqueue writes none either.
+CREATE INDEX rota_tasks_seq ON rota_tasks (seq) WHERE state NOT IN ('queued', 'running');
 -- The claim indexes: exactly the ordering contract, holding only ready rows.
 CREATE INDEX rota_tasks_ready ON rota_tasks (priority DESC, seq) WHERE state = 'queued';
-CREATE INDEX rota_tasks_ready_by_queue ON rota_tasks (queue, priority DESC, seq)
-    WHERE state = 'queued';
+-- Per queue: keyed on a hash of the name (fixed width, cheaper to write; migration 0005);
+-- queries add `queue = name` against collisions.
+CREATE INDEX rota_tasks_ready_by_queue
+    ON rota_tasks (hashtextextended(queue, 0), priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX rota_tasks_leased ON rota_tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX rota_tasks_dead ON rota_tasks (seq) WHERE state IN ('failed', 'canceled');
