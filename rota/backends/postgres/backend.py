@@ -59,8 +59,11 @@ def _load_queries() -> dict[str, str]:
     for block in text.split("-- name: ")[1:]:
         name, _, body = block.partition("\n")
         name = name.strip()
-        for fragment, sql in fragments.items():
-            body = body.replace(fragment, sql)
+        for fragment, sql in fragments.items():  # in the SQL, never in a comment
+            body = "\n".join(
+                line if line.lstrip().startswith("--") else line.replace(fragment, sql)
+                for line in body.splitlines()
+            )
         body = body.replace("TASK_COLUMNS_T", _COLUMNS_T).replace("TASK_COLUMNS", _COLUMNS)
         body = body.strip().rstrip(";")
         if name.isupper():

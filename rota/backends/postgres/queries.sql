@@ -78,14 +78,21 @@ INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
 SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
 
 -- name: CLAIM_PICKED
--- A fragment, not a query: the lease both claims give the rows they picked.
+-- A fragment, not a query: the lease both claims give the rows they picked. The rows are
+-- found again by ctid (a TID scan), not by id through the primary key: about 500 buffer
+-- visits fewer per 100 rows. Safe because the picked rows stay locked until the statement
+-- ends, so neither an update nor VACUUM can move them. One difference from an id lookup:
+-- a row whose newest version was committed after this statement began (changed and back
+-- to queued within the claim, e.g. another worker's claim and hand-back) is not visible
+-- to the update and is left queued for the next claim, as SKIP LOCKED leaves a row that
+-- another claim holds.
 UPDATE rota_tasks AS t
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
     lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
         ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
     worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
     claim_seq = nextval('rota_events_seq_seq')
-WHERE t.id = ANY(ARRAY(SELECT id FROM picked))
+WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
 RETURNING TASK_COLUMNS_T;
 
 -- name: claim_any
@@ -94,11 +101,11 @@ RETURNING TASK_COLUMNS_T;
 -- CLAIM_LIMIT is written into the text (a literal, one prepared statement per limit): with
 -- a parameter there, PostgreSQL's generic plan guesses a tenth of the table and hash-joins
 -- it, so every claim had to be planned afresh. With the literal and the ANY(ARRAY(...))
--- lookup the cached generic plan is the good one, and claims skip planning. The rows come
+-- lookup (see CLAIM_PICKED) the cached generic plan is the good one, and claims skip planning. The rows come
 -- back in no particular order: the backend sorts them (cheaper than a sort in SQL, which
 -- first materializes every returned row).
 WITH picked AS (
-    SELECT id FROM rota_tasks
+    SELECT ctid FROM rota_tasks
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > %(now)s)
     ORDER BY priority DESC, seq
     LIMIT CLAIM_LIMIT
@@ -121,7 +128,7 @@ WITH heads AS (
         LIMIT CLAIM_LIMIT * 2
     ) AS h
 ), picked AS (
-    SELECT id FROM rota_tasks
+    SELECT ctid FROM rota_tasks
     WHERE id = ANY(ARRAY(SELECT id FROM heads)) AND state = 'queued'
     ORDER BY priority DESC, seq
     LIMIT CLAIM_LIMIT
