@@ -18,7 +18,7 @@ import functools
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -46,6 +46,9 @@ _SEQ = _FIELDS.index("seq")
 _PRIORITY = _FIELDS.index("priority")
 COPY_FROM = 50  # batches this large go in by COPY
 COPY_CHUNK = 100  # rows per write: the server gets them as they are made
+# Claims skip promoting scheduled tasks until the earliest is due, as long as every write
+# that schedules one is heard (NOTIFY); they re-check at least this often all the same.
+PROMOTE_RECHECK = timedelta(seconds=1)
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
 assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
 
@@ -142,6 +145,10 @@ class PostgresBackend:
         )
         self._listeners: list[Callable[[], None]] = []
         self._listen_task: asyncio.Task[None] | None = None
+        self._listening = False
+        # No scheduled row is due before this (see task_claim_many); None: not known.
+        self._promote_at: datetime | None = None
+        self._wakes = 0
         self._leader: psycopg.AsyncConnection[Any] | None = None
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -217,17 +224,27 @@ class PostgresBackend:
                 async with conn:
                     await conn.execute(f"LISTEN {self.channel}")
                     delay = 0.1
+                    self._listening = True
                     self._wake()  # anything inserted while we were not listening
                     async for _ in conn.notifies():
                         self._wake()
             except (psycopg.Error, OSError) as exc:
+                self._listening = False
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                self._listening = False
 
     def _wake(self) -> None:
+        self._forget_promote_at()
         for callback in self._listeners:
             callback()
+
+    def _forget_promote_at(self) -> None:
+        """Something may have been scheduled: the next claim promotes again."""
+        self._wakes += 1
+        self._promote_at = None
 
     async def leader_attempt_elect(self) -> bool:
         """Hold (or take) the session advisory lock; True while this process is leader."""
@@ -264,12 +281,16 @@ class PostgresBackend:
         drawn: list[Task] = []  # what the COPY has drawn, to name a duplicate
         try:
             if job is None and len(head) == 1:
-                return [await self._insert_one(head[0])]
-            if job is None and len(head) < COPY_FROM:
-                return await self._insert_statement(head)
-            return await self._insert_copy(itertools.chain(head, rest), job, drawn)
+                stored = [await self._insert_one(head[0])]
+            elif job is None and len(head) < COPY_FROM:
+                stored = await self._insert_statement(head)
+            else:
+                stored = await self._insert_copy(itertools.chain(head, rest), job, drawn)
         except pg_errors.UniqueViolation as exc:
             raise await self._duplicate(drawn or head, job, exc) from exc
+        if any(t.state == TaskState.SCHEDULED for t in stored):
+            self._forget_promote_at()  # the NOTIFY tells the other replicas
+        return stored
 
     async def _insert_one(self, task: Task) -> Task:
         params = {
@@ -422,9 +443,18 @@ class PostgresBackend:
         }
         query = _claim_query("claim_any" if queues is None else "claim_queues", limit)
         async with self._conn() as conn:
-            async with conn.pipeline():
-                await conn.execute(Q["promote_due"], params)
+            if self._listening and self._promote_at is not None and now < self._promote_at:
                 cur = await conn.execute(query, params)
+            else:
+                wakes = self._wakes
+                async with conn.pipeline():
+                    promoted = await conn.execute(Q["promote_due"], params)
+                    cur = await conn.execute(query, params)
+                row = await promoted.fetchone()
+                if wakes == self._wakes:  # no news arrived while we asked
+                    recheck = now + PROMOTE_RECHECK
+                    due = None if row is None else row[0]
+                    self._promote_at = recheck if due is None else min(due, recheck)
             rows = await cur.fetchall()
         rows.sort(key=_contract_order)
         return [_task(r) for r in rows]
@@ -454,9 +484,13 @@ class PostgresBackend:
         if not finishes:
             return []
         batch = orjson.dumps([_finish_item(f) for f in finishes]).decode()
+        scheduled = any(f.state == TaskState.SCHEDULED for f in finishes)
         async with self._conn() as conn:
             cur = await conn.execute(Q["finish_many"], {"batch": batch, "now": now})
             rows = await cur.fetchall()
+            if scheduled:  # retries with a backoff: every replica's claims must promote them
+                self._forget_promote_at()
+                await conn.execute(Q["wake"], [self.channel])
         applied = {r[0] for r in rows}
         out = []
         for f in finishes:  # a task named twice in one batch applies once

@@ -65,6 +65,8 @@ SELECT id FROM rota_tasks WHERE id = ANY(%s);
 SELECT TASK_COLUMNS FROM rota_tasks WHERE id = %s;
 
 -- name: promote_due
+-- Answers when the next promotion is due: the earliest run_at of the scheduled rows it
+-- did not move (one it skipped, locked or past its limit, may be due already).
 WITH due AS (
     SELECT id FROM rota_tasks
     WHERE state = 'scheduled' AND run_at <= %(now)s
@@ -73,9 +75,15 @@ WITH due AS (
 ), moved AS (
     UPDATE rota_tasks AS t SET state = 'queued'
     WHERE t.id = ANY(ARRAY(SELECT id FROM due)) RETURNING t.id
+), logged AS (
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
+    SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved
 )
-INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
-SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved;
+SELECT min(run_at) FROM rota_tasks
+WHERE state = 'scheduled' AND id <> ALL(ARRAY(SELECT id FROM moved));
+
+-- name: wake
+SELECT pg_notify(%s, '');
 
 -- name: CLAIM_PICKED
 -- A fragment, not a query: the lease both claims give the rows they picked. The rows are

@@ -1,0 +1,134 @@
+"""Claims skip promoting scheduled tasks while none can be due, and still never miss one.
+
+A listening PostgreSQL backend remembers when the earliest scheduled task falls due and
+leaves the promotion out of claims before then; whatever schedules a task (an insert, a
+retry with a backoff, in this replica or another) makes the next claim promote again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from rota.backends.postgres import PostgresBackend
+from rota.core.models import Finish
+from rota.core.states import TaskState
+from tests.contract.helpers import at, make_task
+
+LEASE = timedelta(seconds=30)
+
+
+class Replica:
+    """A backend that listens, as `rota serve` does, and counts the wake-ups it hears."""
+
+    def __init__(self, url: str) -> None:
+        self.backend = PostgresBackend(url)
+        self.heard = asyncio.Event()
+
+    async def open(self) -> None:
+        await self.backend.open()
+        await self.backend.listen_inserts(self.heard.set)
+        await asyncio.wait_for(self.heard.wait(), 5)  # the LISTEN is up
+        self.heard.clear()
+
+    async def claim(self, seconds: float) -> list[str]:
+        now = at(seconds)
+        tasks = await self.backend.task_claim_many(
+            queues=None, worker_id="w", limit=10, now=now, lease_expires_at=now + LEASE
+        )
+        return [t.id for t in tasks]
+
+    async def hear(self) -> None:
+        await asyncio.wait_for(self.heard.wait(), 5)
+        self.heard.clear()
+
+
+@pytest.fixture
+async def replicas(pg_url: str) -> AsyncIterator[tuple[Replica, Replica]]:
+    a, b = Replica(pg_url), Replica(pg_url)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b
+    finally:
+        await a.backend.close()
+        await b.backend.close()
+
+
+async def test_a_scheduled_task_is_claimed_once_due_and_not_before(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, _ = replicas
+    await a.backend.task_insert_many([make_task("later", run_at=at(10))])
+
+    assert await a.claim(0) == []
+    assert await a.claim(5) == []  # past the 1 s re-check, not yet due
+    assert await a.claim(9.9) == []
+    assert await a.claim(10) == ["later"]
+
+
+async def test_claims_before_the_next_due_time_leave_the_promotion_out(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    """The saving itself. A change no replica hears about (made here in plain SQL, no
+    NOTIFY) shows it: a row made due behind rota's back waits for the next promotion,
+    which comes when the earliest known task falls due (or after the 1 s re-check)."""
+    a, _ = replicas
+    await a.backend.task_insert_many(
+        [make_task("s", run_at=at(0.5)), make_task("x", run_at=at(99))]
+    )
+    await a.hear()
+    assert await a.claim(0) == []  # learns that "s" is due at 0.5
+    async with a.backend._conn() as conn:
+        await conn.execute("UPDATE rota_tasks SET run_at = %s WHERE id = 'x'", [at(0.1)])
+
+    assert await a.claim(0.2) == []  # "x" is due, but no claim promotes before 0.5
+    assert await a.claim(0.4) == []
+    assert sorted(await a.claim(0.5)) == ["s", "x"]
+
+
+async def test_an_insert_in_this_replica_makes_the_next_claim_promote(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, _ = replicas
+    assert await a.claim(0) == []  # nothing scheduled: no promotion until 1 s
+
+    await a.backend.task_insert_many([make_task("soon", run_at=at(0.2))])
+
+    assert await a.claim(0.3) == ["soon"]
+
+
+async def test_an_insert_in_another_replica_makes_the_next_claim_promote(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, b = replicas
+    assert await a.claim(0) == []
+
+    await b.backend.task_insert_many([make_task("soon", run_at=at(0.2))])
+    await a.hear()
+
+    assert await a.claim(0.3) == ["soon"]
+
+
+async def test_a_retry_with_a_backoff_in_another_replica_makes_the_next_claim_promote(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    a, b = replicas
+    await b.backend.task_insert_many([make_task("flaky")])
+    await a.hear()
+    (task,) = await b.backend.task_claim_many(
+        queues=None, worker_id="b", limit=1, now=at(0), lease_expires_at=at(0) + LEASE
+    )
+    assert await a.claim(0) == []  # nothing scheduled yet: no promotion until 1 s
+
+    (applied,) = await b.backend.task_finish_many(
+        [Finish(task.id, task.lease_token, TaskState.SCHEDULED, error="boom", run_at=at(0.2))],
+        now=at(0.1),
+    )
+    assert applied
+    await a.hear()
+
+    assert await a.claim(0.3) == ["flaky"]
