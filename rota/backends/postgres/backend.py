@@ -339,7 +339,7 @@ class PostgresBackend:
         return [_with_seq(t, seqs[t.id]) for t in tasks]
 
     async def _insert_copy(
-        self, tasks: Iterator[Task], job: Job | None, stored: list[Task]
+        self, tasks: Iterator[Task], job: Job | None, drawn: list[Task]
     ) -> list[Task]:
         """Rows go in by text COPY, numbered from one block of seqs drawn beforehand."""
         async with self._conn() as conn, conn.transaction():
@@ -352,7 +352,7 @@ class PostgresBackend:
             async with conn.cursor().copy(Q["copy_tasks"]) as copy:
                 lines: list[str] = []
                 for seq, t in zip(range(first, first + SEQ_BLOCK), tasks, strict=False):
-                    stored.append(_with_seq(t, seq))
+                    drawn.append(t)
                     lines.append(rows.line(t, seq))
                     if len(lines) == COPY_CHUNK:
                         await copy.write("".join(lines))
@@ -360,6 +360,9 @@ class PostgresBackend:
                 await copy.write("".join(lines))
                 if next(tasks, None) is not None:
                     raise ValidationError(f"at most {limits.MAX_BATCH} tasks per insert")
+                # Made while the server still stores the last rows (leaving the block waits
+                # for it): the caller's copies of the tasks, with their seqs.
+                stored = [_with_seq(t, seq) for seq, t in enumerate(drawn, first)]
         return stored
 
     async def _duplicate(
