@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import timedelta
 
+import orjson
 import pytest
 
 from rota.backends import Backend
 from rota.core.errors import DuplicateTask, ValidationError
-from rota.core.models import Job, Task, TaskFilter
+from rota.core.models import Finish, Job, Task, TaskFilter
 from tests.contract.conftest import Store
 from tests.contract.helpers import T0, S, at, claim, insert, make_task
 
@@ -144,6 +146,8 @@ async def test_a_large_batch_round_trips_awkward_text(backend: Backend) -> None:
             timeout=None if i % 4 == 0 else 0.25,
             max_attempts=9 if i < 60 else 2,
             priority=i % 101,
+            run_at=None if i % 5 == 1 else T0 + timedelta(seconds=i // 10),  # some scheduled
+            job_id=None if i % 7 == 0 else f"job-{i // 30}",
         ).evolve(
             retry=None if i % 2 else {"strategy": "fixed", "delay": 1.5 + i},
             expires_at=None if i % 6 == 0 else T0 + timedelta(hours=1, microseconds=i),
@@ -156,6 +160,26 @@ async def test_a_large_batch_round_trips_awkward_text(backend: Backend) -> None:
     assert [t.evolve(seq=0) for t in stored] == tasks
     for task in stored:
         assert await backend.task_get(task.id) == task
+
+
+async def test_values_equal_in_python_but_not_as_json_each_come_back_as_given(
+    backend: Backend,
+) -> None:
+    """1, 1.0 and True are equal in Python; stored JSON keeps them apart. A batch large
+    enough for COPY, every other column shared, so only the retry policy differs."""
+    delays: list[object] = [1, 1.0, True]
+    tasks = [
+        make_task(f"eq{i}").evolve(retry={"strategy": "fixed", "delay": delays[i % 3]})
+        for i in range(60)
+    ]
+
+    await backend.task_insert_many(tasks)
+
+    for task in tasks:
+        got = await backend.task_get(task.id)
+        assert got is not None
+        as_json = functools.partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
+        assert as_json(got.retry) == as_json(task.retry), task.id
 
 
 @pytest.fixture
@@ -228,7 +252,13 @@ async def test_cursor_pages_are_disjoint_newest_first_and_cover_all(
     inserted: list[Task] = []
     for batch in range(5):  # several inserts, so seq spans calls
         inserted += await insert(
-            backend, *(make_task(f"t{batch}-{i}", queue="qa" if i % 2 else "qb") for i in range(5))
+            backend,
+            *(
+                make_task(
+                    f"t{batch}-{i}", queue="qa" if i % 2 else "qb", priority=(0, 100, 37)[i % 3]
+                )
+                for i in range(5)
+            ),
         )
 
     got = await pages(backend, TaskFilter(), size)
@@ -240,6 +270,9 @@ async def test_cursor_pages_are_disjoint_newest_first_and_cover_all(
 
     only_qa = [t.id for page in await pages(backend, TaskFilter(queue="qa"), 3) for t in page]
     assert only_qa == [t.id for t in reversed(inserted) if t.queue == "qa"]
+    queued_qb = TaskFilter(queue="qb", state=S.QUEUED)
+    only_qb = [t.id for page in await pages(backend, queued_qb, 2) for t in page]
+    assert only_qb == [t.id for t in reversed(inserted) if t.queue == "qb"]
 
 
 @pytest.mark.parametrize("size", [1, 4, 5])
@@ -247,12 +280,20 @@ async def test_pages_over_every_state_merge_running_tasks_in_place(
     backend: Backend, size: int
 ) -> None:
     inserted = await insert(backend, *(make_task(f"t{i}", priority=i % 3) for i in range(12)))
-    running = {t.id for t in await claim(backend, limit=5)}  # the highest priorities
+    claimed = await claim(backend, limit=5)  # the highest priorities
+    done = claimed[:2]
+    await backend.task_finish_many([Finish(t.id, t.lease_token, S.SUCCEEDED) for t in done], now=T0)
+    running = {t.id for t in claimed[2:]}
 
     got = [t for page in await pages(backend, TaskFilter(), size) for t in page]
 
     assert [t.id for t in got] == [t.id for t in reversed(inserted)]
     assert {t.id for t in got if t.state == S.RUNNING} == running
+    assert {t.id for t in got if t.state == S.SUCCEEDED} == {t.id for t in done}
+    queued = [t.id for page in await pages(backend, TaskFilter(state=S.QUEUED), size) for t in page]
+    assert queued == [
+        t.id for t in reversed(inserted) if t.id not in running | {d.id for d in done}
+    ]
 
 
 async def test_list_respects_limit(backend: Backend) -> None:

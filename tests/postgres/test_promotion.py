@@ -132,3 +132,39 @@ async def test_a_retry_with_a_backoff_in_another_replica_makes_the_next_claim_pr
     await a.hear()
 
     assert await a.claim(0.3) == ["flaky"]
+
+
+async def _make_due_unannounced(replica: Replica, task_id: str, seconds: float) -> None:
+    """Change a run_at in plain SQL: no NOTIFY, so no replica hears of it."""
+    async with replica.backend._conn() as conn:
+        await conn.execute(
+            "UPDATE rota_tasks SET run_at = %s WHERE id = %s", [at(seconds), task_id]
+        )
+
+
+async def test_reading_the_next_due_time_makes_claims_promote_by_then(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    """A long-polling claimer naps until task_next_run_at; when it wakes, its claim must
+    promote what it read, not skip the promotion until the re-check."""
+    a, _ = replicas
+    await a.backend.task_insert_many([make_task("x", run_at=at(99))])
+    await a.hear()
+    assert await a.claim(0) == []  # nothing due before 1 s, as far as a knows
+    await _make_due_unannounced(a, "x", 0.1)
+
+    assert await a.backend.task_next_run_at() == at(0.1)
+    assert await a.claim(0.2) == ["x"]
+
+
+async def test_without_a_listen_connection_every_claim_promotes(pg_url: str) -> None:
+    lone = Replica(pg_url)
+    await lone.backend.open()  # no listen_inserts: it would not hear other replicas
+    try:
+        await lone.backend.task_insert_many([make_task("x", run_at=at(99))])
+        assert await lone.claim(0) == []
+        await _make_due_unannounced(lone, "x", 0.1)
+
+        assert await lone.claim(0.2) == ["x"]
+    finally:
+        await lone.backend.close()

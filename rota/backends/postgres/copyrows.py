@@ -33,9 +33,11 @@ def _text(value: str | None) -> str:
 
 
 def _json(value: Any) -> str:
-    if value is None:
-        return NULL
-    text = orjson.dumps(value).decode()  # JSON never holds a raw tab, newline or CR
+    return NULL if value is None else _escape_json(orjson.dumps(value).decode())
+
+
+def _escape_json(text: str) -> str:
+    # JSON never holds a raw tab, newline or CR: only its backslashes need escaping.
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
@@ -53,8 +55,10 @@ class RowWriter:
         (tid, queue, kind, payload, priority, state, run_at, created_at, _, max_attempts,
          timeout, tenant, job_id, _, _, _, _, _, _, _, _, _, retry, expires_at,
          _) = task  # fmt: skip
+        # retry as its JSON: equal dicts can still differ as JSON (1 == 1.0 == True)
         shared = (queue, kind, state, max_attempts, timeout, tenant, job_id, run_at,
-                  created_at, retry, expires_at)  # fmt: skip
+                  created_at, retry if retry is None else orjson.dumps(retry),
+                  expires_at)  # fmt: skip
         if shared != self._shared:
             self._shared = shared
             self._shared_text = _shared_text(*shared)
@@ -74,14 +78,15 @@ def _shared_text(
     job_id: str | None,
     run_at: datetime,
     created_at: datetime,
-    retry: Any,
+    retry: bytes | None,
     expires_at: datetime | None,
 ) -> str:
     state_text = _STATE_TEXT[state]
     timeout_text = NULL if timeout is None else repr(float(timeout))
     columns = (
         _text(queue), _text(kind), state_text, state_text, str(int(max_attempts)), timeout_text,
-        _text(tenant), _text(job_id), _time(run_at), _time(created_at), _json(retry),
+        _text(tenant), _text(job_id), _time(run_at), _time(created_at),
+        NULL if retry is None else _escape_json(retry.decode()),
         _time(expires_at),
     )  # fmt: skip
     return "\t".join(columns) + "\n"

@@ -80,10 +80,7 @@ WITH due AS (
     SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved
 )
 SELECT min(run_at) FROM rota_tasks
-WHERE state = 'scheduled' AND id <> ALL(ARRAY(SELECT id FROM moved));
-
--- name: wake
-SELECT pg_notify(%s, '');
+WHERE state = 'scheduled' AND id NOT IN (SELECT id FROM moved);  -- a hashed subplan
 
 -- name: CLAIM_PICKED
 -- A fragment, not a query: the lease both claims give the rows they picked. The rows are
@@ -169,6 +166,9 @@ WITH f AS (
     WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
       AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
     RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq
+), wake AS (
+    -- A retry with a backoff: every replica's claims must promote it when due.
+    SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT FROM done WHERE state = 'scheduled')
 ), logged AS (
     -- A success stores nothing (list_events reads it from the row). Any other end stores
     -- the attempt's claim, at its own place in the history, and then the outcome.
@@ -186,7 +186,7 @@ WITH f AS (
         WHERE done.claim_seq IS NULL OR done.state <> 'succeeded'
     ) AS e
 )
-SELECT id FROM done;
+SELECT id FROM done WHERE (SELECT count(*) FROM wake) >= 0;  -- reading wake runs it
 
 -- name: lock_task
 SELECT state FROM rota_tasks WHERE id = %s FOR UPDATE;

@@ -32,7 +32,9 @@ CREATE TABLE rota_tasks (
     retry            JSONB,        -- the task's own retry policy, if any
     expires_at       TIMESTAMPTZ,  -- not started by then: never run
     progress         JSONB,        -- last progress report of the running attempt
-    claim_seq        BIGINT        -- the running (or succeeded) attempt's place in the history
+    claim_seq        BIGINT,       -- the running (or succeeded) attempt's place in the history
+    -- rota.core.priority's range; listings read queued rows over it (migration 0005)
+    CONSTRAINT rota_tasks_priority_range CHECK (priority BETWEEN 0 AND 100)
 );
 
 -- Listings, newest first. Running rows are left out (listed through rota_tasks_leased), so

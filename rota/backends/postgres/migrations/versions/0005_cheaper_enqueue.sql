@@ -13,3 +13,7 @@ CREATE INDEX rota_tasks_ready_by_queue ON rota_tasks (hashtextextended(queue, 0)
 -- entry here when it leaves the queue (its finish writes a new row version anyway).
 DROP INDEX rota_tasks_seq;
 CREATE INDEX rota_tasks_seq ON rota_tasks (seq) WHERE state NOT IN ('queued', 'running');
+-- Listings read queued rows one priority at a time over the whole range; a row outside it
+-- (written by hand) would never be listed. The service refuses such priorities already.
+ALTER TABLE rota_tasks ADD CONSTRAINT rota_tasks_priority_range
+    CHECK (priority BETWEEN 0 AND 100);
