@@ -30,11 +30,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from rota.backends.postgres import migrate
 from rota.backends.postgres.copyrows import RowWriter
+from rota.backends.postgres.listing import list_query
 from rota.backends.postgres.url import PgUrl
 from rota.core import limits
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
-from rota.core.priority import PRIORITY_MAX, PRIORITY_MIN
 from rota.core.states import TaskState
 
 log = logging.getLogger("rota.postgres")
@@ -51,7 +51,6 @@ COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 PROMOTE_RECHECK = timedelta(seconds=1)
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
 assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
-assert (PRIORITY_MIN, PRIORITY_MAX) == (0, 100), "the range migration 0005 checks"
 
 
 def _load_queries() -> dict[str, str]:
@@ -392,59 +391,7 @@ class PostgresBackend:
     async def task_list(
         self, filter: TaskFilter, *, after_seq: int | None, limit: int
     ) -> list[Task]:
-        """Newest first, through an index for each kind of row: rota_tasks_seq holds the
-        finished and scheduled rows, rota_tasks_leased the running ones (one per busy
-        slot), and the claim indexes the queued ones, in seq order within each priority
-        (migration 0005 keeps queued rows out of rota_tasks_seq, which spares every
-        enqueue an index write). The parts are merged by seq."""
-        clauses: list[str] = []
-        args: list[Any] = []
-        for column in ("queue", "state", "kind", "tenant", "job_id"):
-            value = getattr(filter, column)
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                args.append(str(value))
-        if after_seq is not None:
-            clauses.append("seq < %s")
-            args.append(after_seq)
-
-        def part(where: str) -> tuple[str, list[Any]]:
-            sql = " AND ".join([where, *clauses])
-            sql = f"(SELECT {_COLUMNS} FROM rota_tasks WHERE {sql} ORDER BY seq DESC LIMIT %s)"
-            return sql, [*args, limit]
-
-        # Queued rows: one short backward scan per priority (just ctid and seq; through the
-        # per-queue index when the listing names a queue), the newest of them fetched
-        # whole: one statement that plans in well under a millisecond (101 ordered scans
-        # as UNION ALL branches took ~15 ms to plan). A filter no index serves (kind,
-        # tenant, job) gets one plain scan instead: the planner, expecting few matches,
-        # would otherwise scan the table once per priority.
-        if filter.kind is None and filter.tenant is None and filter.job_id is None:
-            by_queue = "hashtextextended(queue, 0) = hashtextextended(%s, 0) AND "
-            by_queue *= bool(filter.queue)
-            heads = " AND ".join([f"{by_queue}state = 'queued' AND priority = p.n", *clauses])
-            queued = (
-                f"(SELECT {_COLUMNS} FROM rota_tasks WHERE ctid = ANY(ARRAY("
-                f"SELECT h.ctid FROM generate_series({PRIORITY_MAX}, {PRIORITY_MIN}, -1) AS p(n),"
-                f" LATERAL (SELECT ctid, seq FROM rota_tasks WHERE {heads}"
-                " ORDER BY seq DESC LIMIT %s) AS h ORDER BY h.seq DESC LIMIT %s))"
-                " ORDER BY seq DESC LIMIT %s)",
-                [*[filter.queue] * bool(by_queue), *args, limit, limit, limit],
-            )
-        else:
-            queued = part("state = 'queued'")
-        finished = part("state NOT IN ('queued', 'running')")
-        running = part("state = 'running'")
-        if filter.state is None:
-            parts = [finished, running, queued]
-        elif filter.state == TaskState.QUEUED:
-            parts = [queued]
-        else:
-            parts = [running if filter.state == TaskState.RUNNING else finished]
-        sql = " UNION ALL ".join(text for text, _ in parts)
-        params = [value for _, values in parts for value in values]
-        if len(parts) > 1:
-            sql, params = f"{sql} ORDER BY seq DESC LIMIT %s", [*params, limit]
+        sql, params = list_query(filter, after_seq, limit)
         async with self._conn() as conn:
             rows = await (await conn.execute(sql, params)).fetchall()
         return [_task(r) for r in rows]
