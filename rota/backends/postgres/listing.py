@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rota.backends.filters import filter_clauses
 from rota.core.models import Task, TaskFilter
 from rota.core.priority import PRIORITY_MAX, PRIORITY_MIN
 from rota.core.states import TaskState
@@ -19,16 +20,7 @@ assert (PRIORITY_MIN, PRIORITY_MAX) == (0, 100), "the range migration 0005 check
 
 
 def list_query(filter: TaskFilter, after_seq: int | None, limit: int) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for column in ("queue", "state", "kind", "tenant", "job_id"):
-        value = getattr(filter, column)
-        if value is not None:
-            clauses.append(f"{column} = %s")
-            args.append(str(value))
-    if after_seq is not None:
-        clauses.append("seq < %s")
-        args.append(after_seq)
+    clauses, args = filter_clauses(filter, after_seq, "%s")
 
     def part(where: str) -> tuple[str, list[Any]]:
         sql = " AND ".join([where, *clauses])

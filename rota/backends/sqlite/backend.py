@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from rota.backends.filters import filter_clauses
 from rota.core.clock import from_us, to_us
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError
 from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
@@ -328,15 +329,7 @@ class SQLiteBackend:
     async def task_list(
         self, filter: TaskFilter, *, after_seq: int | None, limit: int
     ) -> list[Task]:
-        clauses, args = [], []
-        for column in ("queue", "state", "kind", "tenant", "job_id"):
-            value = getattr(filter, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(str(value))
-        if after_seq is not None:
-            clauses.append("seq < ?")
-            args.append(str(after_seq))
+        clauses, args = filter_clauses(filter, after_seq, "?")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT {_COLUMNS} FROM tasks {where} ORDER BY seq DESC LIMIT {int(limit)}"
 
