@@ -50,7 +50,11 @@ def _stale_writes(
     exchanges: list[Exchange], stale: dict[str, int]
 ) -> tuple[Counter[str], list[str]]:
     """The zombie's writes about its superseded leases (counted by kind: heartbeat,
-    complete, fail, report-complete, report-fail), and those that were accepted."""
+    complete, fail, report-complete, report-fail, claim-complete, claim-fail), and those
+    that were accepted.
+
+    A worker sends a finished run's result either in a report or along with its next
+    claim, whichever goes first, so both carry results."""
     sent: Counter[str] = Counter()
     accepted: list[str] = []
     for x in exchanges:
@@ -62,9 +66,9 @@ def _stale_writes(
                 sent[parts[-1]] += 1
                 if 200 <= x.status < 300:
                     accepted.append(f"{parts[-1]} {task_id}: {x.status}")
-        elif parts[-1] == "report":
-            items = [("report-complete", c) for c in body.get("completions", [])]
-            items += [("report-fail", f) for f in body.get("failures", [])]
+        elif parts[-1] in ("report", "claim"):
+            items = [(f"{parts[-1]}-complete", c) for c in body.get("completions", [])]
+            items += [(f"{parts[-1]}-fail", f) for f in body.get("failures", [])]
             answers = x.response.get("results", []) if isinstance(x.response, dict) else []
             for (kind, item), answer in zip(items, answers, strict=False):
                 if stale.get(item.get("id")) == item.get("lease_token"):
@@ -144,7 +148,8 @@ def _round(rig: Rig, proxy: RecordingProxy, n: int, out: Outcome) -> None:
         # end of HOLD, and the runtime reports that completion under the stale lease.
         def completions_sent() -> bool:
             sent, _ = _stale_writes(proxy.since(resumed_at), tokens)
-            return sent["report-complete"] + sent["complete"] >= len(ids)
+            late = sent["report-complete"] + sent["claim-complete"] + sent["complete"]
+            return late >= len(ids)
 
         wait_until("the zombie reported its late completions", completions_sent, HOLD + 10)
         time.sleep(0.3)
