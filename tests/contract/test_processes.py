@@ -65,7 +65,10 @@ async def test_processes_claim_every_task_exactly_once(shared_store: Store, tmp_
         assert set(counts) == {t.id for t in stored}
         doubles = [i for i, n in counts.items() if n > 1]
         assert doubles == [], f"claimed more than once: {doubles[:10]}"
-        assert all(len(ids) > 0 for ids in claimed.values()), "a process never got a task"
+        # The claims did run side by side. SQLite's write lock is not fair (a process
+        # waiting for it sleeps and polls), so there one process may get none.
+        busy = sum(1 for ids in claimed.values() if ids)
+        assert busy >= (2 if shared_store.kind.name == "sqlite" else PROCESSES), busy
 
         refused = [line for ls in lines.values() for line in ls if not line.endswith(" 1")]
         assert refused == [], "a completion under a fresh lease was refused"
