@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from rota.backends import backend_from_url
 from rota.config import Settings
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
-from rota.service import Service, TaskSpec
+from rota.service import Completion, Failure, Service, TaskSpec
 from rota.worker import ServiceSource, Worker, WorkerOptions, builtin_registry
 
 ROTA = str(Path(sys.executable).parent / "rota")
@@ -164,18 +164,43 @@ def drain_http(
     return n / seconds
 
 
+class _CountingSource(ServiceSource):
+    """Counts the results the store has taken (a report returns once they are committed).
+
+    An in-process worker sends every result through ``report`` (``carries_reports`` is
+    false: none ride along on a claim)."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        assert not self.carries_reports, "results on claims would go uncounted"
+        self.stored = 0
+
+    async def report(
+        self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
+    ) -> None:
+        await super().report(worker_id, completions, failures)
+        self.stored += len(completions) + len(failures)
+
+
 async def drain_in_process(database_url: str, n: int, concurrency: int) -> float:
-    """Drain ``n`` of the tasks already queued with an in-process worker; tasks/s."""
+    """Drain ``n`` of the tasks already queued with an in-process worker; tasks/s.
+
+    The clock stops when the store holds all ``n`` results (as the peers' drains stop when
+    their queue table says every job is acknowledged), not when the last handler returned.
+    """
     service = await open_service(database_url)
+    source = _CountingSource(service)
     stop = asyncio.Event()
     worker = Worker(
-        ServiceSource(service),
+        source,
         builtin_registry(),
         options=WorkerOptions(concurrency=concurrency, claim_wait=0.05),
     )
     start = time.perf_counter()
     running = asyncio.create_task(worker.run(stop))
     while worker.processed < n:  # noqa: ASYNC110 - a 5 ms poll is fine for a benchmark
+        await asyncio.sleep(0.005)
+    while source.stored < n:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - start
     stop.set()
