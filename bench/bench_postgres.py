@@ -37,7 +37,7 @@ from rota.backends.postgres.url import PgUrl
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 Figures = dict[str, float]
-ROUNDS_QUEUE = 3  # drains per queue length
+ROUNDS_QUEUE = 5  # drains per queue length
 
 
 @contextmanager
@@ -54,11 +54,20 @@ def fresh_schema(base: str) -> Iterator[str]:
 
 
 def settle(url: str) -> None:
-    """VACUUM ANALYZE after a fill, as the peers' runs ANALYZE theirs: the drain then meets
-    steady-state statistics instead of racing autovacuum over freshly inserted rows."""
+    """VACUUM ANALYZE after a fill, then CHECKPOINT, as the peers' runs do (``analyze`` in
+    bench/peers/common.py): the drain meets steady-state statistics instead of racing
+    autovacuum over freshly inserted rows, and clean shared buffers instead of the dirty
+    pages the fill left."""
     parsed = PgUrl.parse(url)
     with psycopg.connect(parsed.conninfo, autocommit=True) as conn:
         conn.execute(f'VACUUM ANALYZE "{parsed.schema}".rota_tasks')
+        conn.execute("CHECKPOINT")
+
+
+def checkpoint(url: str) -> None:
+    """Write out the pages the previous drain dirtied, so each drain starts alike."""
+    with psycopg.connect(PgUrl.parse(url).conninfo, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def measure_round(base: str, sizes: argparse.Namespace) -> tuple[Figures, Figures]:
@@ -101,9 +110,10 @@ def measure_round(base: str, sizes: argparse.Namespace) -> tuple[Figures, Figure
 def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, float]:
     """Drain ``short_queue`` tasks out of a short queue and out of a long one.
 
-    The median of three drains each, interleaved (short, long, short, long, ...) so a
-    slow spell of the machine touches both alike: a fresh fill for each short drain; one
-    fill of the long queue drained three times (it stays long: three drains take 3% of 1M).
+    The median of ROUNDS_QUEUE drains each, interleaved (short, long, short, long, ...) so
+    a slow spell of the machine touches both alike: a fresh fill for each short drain; one
+    fill of the long queue drained ROUNDS_QUEUE times (it stays long: five drains take 5%
+    of 1M). Each drain starts after a CHECKPOINT (see ``settle``).
     """
     short, long = [], []
     with fresh_schema(base) as long_url:
@@ -116,6 +126,7 @@ def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, floa
                 short.append(
                     asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency))
                 )
+            checkpoint(long_url)
             long.append(
                 asyncio.run(drain_in_process(long_url, sizes.short_queue, sizes.concurrency))
             )

@@ -69,15 +69,20 @@ async def reset_public_schema(dsn: str) -> None:
 
 
 async def analyze(dsn: str) -> None:
-    """``ANALYZE`` the database after an untimed bulk fill.
+    """``ANALYZE`` the database after an untimed bulk fill, then ``CHECKPOINT``.
 
     A table filled a moment ago has no statistics yet (autovacuum looks at most once a
     minute), and a planner that believes the queue holds one row can pick a plan that reads
-    the whole queue for every claim. A queue that has been running for a while has had its
-    statistics gathered, so the drain starts from that steady state.
+    the whole queue for every claim. And right after a bulk fill the shared buffers are
+    full of dirty pages, which a drain must write out itself before it can read anything
+    new (by far the most after a large fill). A queue that has been running for a while
+    has had its statistics gathered and its pages checkpointed, so the drain starts from
+    that steady state. rota's drains get the same two steps (``settle`` in
+    bench_postgres).
     """
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         await conn.execute("ANALYZE")
+        await conn.execute("CHECKPOINT")
 
 
 async def wait_for_zero(dsn: str, query: str, *, interval: float = 0.005) -> None:
