@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from bench.peers.common import batch_priority
 from rota.backends import backend_from_url
 from rota.config import Settings
 from rota.core.models import TaskFilter
@@ -89,7 +90,9 @@ async def enqueue_in_process(
     single = n_single / (time.perf_counter() - start)
     start = time.perf_counter()
     for _ in range(n_batched // 1000):
-        await service.enqueue_many([TaskSpec("noop", priority=i % 3 * 30) for i in range(1000)])
+        await service.enqueue_many(
+            [TaskSpec("noop", priority=batch_priority(i)) for i in range(1000)]
+        )
     batched = n_batched / (time.perf_counter() - start)
     await service.close()
     return single, batched
@@ -108,7 +111,7 @@ async def enqueue_http(url: str, n_single: int, n_batched: int) -> tuple[float, 
         start = time.perf_counter()
         await asyncio.gather(*(submitter(n_single // clients) for _ in range(clients)))
         single = (n_single // clients * clients) / (time.perf_counter() - start)
-        body = {"tasks": [{"kind": "noop", "priority": i % 3 * 30} for i in range(1000)]}
+        body = {"tasks": [{"kind": "noop", "priority": batch_priority(i)} for i in range(1000)]}
         start = time.perf_counter()
         for _ in range(n_batched // 1000):
             async with http.post("/api/v1/tasks/batch", json=body) as response:
@@ -121,7 +124,7 @@ async def fill(database_url: str, n: int, priority: int | None = None) -> None:
     service = await open_service(database_url)
     for _ in range(n // 1000):
         specs = [
-            TaskSpec("noop", priority=i % 3 * 30 if priority is None else priority)
+            TaskSpec("noop", priority=batch_priority(i) if priority is None else priority)
             for i in range(1000)
         ]
         await service.enqueue_many(specs)

@@ -26,6 +26,14 @@ from psycopg.conninfo import conninfo_to_dict
 #: Jobs per call in the batched-enqueue figure; the same size rota's own benchmark uses.
 BATCH = 1_000
 
+
+def batch_priority(i: int) -> int:
+    """The priority of a batch's i-th job: three levels in turn, in rota's batches and
+    PgQueuer's alike, so both index the same mix. (Procrastinate takes one priority per
+    batch call; its batches keep its default.)"""
+    return i % 3 * 30
+
+
 #: Pause between two latency samples, so each one meets an idle worker.
 LATENCY_PAUSE = 0.02
 

@@ -20,7 +20,8 @@ Figures (each phase starts from a freshly installed schema):
 - ``enqueue_single``: ``await queries.enqueue("noop", None)`` ``n_single`` times from one
   coroutine; each call is one INSERT, auto-committed (one transaction per job).
 - ``enqueue_batched``: PgQueuer's own bulk form, ``queries.enqueue([...], [...], [...])`` with
-  lists of 1,000 jobs per call (one statement, INSERT from UNNEST of the arrays, per call).
+  lists of 1,000 jobs per call (one statement, INSERT from UNNEST of the arrays, per call),
+  priorities 0, 30 and 60 in turn, as in rota's batches (the drain's fill too).
 - ``drain``: ``n_drain`` jobs enqueued first (in batches, then ``ANALYZE``, neither timed);
   then the clock runs from starting the consumer until every job has been acknowledged in the
   database (no row left in the queue table: PgQueuer moves finished jobs to its log table).
@@ -48,6 +49,7 @@ from bench.peers.common import (
     LATENCY_PAUSE,
     Probe,
     analyze,
+    batch_priority,
     batches,
     p50_p99,
     quiet,
@@ -82,7 +84,9 @@ async def _producer(dsn: str) -> AsyncIterator[Queries]:
 
 async def _enqueue_batches(queries: Queries, n: int) -> None:
     for size in batches(n):
-        await queries.enqueue([ENTRYPOINT] * size, [None] * size, [0] * size)
+        await queries.enqueue(
+            [ENTRYPOINT] * size, [None] * size, [batch_priority(i) for i in range(size)]
+        )
 
 
 @asynccontextmanager
