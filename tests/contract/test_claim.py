@@ -98,6 +98,24 @@ async def test_claim_restricted_to_queues(backend: Backend) -> None:
     assert [t.id for t in await claim(backend, queues=["q2"], limit=10)] == ["q2-a", "q2-b"]
 
 
+async def test_claim_from_one_queue_keeps_the_contract_order(backend: Backend) -> None:
+    """One queue has its own claim path on PostgreSQL: order, limit and expiry hold on it."""
+    tasks = [make_task(f"p{i}", queue="one", priority=p) for i, p in enumerate(PRIORITIES)]
+    others = [make_task(f"x{i}", queue="other", priority=100) for i in range(3)]
+    expired = make_task("gone", queue="one", priority=100)
+    await insert(backend, *tasks[:6], *others, *tasks[6:])
+    await insert(backend, expired._replace(expires_at=at(1)))
+
+    first = await claim(backend, queues=["one"], limit=5, now=at(2))
+    rest = await claim(backend, queues=["one"], limit=50, now=at(2))
+
+    assert [t.id for t in first + rest] == contract_order(PRIORITIES)
+    assert [t.queue for t in first + rest] == ["one"] * len(PRIORITIES)
+    for task_id in ["gone", "x0", "x1", "x2"]:
+        left = await backend.task_get(task_id)
+        assert left is not None and left.state is S.QUEUED, task_id
+
+
 async def test_scheduled_task_waits_for_run_at_then_is_promoted_and_claimed(
     backend: Backend,
 ) -> None:

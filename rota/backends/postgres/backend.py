@@ -413,7 +413,13 @@ class PostgresBackend:
             "grace": timeout_grace,
             "queues": None if queues is None else list(queues),
         }
-        query = _claim_query("claim_any" if queues is None else "claim_queues", limit)
+        if queues is None:
+            query = _claim_query("claim_any", limit)
+        elif len(queues) == 1:
+            params["queue"] = queues[0]
+            query = _claim_query("claim_queue", limit)
+        else:
+            query = _claim_query("claim_queues", limit)
         async with self._conn() as conn:
             if self._listening and self._promote_at is not None and now < self._promote_at:
                 cur = await conn.execute(query, params)

@@ -118,6 +118,20 @@ WITH picked AS (
 )
 CLAIM_PICKED;
 
+-- name: claim_queue
+-- One queue (the usual `rota worker --queue NAME`): the same direct, locking scan as
+-- claim_any, down that queue's index; `queue = name` guards against hash collisions.
+WITH picked AS (
+    SELECT ctid FROM rota_tasks
+    WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
+      AND queue = %(queue)s
+      AND (expires_at IS NULL OR expires_at > %(now)s)
+    ORDER BY priority DESC, seq
+    LIMIT CLAIM_LIMIT
+    FOR UPDATE SKIP LOCKED
+)
+CLAIM_PICKED;
+
 -- name: claim_queues
 -- Each queue's head comes from its own ordered index scan (an IN-list cannot keep the
 -- index order, and would sort every ready row); the best of those heads are then locked
