@@ -144,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--skip-long-queue", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3, help="rota and PgQueuer rounds (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="rota and PgQueuer rounds (median)")
     args = parser.parse_args()
     sizes = argparse.Namespace(
         single=2_000,
