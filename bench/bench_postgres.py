@@ -178,10 +178,18 @@ def main() -> None:
     # Each round pairs rota's and PgQueuer's figures phase by phase; each figure is the
     # median of the rounds. Procrastinate, 20-40x behind, runs one round at the end.
     rota_runs, pgq_runs = [], []
-    for _ in range(args.rounds):
+    for n in range(args.rounds):
         mine, theirs = measure_round(base, sizes)
         rota_runs.append(mine)
         pgq_runs.append(theirs)
+        print(
+            f"round {n + 1}: batched {mine['enqueue_batched']:,.0f} vs "
+            f"{theirs['enqueue_batched']:,.0f} "
+            f"({mine['enqueue_batched'] / theirs['enqueue_batched']:.2f}x), "
+            f"drain {mine['drain']:,.0f} vs {theirs['drain']:,.0f} "
+            f"({mine['drain'] / theirs['drain']:.2f}x)",
+            flush=True,
+        )
     rota = median_of(rota_runs) | measure_queue_length(base, sizes)
     peers = {
         "pgqueuer": median_of(pgq_runs),
