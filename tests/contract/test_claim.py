@@ -98,6 +98,28 @@ async def test_claim_restricted_to_queues(backend: Backend) -> None:
     assert [t.id for t in await claim(backend, queues=["q2"], limit=10)] == ["q2-a", "q2-b"]
 
 
+async def test_claim_returns_the_task_as_stored(backend: Backend) -> None:
+    """Every field a claim hands out equals what a read returns (PostgreSQL sends claimed
+    rows in binary and reads in text: both must give the same Python values)."""
+    task = make_task(
+        "rich",
+        payload={"a": [1, 2.5, "x"], "b": None, "c": {"d": "\u00e9"}},
+        timeout=1.5,
+        tenant="t",
+        job_id=None,
+        max_attempts=4,
+    )._replace(retry={"delays": [1.0, 2.0]}, expires_at=at(3600))
+    await insert(backend, task)
+
+    claimed = await claim_one(backend, now=at(1))
+    stored = await backend.task_get("rich")
+
+    assert stored is not None
+    assert claimed == stored
+    assert [type(v) for v in claimed] == [type(v) for v in stored]
+    assert claimed.payload == task.payload and claimed.retry == task.retry
+
+
 async def test_claim_from_one_queue_keeps_the_contract_order(backend: Backend) -> None:
     """One queue has its own claim path on PostgreSQL: order, limit and expiry hold on it."""
     tasks = [make_task(f"p{i}", queue="one", priority=p) for i, p in enumerate(PRIORITIES)]

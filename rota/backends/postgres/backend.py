@@ -421,14 +421,16 @@ class PostgresBackend:
             query = _claim_query("claim_queue", limit)
         else:
             query = _claim_query("claim_queues", limit)
+        # Rows come back in binary: no timestamps or numbers to parse from text (drain +5%
+        # against text, 6 of 6 paired rounds); the Python values are the same.
         async with self._conn() as conn:
             if self._listening and self._promote_at is not None and now < self._promote_at:
-                cur = await conn.execute(query, params)
+                cur = await conn.execute(query, params, binary=True)
             else:
                 wakes = self._wakes
                 async with conn.pipeline():
                     promoted = await conn.execute(Q["promote_due"], params)
-                    cur = await conn.execute(query, params)
+                    cur = await conn.execute(query, params, binary=True)
                 row = await promoted.fetchone()
                 if wakes == self._wakes:  # no news arrived while we asked
                     recheck = now + PROMOTE_RECHECK
