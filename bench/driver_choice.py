@@ -17,7 +17,7 @@ import psycopg
 
 from bench.bench_postgres import DEFAULT_URL, fresh_schema
 from bench.rota_runs import fill
-from rota.backends.postgres.backend import Q
+from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
 
 CLAIM = Q["claim_any"]

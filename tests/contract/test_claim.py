@@ -138,6 +138,46 @@ async def test_claim_from_one_queue_keeps_the_contract_order(backend: Backend) -
         assert left is not None and left.state is S.QUEUED, task_id
 
 
+async def test_claim_across_queues_keeps_the_contract_order(backend: Backend) -> None:
+    """Claims across every queue merge the queues' heads on PostgreSQL (one claim index,
+    per queue): the order, the limit and expiry hold across queues as within one."""
+    names = ["q-a", "q-b", "q-c", "q-d"]
+    tasks = [make_task(f"p{i}", queue=names[i % 3], priority=p) for i, p in enumerate(PRIORITIES)]
+    expired = [
+        make_task("gone-a", queue="q-a", priority=100),
+        make_task("gone-d", queue="q-d", priority=100),  # a queue of expired rows alone
+    ]
+    await insert(backend, *tasks[:7])
+    await insert(backend, *(t._replace(expires_at=at(1)) for t in expired))
+    await insert(backend, *tasks[7:])
+
+    first = await claim(backend, limit=5, now=at(2))
+    rest = await claim(backend, limit=50, now=at(2))
+
+    assert [t.id for t in first] == contract_order(PRIORITIES)[:5]
+    assert [t.id for t in rest] == contract_order(PRIORITIES)[5:]
+    for task_id in ["gone-a", "gone-d"]:
+        left = await backend.task_get(task_id)
+        assert left is not None and left.state is S.QUEUED, task_id
+    assert await claim(backend, limit=10, now=at(2)) == []
+
+
+async def test_claim_across_queues_follows_queues_coming_and_going(backend: Backend) -> None:
+    """One queue with ready rows, then several, then one again: each claim takes the best."""
+    await insert(backend, *(make_task(f"a{i}", queue="q-a", priority=50) for i in range(4)))
+    assert [t.id for t in await claim(backend, limit=2)] == ["a0", "a1"]
+
+    await insert(
+        backend,
+        make_task("b-high", queue="q-b", priority=90),
+        make_task("b-low", queue="q-b", priority=10),
+    )
+    assert [t.id for t in await claim(backend, limit=2)] == ["b-high", "a2"]
+    assert [t.id for t in await claim(backend, limit=1)] == ["a3"]
+    assert [t.id for t in await claim(backend, limit=5)] == ["b-low"]
+    assert await claim(backend, limit=5) == []
+
+
 async def test_scheduled_task_waits_for_run_at_then_is_promoted_and_claimed(
     backend: Backend,
 ) -> None:

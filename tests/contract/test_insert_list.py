@@ -270,6 +270,8 @@ async def test_cursor_pages_are_disjoint_newest_first_and_cover_all(
 
     only_qa = [t.id for page in await pages(backend, TaskFilter(queue="qa"), 3) for t in page]
     assert only_qa == [t.id for t in reversed(inserted) if t.queue == "qa"]
+    queued = [t.id for page in await pages(backend, TaskFilter(state=S.QUEUED), size) for t in page]
+    assert queued == flat  # every queue's queued rows, merged
     queued_qb = TaskFilter(queue="qb", state=S.QUEUED)
     only_qb = [t.id for page in await pages(backend, queued_qb, 2) for t in page]
     assert only_qb == [t.id for t in reversed(inserted) if t.queue == "qb"]

@@ -19,7 +19,6 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -31,6 +30,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from rota.backends.postgres import migrate
 from rota.backends.postgres.copyrows import RowWriter
 from rota.backends.postgres.listing import list_query
+from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
 from rota.core import limits
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
@@ -39,8 +39,6 @@ from rota.core.states import TaskState
 
 log = logging.getLogger("rota.postgres")
 _FIELDS = Task._fields
-_COLUMNS = ", ".join(_FIELDS)
-_COLUMNS_T = ", ".join(f"t.{name}" for name in _FIELDS)
 _STATE = _FIELDS.index("state")
 _SEQ = _FIELDS.index("seq")
 _PRIORITY = _FIELDS.index("priority")
@@ -51,34 +49,6 @@ COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 PROMOTE_RECHECK = timedelta(seconds=1)
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
 assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
-
-
-def _load_queries() -> dict[str, str]:
-    """Named queries; an upper-case name is a fragment, written into the queries after it
-    that mention it."""
-    text = resources.files(__package__).joinpath("queries.sql").read_text()
-    queries: dict[str, str] = {}
-    fragments: dict[str, str] = {}
-    for block in text.split("-- name: ")[1:]:
-        name, _, body = block.partition("\n")
-        name = name.strip()
-        for fragment, sql in fragments.items():  # in the SQL, never in a comment
-            body = "\n".join(
-                line if line.lstrip().startswith("--") else line.replace(fragment, sql)
-                for line in body.splitlines()
-            )
-        body = body.replace("TASK_COLUMNS_T", _COLUMNS_T).replace("TASK_COLUMNS", _COLUMNS)
-        body = body.strip().rstrip(";")
-        if name.isupper():
-            fragments[name] = "\n".join(
-                line for line in body.splitlines() if not line.startswith("--")
-            )
-        else:
-            queries[name] = body
-    return queries
-
-
-Q = _load_queries()
 
 
 _STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enum()
@@ -437,6 +407,10 @@ class PostgresBackend:
                     due = None if row is None else row[0]
                     self._promote_at = recheck if due is None else min(due, recheck)
             rows = await cur.fetchall()
+            if not rows and queues is None:
+                # Several queues have ready rows (or none has): merge their heads.
+                query = _claim_query("claim_merge", limit)
+                rows = await (await conn.execute(query, params, binary=True)).fetchall()
         rows.sort(key=_contract_order)
         return [_task(r) for r in rows]
 

@@ -38,13 +38,13 @@ CREATE TABLE rota_tasks (
 );
 
 -- Listings, newest first. Running rows are left out (listed through rota_tasks_leased), so
--- a claim writes no entry here; queued rows too (listed through rota_tasks_ready, one scan
--- per priority), so an enqueue writes none either.
+-- a claim writes no entry here; queued rows too (listed through the claim index, one scan
+-- per queue and priority), so an enqueue writes none either.
 CREATE INDEX rota_tasks_seq ON rota_tasks (seq) WHERE state NOT IN ('queued', 'running');
--- The claim indexes: exactly the ordering contract, holding only ready rows.
-CREATE INDEX rota_tasks_ready ON rota_tasks (priority DESC, seq) WHERE state = 'queued';
--- Per queue: keyed on a hash of the name (fixed width, cheaper to write; migration 0005);
--- queries add `queue = name` against collisions.
+-- The claim index: exactly the ordering contract within each queue, holding only ready
+-- rows. Keyed first on a hash of the queue's name (fixed width, cheaper to write; migration
+-- 0005); queries add `queue = name` against collisions. Claims across every queue merge
+-- the queues' heads (migration 0006 dropped the all-queues index).
 CREATE INDEX rota_tasks_ready_by_queue
     ON rota_tasks (hashtextextended(queue, 0), priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'scheduled';
