@@ -155,19 +155,22 @@ WITH last AS MATERIALIZED (
 )
 CLAIM_PICKED;
 
--- name: claim_merge
--- Claims across every queue when several have ready rows. The best CLAIM_LIMIT rows over
--- all queues are read first, without locks (each queue's head from its own ordered scan);
--- then, in each queue that has some of them, every row that ranks no lower than the worst
--- of them is locked: exactly those rows, as far as this statement's snapshot goes. So no
--- row outside the best is locked, and no other claimer is made to skip a row that this
--- claim will not take. A row claimed by someone else since the snapshot is skipped. Both
--- locking scans are exact ranges of the claim index (rows of higher priority; rows of the
--- bound's priority up to its seq), so none reads past the bound.
-WITH top AS MATERIALIZED (
-    SELECT x.h, x.priority, x.seq FROM (READY_QUEUES) AS q, LATERAL (
-        SELECT q.h, priority, seq FROM rota_tasks
+-- name: MERGED_PICK
+-- Claims over several queues (the CTE `q`: each queue's hash h, and its name or NULL for
+-- "any name with that hash"). The best CLAIM_LIMIT rows over those queues are read first,
+-- without locks (each queue's head from its own walk down the claim index; an IN-list
+-- cannot keep the index order and would sort every ready row). Then, in each queue that
+-- has some of them, every row that ranks no lower than the worst of them is locked:
+-- exactly those rows, as far as this statement's snapshot goes. So no row outside the
+-- best is locked, and no other claimer is made to skip a row that this claim will not
+-- take; a row claimed by someone else since the snapshot is skipped. Both locking scans
+-- are exact ranges of the index (rows of higher priority; rows of the bound's priority up
+-- to its seq), so none reads past the bound.
+top AS MATERIALIZED (
+    SELECT x.h, x.name, x.priority, x.seq FROM q, LATERAL (
+        SELECT q.h, q.name, priority, seq FROM rota_tasks
         WHERE state = 'queued' AND hashtextextended(queue, 0) = q.h
+          AND (q.name IS NULL OR queue = q.name)
           AND (expires_at IS NULL OR expires_at > %(now)s)
         ORDER BY priority DESC, seq
         LIMIT CLAIM_LIMIT
@@ -176,27 +179,36 @@ WITH top AS MATERIALIZED (
     LIMIT CLAIM_LIMIT
 ), bound AS MATERIALIZED (
     SELECT priority, seq FROM top ORDER BY priority, seq DESC LIMIT 1
-), queues AS (
-    SELECT DISTINCT h FROM top
+), chosen AS (
+    SELECT DISTINCT h, name FROM top
 ), picked AS (
-    SELECT above.ctid FROM queues, bound, LATERAL (
+    SELECT above.ctid FROM chosen, bound, LATERAL (
         SELECT ctid FROM rota_tasks
-        WHERE state = 'queued' AND hashtextextended(queue, 0) = queues.h
+        WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
+          AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority > bound.priority
           AND (expires_at IS NULL OR expires_at > %(now)s)
         ORDER BY priority DESC, seq
         FOR UPDATE SKIP LOCKED
     ) AS above
     UNION ALL
-    SELECT level.ctid FROM queues, bound, LATERAL (
+    SELECT level.ctid FROM chosen, bound, LATERAL (
         SELECT ctid FROM rota_tasks
-        WHERE state = 'queued' AND hashtextextended(queue, 0) = queues.h
+        WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
+          AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority = bound.priority AND seq <= bound.seq
           AND (expires_at IS NULL OR expires_at > %(now)s)
         ORDER BY seq
         FOR UPDATE SKIP LOCKED
     ) AS level
 )
+
+-- name: claim_merge
+-- Claims across every queue when several have ready rows (claim_any claimed nothing): the
+-- queues come from the skip scan.
+WITH q AS (
+    SELECT h, NULL::text AS name FROM (READY_QUEUES) AS ready
+), MERGED_PICK
 CLAIM_PICKED;
 
 -- name: claim_queue
@@ -214,26 +226,11 @@ WITH picked AS (
 CLAIM_PICKED;
 
 -- name: claim_queues
--- Each queue's head comes from its own ordered index scan (an IN-list cannot keep the
--- index order, and would sort every ready row); the best of those heads are then locked
--- in contract order. Twice the limit per queue leaves room for rows other claimers hold.
-WITH heads AS (
-    SELECT h.id FROM unnest(%(queues)s::text[]) AS q(name),
-    LATERAL (
-        SELECT id FROM rota_tasks
-        WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(q.name, 0)
-          AND queue = q.name
-          AND (expires_at IS NULL OR expires_at > %(now)s)
-        ORDER BY priority DESC, seq
-        LIMIT CLAIM_LIMIT * 2
-    ) AS h
-), picked AS (
-    SELECT ctid FROM rota_tasks
-    WHERE id = ANY(ARRAY(SELECT id FROM heads)) AND state = 'queued'
-    ORDER BY priority DESC, seq
-    LIMIT CLAIM_LIMIT
-    FOR UPDATE SKIP LOCKED
-)
+-- Claims for a list of queues (`rota worker --queue a --queue b`).
+WITH q AS (
+    SELECT DISTINCT hashtextextended(name, 0) AS h, name
+    FROM unnest(%(queues)s::text[]) AS n(name)
+), MERGED_PICK
 CLAIM_PICKED;
 
 -- name: heartbeat
