@@ -90,14 +90,14 @@ def test_inversion_finder_catches_what_it_should() -> None:
     assert max_overlap([low, overlapping, c("x", 1, 2.5, 4.0)]) == 2
 
 
-def _tasks(total: int, seed: int) -> list[Task]:
+def _tasks(total: int, seed: int, queues: Sequence[str]) -> list[Task]:
     rng = random.Random(seed)
     now = datetime.now(UTC)
     levels = [0, 10, 20, 20, 50, 50, 80, 100]
     return [
         Task(
             id=f"s{i:06d}",
-            queue="default",
+            queue=rng.choice(queues),
             kind="work",
             payload={"i": i},
             priority=rng.choice([*levels, rng.randint(0, 100)]),
@@ -110,12 +110,18 @@ def _tasks(total: int, seed: int) -> list[Task]:
 
 
 async def _claim_concurrently(
-    url: str, tmp_path: Path, *, total: int, processes: int, claimers: int
+    url: str,
+    tmp_path: Path,
+    *,
+    total: int,
+    processes: int,
+    claimers: int,
+    queues: Sequence[str] = ("default",),
 ) -> None:
     backend = backend_from_url(url)
     await backend.open()
     try:
-        tasks = _tasks(total, seed=total)
+        tasks = _tasks(total, seed=total, queues=queues)
         for start in range(0, total, INSERT_BATCH):
             await backend.task_insert_many(tasks[start : start + INSERT_BATCH])
 
@@ -167,7 +173,9 @@ async def _claim_concurrently(
         overlap = max_overlap(claims)
         assert overlap >= 2, "the claims never overlapped: this proved nothing about concurrency"
 
-        counted = {(q.state, q.priority): q.count for q in await backend.task_count()}
+        counted: Counter[tuple[TaskState, int]] = Counter()
+        for q in await backend.task_count():  # one entry per queue, state and priority
+            counted[q.state, q.priority] += q.count
         assert {s for s, _ in counted} == {TaskState.SUCCEEDED}, counted
         assert sum(counted.values()) == total
         owner = {c.task_id: c.claimer for c in claims}
@@ -194,6 +202,18 @@ async def _claim_concurrently(
 async def test_postgres_claimers_never_double_claim_nor_invert(pg_url: str, tmp_path: Path) -> None:
     """16 claimers: 4 processes x 4 asyncio tasks, each with its own connection."""
     await _claim_concurrently(pg_url, tmp_path, total=CLAIMS, processes=4, claimers=4)
+
+
+@pytest.mark.stress
+@pytest.mark.slow
+async def test_postgres_claimers_across_queues_never_double_claim_nor_invert(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The same over three queues: claims across every queue then merge the queues' heads
+    (claim_merge), and the contract order holds across queues."""
+    await _claim_concurrently(
+        pg_url, tmp_path, total=CLAIMS, processes=4, claimers=4, queues=("q-a", "q-b", "q-c")
+    )
 
 
 @pytest.mark.stress

@@ -49,6 +49,7 @@ COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 # Claims skip promoting scheduled tasks until the earliest is due, as long as every write
 # that schedules one is heard (NOTIFY); they re-check at least this often all the same.
 PROMOTE_RECHECK = timedelta(seconds=1)
+MERGE_TRIES = 3  # a merged claim's attempts when others took what it chose (_merged)
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
 assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
 
@@ -415,12 +416,35 @@ class PostgresBackend:
                     due = None if row is None else row[0]
                     self._promote_at = recheck if due is None else min(due, recheck)
             rows = await cur.fetchall()
-            if not rows and queues is None:
+            if queues is not None and len(queues) > 1:
+                rows = await self._merged(conn, query, params, rows)
+            elif queues is None and not rows:
                 # Several queues have ready rows (or none has): merge their heads.
-                query = _claim_query("claim_merge", limit)
-                rows = await (await conn.execute(query, params, binary=True)).fetchall()
+                rows = await self._merged(conn, _claim_query("claim_merge", limit), params)
         rows.sort(key=_contract_order)
         return [_task(r) for r in rows]
+
+    @staticmethod
+    async def _merged(
+        conn: psycopg.AsyncConnection[Any],
+        query: str,
+        params: dict[str, Any],
+        rows: list[Any] | None = None,
+    ) -> list[Any]:
+        """The rows a merged claim (claim_merge, claim_queues) took. Each carries the number
+        of rows the claim chose (its last column); a row of NULLs means it took none of them.
+        Chosen but none taken: others claimed them since its snapshot (many claimers at once),
+        while rows are ready. It then tries again at once, up to MERGE_TRIES times, rather
+        than leave its worker waiting for a wake-up."""
+        for _ in range(MERGE_TRIES):
+            if rows is None:
+                rows = await (await conn.execute(query, params, binary=True)).fetchall()
+            if rows[0][0] is not None:
+                return [r[:-1] for r in rows]
+            if rows[0][-1] == 0:
+                break
+            rows = None
+        return []
 
     async def task_heartbeat(
         self,

@@ -203,13 +203,21 @@ top AS MATERIALIZED (
     ) AS level
 )
 
+-- name: MERGED_CLAIM
+-- The end of a merged claim: the claimed rows, each with the number of rows the pick read
+-- as the best (the last column), and one row of NULLs with that number when it claimed
+-- nothing, so the backend can tell "nothing ready" (0) from "others took what it chose".
+claimed AS (
+    CLAIM_PICKED
+)
+SELECT claimed.*, best.n FROM (SELECT count(*) AS n FROM top) AS best LEFT JOIN claimed ON TRUE
+
 -- name: claim_merge
 -- Claims across every queue when several have ready rows (claim_any claimed nothing): the
 -- queues come from the skip scan.
 WITH q AS (
     SELECT h, NULL::text AS name FROM (READY_QUEUES) AS ready
-), MERGED_PICK
-CLAIM_PICKED;
+), MERGED_PICK, MERGED_CLAIM;
 
 -- name: claim_queue
 -- One queue (the usual `rota worker --queue NAME`): the same direct, locking scan as
@@ -230,8 +238,7 @@ CLAIM_PICKED;
 WITH q AS (
     SELECT DISTINCT hashtextextended(name, 0) AS h, name
     FROM unnest(%(queues)s::text[]) AS n(name)
-), MERGED_PICK
-CLAIM_PICKED;
+), MERGED_PICK, MERGED_CLAIM;
 
 -- name: heartbeat
 UPDATE rota_tasks
