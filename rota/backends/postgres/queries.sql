@@ -204,13 +204,15 @@ top AS MATERIALIZED (
 )
 
 -- name: MERGED_CLAIM
--- The end of a merged claim: the claimed rows, each with the number of rows the pick read
--- as the best (the last column), and one row of NULLs with that number when it claimed
--- nothing, so the backend can tell "nothing ready" (0) from "others took what it chose".
+-- The end of a merged claim: the claimed rows, each followed by two numbers, and one row
+-- of NULLs and the numbers when it claimed nothing. The numbers: the rows the pick chose
+-- (so the backend can tell "nothing ready", 0, from "others took what it chose"), and
+-- the queues it merged (with only one, claim_any's single statement does the same work).
 claimed AS (
     CLAIM_PICKED
 )
-SELECT claimed.*, best.n FROM (SELECT count(*) AS n FROM top) AS best LEFT JOIN claimed ON TRUE
+SELECT claimed.*, best.n, (SELECT count(*) FROM q)
+FROM (SELECT count(*) AS n FROM top) AS best LEFT JOIN claimed ON TRUE
 
 -- name: claim_merge
 -- Claims across every queue when several have ready rows (claim_any claimed nothing): the
