@@ -426,7 +426,7 @@ class PostgresBackend:
                 query = _claim_query("claim_merge", limit)
                 rows = await (await conn.execute(query, params, binary=True)).fetchall()
                 name = "claim_merge"
-            if name != "claim_any" and name != "claim_queue":
+            if name in ("claim_merge", "claim_queues"):
                 rows, merged = await self._merged(conn, query, params, rows)
                 if queues is None:
                     self._merging = merged > 1

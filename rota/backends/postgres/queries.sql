@@ -101,19 +101,25 @@ SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
 WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
 RETURNING TASK_COLUMNS_T;
 
+-- name: LAST_FIRST
+-- The claim index read backward, one row: a probe for the last queue (below a bound, if
+-- the query gives one) that has ready rows, landing where its newest lowest-priority rows
+-- are (live, unlike the claimed rows at its head). The order is the index's, reversed, so
+-- the probe is one descent.
+ORDER BY hashtextextended(queue, 0) DESC, priority, seq DESC LIMIT 1
+
 -- name: READY_QUEUES
 -- The hash of every queue that has ready rows, highest first: a skip scan down the claim
--- index, one probe per queue. Each probe walks backward from the end of a queue's range,
--- where its newest lowest-priority rows are (live, unlike the claimed rows at its head).
+-- index, one LAST_FIRST probe per queue.
 SELECT h FROM (
     WITH RECURSIVE hashes(h) AS (
         (SELECT hashtextextended(queue, 0) FROM rota_tasks
          WHERE state = 'queued'
-         ORDER BY hashtextextended(queue, 0) DESC, priority, seq DESC LIMIT 1)
+         LAST_FIRST)
         UNION ALL
         SELECT (SELECT hashtextextended(queue, 0) FROM rota_tasks
                 WHERE state = 'queued' AND hashtextextended(queue, 0) < hashes.h
-                ORDER BY hashtextextended(queue, 0) DESC, priority, seq DESC LIMIT 1)
+                LAST_FIRST)
         FROM hashes WHERE hashes.h IS NOT NULL
     )
     SELECT h FROM hashes WHERE h IS NOT NULL
@@ -139,14 +145,12 @@ SELECT h FROM (
 WITH last AS MATERIALIZED (
     SELECT hashtextextended(queue, 0) AS h FROM rota_tasks
     WHERE state = 'queued'
-    ORDER BY hashtextextended(queue, 0) DESC, priority, seq DESC
-    LIMIT 1
+    LAST_FIRST
 ), picked AS (
     SELECT ctid FROM rota_tasks
     WHERE (SELECT hashtextextended(queue, 0) FROM rota_tasks
            WHERE state = 'queued' AND hashtextextended(queue, 0) < (SELECT h FROM last)
-           ORDER BY hashtextextended(queue, 0) DESC, priority, seq DESC
-           LIMIT 1) IS NULL
+           LAST_FIRST) IS NULL
       AND state = 'queued' AND hashtextextended(queue, 0) = (SELECT h FROM last)
       AND (expires_at IS NULL OR expires_at > %(now)s)
     ORDER BY priority DESC, seq
