@@ -394,6 +394,8 @@ class PostgresBackend:
             "worker": worker_id,
             "grace": timeout_grace,
             "queues": None if queues is None else list(queues),
+            # Claims do not wait for the WAL flush unless asked to (see CLAIM_PICKED).
+            "claim_commit": None if self.url.durable_claims else "off",
         }
         if queues is None:
             # Claims across every queue take claim_any's single statement, unless the last

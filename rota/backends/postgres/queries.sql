@@ -92,13 +92,25 @@ WHERE state = 'scheduled' AND id NOT IN (SELECT id FROM moved);  -- a hashed sub
 -- to queued within the claim, e.g. another worker's claim and hand-back) is not visible
 -- to the update and is left queued for the next claim, as SKIP LOCKED leaves a row that
 -- another claim holds.
+-- A claim does not wait for its commit to be flushed (claim_commit 'off'), unless the
+-- deployment asks for durable claims (NULL: the session's own setting; see "Durability" in
+-- docs/postgres.md). A server crash can then only put a task claimed just before it back
+-- in the queue, as a broker redelivers a message it had handed out. So the lease token is
+-- not the old one plus one: after such a crash the next claim would hand out the very
+-- token the lost claim did, and the worker still running the lost claim would not be
+-- fenced off. The high 32 bits count the claims; the low 32 are random, so a lost token
+-- comes back with odds of 2^-32.
 UPDATE rota_tasks AS t
-SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+SET state = 'running', attempt = attempt + 1,
+    lease_token = ((lease_token >> 32) + 1) << 32 | floor(random() * 4294967296)::bigint,
     lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
         ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
     worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
     claim_seq = nextval('rota_events_seq_seq')
 WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
+  AND (SELECT set_config('synchronous_commit',
+                         coalesce(%(claim_commit)s::text, current_setting('synchronous_commit')),
+                         true)) IS NOT NULL
 RETURNING TASK_COLUMNS_T;
 
 -- name: LAST_FIRST

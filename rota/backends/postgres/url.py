@@ -1,4 +1,8 @@
-"""The database URL: libpq's, plus ``?schema=NAME`` (default ``rota``) for rota's tables."""
+"""The database URL: libpq's, plus rota's own parameters.
+
+``?schema=NAME`` (default ``rota``) names the schema of rota's tables; ``?durable_claims=true``
+makes every claim wait for its commit to be flushed (docs/postgres.md, "Durability").
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from rota.core.errors import ValidationError
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_BOOLEANS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False}
 
 
 @dataclass(frozen=True, slots=True)
 class PgUrl:
     conninfo: str  # what psycopg connects with
     schema: str
+    durable_claims: bool = False
 
     @property
     def sqlalchemy(self) -> str:
@@ -31,7 +37,10 @@ class PgUrl:
             raise ValidationError(
                 f"schema {schema!r} is invalid: use lower-case letters, digits and '_'"
             )
+        durable = query.pop("durable_claims", "false").lower()
+        if durable not in _BOOLEANS:
+            raise ValidationError(f"durable_claims={durable!r} is invalid: use true or false")
         rest = urlunsplit(
             ("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), "")
         )
-        return cls(conninfo=rest, schema=schema)
+        return cls(conninfo=rest, schema=schema, durable_claims=_BOOLEANS[durable])
