@@ -619,7 +619,8 @@ SCENARIOS: list[tuple[str, str]] = [
     ),
     (
         "database restart",
-        "PostgreSQL only: `pg_ctlcluster 15 main stop` (fast), 3 s down, `start`, while two "
+        "PostgreSQL only: `pg_ctlcluster 15 main stop` (fast: a clean stop; immediate: a "
+        "crash, recovered on start), 3 s down, `start`, while two "
         "threads submit, a worker runs tasks, and two probes GET /health and POST a task "
         "with a 2 s client timeout. Every request sent while the database is down must get "
         "a 503 within those 2 s; any 2xx must be for a task that is in the store afterwards; "
