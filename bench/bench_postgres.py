@@ -64,12 +64,6 @@ def settle(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def checkpoint(url: str) -> None:
-    """Write out the pages the previous drain dirtied, so each drain starts alike."""
-    with psycopg.connect(PgUrl.parse(url).conninfo, autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
-
-
 def measure_round(base: str, sizes: argparse.Namespace) -> tuple[Figures, Figures]:
     """One round of every paired figure, rota's and PgQueuer's back to back per phase, so a
     slow spell of the machine (its speed swings by a third within minutes) touches both."""
@@ -113,7 +107,11 @@ def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, floa
     The median of ROUNDS_QUEUE drains each, interleaved (short, long, short, long, ...) so
     a slow spell of the machine touches both alike: a fresh fill for each short drain; one
     fill of the long queue drained ROUNDS_QUEUE times (it stays long: five drains take 5%
-    of 1M). Each drain starts after a CHECKPOINT (see ``settle``).
+    of 1M). Every drain, short or long, starts from ``settle``: a long drain would
+    otherwise also meet the dead row versions the previous long drains left (no
+    autovacuum comes for 10,000 of 1M rows), which a fresh short queue never has, and
+    measure that history rather than the queue's length (bench/RESULTS.md, seventh session,
+    has both readings).
     """
     short, long = [], []
     with fresh_schema(base) as long_url:
@@ -126,7 +124,7 @@ def measure_queue_length(base: str, sizes: argparse.Namespace) -> dict[str, floa
                 short.append(
                     asyncio.run(drain_in_process(url, sizes.short_queue, sizes.concurrency))
                 )
-            checkpoint(long_url)
+            settle(long_url)
             long.append(
                 asyncio.run(drain_in_process(long_url, sizes.short_queue, sizes.concurrency))
             )
