@@ -5,7 +5,6 @@ worker still running the undone claim would not be fenced off."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,14 +24,6 @@ _TOKEN = Task._fields.index("lease_token")
 
 def _with(pg_url: str, parameter: str) -> str:
     return f"{pg_url}{'&' if '?' in pg_url else '?'}{parameter}"
-
-
-@pytest.fixture
-async def backend(pg_url: str) -> AsyncIterator[PostgresBackend]:
-    backend = PostgresBackend(pg_url)
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 async def _undone_claim(pg_url: str, claim_commit: str | None) -> tuple[int, str]:

@@ -4,7 +4,6 @@ they chose, never a lower row in place of one another session holds, and they te
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import psycopg
@@ -15,14 +14,6 @@ from rota.backends.postgres.url import PgUrl
 from tests.contract.helpers import at, make_task
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-async def backend(pg_url: str) -> AsyncIterator[PostgresBackend]:
-    backend = PostgresBackend(pg_url)
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 async def _claim(backend: PostgresBackend, limit: int, queues: list[str] | None) -> list[str]:
