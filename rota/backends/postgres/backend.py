@@ -414,6 +414,8 @@ class PostgresBackend:
                 cur = await conn.execute(query, params, binary=True)
             else:
                 wakes = self._wakes
+                # One implicit transaction (no Sync between them): the promotion commits
+                # with the claim, without waiting for the flush either (CLAIM_PICKED).
                 async with conn.pipeline():
                     promoted = await conn.execute(Q["promote_due"], params)
                     cur = await conn.execute(query, params, binary=True)
