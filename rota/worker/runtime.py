@@ -77,7 +77,11 @@ class Worker:
         self.registry = registry
         self.id = worker_id or default_worker_id()
         self.options = options or WorkerOptions()
-        self._running: dict[str, _Run] = {}
+        # Keyed by the lease, not the task: a worker can be handed a task again while it
+        # still runs an older attempt of it (the old lease expired, or a database crash
+        # undid the claim). Both runs are tracked; the old one's heartbeat is refused and
+        # stops it, and its report is refused.
+        self._running: dict[tuple[str, int], _Run] = {}
         self._slot_free = asyncio.Event()
         self._done: list[Completion] = []
         self._failed: list[Failure] = []
@@ -197,7 +201,7 @@ class Worker:
 
     def _start(self, task: Task) -> None:
         run = _Run(task, last_beat=asyncio.get_running_loop().time())
-        self._running[task.id] = run
+        self._running[task.id, task.lease_token] = run
         handler = self.registry.get(task.kind)
         args: tuple[TaskContext, ...] = ()
         if handler is not None and handler.pass_context:
@@ -263,7 +267,7 @@ class Worker:
             self._fail(task, str(error), kind=error.kind)
         else:
             self._fail(task, _describe(error), kind=type(error).__name__)
-        del self._running[task.id]
+        del self._running[task.id, task.lease_token]
         self.processed += 1
         self._slot_free.set()
         self._to_report.set()

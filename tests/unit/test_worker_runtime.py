@@ -381,3 +381,60 @@ async def test_reports_never_exceed_the_batch_limit(
     assert [(await service.get(i)).state for i in ids] == [S.SUCCEEDED] * 100
     assert max(source.report_sizes) == 7
     assert source.reported == set(ids)
+
+
+held_runs: list[tuple[int, asyncio.Event]] = []
+
+
+@registry.task("held", pass_context=True)
+async def held(ctx: TaskContext) -> int:
+    gate = asyncio.Event()
+    held_runs.append((ctx.task.lease_token, gate))
+    await gate.wait()
+    return len(held_runs)
+
+
+async def test_a_task_handed_back_while_its_old_run_goes_on_is_run_and_reported() -> None:
+    """The same worker can be handed a task it still runs (its lease expired, or a database
+    crash undid the claim). Both runs are its own: the old one's end must not lose track of
+    the new one, whose result is reported; the old one's result is refused."""
+    held_runs.clear()
+    service = Service(MemoryBackend(), Settings(retry_backoff=0, lease_seconds=0.2))
+    await service.open()
+    task_id = (await service.enqueue(TaskSpec("held", max_attempts=3))).id
+    worker = Worker(
+        ServiceSource(service),
+        registry,
+        options=WorkerOptions(concurrency=2, claim_wait=0.05, heartbeat_interval=60),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        while not held_runs:  # noqa: ASYNC110 - a short poll is fine in a test
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the first lease (0.2 s, no heartbeat) runs out
+        assert await service.sweep() == 1
+        while len(held_runs) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        (old, first), (new, second) = held_runs
+        assert old != new
+
+        first.set()  # the old run ends first
+        await asyncio.sleep(0.1)
+        assert (await service.get(task_id)).state == S.RUNNING  # its report was refused
+        second.set()
+        for _ in range(200):
+            task = await service.get(task_id)
+            if task.state != S.RUNNING:
+                break
+            await asyncio.sleep(0.01)
+        assert (task.state, task.attempt, task.lease_token, task.result) == (
+            S.SUCCEEDED,
+            2,
+            new,
+            2,
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+        await service.close()
