@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from rota.backends.postgres import PostgresBackend
-from rota.backends.postgres.migrate import head_revision
+from rota.backends.postgres.migrate import HEAD, head_revision
 from rota.backends.postgres.url import PgUrl
 from rota.core.errors import SchemaMismatch
 from tests.conftest import drop_pg_schema, require_postgres
@@ -80,6 +80,33 @@ def test_every_migration_applied_equals_the_reference_schema(schemas: tuple[str,
     assert got["columns"], "the migrated schema has no rota tables"
     for part in CATALOG:
         assert got[part] == want[part], part
+
+
+def test_the_revision_servers_require_is_alembics_head() -> None:
+    assert head_revision() == HEAD
+
+
+def test_opening_a_backend_leaves_alembic_unloaded(schemas: tuple[str, str]) -> None:
+    """Alembic (with SQLAlchemy) is for `rota db upgrade` only: a server, worker or producer
+    that loaded it to check the schema carried 38,000 more objects for its whole life."""
+    from rota.backends.postgres.migrate import upgrade
+
+    upgrade(PgUrl.parse(schemas[0]))
+    probe = (
+        "import asyncio, sys\n"
+        "from rota.backends.postgres import PostgresBackend\n"
+        "async def main():\n"
+        "    backend = PostgresBackend(sys.argv[1])\n"
+        "    await backend.open()\n"
+        "    await backend.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in ('alembic', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, schemas[0]], capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == "[]"
 
 
 async def test_backend_refuses_a_schema_that_was_never_migrated(schemas: tuple[str, str]) -> None:

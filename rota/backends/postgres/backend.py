@@ -170,7 +170,7 @@ class PostgresBackend:
             except pg_errors.UndefinedTable:
                 row = None
         found = None if row is None else row[0]
-        head = migrate.head_revision()
+        head = migrate.HEAD
         if found == head:
             return
         await self.close()

@@ -12,6 +12,12 @@ from rota.backends.postgres.url import PgUrl
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
+#: The newest revision, which servers and workers require. Written here rather than asked of
+#: Alembic at start-up: loading Alembic (and SQLAlchemy with it) cost every rota process
+#: 0.5 s, 21 MB and 38,000 objects for the garbage collector to walk. A test keeps it equal
+#: to Alembic's head.
+HEAD = "0006"
+
 
 def _config(url: PgUrl):  # type: ignore[no-untyped-def]
     from alembic.config import Config
