@@ -12,6 +12,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import psycopg
 from bench.peers import pgqueuer_bench, procrastinate_bench
 from bench.peers.common import quiet
 from bench.rota_runs import (
+    ROTA,
     drain_http,
     drain_in_process,
     enqueue_in_process,
@@ -32,7 +34,6 @@ from bench.rota_runs import (
     rota_server,
     rota_worker,
 )
-from rota.backends.postgres.migrate import upgrade
 from rota.backends.postgres.url import PgUrl
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -42,10 +43,12 @@ ROUNDS_QUEUE = 5  # drains per queue length
 
 @contextmanager
 def fresh_schema(base: str) -> Iterator[str]:
-    """A new, migrated schema for one measurement; dropped afterwards."""
+    """A new schema for one measurement, migrated by ``rota db upgrade`` in a process of its
+    own as a deployment does (so this producer process, like a user's, holds no Alembic or
+    SQLAlchemy for its garbage collector to walk); dropped afterwards."""
     url = f"{base}{'&' if '?' in base else '?'}schema=bench_{uuid.uuid4().hex[:8]}"
     parsed = PgUrl.parse(url)
-    upgrade(parsed)
+    subprocess.run([ROTA, "db", "upgrade", "--database-url", url], check=True, capture_output=True)
     try:
         yield url
     finally:
