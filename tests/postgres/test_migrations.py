@@ -36,6 +36,13 @@ CATALOG = {
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
         FROM pg_constraint WHERE connamespace = %(s)s::regnamespace
           AND conrelid::regclass::text NOT LIKE '%%alembic_version' ORDER BY 1, 2""",
+    "triggers": """
+        SELECT event_object_table, trigger_name, event_manipulation, action_timing,
+               action_orientation, action_statement
+        FROM information_schema.triggers WHERE trigger_schema = %(s)s ORDER BY 1, 2""",
+    "functions": """
+        SELECT proname, prosrc FROM pg_proc WHERE pronamespace = %(s)s::regnamespace
+        ORDER BY 1""",
 }
 
 

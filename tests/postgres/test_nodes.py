@@ -18,8 +18,16 @@ def service(url: str, **settings: float) -> Service:
     return Service(PostgresBackend(url), Settings(**settings))  # type: ignore[arg-type]
 
 
-async def test_notify_wakes_a_long_poll_in_another_replica(pg_url: str) -> None:
-    # A 30 s poll interval: only the NOTIFY can wake the claimer in time.
+@pytest.mark.parametrize(
+    ("size", "as_job"),
+    [(1, False), (10, False), (200, False), (200, True)],
+    ids=["one-insert", "statement", "copy", "job-copy"],
+)
+async def test_notify_wakes_a_long_poll_in_another_replica(
+    pg_url: str, size: int, as_job: bool
+) -> None:
+    # A 30 s poll interval: only the NOTIFY can wake the claimer in time. Each size takes
+    # another insert path (one row, one statement, COPY; a job's COPY inside a transaction).
     consumer, producer = service(pg_url, poll_interval=30), service(pg_url)
     await consumer.open()
     await producer.open()
@@ -29,7 +37,11 @@ async def test_notify_wakes_a_long_poll_in_another_replica(pg_url: str) -> None:
         await asyncio.sleep(0.2)
         assert not claim.done()
         start = time.monotonic()
-        (task,) = await producer.enqueue_many([TaskSpec("noop")])
+        specs = [TaskSpec("noop", priority=50 if i == 0 else 10) for i in range(size)]
+        if as_job:
+            _, (task, *_) = await producer.submit_job("wake", specs)
+        else:
+            task, *_ = await producer.enqueue_many(specs)
         claimed = await asyncio.wait_for(claim, 5)
         elapsed = time.monotonic() - start
     finally:

@@ -110,6 +110,8 @@ class PostgresBackend:
         self, url: str | PgUrl, *, pool_size: int = 10, acquire_timeout: float = 1.0
     ) -> None:
         self.url = url if isinstance(url, PgUrl) else PgUrl.parse(url)
+        # Inserts are announced on it by the table's trigger (rota_wake_claimers), which
+        # names the channel the same way.
         self.channel = f"rota_{self.url.schema}"
         # While the database is down a request waits this long for a connection, then the
         # API answers 503: promptly, instead of holding the caller until it comes back.
@@ -292,7 +294,6 @@ class PostgresBackend:
             "created_at": task.created_at,
             "retry": _json(task.retry),
             "expires_at": task.expires_at,
-            "channel": self.channel,
         }
         async with self._conn() as conn:
             row = await (await conn.execute(Q["insert_one"], params)).fetchone()
@@ -315,7 +316,6 @@ class PostgresBackend:
             "created_ats": [t.created_at for t in tasks],
             "retries": [_json(t.retry) for t in tasks],
             "expires": [t.expires_at for t in tasks],
-            "channel": self.channel,
         }
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()
@@ -325,29 +325,38 @@ class PostgresBackend:
     async def _insert_copy(
         self, tasks: Iterator[Task], job: Job | None, drawn: list[Task]
     ) -> list[Task]:
-        """Rows go in by text COPY, numbered from one block of seqs drawn beforehand."""
-        async with self._conn() as conn, conn.transaction():
-            if job is not None:
+        """Rows go in by text COPY, numbered from one block of seqs drawn beforehand. The COPY
+        is its own transaction (and sends its wake-up by the table's trigger); only a job's
+        row needs one around both."""
+        async with self._conn() as conn:
+            if job is None:
+                return await self._copy(conn, tasks, drawn)
+            async with conn.transaction():
                 await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
-            row = await (await conn.execute(Q["seq_block"], [self.channel])).fetchone()
-            assert row is not None
-            first = row[0]
-            rows = RowWriter()
-            async with conn.cursor().copy(Q["copy_tasks"]) as copy:
-                lines: list[str] = []
-                # Each task gets its seq as it is drawn: the caller's copy is made at once,
-                # so the seq-less one dies young (fewer live objects, less garbage
-                # collection: about 6% of a batch).
-                for seq, t in zip(range(first, first + SEQ_BLOCK), tasks, strict=False):
-                    t = _with_seq(t, seq)
-                    drawn.append(t)
-                    lines.append(rows.line(t, seq))
-                    if len(lines) == COPY_CHUNK:
-                        await copy.write("".join(lines))
-                        lines.clear()
-                await copy.write("".join(lines))
-                if next(tasks, None) is not None:
-                    raise ValidationError(f"at most {limits.MAX_BATCH} tasks per insert")
+                return await self._copy(conn, tasks, drawn)
+
+    async def _copy(
+        self, conn: psycopg.AsyncConnection[Any], tasks: Iterator[Task], drawn: list[Task]
+    ) -> list[Task]:
+        row = await (await conn.execute(Q["seq_block"])).fetchone()
+        assert row is not None
+        first = row[0]
+        rows = RowWriter()
+        async with conn.cursor().copy(Q["copy_tasks"]) as copy:
+            lines: list[str] = []
+            # Each task gets its seq as it is drawn: the caller's copy is made at once, so
+            # the seq-less one dies young (fewer live objects, less garbage collection:
+            # about 6% of a batch).
+            for seq, t in zip(range(first, first + SEQ_BLOCK), tasks, strict=False):
+                t = _with_seq(t, seq)
+                drawn.append(t)
+                lines.append(rows.line(t, seq))
+                if len(lines) == COPY_CHUNK:
+                    await copy.write("".join(lines))
+                    lines.clear()
+            await copy.write("".join(lines))
+            if next(tasks, None) is not None:
+                raise ValidationError(f"at most {limits.MAX_BATCH} tasks per insert")
         return drawn
 
     async def _duplicate(

@@ -4,8 +4,9 @@
 -- get its text.
 
 -- name: insert_tasks
--- Small batches: one statement (and so one round trip and one transaction) with its NOTIFY;
--- the rows are numbered within one block of seqs.
+-- Small batches: one statement (and so one round trip and one transaction); the rows are
+-- numbered within one block of seqs. Every insert's NOTIFY comes from the table's statement
+-- trigger (rota_wake_claimers, migration 0007).
 WITH block AS (
     SELECT nextval('rota_task_seq') AS first
 ), input AS (
@@ -25,30 +26,22 @@ WITH block AS (
            max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at
     FROM input, block ORDER BY n
     RETURNING id, seq
-), wake AS (
-    SELECT pg_notify(%(channel)s, '')
 )
-SELECT inserted.id, inserted.seq FROM inserted, wake;
+SELECT id, seq FROM inserted;
 
 -- name: insert_one
--- One task: plain VALUES (no arrays to build and unpack), with its NOTIFY, one round trip.
-WITH inserted AS (
-    INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
-                            max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                            expires_at)
-    VALUES (%(id)s, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
-            %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
-            %(created_at)s, %(retry)s::jsonb, %(expires_at)s)
-    RETURNING seq
-), wake AS (
-    SELECT pg_notify(%(channel)s, '')
-)
-SELECT inserted.seq FROM inserted, wake;
+-- One task: plain VALUES (no arrays to build and unpack), one round trip.
+INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
+                        max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
+                        expires_at)
+VALUES (%(id)s, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
+        %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
+        %(created_at)s, %(retry)s::jsonb, %(expires_at)s)
+RETURNING seq;
 
 -- name: seq_block
--- The first seq of a block of SEQ_BLOCK for a batch, and the batch's wake-up (sent when the
--- transaction commits): one round trip.
-SELECT nextval('rota_task_seq'), pg_notify(%s, '');
+-- The first seq of a block of SEQ_BLOCK for a batch.
+SELECT nextval('rota_task_seq');
 
 -- name: copy_tasks
 -- Text format on purpose, and the columns a batch shares last: see copyrows.py.

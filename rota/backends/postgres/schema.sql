@@ -54,6 +54,17 @@ CREATE INDEX rota_tasks_by_job ON rota_tasks (job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
     WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled');
 
+-- Every statement that inserts tasks wakes long-polling claimers when it commits (migration
+-- 0007): on channel rota_ and the schema's name, the channel the backend listens on.
+CREATE FUNCTION rota_wake_claimers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('rota_' || TG_TABLE_SCHEMA, '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER rota_tasks_inserted AFTER INSERT ON rota_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION rota_wake_claimers();
+
 CREATE TABLE rota_events (
     seq        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     task_id    TEXT COLLATE "C" NOT NULL,
