@@ -58,8 +58,10 @@ _STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enu
 _TEXT = {state: state.value for state in TaskState}  # and beats .value
 
 
-def _task(row: Sequence[Any]) -> Task:
-    return Task._make((*row[:_STATE], _STATES[row[_STATE]], *row[_STATE + 1 :]))
+def _task(row: tuple[Any, ...]) -> Task:
+    # Tuples joined with + rather than unpacked into a new one: twice as fast, and it runs
+    # once per claimed or listed row.
+    return tuple.__new__(Task, row[:_STATE] + (_STATES[row[_STATE]],) + row[_STATE + 1 :])  # noqa: RUF005
 
 
 def _any_scheduled(items: Iterable[Task] | Iterable[Finish]) -> bool:
@@ -74,7 +76,7 @@ def _contract_order(row: Sequence[Any]) -> tuple[int, int]:
 
 def _with_seq(task: Task, seq: int) -> Task:
     """``task.evolve(seq=seq)``, several times faster (it runs once per inserted row)."""
-    return tuple.__new__(Task, (*task[:_SEQ], seq, *task[_SEQ + 1 :]))
+    return tuple.__new__(Task, task[:_SEQ] + (seq,) + task[_SEQ + 1 :])  # noqa: RUF005
 
 
 @functools.lru_cache(maxsize=256)
