@@ -27,6 +27,8 @@ _RANGE = (
 
 def resolve_priority(value: PriorityInput | None) -> int:
     """Turn a name or an integer into a checked integer priority."""
+    if type(value) is int and PRIORITY_MIN <= value <= PRIORITY_MAX:
+        return value  # the common case first: once per task of every batch
     if value is None:
         return DEFAULT_PRIORITY
     if isinstance(value, str):
