@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import psycopg
 import pytest
 
 from rota.backends.postgres import PostgresBackend
+from rota.backends.postgres.migrate import upgrade
+from rota.backends.postgres.url import MAX_SCHEMA, PgUrl
 from rota.config import Settings
+from rota.core.errors import ValidationError
 from rota.service import Service, TaskSpec
-from tests.conftest import require_postgres
+from tests.conftest import drop_pg_schema, require_postgres
+from tests.contract.helpers import make_task
 
 
 def service(url: str, **settings: float) -> Service:
@@ -113,3 +118,48 @@ async def test_durability_is_a_url_option(pg_url: str, setting: str) -> None:
     finally:
         await backend.close()
     assert row is not None and row[0] == setting
+
+
+async def _wakeups(url: str, insert: Callable[[PostgresBackend], Awaitable[object]]) -> int:
+    """How many NOTIFYs on the backend's channel one insert sends (a listener of its own)."""
+    backend = PostgresBackend(url)
+    await backend.open()
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            backend.url.conninfo, autocommit=True
+        ) as listener:
+            await listener.execute(f"LISTEN {backend.channel}")
+            await insert(backend)
+            return len([n async for n in listener.notifies(timeout=0.3)])
+    finally:
+        await backend.close()
+
+
+async def test_an_empty_insert_wakes_nobody(pg_url: str) -> None:
+    async def empty(backend: PostgresBackend) -> object:
+        assert await backend.task_insert_many([]) == []
+        return None
+
+    async def one(backend: PostgresBackend) -> object:
+        return await backend.task_insert_many([make_task("t-1")])
+
+    assert await _wakeups(pg_url, empty) == 0
+    assert await _wakeups(pg_url, one) == 1  # the listener does hear inserts
+
+
+async def test_the_longest_schema_name_still_has_a_wakeup_channel() -> None:
+    base = require_postgres()
+    sep = "&" if "?" in base else "?"
+    longest = "s" * MAX_SCHEMA
+    with pytest.raises(ValidationError, match=f"1..{MAX_SCHEMA} lower-case"):
+        PgUrl.parse(f"{base}{sep}schema={longest}s")
+    url = f"{base}{sep}schema={longest}"
+    upgrade(PgUrl.parse(url))
+    try:
+
+        async def one(backend: PostgresBackend) -> object:
+            return await backend.task_insert_many([make_task("t-1")])
+
+        assert await _wakeups(url, one) == 1
+    finally:
+        drop_pg_schema(url)

@@ -266,6 +266,8 @@ class PostgresBackend:
         are drawn, so PostgreSQL stores the first rows while later ones are still checked."""
         rest = iter(tasks)
         head = list(itertools.islice(rest, COPY_FROM))
+        if not head:
+            return []  # no statement: an insert of no rows would still fire the wake-up
         drawn: list[Task] = []  # what the COPY has drawn, to name a duplicate
         try:
             if job is None and len(head) == 1:

@@ -12,7 +12,10 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from rota.core.errors import ValidationError
 
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# At most 58 characters: the wake-up channel is "rota_" and the name, and PostgreSQL cuts
+# identifiers (channel names included) at 63.
+MAX_SCHEMA = 58
+_SCHEMA = re.compile(rf"[a-z_][a-z0-9_]{{0,{MAX_SCHEMA - 1}}}")
 _BOOLEANS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off": False}
 
 
@@ -35,7 +38,8 @@ class PgUrl:
         schema = query.pop("schema", "rota")
         if not _SCHEMA.fullmatch(schema):
             raise ValidationError(
-                f"schema {schema!r} is invalid: use lower-case letters, digits and '_'"
+                f"schema {schema!r} is invalid: use 1..{MAX_SCHEMA} lower-case letters, "
+                "digits and '_', not starting with a digit"
             )
         durable = query.pop("durable_claims", "false").lower()
         if durable not in _BOOLEANS:
