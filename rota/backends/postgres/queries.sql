@@ -18,16 +18,14 @@ WITH block AS (
         %(expires)s::timestamptz[]
     ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
                           tenant, job_id, run_at, created_at, retry, expires_at, n)
-), inserted AS (
-    INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
-                            max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                            expires_at)
-    SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
-           max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at
-    FROM input, block ORDER BY n
-    RETURNING id, seq
 )
-SELECT id, seq FROM inserted;
+INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
+                        max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
+                        expires_at)
+SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
+       max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at
+FROM input, block ORDER BY n
+RETURNING id, seq;
 
 -- name: insert_one
 -- One task: plain VALUES (no arrays to build and unpack), one round trip.
