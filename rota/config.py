@@ -46,5 +46,11 @@ class Settings(BaseSettings):
         return value
 
     timeout_grace: float = Field(
-        5.0, ge=0, description="a task's lease ends at most this long after its timeout"
+        5.0, ge=0, description="the sweeper ends a run this long after its timeout passed"
+    )
+    worker_silence: float = Field(
+        60.0,
+        gt=0,
+        description="a worker unheard of (no claim, heartbeat or registration) this long "
+        "leaves the worker list",
     )

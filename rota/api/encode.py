@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse
 
-from rota.core.models import Event, JobSummary, Position, Task
+from rota.core.models import Event, JobSummary, Position, Task, WorkerInfo
 from rota.core.priority import priority_name
 from rota.core.states import TaskState
 
@@ -87,6 +87,7 @@ def event_json(event: Event) -> dict[str, Any]:
         "to_state": None if event.to_state is None else event.to_state.value,
         "worker_id": event.worker_id,
         "message": event.message,
+        "actor": event.actor,
     }
 
 
@@ -100,4 +101,22 @@ def job_json(summary: JobSummary) -> dict[str, Any]:
         "state": summary.state,
         "total": summary.total,
         "counts": {state.value: n for state, n in summary.counts.items()},
+    }
+
+
+def worker_json(worker: WorkerInfo, running: list[Task]) -> dict[str, Any]:
+    return {
+        "id": worker.id,
+        "name": worker.name,
+        "host": worker.host,
+        "queues": None if worker.queues is None else list(worker.queues),
+        "capabilities": list(worker.capabilities),
+        "concurrency": worker.concurrency,
+        "version": worker.version,
+        "started_at": _time(worker.started_at),
+        "last_seen_at": _time(worker.last_seen_at),
+        "running": [
+            {"id": t.id, "kind": t.kind, "queue": t.queue, "started_at": _time(t.started_at)}
+            for t in running
+        ],
     }

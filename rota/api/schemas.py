@@ -137,6 +137,15 @@ class DeadLetterIn(Body):
         return TaskFilter(queue=self.queue, kind=self.kind, tenant=self.tenant, job_id=self.job_id)
 
 
+class WorkerIn(Body):
+    name: str = Field(max_length=limits.MAX_NAME_LENGTH, description="e.g. host-pid")
+    host: str = Field(max_length=limits.MAX_NAME_LENGTH)
+    queues: list[str] | None = Field(None, max_length=100, description="null: every queue")
+    capabilities: list[str] = Field(default_factory=list, max_length=100)
+    concurrency: int = Field(ge=1, le=limits.MAX_CLAIM * 10)
+    version: str = Field(max_length=limits.MAX_NAME_LENGTH)
+
+
 class ReportIn(Body):
     completions: list[CompletionIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)
     failures: list[FailureIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)

@@ -1,34 +1,53 @@
-"""Storage backends behind one protocol (:mod:`rota.backends.base`), chosen by URL."""
+"""Storage backends behind one protocol (:mod:`rota.backends.base`), chosen by URL scheme."""
 
 from __future__ import annotations
 
-from rota.backends.base import Backend
+import importlib
+from typing import NamedTuple
+
+from rota.backends.base import Backend, Capabilities
 from rota.core.errors import ValidationError
 
 
+class StoreEntry(NamedTuple):
+    """Where a store's backend lives, and the extra that installs what it imports."""
+
+    module: str
+    cls: str
+    extra: str | None
+
+
+#: The one registry of stores, keyed by URL scheme. Each class has ``from_url(url)``.
+STORES: dict[str, StoreEntry] = {
+    "sqlite": StoreEntry("rota.backends.sqlite", "SQLiteBackend", None),
+    "postgresql": StoreEntry("rota.backends.postgres", "PostgresBackend", "postgres"),
+    "postgres": StoreEntry("rota.backends.postgres", "PostgresBackend", "postgres"),
+    "redis": StoreEntry("rota.backends.redis", "RedisBackend", "redis"),
+    "rediss": StoreEntry("rota.backends.redis", "RedisBackend", "redis"),
+    "memory": StoreEntry("rota.backends.memory", "MemoryBackend", None),
+}
+
+
 def backend_from_url(url: str) -> Backend:
-    """``sqlite:///path``, ``postgresql://...[?schema=NAME]``, ``memory://``."""
-    if url.startswith("sqlite:"):
-        from rota.backends.sqlite import SQLiteBackend
-        from rota.backends.sqlite.backend import path_from_url
-
-        return SQLiteBackend(path_from_url(url))
-    if url.startswith(("postgresql:", "postgres:")):
-        try:
-            from rota.backends.postgres import PostgresBackend
-        except ImportError as exc:
-            raise ValidationError(
-                f"PostgreSQL needs an extra: pip install 'rota[postgres]' ({exc})"
-            ) from exc
-        return PostgresBackend(url)
-    if url.startswith("memory:"):
-        from rota.backends.memory import MemoryBackend
-
-        return MemoryBackend()
-    raise ValidationError(
-        f"unsupported database URL {url!r}: use sqlite:///path/to/rota.db, "
-        "postgresql://user@host/db or memory://"
-    )
+    """``sqlite:///path``, ``postgresql://...[?schema=NAME]``, ``redis://host:port/db
+    [?prefix=NAME]``, ``memory://``."""
+    scheme = url.partition(":")[0].lower()
+    entry = STORES.get(scheme)
+    if entry is None or ":" not in url:
+        raise ValidationError(
+            f"unsupported database URL {url!r}: use sqlite:///path/to/rota.db, "
+            "postgresql://user@host/db, redis://host:6379/0 or memory://"
+        )
+    try:
+        module = importlib.import_module(entry.module)
+    except ImportError as exc:
+        if entry.extra is None:
+            raise
+        raise ValidationError(
+            f"the {scheme} store needs an extra: pip install 'rota[{entry.extra}]' ({exc})"
+        ) from exc
+    backend: Backend = getattr(module, entry.cls).from_url(url)
+    return backend
 
 
-__all__ = ["Backend", "backend_from_url"]
+__all__ = ["STORES", "Backend", "Capabilities", "backend_from_url"]

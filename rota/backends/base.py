@@ -1,11 +1,14 @@
 """The Backend protocol: storage primitives named entity + verb.
 
-Backends are primitives. The service owns validation, defaults, retry policy and the
-choice of the next state; a backend applies what it is told *atomically*, with guards
-(expected state, live lease token) evaluated inside the same transaction as the write.
+Backends are primitives; the service decides. The service owns validation, defaults,
+retry policy, the next state, the event kind, the lease deadline and whether a cancel
+ends a task or flags it; a backend applies what it is told *atomically*, with guards
+(expected state, live lease token, lease holder) evaluated inside the same transaction
+or script as the write. No backend holds an ``if`` about policy.
 
 Every verb that changes a task's state also appends one :class:`~rota.core.models.Event`
-per changed task in that same transaction, so history can never disagree with state.
+per changed task in that same transaction, with the actor it was given, so history can
+never disagree with state.
 
 Times are passed in by the caller (the service's clock), never read by the backend, so
 tests control time and every backend sees the same clock.
@@ -14,24 +17,38 @@ tests control time and every backend sees the same clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from rota.core.models import (
+    ClaimRequest,
     Event,
     Finish,
+    Inserted,
     Job,
     Position,
     QueueCount,
     Task,
     TaskFilter,
+    WorkerInfo,
 )
 from rota.core.states import TaskState
 
 
-class Backend(Protocol):
-    #: True when several processes may share the store (SQLite file, PostgreSQL, Redis).
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store can do; the service adapts to it instead of each backend pretending."""
+
+    #: several processes may open the store (an SQLite file, PostgreSQL, Redis)
     shared: bool
+    #: ``listen_inserts`` hears other processes' inserts (LISTEN/NOTIFY, Redis pub/sub);
+    #: without it a long-poll on a shared store re-checks every ``poll_interval``
+    push_wakeups: bool
+
+
+class Backend(Protocol):
+    capabilities: Capabilities
 
     async def open(self) -> None: ...
 
@@ -51,8 +68,11 @@ class Backend(Protocol):
 
     # -- tasks ---------------------------------------------------------------------------
 
-    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
-        """Insert all or nothing (with ``job`` when given); return them with ``seq`` set.
+    async def task_insert_many(
+        self, tasks: Iterable[Task], job: Job | None = None
+    ) -> list[Inserted]:
+        """Insert all or nothing (with ``job`` when given); one result per task, in order,
+        each with ``seq`` set.
 
         ``tasks`` may be lazy: the service validates each task as it is drawn, so a backend
         can send the first rows while later ones are still being checked. If drawing raises,
@@ -69,22 +89,13 @@ class Backend(Protocol):
         """Newest first (``seq`` descending); ``after_seq`` is the cursor of the last page."""
         ...
 
-    async def task_claim_many(
-        self,
-        *,
-        queues: Sequence[str] | None,
-        worker_id: str,
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-        timeout_grace: float = 0.0,
-    ) -> list[Task]:
-        """Lease up to ``limit`` ready tasks in contract order; never one task to two callers.
+    async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
+        """Lease up to ``request.limit`` ready tasks in contract order; never one task to
+        two callers.
 
         Ready means ``queued``, or ``scheduled`` with ``run_at <= now`` (promoted on the
-        way), and not past ``expires_at``. Each claimed task gets ``attempt + 1`` and a new,
-        larger ``lease_token``; a task with a ``timeout`` gets a lease no longer than
-        ``timeout + timeout_grace`` from its start, and no heartbeat extends it past that.
+        way), and not past ``expires_at``. Each claimed task gets ``attempt + 1``, a new,
+        larger ``lease_token``, ``request.lease_expires_at`` and the request's worker.
         """
         ...
 
@@ -96,28 +107,51 @@ class Backend(Protocol):
         now: datetime,
         lease_expires_at: datetime,
         progress: Any = None,
-        timeout_grace: float = 0.0,
     ) -> Task | None:
-        """Extend a live lease (and store ``progress`` if given); ``None`` when the token is
-        not live, and then nothing changes."""
+        """Set a live lease's end (and store ``progress`` if given); ``None`` when the token
+        is not live, and then nothing changes."""
         ...
 
     async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
-        """Apply each finish only if its task is running under that token; say which applied."""
+        """Apply each finish only if its task is running under that token (held by
+        ``worker_id`` when given, with a lease ending before ``expired_before`` when given);
+        say which applied. Record ``finish.event``."""
         ...
 
-    async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
-        """Cancel a waiting task, or flag a running one; ``None`` if it is neither."""
+    async def task_cancel(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        """End a task that is still in state ``expect`` as ``canceled``; else ``None``."""
+        ...
+
+    async def task_cancel_request(
+        self, task_id: str, lease_token: int, *, now: datetime, actor: str
+    ) -> Task | None:
+        """Flag a running task's live lease for cancellation; ``None`` if not live."""
         ...
 
     async def task_set_priority(
-        self, task_id: str, priority: int, *, to_tail: bool, now: datetime
+        self,
+        task_id: str,
+        priority: int,
+        *,
+        expect: TaskState,
+        to_tail: bool,
+        now: datetime,
+        actor: str,
     ) -> Task | None:
-        """Re-rank a waiting task; ``to_tail`` gives it a fresh ``seq``. ``None`` if not waiting."""
+        """Re-rank a task still in state ``expect``; ``to_tail`` gives it a fresh ``seq``."""
         ...
 
-    async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
-        """Operator retry: a failed or canceled task back to queued with attempts reset."""
+    async def task_requeue(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        """Operator retry: a task still in state ``expect`` back to queued, attempts reset,
+        at the tail of its priority."""
+        ...
+
+    async def task_promote_due(self, *, now: datetime, limit: int) -> int:
+        """Move scheduled tasks whose ``run_at <= now`` to queued (event ``promoted``)."""
         ...
 
     async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
@@ -128,13 +162,18 @@ class Backend(Protocol):
         """Remove tasks and their history for good (dead-letter discard); how many."""
         ...
 
-    async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
+    async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         """Running tasks whose lease ended before ``now`` (the sweeper's input)."""
+        ...
+
+    async def task_list_timed(self, *, limit: int) -> list[Task]:
+        """Running tasks that have a ``timeout``, earliest start first (the timeout
+        sweeper's input; the running set is bounded by the workers' concurrency)."""
         ...
 
     async def task_position(self, task_id: str) -> Position | None: ...
 
-    async def task_count(self) -> list[QueueCount]: ...
+    async def task_count_by_queue(self) -> list[QueueCount]: ...
 
     async def task_next_run_at(self) -> datetime | None:
         """Earliest ``run_at`` among scheduled tasks: lets claimers sleep exactly that long."""
@@ -147,3 +186,19 @@ class Backend(Protocol):
     async def job_get(self, job_id: str) -> Job | None: ...
 
     async def job_count(self, job_id: str) -> dict[TaskState, int]: ...
+
+    # -- workers -------------------------------------------------------------------------
+
+    async def worker_upsert(self, worker: WorkerInfo) -> None:
+        """Register a worker, or refresh every field of one already registered."""
+        ...
+
+    async def worker_touch(self, worker_ids: Sequence[str], *, now: datetime) -> None:
+        """Set ``last_seen_at`` of the registered workers among ``worker_ids``."""
+        ...
+
+    async def worker_list(self) -> list[WorkerInfo]: ...
+
+    async def worker_delete_silent(self, *, before: datetime) -> int:
+        """Forget workers last seen before ``before``; how many."""
+        ...

@@ -8,35 +8,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
+from rota.backends.base import Capabilities
 from rota.core.errors import DuplicateTask
-from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
+from rota.core.models import (
+    SYSTEM,
+    ClaimRequest,
+    Event,
+    Finish,
+    Inserted,
+    Job,
+    Position,
+    QueueCount,
+    Task,
+    TaskFilter,
+    WorkerInfo,
+)
 from rota.core.ordering import claim_key
 from rota.core.states import WAITING_STATES, TaskState
 
 S = TaskState
-_FINISH_KIND = {
-    S.SUCCEEDED: "succeeded",
-    S.FAILED: "failed",
-    S.QUEUED: "retry",
-    S.SCHEDULED: "retry",
-    S.CANCELED: "canceled",
-}
-
-
-def _capped(lease: datetime, timeout: float | None, started: datetime, grace: float) -> datetime:
-    """A lease never outlives the run's timeout (plus grace): the server's own enforcement."""
-    if timeout is None:
-        return lease
-    return min(lease, started + timedelta(seconds=timeout + grace))
 
 
 class MemoryBackend:
-    shared = False
+    capabilities = Capabilities(shared=False, push_wakeups=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryBackend:
+        return cls()
 
     def __init__(self) -> None:
+        self._workers: dict[str, WorkerInfo] = {}
         self._tasks: dict[str, Task] = {}
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
@@ -70,19 +75,27 @@ class MemoryBackend:
         kind: str,
         at: datetime,
         before: TaskState | None,
+        actor: str | None,
         message: str | None = None,
     ) -> None:
         self._event_seq += 1
         self._events[task.id].append(
-            Event(task.id, at, kind, before, task.state, task.worker_id, message, self._event_seq)
-        )
+            Event(
+                task.id, at, kind, before, task.state, task.worker_id, message, self._event_seq,
+                actor,
+            )
+        )  # fmt: skip
 
-    def _put(self, old: Task, new: Task, kind: str, at: datetime, msg: str | None = None) -> Task:
+    def _put(
+        self, old: Task, new: Task, kind: str, at: datetime, actor: str | None, msg: str | None
+    ) -> Task:
         self._tasks[new.id] = new
-        self._record(new, kind, at, old.state, msg)
+        self._record(new, kind, at, old.state, actor, msg)
         return new
 
-    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
+    async def task_insert_many(
+        self, tasks: Iterable[Task], job: Job | None = None
+    ) -> list[Inserted]:
         tasks = list(tasks)
         ids = [t.id for t in tasks]
         if len(set(ids)) != len(ids) or any(i in self._tasks for i in ids):
@@ -96,8 +109,8 @@ class MemoryBackend:
         for task in tasks:
             stored = task.evolve(seq=self._next_seq())
             self._tasks[stored.id] = stored
-            self._record(stored, "enqueued", stored.created_at, None)
-            out.append(stored)
+            self._record(stored, "enqueued", stored.created_at, None, None)
+            out.append(Inserted(stored))
         return out
 
     async def task_get(self, task_id: str) -> Task | None:
@@ -126,34 +139,26 @@ class MemoryBackend:
             return False
         return task.state == S.QUEUED or (task.state == S.SCHEDULED and task.run_at <= now)
 
-    async def task_claim_many(
-        self,
-        *,
-        queues: Sequence[str] | None,
-        worker_id: str,
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-        timeout_grace: float = 0.0,
-    ) -> list[Task]:
+    async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
+        now, queues = request.now, request.queues
         ready = sorted(
             (t for t in self._tasks.values() if self._ready(t, queues, now)), key=claim_key
         )
         claimed = []
-        for task in ready[:limit]:
+        for task in ready[: request.limit]:
             if task.state == S.SCHEDULED:
                 promoted = task.evolve(state=S.QUEUED)
-                task = self._put(task, promoted, "promoted", now)
+                task = self._put(task, promoted, "promoted", now, SYSTEM, None)
             running = task.evolve(
                 state=S.RUNNING,
                 attempt=task.attempt + 1,
                 lease_token=task.lease_token + 1,
-                lease_expires_at=_capped(lease_expires_at, task.timeout, now, timeout_grace),
+                lease_expires_at=request.lease_expires_at,
                 progress=None,
-                worker_id=worker_id,
+                worker_id=request.worker_id,
                 started_at=now,
             )
-            claimed.append(self._put(task, running, "claimed", now))
+            claimed.append(self._put(task, running, "claimed", now, request.actor, None))
         return claimed
 
     def _live(self, task_id: str, token: int) -> Task | None:
@@ -170,14 +175,12 @@ class MemoryBackend:
         now: datetime,
         lease_expires_at: datetime,
         progress: Any = None,
-        timeout_grace: float = 0.0,
     ) -> Task | None:
         task = self._live(task_id, lease_token)
         if task is None:
             return None
-        started = task.started_at or now
         new = task.evolve(
-            lease_expires_at=_capped(lease_expires_at, task.timeout, started, timeout_grace),
+            lease_expires_at=lease_expires_at,
             progress=task.progress if progress is None else progress,
         )
         self._tasks[task_id] = new
@@ -188,13 +191,16 @@ class MemoryBackend:
         for f in finishes:
             task = self._live(f.task_id, f.lease_token)
             lease_end = None if task is None else task.lease_expires_at
-            if task is None or (
-                f.expired_before is not None
-                and (lease_end is None or lease_end >= f.expired_before)
+            if (
+                task is None
+                or (f.worker_id is not None and task.worker_id != f.worker_id)
+                or (
+                    f.expired_before is not None
+                    and (lease_end is None or lease_end >= f.expired_before)
+                )
             ):
                 applied.append(False)
                 continue
-            final = f.state not in WAITING_STATES
             new = task.evolve(
                 state=f.state,
                 attempt=task.attempt if f.attempt is None else f.attempt,
@@ -202,35 +208,56 @@ class MemoryBackend:
                 error=f.error,
                 run_at=f.run_at or task.run_at,
                 lease_expires_at=None,
-                finished_at=now if final else None,
+                finished_at=f.finished_at,
                 cancel_requested=False,
             )
-            self._put(task, new, _FINISH_KIND[f.state], now, f.error)
+            self._put(task, new, f.event, now, f.actor, f.error)
             applied.append(True)
         return applied
 
-    async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
+    def _in(self, task_id: str, state: TaskState) -> Task | None:
         task = self._tasks.get(task_id)
+        return task if task is not None and task.state == state else None
+
+    async def task_cancel(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        task = self._in(task_id, expect)
         if task is None:
             return None
-        if task.state in WAITING_STATES:
-            return self._put(task, task.evolve(state=S.CANCELED, finished_at=now), "canceled", now)
-        if task.state == S.RUNNING:
-            return self._put(task, task.evolve(cancel_requested=True), "cancel_requested", now)
-        return None
+        new = task.evolve(state=S.CANCELED, finished_at=now)
+        return self._put(task, new, "canceled", now, actor, None)
+
+    async def task_cancel_request(
+        self, task_id: str, lease_token: int, *, now: datetime, actor: str
+    ) -> Task | None:
+        task = self._live(task_id, lease_token)
+        if task is None:
+            return None
+        new = task.evolve(cancel_requested=True)
+        return self._put(task, new, "cancel_requested", now, actor, None)
 
     async def task_set_priority(
-        self, task_id: str, priority: int, *, to_tail: bool, now: datetime
+        self,
+        task_id: str,
+        priority: int,
+        *,
+        expect: TaskState,
+        to_tail: bool,
+        now: datetime,
+        actor: str,
     ) -> Task | None:
-        task = self._tasks.get(task_id)
-        if task is None or task.state not in WAITING_STATES:
+        task = self._in(task_id, expect)
+        if task is None:
             return None
         new = task.evolve(priority=priority, seq=self._next_seq() if to_tail else task.seq)
-        return self._put(task, new, "priority_changed", now, f"priority {priority}")
+        return self._put(task, new, "priority_changed", now, actor, f"priority {priority}")
 
-    async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
-        task = self._tasks.get(task_id)
-        if task is None or task.state not in (S.FAILED, S.CANCELED):
+    async def task_requeue(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        task = self._in(task_id, expect)
+        if task is None:
             return None
         new = task.evolve(
             state=S.QUEUED,
@@ -242,7 +269,14 @@ class MemoryBackend:
             cancel_requested=False,
             seq=self._next_seq(),
         )
-        return self._put(task, new, "requeued", now)
+        return self._put(task, new, "requeued", now, actor, None)
+
+    async def task_promote_due(self, *, now: datetime, limit: int) -> int:
+        due = [t for t in self._tasks.values() if t.state == S.SCHEDULED and t.run_at <= now]
+        due.sort(key=lambda t: (t.run_at, t.seq))
+        for task in due[:limit]:
+            self._put(task, task.evolve(state=S.QUEUED), "promoted", now, SYSTEM, None)
+        return len(due[:limit])
 
     async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
         expired = [
@@ -254,7 +288,7 @@ class MemoryBackend:
             new = task.evolve(
                 state=S.CANCELED, finished_at=now, error="expired: not started in time"
             )
-            self._put(task, new, "expired", now, new.error)
+            self._put(task, new, "expired", now, SYSTEM, new.error)
         return len(expired)
 
     async def task_delete_many(self, task_ids: Sequence[str]) -> int:
@@ -263,13 +297,18 @@ class MemoryBackend:
             self._events.pop(task_id, None)
         return len(gone)
 
-    async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
+    async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         rows = [
             t
             for t in self._tasks.values()
             if t.state == S.RUNNING and t.lease_expires_at is not None and t.lease_expires_at < now
         ]
         rows.sort(key=lambda t: (t.lease_expires_at, t.seq))
+        return rows[:limit]
+
+    async def task_list_timed(self, *, limit: int) -> list[Task]:
+        rows = [t for t in self._tasks.values() if t.state == S.RUNNING and t.timeout is not None]
+        rows.sort(key=lambda t: (t.started_at, t.seq))
         return rows[:limit]
 
     async def task_position(self, task_id: str) -> Position | None:
@@ -282,7 +321,7 @@ class MemoryBackend:
         in_priority = sum(1 for t in peers if t.priority == task.priority and t.seq < task.seq) + 1
         return Position(in_priority=in_priority, in_queue=in_queue)
 
-    async def task_count(self) -> list[QueueCount]:
+    async def task_count_by_queue(self) -> list[QueueCount]:
         counts: dict[tuple[str, TaskState, int], int] = defaultdict(int)
         for t in self._tasks.values():
             counts[(t.queue, t.state, t.priority)] += 1
@@ -304,3 +343,21 @@ class MemoryBackend:
             if t.job_id == job_id:
                 counts[t.state] += 1
         return dict(counts)
+
+    async def worker_upsert(self, worker: WorkerInfo) -> None:
+        self._workers[worker.id] = worker
+
+    async def worker_touch(self, worker_ids: Sequence[str], *, now: datetime) -> None:
+        for worker_id in worker_ids:
+            worker = self._workers.get(worker_id)
+            if worker is not None:
+                self._workers[worker_id] = replace(worker, last_seen_at=now)
+
+    async def worker_list(self) -> list[WorkerInfo]:
+        return sorted(self._workers.values(), key=lambda w: (w.started_at, w.id))
+
+    async def worker_delete_silent(self, *, before: datetime) -> int:
+        silent = [w.id for w in self._workers.values() if w.last_seen_at < before]
+        for worker_id in silent:
+            del self._workers[worker_id]
+        return len(silent)

@@ -232,6 +232,35 @@ class AsyncClient:
 
     # -- workers -------------------------------------------------------------------------
 
+    async def register_worker(
+        self,
+        worker_id: str,
+        *,
+        name: str,
+        host: str,
+        queues: builtins.list[str] | None,
+        capabilities: builtins.list[str] | None = None,
+        concurrency: int,
+        version: str,
+    ) -> dict[str, Any]:
+        """Announce a starting worker; it is listed until it falls silent."""
+        body = {
+            "name": name,
+            "host": host,
+            "queues": queues,
+            "capabilities": capabilities or [],
+            "concurrency": concurrency,
+            "version": version,
+        }
+        result: dict[str, Any] = await self._request("PUT", f"/workers/{worker_id}", json=body)
+        return result
+
+    async def workers(self) -> builtins.list[dict[str, Any]]:
+        """Live workers with their running tasks and last contact."""
+        data = await self._request("GET", "/workers")
+        workers: builtins.list[dict[str, Any]] = data["workers"]
+        return workers
+
     async def claim(
         self,
         worker_id: str,

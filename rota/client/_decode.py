@@ -70,6 +70,7 @@ def event_from_json(task_id: str, data: dict[str, Any]) -> Event:
         to_state=None if data["to_state"] is None else TaskState(data["to_state"]),
         worker_id=data.get("worker_id"),
         message=data.get("message"),
+        actor=data.get("actor"),
     )
 
 

@@ -73,6 +73,8 @@ class Client:
     queues = _blocking(AsyncClient.queues)
     stats = _blocking(AsyncClient.stats)
     health = _blocking(AsyncClient.health)
+    register_worker = _blocking(AsyncClient.register_worker)
+    workers = _blocking(AsyncClient.workers)
     claim = _blocking(AsyncClient.claim)
     heartbeat = _blocking(AsyncClient.heartbeat)
     complete = _blocking(AsyncClient.complete)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from rota.core.states import TaskState
+from rota.core.states import FINISH_EVENTS, WAITING_STATES, TaskState
 
 JSON = Any
 JSONObject = dict[str, Any]
@@ -95,6 +95,17 @@ class Event:
     worker_id: str | None = None
     message: str | None = None
     seq: int = 0
+    #: who made the change: ``worker:<id>``, ``system`` (maintenance), or the caller of the
+    #: API (``api`` until tokens name their holders)
+    actor: str | None = None
+
+
+#: The actor of every change that maintenance makes (sweeps, promotion, expiry).
+SYSTEM = "system"
+
+
+def worker_actor(worker_id: str) -> str:
+    return f"worker:{worker_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,72 @@ class Finish(NamedTuple):
     expired_before: datetime | None = None
     #: set the attempt counter (a "retry later" gives back the attempt it used)
     attempt: int | None = None
+    #: the history event to record (``FINISH_EVENTS``), decided with ``state``
+    event: str = "succeeded"
+    #: when the task ended; None when it goes back to waiting
+    finished_at: datetime | None = None
+    #: apply only if the lease is held by this worker (None: any holder of the token)
+    worker_id: str | None = None
+    actor: str | None = None
+
+
+def make_finish(
+    task_id: str, lease_token: int, state: TaskState, *, now: datetime, **fields: Any
+) -> Finish:
+    """A finish with the event it records and its end time decided from ``state``: the one
+    place that says a retry is event ``retry`` and leaves ``finished_at`` empty."""
+    finished_at = None if state in WAITING_STATES else now
+    return Finish(
+        task_id,
+        lease_token,
+        state,
+        event=FINISH_EVENTS[state],
+        finished_at=finished_at,
+        **fields,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """What one claim asks of the store. New claim options (capabilities, tenants, limits)
+    arrive as fields here, so that no backend signature changes for them.
+
+    The service fills every field: the backends apply ``lease_expires_at`` as it is.
+    """
+
+    worker_id: str
+    limit: int
+    now: datetime
+    lease_expires_at: datetime
+    #: None: every queue
+    queues: tuple[str, ...] | None = None
+
+    @property
+    def actor(self) -> str:
+        return worker_actor(self.worker_id)
+
+
+class Inserted(NamedTuple):
+    """One item of an insert: the stored task, and whether the store found it already there
+    (a uniqueness the store enforces answers with the existing task instead of a new one)."""
+
+    task: Task
+    existing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process as registered, and when it was last heard from."""
+
+    id: str
+    name: str
+    host: str
+    queues: tuple[str, ...] | None
+    capabilities: tuple[str, ...]
+    concurrency: int
+    version: str
+    started_at: datetime
+    last_seen_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,25 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 
 ACTIVE_STATES = frozenset({S.SCHEDULED, S.QUEUED, S.RUNNING})
 FINAL_STATES = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELED})
+#: Not yet started: what a cancel ends at once, what a reprioritise or an expiry may touch.
+#: The SQL and Lua files receive this set from here (their loader fills ``WAITING_STATES``).
 WAITING_STATES = frozenset({S.SCHEDULED, S.QUEUED})
+#: What an operator retry may bring back to ``queued``.
+RETRYABLE_STATES = frozenset({S.FAILED, S.CANCELED})
+
+#: The history event that records a finished attempt, by the state it ends in.
+FINISH_EVENTS: dict[TaskState, str] = {
+    S.SUCCEEDED: "succeeded",
+    S.FAILED: "failed",
+    S.QUEUED: "retry",
+    S.SCHEDULED: "retry",
+    S.CANCELED: "canceled",
+}
+
+
+def sql_list(states: frozenset[TaskState]) -> str:
+    """``('queued', 'scheduled')``: a state set as SQL text, for the query loaders."""
+    return "(" + ", ".join(f"'{s.value}'" for s in sorted(states)) + ")"
 
 
 def can_transition(source: TaskState, target: TaskState) -> bool:

@@ -8,7 +8,6 @@ The API, the worker's in-process mode and the CLI call this class; it calls a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,6 +29,8 @@ from rota.core.errors import (
 )
 from rota.core.ids import new_id
 from rota.core.models import (
+    SYSTEM,
+    ClaimRequest,
     Event,
     Finish,
     Job,
@@ -38,17 +39,22 @@ from rota.core.models import (
     QueueCount,
     Task,
     TaskFilter,
+    WorkerInfo,
+    make_finish,
+    worker_actor,
 )
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
-from rota.core.states import TaskState, check_transition
+from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
+from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
 from rota.service.validation import TaskSpec, build_task, check_json, check_name
 
 S = TaskState
 # Looked up once: an Enum member lookup costs 150 ns, and reports touch these per result.
 _SUCCEEDED = S.SUCCEEDED
-_WAITING = frozenset({S.QUEUED, S.SCHEDULED})
+#: The actor of API calls until tokens name their holders.
+API = "api"
 
 
 class Completion(NamedTuple):
@@ -94,6 +100,8 @@ class Service:
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
         self.is_leader = False
+        self.maintainer = Maintainer(self, default_services(self.settings.sweep_interval))
+        self._seen: dict[str, datetime] = {}  # worker id -> when it was last touched
 
     async def open(self) -> None:
         await self.backend.open()
@@ -122,7 +130,7 @@ class Service:
         tasks = (build_task(s, now=now, default_max_attempts=default, job=job) for s in specs)
         stored = await self.backend.task_insert_many(tasks, job)
         self.notifier.notify()
-        return stored
+        return [r.task for r in stored]
 
     async def submit_job(
         self, name: str, specs: Sequence[TaskSpec], tenant: str | None = None
@@ -164,7 +172,7 @@ class Service:
         return await self.backend.event_list(task_id)
 
     async def counts(self) -> list[QueueCount]:
-        return await self.backend.task_count()
+        return await self.backend.task_count_by_queue()
 
     async def health(self) -> None:
         """Raise StoreError when the store does not answer a cheap read."""
@@ -179,6 +187,7 @@ class Service:
     # -- consuming -----------------------------------------------------------------------
 
     def _lease_until(self, now: datetime) -> datetime:
+        """The one place a lease's end is decided; a run's timeout is the sweeper's."""
         return now + timedelta(seconds=self.settings.lease_seconds)
 
     async def claim(
@@ -195,32 +204,46 @@ class Service:
             raise ValidationError(f"max must be 1..{limits.MAX_CLAIM}")
         if not 0 <= wait <= limits.MAX_WAIT_SECONDS:
             raise ValidationError(f"wait must be 0..{limits.MAX_WAIT_SECONDS} seconds")
-        qs = None if not queues else [check_name(q, "queue") for q in queues]
+        qs = None if not queues else tuple(check_name(q, "queue") for q in queues)
+        await self._saw(worker_id)
         deadline = time.monotonic() + wait
         while True:
             ticket = self.notifier.ticket()
             now = self.clock.now()
-            tasks = await self.backend.task_claim_many(
-                queues=qs,
-                worker_id=worker_id,
-                limit=limit,
-                now=now,
-                lease_expires_at=self._lease_until(now),
-                timeout_grace=self.settings.timeout_grace,
-            )
+            request = ClaimRequest(worker_id, limit, now, self._lease_until(now), qs)
+            tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0:
                 return tasks
             await self.notifier.wait(ticket, await self._nap(remaining))
 
     async def _nap(self, remaining: float) -> float:
+        """How long a long-poll may sleep before it looks again by itself. A store that
+        pushes other processes' inserts wakes it sooner; the re-check only covers a lost
+        wake-up, so it can be rarer there."""
         nap = remaining
-        if self.backend.shared:
-            nap = min(nap, self.settings.poll_interval)
+        caps = self.backend.capabilities
+        if caps.shared:
+            poll = self.settings.poll_interval
+            nap = min(nap, poll * 5 if caps.push_wakeups else poll)
         next_run = await self.backend.task_next_run_at()
         if next_run is not None:
             nap = min(nap, max((next_run - self.clock.now()).total_seconds(), 0.001))
         return nap
+
+    async def _saw(self, worker_id: str | None) -> None:
+        """Record that a worker was heard from, at most once a second per worker."""
+        if worker_id is None:
+            return
+        now = self.clock.now()
+        last = self._seen.get(worker_id)
+        if last is not None and now - last < timedelta(seconds=1):
+            return
+        self._seen[worker_id] = now
+        if len(self._seen) > 10_000:  # forget the oldest half of long-gone workers
+            for old in sorted(self._seen, key=self._seen.__getitem__)[:5_000]:
+                del self._seen[old]
+        await self.backend.worker_touch([worker_id], now=now)
 
     async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> Task:
         """Extend the lease (never past the run's timeout); store ``progress`` if given."""
@@ -233,16 +256,20 @@ class Service:
             now=now,
             lease_expires_at=self._lease_until(now),
             progress=progress,
-            timeout_grace=self.settings.timeout_grace,
         )
         if task is None:
             raise await self._refusal(task_id, lease_token)
+        await self._saw(task.worker_id)
         return task
 
-    async def _refusal(self, task_id: str, lease_token: int) -> RotaError:
+    async def _refusal(
+        self, task_id: str, lease_token: int, worker_id: str | None = None
+    ) -> RotaError:
         task = await self.backend.task_get(task_id)
         if task is None:
             return NotFound(f"no task with id {task_id!r}")
+        if worker_id is not None and task.state == S.RUNNING and task.worker_id != worker_id:
+            return StaleLease(f"task {task_id} is not leased to worker {worker_id!r}")
         if task.lease_token != lease_token:
             return StaleLease(
                 f"lease token {lease_token} is stale: task {task_id} is on lease {task.lease_token}"
@@ -275,33 +302,42 @@ class Service:
         self,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        *,
+        worker_id: str | None = None,
     ) -> list[Outcome]:
-        """Apply many results at once; each gets its own outcome, in the order given."""
+        """Apply many results at once; each gets its own outcome, in the order given.
+
+        With ``worker_id``, a result applies only to a lease that worker holds.
+        """
         if len(completions) + len(failures) > limits.MAX_BATCH:
             raise ValidationError(f"at most {limits.MAX_BATCH} items per report")
         outcomes: list[Outcome | None] = [None] * (len(completions) + len(failures))
         finishes: list[tuple[int, Finish, bool]] = []  # (position, finish, is a failure)
+        now = self.clock.now()
+        actor = API if worker_id is None else worker_actor(worker_id)
+        done = make_finish("", 0, _SUCCEEDED, now=now, worker_id=worker_id, actor=actor)
         for i, c in enumerate(completions):
             try:
                 check_json(c.result, "result", limits.MAX_RESULT_BYTES)  # None returns at once
             except ValidationError as exc:
                 outcomes[i] = Outcome(c.task_id, exc)
                 continue
-            finishes.append((i, Finish(c.task_id, c.lease_token, _SUCCEEDED, c.result), False))
+            ending = done._replace(task_id=c.task_id, lease_token=c.lease_token, result=c.result)
+            finishes.append((i, ending, False))
         for i, f in enumerate(failures, start=len(completions)):
             task = await self.backend.task_get(f.task_id)
             if task is None or task.state != S.RUNNING or task.lease_token != f.lease_token:
                 error = _error_text(f.error)  # refused below, or a repeat
-                finishes.append((i, Finish(f.task_id, f.lease_token, S.FAILED, error=error), True))
+                ending = make_finish(f.task_id, f.lease_token, S.FAILED, now=now, error=error)
+                finishes.append((i, ending, True))
                 continue
-            finishes.append((i, self._after_failure(task, f), True))
-        applied = await self.backend.task_finish_many(
-            [f for _, f, _ in finishes], now=self.clock.now()
-        )
+            ending = self._after_failure(task, f, now)._replace(worker_id=worker_id, actor=actor)
+            finishes.append((i, ending, True))
+        applied = await self.backend.task_finish_many([f for _, f, _ in finishes], now=now)
         requeued = False
         for (i, finish, failing), ok in zip(finishes, applied, strict=True):
             outcomes[i] = Outcome(finish.task_id) if ok else await self._explain(finish, failing)
-            requeued = requeued or (ok and finish.state in _WAITING)
+            requeued = requeued or (ok and finish.state in WAITING_STATES)
         if requeued:
             self.notifier.notify()
         return [o for o in outcomes if o is not None]
@@ -314,22 +350,24 @@ class Service:
                 return Outcome(finish.task_id)
             if failing and task.state != S.SUCCEEDED and task.error == finish.error:
                 return Outcome(finish.task_id)
-        return Outcome(finish.task_id, await self._refusal(finish.task_id, finish.lease_token))
+        refusal = await self._refusal(finish.task_id, finish.lease_token, finish.worker_id)
+        return Outcome(finish.task_id, refusal)
 
-    def _after_failure(self, task: Task, failure: Failure) -> Finish:
+    def _after_failure(self, task: Task, failure: Failure, now: datetime) -> Finish:
         """Policy: a requested cancel wins; "retry later" gives the attempt back; then retry
         with the task's (or its queue's) backoff while attempts remain and the error kind
         is one the policy retries; else the dead-letter state ``failed``."""
         error = _error_text(failure.error)
-        now = self.clock.now()
+        token = task.lease_token
         if task.cancel_requested:
-            return Finish(task.id, task.lease_token, S.CANCELED, error=error)
+            return make_finish(task.id, token, S.CANCELED, now=now, error=error)
         if failure.retry_after is not None:
             run_at = now + timedelta(seconds=max(failure.retry_after, 0.0))
-            return Finish(
+            return make_finish(
                 task.id,
-                task.lease_token,
+                token,
                 S.SCHEDULED,
+                now=now,
                 error=error,
                 run_at=run_at,
                 attempt=max(task.attempt - 1, 0),
@@ -339,8 +377,8 @@ class Service:
             delay = policy.seconds(task.attempt)
             state = S.SCHEDULED if delay > 0 else S.QUEUED
             run_at = now + timedelta(seconds=delay)
-            return Finish(task.id, task.lease_token, state, error=error, run_at=run_at)
-        return Finish(task.id, task.lease_token, S.FAILED, error=error)
+            return make_finish(task.id, token, state, now=now, error=error, run_at=run_at)
+        return make_finish(task.id, token, S.FAILED, now=now, error=error)
 
     def policy(self, task: Task) -> RetryPolicy:
         """The task's own retry policy, else its queue's, else the deployment default."""
@@ -362,80 +400,91 @@ class Service:
 
     # -- operating -----------------------------------------------------------------------
 
-    async def cancel(self, task_id: str) -> Task:
-        task = await self.get(task_id)
-        if task.state != S.RUNNING:
-            check_transition(task.state, S.CANCELED)
-        changed = await self.backend.task_cancel(task_id, now=self.clock.now())
-        if changed is None:
-            raise IllegalTransition(f"task {task_id} is {(await self.get(task_id)).state.value}")
-        return changed
+    async def cancel(self, task_id: str, *, actor: str = API) -> Task:
+        """A waiting task ends ``canceled`` at once; a running one is flagged, and its
+        worker (or the sweeper) ends it."""
+        for _ in range(3):  # the task may move between the read and the guarded write
+            task = await self.get(task_id)
+            now = self.clock.now()
+            if task.state == S.RUNNING:
+                changed = await self.backend.task_cancel_request(
+                    task_id, task.lease_token, now=now, actor=actor
+                )
+            else:
+                check_transition(task.state, S.CANCELED)
+                changed = await self.backend.task_cancel(
+                    task_id, expect=task.state, now=now, actor=actor
+                )
+            if changed is not None:
+                return changed
+        raise Conflict(f"task {task_id} kept changing while it was being canceled")
 
     async def set_priority(
-        self, task_id: str, priority: PriorityInput, *, to_tail: bool = False
+        self, task_id: str, priority: PriorityInput, *, to_tail: bool = False, actor: str = API
     ) -> Task:
         value = resolve_priority(priority)
-        changed = await self.backend.task_set_priority(
-            task_id, value, to_tail=to_tail, now=self.clock.now()
-        )
-        if changed is None:
+        for _ in range(3):
             task = await self.get(task_id)
-            raise IllegalTransition(
-                f"task {task_id} is {task.state.value}: "
-                "only a queued or scheduled task can change priority"
-            )
-        return changed
+            if task.state not in WAITING_STATES:
+                raise IllegalTransition(
+                    f"task {task_id} is {task.state.value}: "
+                    "only a queued or scheduled task can change priority"
+                )
+            changed = await self.backend.task_set_priority(
+                task_id, value, expect=task.state, to_tail=to_tail, now=self.clock.now(),
+                actor=actor,
+            )  # fmt: skip
+            if changed is not None:
+                return changed
+        raise Conflict(f"task {task_id} kept changing while its priority was being set")
 
-    async def retry(self, task_id: str) -> Task:
+    async def retry(self, task_id: str, *, actor: str = API) -> Task:
         task = await self.get(task_id)
-        if task.state not in (S.FAILED, S.CANCELED):
+        if task.state not in RETRYABLE_STATES:
             raise IllegalTransition(
                 f"task {task_id} is {task.state.value}: "
                 "only failed or canceled tasks can be retried"
             )
-        changed = await self.backend.task_requeue(task_id, now=self.clock.now())
+        changed = await self._requeue(task, actor)
         if changed is None:
             raise Conflict(f"task {task_id} changed while it was being retried")
-        self.notifier.notify()
         return changed
 
-    async def sweep(self, limit: int = 1000) -> int:
-        """Return expired leases to the queue (or to ``failed``), and cancel waiting tasks
-        past their ``expires_at``; the number of tasks it moved."""
-        now = self.clock.now()
-        moved = await self.backend.task_expire_waiting(now=now, limit=limit)
-        expired = await self.backend.task_list_expired(now=now, limit=limit)
-        if not expired:
-            return moved
+    async def sweep(self) -> int:
+        """One round of every maintenance service, due or not; how many tasks it moved."""
+        return await self.maintainer.run_all()
+
+    async def fail_stale(self, lapsed: list[Task], overran: list[Task], now: datetime) -> int:
+        """End attempts whose lease lapsed or whose run passed its timeout, as the retry
+        policy says; a heartbeat that lands first keeps a lapsed lease alive."""
         finishes = []
-        for t in expired:
-            timed_out = (
-                t.timeout is not None
-                and t.started_at is not None
-                and now >= t.started_at + timedelta(seconds=t.timeout)
+        for t in overran:
+            failure = Failure(
+                t.id, t.lease_token, f"timeout: still running after {t.timeout}s", kind="timeout"
             )
-            if timed_out:
-                failure = Failure(
-                    t.id,
-                    t.lease_token,
-                    f"timeout: still running after {t.timeout}s",
-                    kind="timeout",
-                )
-            else:
-                failure = Failure(
-                    t.id,
-                    t.lease_token,
-                    f"lease expired (worker {t.worker_id} went silent)",
-                    kind="lease_expired",
-                )
-            finishes.append(self._after_failure(t, failure)._replace(expired_before=now))
+            finishes.append(self._after_failure(t, failure, now)._replace(actor=SYSTEM))
+        timed_out = {t.id for t in overran}
+        for t in lapsed:
+            if t.id in timed_out:
+                continue
+            failure = Failure(
+                t.id,
+                t.lease_token,
+                f"lease expired (worker {t.worker_id} went silent)",
+                kind="lease_expired",
+            )
+            ending = self._after_failure(t, failure, now)
+            finishes.append(ending._replace(expired_before=now, actor=SYSTEM))
+        if not finishes:
+            return 0
         applied = await self.backend.task_finish_many(finishes, now=now)
         self.notifier.notify()
-        return moved + sum(applied)
+        return sum(applied)
 
     async def retry_failed(self, filter: TaskFilter, *, limit: int = 1000) -> list[str]:
         """Operator: requeue the dead-letter tasks matching ``filter``; their ids."""
-        return [t.id for t in await self._failed(filter, limit) if await self._requeue(t.id)]
+        failed = await self._failed(filter, limit)
+        return [t.id for t in failed if await self._requeue(t, API) is not None]
 
     async def discard_failed(self, filter: TaskFilter, *, limit: int = 1000) -> int:
         """Operator: delete the dead-letter tasks matching ``filter``, history and all."""
@@ -448,32 +497,62 @@ class Service:
         dead = replace(filter, state=S.FAILED)
         return await self.backend.task_list(dead, after_seq=None, limit=limit)
 
-    async def _requeue(self, task_id: str) -> bool:
-        changed = await self.backend.task_requeue(task_id, now=self.clock.now())
+    async def _requeue(self, task: Task, actor: str) -> Task | None:
+        changed = await self.backend.task_requeue(
+            task.id, expect=task.state, now=self.clock.now(), actor=actor
+        )
         if changed is not None:
             self.notifier.notify()
-        return changed is not None
+        return changed
 
     async def run_maintenance(self, stop: asyncio.Event) -> None:
-        """Every ``sweep_interval``: stay or become the leader, and if so, sweep.
+        """Run the leader services until ``stop`` (see :mod:`rota.service.maintenance`)."""
+        await self.maintainer.run(stop)
 
-        Only the leader sweeps, so replicas do not race; when it dies its lock goes with
-        its connection and another replica takes over at its next round.
-        """
-        try:
-            while not stop.is_set():
-                with contextlib.suppress(RotaError):  # the store is down: try next round
-                    self.is_leader = await self.backend.leader_attempt_elect()
-                    if self.is_leader:
-                        await self.sweep()
-                try:
-                    await asyncio.wait_for(stop.wait(), self.settings.sweep_interval)
-                except TimeoutError:
-                    continue
-        finally:
-            self.is_leader = False
-            with contextlib.suppress(RotaError):
-                await self.backend.leader_resign()
+    # -- workers ---------------------------------------------------------------------------
+
+    async def register_worker(
+        self,
+        worker_id: str,
+        *,
+        name: str,
+        host: str,
+        queues: Sequence[str] | None,
+        capabilities: Sequence[str] = (),
+        concurrency: int,
+        version: str,
+    ) -> WorkerInfo:
+        """Record a starting worker (again, if it restarts under the same id)."""
+        now = self.clock.now()
+        info = WorkerInfo(
+            id=check_name(worker_id, "worker id"),
+            name=check_name(name, "worker name"),
+            host=check_name(host, "host"),
+            queues=None if not queues else tuple(check_name(q, "queue") for q in queues),
+            capabilities=tuple(check_name(c, "capability") for c in capabilities),
+            concurrency=concurrency,
+            version=check_name(version, "version"),
+            started_at=now,
+            last_seen_at=now,
+        )
+        if not 1 <= concurrency <= limits.MAX_CLAIM * 10:
+            raise ValidationError(f"concurrency must be 1..{limits.MAX_CLAIM * 10}")
+        await self.backend.worker_upsert(info)
+        self._seen[info.id] = now
+        return info
+
+    async def workers(self) -> list[tuple[WorkerInfo, list[Task]]]:
+        """Workers heard from within ``worker_silence``, each with the tasks it runs."""
+        cutoff = self.clock.now() - timedelta(seconds=self.settings.worker_silence)
+        live = [w for w in await self.backend.worker_list() if w.last_seen_at >= cutoff]
+        running = await self.backend.task_list(
+            TaskFilter(state=S.RUNNING), after_seq=None, limit=limits.MAX_LIST_LIMIT
+        )
+        by_worker: dict[str, list[Task]] = {}
+        for task in running:
+            if task.worker_id is not None:
+                by_worker.setdefault(task.worker_id, []).append(task)
+        return [(w, by_worker.get(w.id, [])) for w in live]
 
 
 def _error_text(error: str) -> str:

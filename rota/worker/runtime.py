@@ -20,13 +20,14 @@ import uuid
 from collections.abc import Awaitable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
 
 from rota.core import limits
-from rota.core.errors import ClientError, Conflict, NotFound, StoreError
-from rota.core.models import Task
+from rota.core.errors import ClientError, Conflict, NotFound, ServerError, StoreError
+from rota.core.models import Task, WorkerInfo
 from rota.service import Completion, Failure
 from rota.worker.processes import ChildError, run_in_process
 from rota.worker.registry import Handler, Registry, RetryLater, TaskContext
@@ -76,6 +77,7 @@ class Worker:
         self.source = source
         self.registry = registry
         self.id = worker_id or default_worker_id()
+        self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.options = options or WorkerOptions()
         # Keyed by the lease, not the task: a worker can be handed a task again while it
         # still runs an older attempt of it (the old lease expired, or a database crash
@@ -119,9 +121,42 @@ class Worker:
             # handler are left behind (the CLI then exits without waiting for them).
             self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)
 
+    def info(self) -> WorkerInfo:
+        """What the worker registers as; the server sets the times."""
+        from rota import __version__
+
+        epoch = datetime.fromtimestamp(0, UTC)
+        return WorkerInfo(
+            id=self.id,
+            name=self.name,
+            host=socket.gethostname(),
+            queues=self.options.queues,
+            capabilities=(),
+            concurrency=self.options.concurrency,
+            version=__version__,
+            started_at=epoch,
+            last_seen_at=epoch,
+        )
+
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         failures = 0
+        registered = False
         while not stop.is_set():
+            if not registered:  # at start, and again after the server was unreachable
+                try:
+                    await self.source.register(self.info())
+                    registered = True
+                except RETRYABLE_IO as exc:
+                    if isinstance(exc, ServerError) and exc.status_code < 500:
+                        # A server that refuses registration still hands out work.
+                        log.warning("not registered (%s); claiming all the same", exc)
+                        registered = True
+                        continue
+                    failures += 1
+                    delay = min(0.1 * 2**failures, 5.0)
+                    log.warning("registration failed (%s); retrying in %.1fs", exc, delay)
+                    await _first(asyncio.sleep(delay), stop.wait())
+                    continue
             self._slot_free.clear()
             free = self.options.concurrency - len(self._running)
             backlog = len(self._done) + len(self._failed)
@@ -158,6 +193,7 @@ class Worker:
                     self._to_report.set()
                 if not isinstance(exc, RETRYABLE_IO):
                     raise
+                registered = False
                 failures += 1
                 delay = min(0.1 * 2**failures, 5.0)
                 log.warning("claim failed (%s); retrying in %.1fs", exc, delay)

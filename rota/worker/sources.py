@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from rota.client import AsyncClient
-from rota.core.models import Task
+from rota.core.models import Task, WorkerInfo
 from rota.service import Completion, Failure, Service
 
 
@@ -40,6 +40,10 @@ class Source(Protocol):
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
     ) -> None: ...
+
+    async def register(self, worker: WorkerInfo) -> None:
+        """Announce the worker (its times are the server's to set)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -80,6 +84,17 @@ class HttpSource:
     ) -> None:
         await self.client.report(worker_id, _completions(completions), _failures(failures))
 
+    async def register(self, worker: WorkerInfo) -> None:
+        await self.client.register_worker(
+            worker.id,
+            name=worker.name,
+            host=worker.host,
+            queues=None if worker.queues is None else list(worker.queues),
+            capabilities=list(worker.capabilities),
+            concurrency=worker.concurrency,
+            version=worker.version,
+        )
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -104,7 +119,8 @@ class ServiceSource:
         claiming = self.service.claim(worker_id, queues=queues, limit=limit, wait=wait)
         if not completions and not failures:
             return await claiming
-        _, tasks = await asyncio.gather(self.service.report(completions, failures), claiming)
+        reporting = self.service.report(completions, failures, worker_id=worker_id)
+        _, tasks = await asyncio.gather(reporting, claiming)
         return tasks
 
     async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
@@ -113,7 +129,18 @@ class ServiceSource:
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
     ) -> None:
-        await self.service.report(completions, failures)
+        await self.service.report(completions, failures, worker_id=worker_id)
+
+    async def register(self, worker: WorkerInfo) -> None:
+        await self.service.register_worker(
+            worker.id,
+            name=worker.name,
+            host=worker.host,
+            queues=worker.queues,
+            capabilities=worker.capabilities,
+            concurrency=worker.concurrency,
+            version=worker.version,
+        )
 
     async def close(self) -> None:
         return None

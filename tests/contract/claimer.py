@@ -13,7 +13,7 @@ from pathlib import Path
 from threading import Barrier
 
 from rota.backends import backend_from_url
-from rota.core.models import Finish
+from rota.core.models import ClaimRequest, make_finish
 from rota.core.states import TaskState
 from tests.contract.helpers import LEASE, T0
 
@@ -24,11 +24,13 @@ async def _claim_all(url: str, worker: str, batch: int, start: Barrier) -> list[
     try:
         start.wait(timeout=60)
         got: list[str] = []
-        while tasks := await backend.task_claim_many(
-            queues=None, worker_id=worker, limit=batch, now=T0, lease_expires_at=T0 + LEASE
-        ):
+        request = ClaimRequest(worker, batch, T0, T0 + LEASE)
+        while tasks := await backend.task_claim_many(request):
             applied = await backend.task_finish_many(
-                [Finish(t.id, t.lease_token, TaskState.SUCCEEDED, result=worker) for t in tasks],
+                [
+                    make_finish(t.id, t.lease_token, TaskState.SUCCEEDED, now=T0, result=worker)
+                    for t in tasks
+                ],
                 now=T0,
             )
             got.extend(f"{t.id} {int(ok)}" for t, ok in zip(tasks, applied, strict=True))

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rota.backends import Backend
-from rota.core.models import Finish, Task
+from rota.core.models import ClaimRequest, Task, make_finish
 from rota.core.priority import DEFAULT_PRIORITY
-from rota.core.states import TaskState
+from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState
 
 S = TaskState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,7 +54,7 @@ def make_task(
 
 
 async def insert(backend: Backend, *tasks: Task) -> list[Task]:
-    return await backend.task_insert_many(list(tasks))
+    return [r.task for r in await backend.task_insert_many(list(tasks))]
 
 
 async def claim(
@@ -66,9 +66,14 @@ async def claim(
     worker: str = "w1",
     lease: timedelta = LEASE,
 ) -> list[Task]:
-    return await backend.task_claim_many(
-        queues=queues, worker_id=worker, limit=limit, now=now, lease_expires_at=now + lease
+    request = ClaimRequest(
+        worker_id=worker,
+        limit=limit,
+        now=now,
+        lease_expires_at=now + lease,
+        queues=None if queues is None else tuple(queues),
     )
+    return await backend.task_claim_many(request)
 
 
 async def claim_one(backend: Backend, **kwargs: Any) -> Task:
@@ -96,5 +101,39 @@ async def finish(
 ) -> bool:
     """Finish ``task`` under its own lease token (or ``token``); whether it applied."""
     lease = task.lease_token if token is None else token
-    (applied,) = await backend.task_finish_many([Finish(task.id, lease, state, **kwargs)], now=now)
+    ending = make_finish(task.id, lease, state, now=now, **kwargs)
+    (applied,) = await backend.task_finish_many([ending], now=now)
     return applied
+
+
+# The service decides what a cancel, a reprioritise or a retry does from the state it
+# reads; these helpers make the same reading so the contract tests drive the guarded verbs.
+
+
+async def cancel(backend: Backend, task_id: str, *, now: datetime = T0) -> Task | None:
+    task = await backend.task_get(task_id)
+    if task is None:
+        return None
+    if task.state is S.RUNNING:
+        return await backend.task_cancel_request(task_id, task.lease_token, now=now, actor="op")
+    if task.state in WAITING_STATES:
+        return await backend.task_cancel(task_id, expect=task.state, now=now, actor="op")
+    return None
+
+
+async def set_priority(
+    backend: Backend, task_id: str, priority: int, *, to_tail: bool, now: datetime = T0
+) -> Task | None:
+    task = await backend.task_get(task_id)
+    if task is None or task.state not in WAITING_STATES:
+        return None
+    return await backend.task_set_priority(
+        task_id, priority, expect=task.state, to_tail=to_tail, now=now, actor="op"
+    )
+
+
+async def requeue(backend: Backend, task_id: str, *, now: datetime = T0) -> Task | None:
+    task = await backend.task_get(task_id)
+    if task is None or task.state not in RETRYABLE_STATES:
+        return None
+    return await backend.task_requeue(task_id, expect=task.state, now=now, actor="op")

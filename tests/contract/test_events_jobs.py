@@ -7,7 +7,19 @@ import itertools
 from rota.backends import Backend
 from rota.core.models import Event, Job
 from rota.core.states import TaskState, can_transition
-from tests.contract.helpers import T0, S, at, claim, claim_one, finish, insert, make_task
+from tests.contract.helpers import (
+    T0,
+    S,
+    at,
+    cancel,
+    claim,
+    claim_one,
+    finish,
+    insert,
+    make_task,
+    requeue,
+    set_priority,
+)
 
 Step = tuple[str, TaskState | None, TaskState | None]
 
@@ -64,17 +76,17 @@ async def test_every_state_change_appends_one_event(backend: Backend) -> None:
     expected.append(("failed", S.RUNNING, S.FAILED))
     assert await history(backend, "e") == expected
 
-    assert await backend.task_requeue("e", now=at(9)) is not None
+    assert await requeue(backend, "e", now=at(9)) is not None
     expected.append(("requeued", S.FAILED, S.QUEUED))
-    assert await backend.task_set_priority("e", 70, to_tail=False, now=at(10)) is not None
+    assert await set_priority(backend, "e", 70, to_tail=False, now=at(10)) is not None
     expected.append(("priority_changed", S.QUEUED, S.QUEUED))
     fourth = await claim_one(backend, now=at(11))
     expected.append(("claimed", S.QUEUED, S.RUNNING))
-    assert await backend.task_cancel("e", now=at(12)) is not None
+    assert await cancel(backend, "e", now=at(12)) is not None
     expected.append(("cancel_requested", S.RUNNING, S.RUNNING))
     assert await finish(backend, fourth, S.CANCELED, error="canceled", now=at(13))
     expected.append(("canceled", S.RUNNING, S.CANCELED))
-    assert await backend.task_requeue("e", now=at(14)) is not None
+    assert await requeue(backend, "e", now=at(14)) is not None
     expected.append(("requeued", S.CANCELED, S.QUEUED))
     fifth = await claim_one(backend, now=at(15))
     expected.append(("claimed", S.QUEUED, S.RUNNING))
@@ -95,10 +107,10 @@ async def test_refused_changes_append_no_event(backend: Backend) -> None:
     before = await backend.event_list("a")
 
     assert not await finish(backend, task, S.SUCCEEDED, token=task.lease_token + 1)
-    assert await backend.task_requeue("a", now=at(1)) is None
-    assert await backend.task_set_priority("a", 90, to_tail=True, now=at(1)) is None
+    assert await requeue(backend, "a", now=at(1)) is None
+    assert await set_priority(backend, "a", 90, to_tail=True, now=at(1)) is None
     assert await finish(backend, task, S.SUCCEEDED)
-    assert await backend.task_cancel("a", now=at(2)) is None
+    assert await cancel(backend, "a", now=at(2)) is None
     assert not await finish(backend, task, S.FAILED, error="late")
 
     after = await backend.event_list("a")
@@ -111,8 +123,8 @@ async def test_refused_changes_append_no_event(backend: Backend) -> None:
 
 async def test_waiting_cancels_and_scheduled_enqueue_are_recorded(backend: Backend) -> None:
     await insert(backend, make_task("s", run_at=at(60)), make_task("q"))
-    assert await backend.task_cancel("s", now=at(1)) is not None
-    assert await backend.task_cancel("q", now=at(1)) is not None
+    assert await cancel(backend, "s", now=at(1)) is not None
+    assert await cancel(backend, "q", now=at(1)) is not None
 
     assert await history(backend, "s") == [
         ("enqueued", None, S.SCHEDULED),

@@ -11,7 +11,7 @@ import pytest
 
 from rota.backends import Backend
 from rota.core.errors import DuplicateTask, ValidationError
-from rota.core.models import Finish, Job, Task, TaskFilter
+from rota.core.models import Job, Task, TaskFilter, make_finish
 from tests.contract.conftest import Store
 from tests.contract.helpers import T0, S, at, claim, insert, make_task
 
@@ -21,7 +21,7 @@ async def all_ids(backend: Backend) -> set[str]:
 
 
 async def test_backend_declares_whether_it_is_shared(store: Store, backend: Backend) -> None:
-    assert backend.shared is store.kind.shared
+    assert backend.capabilities.shared is store.kind.shared
 
 
 async def test_insert_one_round_trips_every_field(backend: Backend) -> None:
@@ -39,7 +39,9 @@ async def test_insert_one_round_trips_every_field(backend: Backend) -> None:
         run_at=created + timedelta(seconds=90),
     )
 
-    (stored,) = await backend.task_insert_many([task])
+    ((stored, existing),) = await backend.task_insert_many([task])
+
+    assert existing is False
 
     assert stored.seq > 0
     assert stored == task.evolve(seq=stored.seq)
@@ -57,8 +59,8 @@ async def test_get_unknown_id_is_none(backend: Backend) -> None:
 
 
 async def test_insert_many_keeps_order_and_assigns_increasing_seq(backend: Backend) -> None:
-    first = await backend.task_insert_many([make_task(f"a{i}") for i in range(50)])
-    second = await backend.task_insert_many([make_task(f"b{i}") for i in range(5)])
+    first = await insert(backend, *[make_task(f"a{i}") for i in range(50)])
+    second = await insert(backend, *[make_task(f"b{i}") for i in range(5)])
 
     assert [t.id for t in first] == [f"a{i}" for i in range(50)]
     seqs = [t.seq for t in first + second]
@@ -155,7 +157,7 @@ async def test_a_large_batch_round_trips_awkward_text(backend: Backend) -> None:
         for i in range(120)
     ]
 
-    stored = await backend.task_insert_many(tasks)
+    stored = await insert(backend, *tasks)
 
     assert [t.evolve(seq=0) for t in stored] == tasks
     for task in stored:
@@ -284,7 +286,9 @@ async def test_pages_over_every_state_merge_running_tasks_in_place(
     inserted = await insert(backend, *(make_task(f"t{i}", priority=i % 3) for i in range(12)))
     claimed = await claim(backend, limit=5)  # the highest priorities
     done = claimed[:2]
-    await backend.task_finish_many([Finish(t.id, t.lease_token, S.SUCCEEDED) for t in done], now=T0)
+    await backend.task_finish_many(
+        [make_finish(t.id, t.lease_token, S.SUCCEEDED, now=T0) for t in done], now=T0
+    )
     running = {t.id for t in claimed[2:]}
 
     got = [t for page in await pages(backend, TaskFilter(), size) for t in page]

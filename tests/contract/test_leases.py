@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from rota.backends import Backend
-from rota.core.models import Finish
-from tests.contract.helpers import LEASE, T0, S, at, claim, claim_one, finish, insert, make_task
+from rota.core.models import make_finish
+from tests.contract.helpers import (
+    LEASE,
+    T0,
+    S,
+    at,
+    cancel,
+    claim,
+    claim_one,
+    finish,
+    insert,
+    make_task,
+    requeue,
+)
 
 
 async def test_succeed_with_the_live_token(backend: Backend) -> None:
@@ -107,8 +119,12 @@ async def test_finish_applies_only_once(backend: Backend) -> None:
 
 async def test_finish_of_a_task_that_is_not_running_is_rejected(backend: Backend) -> None:
     await insert(backend, make_task("queued"))
-    assert await backend.task_finish_many([Finish("queued", 0, S.SUCCEEDED)], now=T0) == [False]
-    assert await backend.task_finish_many([Finish("missing", 1, S.SUCCEEDED)], now=T0) == [False]
+    assert await backend.task_finish_many(
+        [make_finish("queued", 0, S.SUCCEEDED, now=T0)], now=T0
+    ) == [False]
+    assert await backend.task_finish_many(
+        [make_finish("missing", 1, S.SUCCEEDED, now=T0)], now=T0
+    ) == [False]
     queued = await backend.task_get("queued")
     assert queued is not None
     assert queued.state is S.QUEUED
@@ -120,10 +136,10 @@ async def test_finish_many_reports_each_item(backend: Backend) -> None:
 
     applied = await backend.task_finish_many(
         [
-            Finish("a", a.lease_token, S.SUCCEEDED, result="A"),
-            Finish("b", b.lease_token + 1, S.SUCCEEDED, result="B"),
-            Finish("missing", 1, S.SUCCEEDED),
-            Finish("c", c.lease_token, S.FAILED, error="C"),
+            make_finish("a", a.lease_token, S.SUCCEEDED, now=T0, result="A"),
+            make_finish("b", b.lease_token + 1, S.SUCCEEDED, now=T0, result="B"),
+            make_finish("missing", 1, S.SUCCEEDED, now=T0),
+            make_finish("c", c.lease_token, S.FAILED, now=T0, error="C"),
         ],
         now=at(1),
     )
@@ -149,8 +165,8 @@ async def test_heartbeat_extends_the_live_lease(backend: Backend) -> None:
     stored = await backend.task_get("a")
     assert stored is not None
     assert stored.lease_expires_at == at(50)
-    assert await backend.task_list_expired(now=at(40), limit=10) == []
-    assert [t.id for t in await backend.task_list_expired(now=at(51), limit=10)] == ["a"]
+    assert await backend.task_list_lapsed(now=at(40), limit=10) == []
+    assert [t.id for t in await backend.task_list_lapsed(now=at(51), limit=10)] == ["a"]
 
 
 async def test_heartbeat_with_a_stale_token_is_none_and_changes_nothing(backend: Backend) -> None:
@@ -180,13 +196,13 @@ async def test_list_expired_returns_only_running_tasks_past_their_lease(backend:
     done = await claim_one(backend, lease=at(1) - T0)
     assert await finish(backend, done, S.SUCCEEDED)
 
-    assert await backend.task_list_expired(now=at(5), limit=10) == []
-    expired = await backend.task_list_expired(now=at(25), limit=10)
+    assert await backend.task_list_lapsed(now=at(5), limit=10) == []
+    expired = await backend.task_list_lapsed(now=at(25), limit=10)
     assert {t.id for t in expired} == {"e10", "e20"}
     assert all(t.state is S.RUNNING for t in expired)
-    everything = await backend.task_list_expired(now=at(1000), limit=10)
+    everything = await backend.task_list_lapsed(now=at(1000), limit=10)
     assert {t.id for t in everything} == {"e10", "e20", "e30"}
-    limited = await backend.task_list_expired(now=at(1000), limit=2)
+    limited = await backend.task_list_lapsed(now=at(1000), limit=2)
     assert len(limited) == 2
     assert {t.id for t in limited} <= {"e10", "e20", "e30"}
 
@@ -197,10 +213,10 @@ async def test_requeue_moves_failed_and_canceled_back_with_attempts_reset(
     await insert(backend, make_task("f"), make_task("c"))
     f = await claim_one(backend)
     assert await finish(backend, f, S.FAILED, error="dead")
-    assert await backend.task_cancel("c", now=T0) is not None
+    assert await cancel(backend, "c", now=T0) is not None
 
     for name in ("f", "c"):
-        requeued = await backend.task_requeue(name, now=at(7))
+        requeued = await requeue(backend, name, now=at(7))
         assert requeued is not None
         assert requeued.state is S.QUEUED
         assert requeued.attempt == 0
@@ -227,7 +243,7 @@ async def test_requeue_of_a_task_that_is_not_failed_or_canceled_is_none(
 
     for name in ("running", "done", "queued", "scheduled", "missing"):
         before = await backend.task_get(name)
-        assert await backend.task_requeue(name, now=at(1)) is None
+        assert await requeue(backend, name, now=at(1)) is None
         assert await backend.task_get(name) == before
 
 
@@ -240,7 +256,9 @@ async def test_expiry_guard_yields_to_a_heartbeat_that_landed_first(backend: Bac
         "a", task.lease_token, now=sweep_time, lease_expires_at=sweep_time + LEASE
     )
     assert extended is not None
-    guarded = Finish("a", task.lease_token, S.QUEUED, error="expired", expired_before=sweep_time)
+    guarded = make_finish(
+        "a", task.lease_token, S.QUEUED, now=T0, error="expired", expired_before=sweep_time
+    )
     assert await backend.task_finish_many([guarded], now=sweep_time) == [False]
     stored = await backend.task_get("a")
     assert stored is not None and stored.state == S.RUNNING
@@ -249,7 +267,9 @@ async def test_expiry_guard_yields_to_a_heartbeat_that_landed_first(backend: Bac
 async def test_expiry_guard_applies_to_a_lease_that_really_ran_out(backend: Backend) -> None:
     await insert(backend, make_task("a"))
     task = await claim_one(backend, now=T0)
-    guarded = Finish("a", task.lease_token, S.QUEUED, error="expired", expired_before=at(31))
+    guarded = make_finish(
+        "a", task.lease_token, S.QUEUED, now=T0, error="expired", expired_before=at(31)
+    )
     assert await backend.task_finish_many([guarded], now=at(31)) == [True]
     stored = await backend.task_get("a")
     assert stored is not None and stored.state == S.QUEUED

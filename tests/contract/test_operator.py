@@ -6,14 +6,26 @@ import pytest
 
 from rota.backends import Backend
 from rota.core.models import Position, QueueCount
-from tests.contract.helpers import T0, S, at, claim, claim_one, drain, finish, insert, make_task
+from tests.contract.helpers import (
+    T0,
+    S,
+    at,
+    cancel,
+    claim,
+    claim_one,
+    drain,
+    finish,
+    insert,
+    make_task,
+    set_priority,
+)
 
 
 async def test_cancel_of_queued_and_scheduled_tasks(backend: Backend) -> None:
     await insert(backend, make_task("q"), make_task("s", run_at=at(60)), make_task("other"))
 
     for name in ("q", "s"):
-        canceled = await backend.task_cancel(name, now=at(1))
+        canceled = await cancel(backend, name, now=at(1))
         assert canceled is not None
         assert canceled.state is S.CANCELED
         assert canceled.finished_at == at(1)
@@ -27,7 +39,7 @@ async def test_cancel_of_running_sets_the_flag_and_keeps_the_lease(backend: Back
     await insert(backend, make_task("r"))
     task = await claim_one(backend)
 
-    flagged = await backend.task_cancel("r", now=at(1))
+    flagged = await cancel(backend, "r", now=at(1))
 
     assert flagged is not None
     assert flagged.state is S.RUNNING
@@ -50,11 +62,11 @@ async def test_cancel_of_a_finished_or_unknown_task_is_none(backend: Backend) ->
     ok, bad = await claim(backend, limit=2)
     assert await finish(backend, ok, S.SUCCEEDED)
     assert await finish(backend, bad, S.FAILED, error="x")
-    assert await backend.task_cancel("gone", now=T0) is not None
+    assert await cancel(backend, "gone", now=T0) is not None
 
     for name in ("ok", "bad", "gone", "missing"):
         before = await backend.task_get(name)
-        assert await backend.task_cancel(name, now=at(1)) is None
+        assert await cancel(backend, name, now=at(1)) is None
         assert await backend.task_get(name) == before
 
 
@@ -85,7 +97,7 @@ async def test_set_priority_reorders_claims(
 ) -> None:
     await four_tasks(backend)
 
-    changed = await backend.task_set_priority(task_id, priority, to_tail=to_tail, now=at(1))
+    changed = await set_priority(backend, task_id, priority, to_tail=to_tail, now=at(1))
 
     assert changed is not None
     assert changed.id == task_id
@@ -98,7 +110,7 @@ async def test_set_priority_reorders_claims(
 async def test_set_priority_of_a_scheduled_task(backend: Backend) -> None:
     await insert(backend, make_task("s", priority=10, run_at=at(60)), make_task("q", priority=50))
 
-    changed = await backend.task_set_priority("s", 90, to_tail=False, now=at(1))
+    changed = await set_priority(backend, "s", 90, to_tail=False, now=at(1))
 
     assert changed is not None
     assert (changed.state, changed.priority, changed.run_at) == (S.SCHEDULED, 90, at(60))
@@ -113,7 +125,7 @@ async def test_set_priority_of_a_task_that_is_not_waiting_is_none(backend: Backe
     for name in ("running", "done", "missing"):
         before = await backend.task_get(name)
         for to_tail in (False, True):
-            assert await backend.task_set_priority(name, 99, to_tail=to_tail, now=T0) is None
+            assert await set_priority(backend, name, 99, to_tail=to_tail, now=T0) is None
         assert await backend.task_get(name) == before
 
 
@@ -147,13 +159,13 @@ async def test_position_in_priority_and_in_queue(backend: Backend) -> None:
     assert await backend.task_position("h2") == Position(1, 1)
     assert await backend.task_position("l2") == Position(2, 4)
 
-    assert await backend.task_set_priority("l1", 20, to_tail=True, now=at(1)) is not None
+    assert await set_priority(backend, "l1", 20, to_tail=True, now=at(1)) is not None
     assert await backend.task_position("l1") == Position(2, 4)
     assert await backend.task_position("l2") == Position(1, 3)
 
 
 async def test_count_per_queue_state_and_priority(backend: Backend) -> None:
-    assert await backend.task_count() == []
+    assert await backend.task_count_by_queue() == []
     await insert(
         backend,
         make_task("a", queue="q1", priority=20),
@@ -167,7 +179,7 @@ async def test_count_per_queue_state_and_priority(backend: Backend) -> None:
     done = await claim_one(backend, queues=["q2"])
     assert await finish(backend, done, S.SUCCEEDED)
 
-    counts = await backend.task_count()
+    counts = await backend.task_count_by_queue()
 
     assert sorted(counts, key=lambda c: (c.queue, c.state, c.priority)) == [
         QueueCount("q1", S.QUEUED, 20, 2),

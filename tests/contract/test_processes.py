@@ -14,7 +14,7 @@ from rota.core.ordering import claim_key
 from rota.core.states import TaskState
 from tests.contract.claimer import run_claimer
 from tests.contract.conftest import Store
-from tests.contract.helpers import make_task
+from tests.contract.helpers import insert, make_task
 
 PROCESSES = 4
 PER_PROCESS = 2_000
@@ -29,11 +29,12 @@ async def test_processes_claim_every_task_exactly_once(shared_store: Store, tmp_
     try:
         stored: list[Task] = []
         for start in range(0, total, 1000):
-            stored += await backend.task_insert_many(
-                [
+            stored += await insert(
+                backend,
+                *[
                     make_task(f"t{i:05d}", priority=(i * 37) % 101)
                     for i in range(start, start + 1000)
-                ]
+                ],
             )
 
         ctx = multiprocessing.get_context("spawn")

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from rota.backends import Backend
-from rota.core.models import Finish
+from rota.core.models import make_finish
 from tests.contract.helpers import LEASE, T0, S, at, claim, claim_one, insert, make_task
 
 
-async def test_a_timeout_caps_the_lease_and_every_heartbeat(backend: Backend) -> None:
-    await insert(backend, make_task("t", timeout=5), make_task("free"))
-    tasks = await backend.task_claim_many(
-        queues=None,
-        worker_id="w",
-        limit=2,
-        now=T0,
-        lease_expires_at=T0 + LEASE,
-        timeout_grace=1.0,
-    )
-    leases = {t.id: t.lease_expires_at for t in tasks}
-    assert leases == {"t": at(6), "free": T0 + LEASE}
+async def test_leases_are_what_the_service_says_and_timed_runs_are_listed(
+    backend: Backend,
+) -> None:
+    """The backend applies the lease it is given (no timeout cap of its own: the service's
+    sweeper ends runs past their timeout), and lists the running tasks that have one."""
+    await insert(backend, make_task("t", timeout=5), make_task("free"), make_task("u", timeout=1))
+    tasks = await claim(backend, limit=2, now=T0)
+    assert {t.id: t.lease_expires_at for t in tasks} == {"t": T0 + LEASE, "free": T0 + LEASE}
     token = next(t.lease_token for t in tasks if t.id == "t")
-    beat = await backend.task_heartbeat(
-        "t", token, now=at(3), lease_expires_at=at(3) + LEASE, timeout_grace=1.0
-    )
-    assert beat is not None and beat.lease_expires_at == at(6)
+    beat = await backend.task_heartbeat("t", token, now=at(3), lease_expires_at=at(3) + LEASE)
+    assert beat is not None and beat.lease_expires_at == at(3) + LEASE
+    assert await claim(backend, limit=1, now=at(4))  # "u", started later
+
+    timed = await backend.task_list_timed(limit=10)
+    assert [(t.id, t.started_at) for t in timed] == [("t", T0), ("u", at(4))]
+    assert [t.id for t in await backend.task_list_timed(limit=1)] == ["t"]
 
 
 async def test_heartbeat_stores_progress_and_a_claim_clears_it(backend: Backend) -> None:
@@ -36,7 +35,7 @@ async def test_heartbeat_stores_progress_and_a_claim_clears_it(backend: Backend)
     again = await backend.task_heartbeat("p", task.lease_token, now=at(2), lease_expires_at=at(32))
     assert again is not None and again.progress == {"pct": 50}  # no progress: kept
     (done,) = await backend.task_finish_many(
-        [Finish("p", task.lease_token, S.QUEUED, error="x")], now=at(3)
+        [make_finish("p", task.lease_token, S.QUEUED, now=T0, error="x")], now=at(3)
     )
     assert done
     reclaimed = await claim_one(backend, now=at(4))
@@ -47,7 +46,9 @@ async def test_finish_can_give_the_attempt_back(backend: Backend) -> None:
     await insert(backend, make_task("r"))
     task = await claim_one(backend)
     assert task.attempt == 1
-    later = Finish("r", task.lease_token, S.SCHEDULED, error="later", run_at=at(60), attempt=0)
+    later = make_finish(
+        "r", task.lease_token, S.SCHEDULED, now=T0, error="later", run_at=at(60), attempt=0
+    )
     assert await backend.task_finish_many([later], now=at(1)) == [True]
     stored = await backend.task_get("r")
     assert stored is not None and stored.attempt == 0 and stored.state == S.SCHEDULED

@@ -18,7 +18,8 @@ are checked:
 - ``attempt`` never exceeds ``max_attempts``.
 
 Beyond DESIGN.md the model follows docs/architecture.md and the service's docstrings: a
-task's ``timeout`` caps its lease at ``started_at + timeout + timeout_grace``; a task past
+task's run ends (swept as a timeout) at ``started_at + timeout + timeout_grace`` whatever its
+lease says; a sweep also promotes due scheduled tasks; a task past
 its ``expires_at`` is never claimed and the sweeper cancels it ("expired"); "retry later"
 (``fail(..., retry_after=)``) gives the attempt back; repeated reports are not errors.
 
@@ -172,11 +173,14 @@ class Model:
         return float(min(self.backoff_base * 2 ** max(attempt - 1, 0), self.backoff_max))
 
     def lease_until(self, task: ModelTask) -> datetime:
-        """A lease lasts ``lease_seconds`` from now, but never past the run's timeout."""
-        lease = self.now + timedelta(seconds=LEASE_SECONDS)
+        """A lease lasts ``lease_seconds`` from now; the run's timeout is the sweeper's."""
+        return self.now + timedelta(seconds=LEASE_SECONDS)
+
+    def overran(self, task: ModelTask) -> bool:
         if task.timeout is None or task.started_at is None:
-            return lease
-        return min(lease, task.started_at + timedelta(seconds=task.timeout + self.grace))
+            return False
+        deadline = task.started_at + timedelta(seconds=task.timeout)
+        return self.now >= deadline + timedelta(seconds=self.grace)
 
     def refusal(self, task_id: str, token: int) -> type[RotaError]:
         task = self.tasks.get(task_id)
@@ -332,23 +336,22 @@ class Model:
         for task in stale:
             task.state = S.CANCELED
             task.error = "expired: not started in time"
+        running = [t for t in self.tasks.values() if t.state == S.RUNNING]
+        overran = [t for t in running if self.overran(t)]
         lapsed = [
             t
-            for t in self.tasks.values()
-            if t.state == S.RUNNING
-            and t.lease_expires_at is not None
-            and t.lease_expires_at < self.now
+            for t in running
+            if t.lease_expires_at is not None and t.lease_expires_at < self.now and t not in overran
         ]
+        for task in overran:
+            self._after_failure(task, f"timeout: still running after {task.timeout}s", True)
         for task in lapsed:
-            assert task.started_at is not None
-            if task.timeout is not None and self.now >= task.started_at + timedelta(
-                seconds=task.timeout
-            ):
-                reason = f"timeout: still running after {task.timeout}s"
-            else:
-                reason = f"lease expired (worker {task.worker_id} went silent)"
+            reason = f"lease expired (worker {task.worker_id} went silent)"
             self._after_failure(task, reason, retryable=True)
-        return [t.id for t in stale + lapsed]
+        due = [t for t in self.tasks.values() if t.state == S.SCHEDULED and t.run_at <= self.now]
+        for task in due:
+            task.state = S.QUEUED
+        return [t.id for t in stale + overran + lapsed + due]
 
 
 # -- the machine ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from rota.backends.postgres import PostgresBackend
 from rota.backends.postgres.backend import _claim_query
 from rota.backends.postgres.url import PgUrl
 from rota.core.errors import ValidationError
-from rota.core.models import Task
+from rota.core.models import ClaimRequest, Task
 from tests.contract.helpers import at, make_task
 
 LEASE = timedelta(seconds=30)
@@ -59,9 +59,7 @@ async def test_an_undone_claims_token_is_never_handed_out_again(
     assert len(undone) == 20, "an undone claim's token came back"
 
     now = at(2)
-    (task,) = await backend.task_claim_many(
-        queues=None, worker_id="w", limit=1, now=now, lease_expires_at=now + LEASE
-    )
+    (task,) = await backend.task_claim_many(ClaimRequest("w", 1, now, now + LEASE, None))
     assert task.lease_token not in undone
     # Each undone claim counted as the first; so does the claim that stayed.
     assert {token >> 32 for token in undone} == {task.lease_token >> 32} == {1}
@@ -94,9 +92,7 @@ async def test_durable_claims_come_from_the_url(
     try:
         await backend.task_insert_many([make_task("t")])
         now = at(1)
-        claimed = await backend.task_claim_many(
-            queues=None, worker_id="w", limit=1, now=now, lease_expires_at=now + LEASE
-        )
+        claimed = await backend.task_claim_many(ClaimRequest("w", 1, now, now + LEASE, None))
     finally:
         await backend.close()
     assert [t.id for t in claimed] == ["t"]

@@ -11,6 +11,7 @@ import pytest
 
 from rota.backends.postgres import PostgresBackend
 from rota.backends.postgres.url import PgUrl
+from rota.core.models import ClaimRequest
 from tests.contract.helpers import at, make_task
 
 LEASE = timedelta(seconds=30)
@@ -19,7 +20,7 @@ LEASE = timedelta(seconds=30)
 async def _claim(backend: PostgresBackend, limit: int, queues: list[str] | None) -> list[str]:
     now = at(1)
     tasks = await backend.task_claim_many(
-        queues=queues, worker_id="w", limit=limit, now=now, lease_expires_at=now + LEASE
+        ClaimRequest("w", limit, now, now + LEASE, tuple(queues) if queues else None)
     )
     return [t.id for t in tasks]
 

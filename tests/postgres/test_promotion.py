@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from rota.backends.postgres import PostgresBackend
-from rota.core.models import Finish
+from rota.core.models import ClaimRequest, make_finish
 from rota.core.states import TaskState
 from tests.contract.helpers import at, make_task
 
@@ -36,9 +36,7 @@ class Replica:
 
     async def claim(self, seconds: float) -> list[str]:
         now = at(seconds)
-        tasks = await self.backend.task_claim_many(
-            queues=None, worker_id="w", limit=10, now=now, lease_expires_at=now + LEASE
-        )
+        tasks = await self.backend.task_claim_many(ClaimRequest("w", 10, now, now + LEASE, None))
         return [t.id for t in tasks]
 
     async def hear(self) -> None:
@@ -119,13 +117,20 @@ async def test_a_retry_with_a_backoff_in_another_replica_makes_the_next_claim_pr
     a, b = replicas
     await b.backend.task_insert_many([make_task("flaky")])
     await a.hear()
-    (task,) = await b.backend.task_claim_many(
-        queues=None, worker_id="b", limit=1, now=at(0), lease_expires_at=at(0) + LEASE
-    )
+    (task,) = await b.backend.task_claim_many(ClaimRequest("b", 1, at(0), at(0) + LEASE, None))
     assert await a.claim(0) == []  # nothing scheduled yet: no promotion until 1 s
 
     (applied,) = await b.backend.task_finish_many(
-        [Finish(task.id, task.lease_token, TaskState.SCHEDULED, error="boom", run_at=at(0.2))],
+        [
+            make_finish(
+                task.id,
+                task.lease_token,
+                TaskState.SCHEDULED,
+                now=at(0.1),
+                error="boom",
+                run_at=at(0.2),
+            )
+        ],
         now=at(0.1),
     )
     assert applied

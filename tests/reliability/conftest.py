@@ -533,6 +533,7 @@ class RecordingProxy:
 
             do_GET = _forward
             do_POST = _forward
+            do_PUT = _forward
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rota.core.models import Task
+from rota.core.models import Task, WorkerInfo
 from rota.core.states import TaskState
 from rota.service import Completion, Failure
 from rota.worker import Worker, WorkerOptions
@@ -211,6 +211,9 @@ class _SlowServer:
 
     async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
         return False
+
+    async def register(self, worker: WorkerInfo) -> None:
+        await asyncio.sleep(0.05)
 
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]

@@ -19,7 +19,7 @@ from pathlib import Path
 from threading import Barrier
 
 from rota.backends import Backend, backend_from_url
-from rota.core.models import Finish
+from rota.core.models import ClaimRequest, make_finish
 from rota.core.states import TaskState
 
 LEASE = timedelta(hours=1)  # nothing expires during the test
@@ -33,15 +33,16 @@ async def _claim_until_empty(backend: Backend, name: str, seed: int) -> list[str
         limit = rng.randint(1, MAX_BATCH)
         now = datetime.now(UTC)
         start = time.time()
-        tasks = await backend.task_claim_many(
-            queues=None, worker_id=name, limit=limit, now=now, lease_expires_at=now + LEASE
-        )
+        tasks = await backend.task_claim_many(ClaimRequest(name, limit, now, now + LEASE))
         end = time.time()
         if not tasks:
             return lines
         applied = await backend.task_finish_many(
-            [Finish(t.id, t.lease_token, TaskState.SUCCEEDED, result=name) for t in tasks],
-            now=datetime.now(UTC),
+            [
+                make_finish(t.id, t.lease_token, TaskState.SUCCEEDED, now=now, result=name)
+                for t in tasks
+            ],
+            now=now,
         )
         lines += [
             f"{t.id} {t.priority} {start!r} {end!r} {int(ok)} {name}"

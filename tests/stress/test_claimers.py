@@ -174,7 +174,7 @@ async def _claim_concurrently(
         assert overlap >= 2, "the claims never overlapped: this proved nothing about concurrency"
 
         counted: Counter[tuple[TaskState, int]] = Counter()
-        for q in await backend.task_count():  # one entry per queue, state and priority
+        for q in await backend.task_count_by_queue():  # one entry per queue, state and priority
             counted[q.state, q.priority] += q.count
         assert {s for s, _ in counted} == {TaskState.SUCCEEDED}, counted
         assert sum(counted.values()) == total

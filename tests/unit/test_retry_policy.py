@@ -106,20 +106,25 @@ async def test_retry_later_gives_the_attempt_back(service: Service, clock: Manua
         clock.advance(5)
 
 
-async def test_the_lease_never_outlives_the_timeout(clock: ManualClock) -> None:
+async def test_a_run_ends_at_its_timeout_plus_grace_though_it_heartbeats(
+    clock: ManualClock,
+) -> None:
     service = Service(MemoryBackend(), Settings(lease_seconds=30, timeout_grace=2), clock)
     await service.open()
     await service.enqueue(TaskSpec("slow", timeout=5))
     (task,) = await service.claim("w")
-    assert task.lease_expires_at == clock.now() + timedelta(seconds=7)
+    assert task.lease_expires_at == clock.now() + timedelta(seconds=30)
     clock.advance(4)
     beat = await service.heartbeat(task.id, task.lease_token)
-    assert beat.lease_expires_at == T0 + timedelta(seconds=7)  # not pushed further
-    clock.advance(4)
+    assert beat.lease_expires_at == T0 + timedelta(seconds=34)  # a lease is only a lease
+    clock.advance(2.9)  # 6.9 s after the start: timeout 5 + grace 2 not yet passed
+    assert await service.sweep() == 0
+    clock.advance(0.1)
     assert await service.sweep() == 1
     swept = await service.get(task.id)
     assert swept.state == S.SCHEDULED
     assert swept.error is not None and swept.error.startswith("timeout")
+    assert (await service.events(task.id))[-1].actor == "system"
 
 
 async def test_a_silent_worker_is_told_apart_from_a_timeout(

@@ -8,13 +8,45 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from rota.api.encode import FastJSON, TimeTexts, task_json
+from rota.api.encode import FastJSON, TimeTexts, task_json, worker_json
 from rota.api.errors import error_body
 from rota.api.routes.deps import Svc
-from rota.api.schemas import ClaimIn, CompleteIn, FailIn, LeaseIn, ProgressIn, ReportIn
+from rota.api.schemas import (
+    ClaimIn,
+    CompleteIn,
+    FailIn,
+    LeaseIn,
+    ProgressIn,
+    ReportIn,
+    WorkerIn,
+)
 from rota.service import Outcome
 
 router = APIRouter(tags=["workers"])
+
+
+@router.put("/workers/{worker_id}", response_class=FastJSON)
+async def register(worker_id: str, body: WorkerIn, service: Svc) -> Response:
+    """Announce a starting worker (again after a restart: the entry is replaced)."""
+    info = await service.register_worker(
+        worker_id,
+        name=body.name,
+        host=body.host,
+        queues=body.queues,
+        capabilities=body.capabilities,
+        concurrency=body.concurrency,
+        version=body.version,
+    )
+    return FastJSON(worker_json(info, []))
+
+
+@router.get("/workers", response_class=FastJSON)
+async def list_workers(service: Svc) -> Response:
+    """Workers heard from within ``ROTA_WORKER_SILENCE`` seconds (60 by default), each with
+    its running tasks and last contact (any claim, heartbeat or registration)."""
+    return FastJSON(
+        {"workers": [worker_json(w, running) for w, running in await service.workers()]}
+    )
 
 
 @router.post(
@@ -32,7 +64,9 @@ async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
     results = None
     if body.completions or body.failures:
         reporting = service.report(
-            [c.item() for c in body.completions], [f.item() for f in body.failures]
+            [c.item() for c in body.completions],
+            [f.item() for f in body.failures],
+            worker_id=worker_id,
         )
         outcomes, tasks = await asyncio.gather(reporting, claiming)
         results = _results(outcomes)
@@ -86,7 +120,9 @@ async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
 async def report(worker_id: str, body: ReportIn, service: Svc) -> Response:
     """Many completions and failures at once; each item gets its own status."""
     outcomes = await service.report(
-        [c.item() for c in body.completions], [f.item() for f in body.failures]
+        [c.item() for c in body.completions],
+        [f.item() for f in body.failures],
+        worker_id=worker_id,
     )
     return FastJSON({"results": _results(outcomes)})
 

@@ -28,6 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from rota.backends.base import Capabilities
 from rota.backends.postgres import migrate
 from rota.backends.postgres.copyrows import RowWriter
 from rota.backends.postgres.listing import list_query
@@ -35,7 +36,18 @@ from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
 from rota.core import limits
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
-from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
+from rota.core.models import (
+    ClaimRequest,
+    Event,
+    Finish,
+    Inserted,
+    Job,
+    Position,
+    QueueCount,
+    Task,
+    TaskFilter,
+    WorkerInfo,
+)
 from rota.core.states import TaskState
 
 log = logging.getLogger("rota.postgres")
@@ -91,7 +103,12 @@ def _json(value: Any) -> str | None:
 
 def _finish_item(f: Finish) -> dict[str, Any]:
     """One finish as JSON; keys left out read as NULL (a plain success is three keys)."""
-    item: dict[str, Any] = {"id": f.task_id, "token": f.lease_token, "state": _TEXT[f.state]}
+    item: dict[str, Any] = {
+        "id": f.task_id,
+        "token": f.lease_token,
+        "state": _TEXT[f.state],
+        "event": f.event,
+    }
     if f.result is not None:
         item["result"] = f.result
     if f.error is not None:
@@ -102,11 +119,21 @@ def _finish_item(f: Finish) -> dict[str, Any]:
         item["expired_before"] = f.expired_before
     if f.attempt is not None:
         item["attempt"] = f.attempt
+    if f.worker_id is not None:
+        item["worker"] = f.worker_id
+    if f.finished_at is not None:
+        item["finished_at"] = f.finished_at
+    if f.actor is not None:
+        item["actor"] = f.actor
     return item
 
 
 class PostgresBackend:
-    shared = True
+    capabilities = Capabilities(shared=True, push_wakeups=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresBackend:
+        return cls(url)
 
     def __init__(
         self, url: str | PgUrl, *, pool_size: int = 10, acquire_timeout: float = 1.0
@@ -261,7 +288,9 @@ class PostgresBackend:
 
     # -- tasks -------------------------------------------------------------------------
 
-    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
+    async def task_insert_many(
+        self, tasks: Iterable[Task], job: Job | None = None
+    ) -> list[Inserted]:
         """One statement for a few tasks; text ``COPY`` for a batch, streamed as the tasks
         are drawn, so PostgreSQL stores the first rows while later ones are still checked."""
         rest = iter(tasks)
@@ -280,7 +309,7 @@ class PostgresBackend:
             raise await self._duplicate(drawn or head, job, exc) from exc
         if _any_scheduled(stored):
             self._forget_promote_at()  # the NOTIFY tells the other replicas
-        return stored
+        return [Inserted(t) for t in stored]
 
     async def _insert_one(self, task: Task) -> Task:
         params = {
@@ -391,21 +420,12 @@ class PostgresBackend:
             rows = await (await conn.execute(sql, params)).fetchall()
         return [_task(r) for r in rows]
 
-    async def task_claim_many(
-        self,
-        *,
-        queues: Sequence[str] | None,
-        worker_id: str,
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-        timeout_grace: float = 0.0,
-    ) -> list[Task]:
+    async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
+        now, queues, limit = request.now, request.queues, request.limit
         params = {
             "now": now,
-            "lease": lease_expires_at,
-            "worker": worker_id,
-            "grace": timeout_grace,
+            "lease": request.lease_expires_at,
+            "worker": request.worker_id,
             "queues": None if queues is None else list(queues),
             # Claims do not wait for the WAL flush unless asked to (see CLAIM_PICKED).
             "claim_commit": None if self.url.durable_claims else "off",
@@ -477,11 +497,9 @@ class PostgresBackend:
         now: datetime,
         lease_expires_at: datetime,
         progress: Any = None,
-        timeout_grace: float = 0.0,
     ) -> Task | None:
         params = {
             "lease": lease_expires_at,
-            "grace": timeout_grace,
             "progress": _json(progress),
             "id": task_id,
             "token": lease_token,
@@ -506,54 +524,75 @@ class PostgresBackend:
             applied.discard(f.task_id)
         return out
 
-    async def _locked_change(
-        self,
-        task_id: str,
-        now: datetime,
-        decide: Callable[[TaskState], tuple[str, Any, str] | None],
+    async def _change(
+        self, name: str, task_id: str, before: TaskState, now: datetime, actor: str, **extra: Any
     ) -> Task | None:
-        """Lock the row, let ``decide`` pick (query, params, event kind), apply, log."""
-        async with self._conn() as conn, conn.transaction():
-            row = await (await conn.execute(Q["lock_task"], [task_id])).fetchone()
-            if row is None:
-                return None
-            before = TaskState(row[0])
-            choice = decide(before)
-            if choice is None:
-                return None
-            query, params, kind = choice
-            changed = await (await conn.execute(query, params)).fetchone()
-            if changed is None:
-                return None
-            task = _task(changed)
-            message = f"priority {task.priority}" if kind == "priority_changed" else None
-            await conn.execute(
-                Q["insert_event"],
-                (task_id, now, kind, before.value, task.state.value, task.worker_id, message),
-            )
-        return task
+        """One guarded single-row change and its event, in one statement (CHANGE_LOGGED)."""
+        params = {
+            "id": task_id,
+            "before": before.value,
+            "now": now,
+            "actor": actor,
+            "message": None,
+            **extra,
+        }
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q[name], params)).fetchone()
+        return None if row is None else _task(row)
 
-    async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
-        def decide(state: TaskState) -> tuple[str, Any, str] | None:
-            if state in (TaskState.QUEUED, TaskState.SCHEDULED):
-                return Q["cancel_waiting"], (now, task_id), "canceled"
-            if state == TaskState.RUNNING:
-                return Q["cancel_running"], (task_id,), "cancel_requested"
-            return None
-
-        return await self._locked_change(task_id, now, decide)
-
-    async def task_set_priority(
-        self, task_id: str, priority: int, *, to_tail: bool, now: datetime
+    async def task_cancel(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:
-        params = {"id": task_id, "priority": priority, "to_tail": to_tail}
-        return await self._locked_change(
-            task_id, now, lambda _: (Q["set_priority"], params, "priority_changed")
+        return await self._change("cancel", task_id, expect, now, actor, kind="canceled")
+
+    async def task_cancel_request(
+        self, task_id: str, lease_token: int, *, now: datetime, actor: str
+    ) -> Task | None:
+        return await self._change(
+            "cancel_request",
+            task_id,
+            TaskState.RUNNING,
+            now,
+            actor,
+            kind="cancel_requested",
+            token=lease_token,
         )
 
-    async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
-        params = {"id": task_id, "now": now}
-        return await self._locked_change(task_id, now, lambda _: (Q["requeue"], params, "requeued"))
+    async def task_set_priority(
+        self,
+        task_id: str,
+        priority: int,
+        *,
+        expect: TaskState,
+        to_tail: bool,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        return await self._change(
+            "set_priority",
+            task_id,
+            expect,
+            now,
+            actor,
+            kind="priority_changed",
+            message=f"priority {priority}",
+            priority=priority,
+            to_tail=to_tail,
+        )
+
+    async def task_requeue(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        return await self._change("requeue", task_id, expect, now, actor, kind="requeued")
+
+    async def task_promote_due(self, *, now: datetime, limit: int) -> int:
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["promote_due_limited"], {"now": now, "limit": limit})
+            row = await cur.fetchone()
+        moved = 0 if row is None else int(row[0])
+        if moved:
+            self._forget_promote_at()
+        return moved
 
     async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
         async with self._conn() as conn:
@@ -566,9 +605,14 @@ class PostgresBackend:
             row = await (await conn.execute(Q["delete_tasks"], {"ids": list(task_ids)})).fetchone()
         return 0 if row is None else int(row[0])
 
-    async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
+    async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         async with self._conn() as conn:
-            rows = await (await conn.execute(Q["list_expired"], (now, limit))).fetchall()
+            rows = await (await conn.execute(Q["list_lapsed"], (now, limit))).fetchall()
+        return [_task(r) for r in rows]
+
+    async def task_list_timed(self, *, limit: int) -> list[Task]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_timed"], (limit,))).fetchall()
         return [_task(r) for r in rows]
 
     async def task_position(self, task_id: str) -> Position | None:
@@ -576,7 +620,7 @@ class PostgresBackend:
             row = await (await conn.execute(Q["position"], [task_id])).fetchone()
         return None if row is None else Position(in_priority=row[0], in_queue=row[1])
 
-    async def task_count(self) -> list[QueueCount]:
+    async def task_count_by_queue(self) -> list[QueueCount]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["count"])).fetchall()
         return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
@@ -607,6 +651,7 @@ class PostgresBackend:
                 worker_id=r[5],
                 message=r[6],
                 seq=r[7],
+                actor=r[8],
             )
             for r in rows
         ]
@@ -620,3 +665,47 @@ class PostgresBackend:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["count_job"], [job_id])).fetchall()
         return {TaskState(s): n for s, n in rows}
+
+    # -- workers -----------------------------------------------------------------------
+
+    async def worker_upsert(self, worker: WorkerInfo) -> None:
+        args = (
+            worker.id,
+            worker.name,
+            worker.host,
+            None if worker.queues is None else _json(list(worker.queues)),
+            _json(list(worker.capabilities)),
+            worker.concurrency,
+            worker.version,
+            worker.started_at,
+            worker.last_seen_at,
+        )
+        async with self._conn() as conn:
+            await conn.execute(Q["upsert_worker"], args)
+
+    async def worker_touch(self, worker_ids: Sequence[str], *, now: datetime) -> None:
+        async with self._conn() as conn:
+            await conn.execute(Q["touch_workers"], (now, list(worker_ids)))
+
+    async def worker_list(self) -> list[WorkerInfo]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_workers"])).fetchall()
+        return [
+            WorkerInfo(
+                id=r[0],
+                name=r[1],
+                host=r[2],
+                queues=None if r[3] is None else tuple(r[3]),
+                capabilities=tuple(r[4]),
+                concurrency=r[5],
+                version=r[6],
+                started_at=r[7],
+                last_seen_at=r[8],
+            )
+            for r in rows
+        ]
+
+    async def worker_delete_silent(self, *, before: datetime) -> int:
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["delete_silent_workers"], (before,))
+        return cur.rowcount

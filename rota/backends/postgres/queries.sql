@@ -68,11 +68,27 @@ WITH due AS (
     UPDATE rota_tasks AS t SET state = 'queued'
     WHERE t.id = ANY(ARRAY(SELECT id FROM due)) RETURNING t.id
 ), logged AS (
-    INSERT INTO rota_events (task_id, at, kind, from_state, to_state)
-    SELECT id, %(now)s, 'promoted', 'scheduled', 'queued' FROM moved
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, actor)
+    SELECT id, %(now)s, 'promoted', 'scheduled', 'queued', 'system' FROM moved
 )
 SELECT min(run_at) FROM rota_tasks
 WHERE state = 'scheduled' AND id NOT IN (SELECT id FROM moved);  -- a hashed subplan
+
+-- name: promote_due_limited
+-- The promotion leader service's round (claims promote on their own way: promote_due).
+WITH due AS (
+    SELECT id FROM rota_tasks
+    WHERE state = 'scheduled' AND run_at <= %(now)s
+    ORDER BY run_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE rota_tasks AS t SET state = 'queued'
+    WHERE t.id = ANY(ARRAY(SELECT id FROM due)) RETURNING t.id
+), logged AS (
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, actor)
+    SELECT id, %(now)s, 'promoted', 'scheduled', 'queued', 'system' FROM moved
+)
+SELECT count(*) FROM moved;
 
 -- name: CLAIM_PICKED
 -- A fragment, not a query: the lease both claims give the rows they picked. The rows are
@@ -94,9 +110,7 @@ WHERE state = 'scheduled' AND id NOT IN (SELECT id FROM moved);  -- a hashed sub
 UPDATE rota_tasks AS t
 SET state = 'running', attempt = attempt + 1,
     lease_token = ((lease_token >> 32) + 1) << 32 | floor(random() * 4294967296)::bigint,
-    lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
-        ELSE LEAST(%(lease)s, %(now)s + make_interval(secs => timeout + %(grace)s)) END,
-    worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
+    lease_expires_at = %(lease)s, worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
     claim_seq = nextval('rota_events_seq_seq')
 WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
   AND (SELECT set_config('synchronous_commit',
@@ -251,9 +265,7 @@ WITH q AS (
 
 -- name: heartbeat
 UPDATE rota_tasks
-SET lease_expires_at = CASE WHEN timeout IS NULL THEN %(lease)s
-        ELSE LEAST(%(lease)s, started_at + make_interval(secs => timeout + %(grace)s)) END,
-    progress = coalesce(%(progress)s::jsonb, progress)
+SET lease_expires_at = %(lease)s, progress = coalesce(%(progress)s::jsonb, progress)
 WHERE id = %(id)s AND state = 'running' AND lease_token = %(token)s
 RETURNING TASK_COLUMNS;
 
@@ -262,18 +274,19 @@ RETURNING TASK_COLUMNS;
 WITH f AS (
     SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS f(
         id text, token bigint, state text, result jsonb, error text, run_at timestamptz,
-        expired_before timestamptz, attempt int)
+        expired_before timestamptz, attempt int, event text, finished_at timestamptz,
+        worker text, actor text)
 ), done AS (
     UPDATE rota_tasks AS t
     SET state = f.state, result = f.result, error = f.error,
-        run_at = coalesce(f.run_at, t.run_at),
-        finished_at = CASE WHEN f.state IN ('queued', 'scheduled') THEN NULL ELSE %(now)s END,
+        run_at = coalesce(f.run_at, t.run_at), finished_at = f.finished_at,
         lease_expires_at = NULL, cancel_requested = FALSE,
-        attempt = coalesce(f.attempt, t.attempt)
+        attempt = coalesce(f.attempt, t.attempt), finished_by = f.actor
     FROM f
     WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
       AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
-    RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq
+      AND (f.worker IS NULL OR t.worker_id = f.worker)
+    RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq, f.event, f.actor
 ), wake AS (
     -- A retry with a backoff: every replica's claims must promote it when due.
     SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT FROM done WHERE state = 'scheduled')
@@ -285,12 +298,11 @@ WITH f AS (
     INSERT INTO rota_events OVERRIDING SYSTEM VALUE
     SELECT e.* FROM done, LATERAL (
         SELECT done.claim_seq, done.id, done.started_at, 'claimed', 'queued', 'running',
-               done.worker_id, NULL::text
+               done.worker_id, NULL::text, 'worker:' || done.worker_id
         WHERE done.claim_seq IS NOT NULL AND done.state <> 'succeeded'
         UNION ALL
-        SELECT nextval('rota_events_seq_seq'), done.id, %(now)s::timestamptz,
-               CASE WHEN done.state IN ('queued', 'scheduled') THEN 'retry' ELSE done.state END,
-               'running', done.state, done.worker_id, done.error
+        SELECT nextval('rota_events_seq_seq'), done.id, %(now)s::timestamptz, done.event,
+               'running', done.state, done.worker_id, done.error, done.actor
         WHERE done.claim_seq IS NULL OR done.state <> 'succeeded'
     ) AS e
 )
@@ -299,38 +311,52 @@ SELECT id FROM done WHERE (SELECT count(*) FROM wake) >= 0;  -- reading wake run
 -- name: lock_task
 SELECT state FROM rota_tasks WHERE id = %s FOR UPDATE;
 
--- name: cancel_waiting
-UPDATE rota_tasks SET state = 'canceled', finished_at = %s
-WHERE id = %s AND state IN ('queued', 'scheduled')
-RETURNING TASK_COLUMNS;
+-- name: CHANGE_LOGGED
+-- A fragment: the event of a guarded single-row change (the row is in "changed").
+INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id, message, actor)
+SELECT id, %(now)s, %(kind)s, %(before)s, state, worker_id, %(message)s, %(actor)s
+FROM changed
 
--- name: cancel_running
-UPDATE rota_tasks SET cancel_requested = TRUE
-WHERE id = %s AND state = 'running'
-RETURNING TASK_COLUMNS;
+-- name: cancel
+WITH changed AS (
+    UPDATE rota_tasks SET state = 'canceled', finished_at = %(now)s
+    WHERE id = %(id)s AND state = %(before)s
+    RETURNING TASK_COLUMNS
+), logged AS (CHANGE_LOGGED)
+SELECT * FROM changed;
+
+-- name: cancel_request
+WITH changed AS (
+    UPDATE rota_tasks SET cancel_requested = TRUE
+    WHERE id = %(id)s AND state = %(before)s AND lease_token = %(token)s
+    RETURNING TASK_COLUMNS
+), logged AS (CHANGE_LOGGED)
+SELECT * FROM changed;
 
 -- name: set_priority
-UPDATE rota_tasks
-SET priority = %(priority)s,
-    seq = CASE WHEN %(to_tail)s THEN nextval('rota_task_seq') ELSE seq END
-WHERE id = %(id)s AND state IN ('queued', 'scheduled')
-RETURNING TASK_COLUMNS;
+WITH changed AS (
+    UPDATE rota_tasks
+    SET priority = %(priority)s,
+        seq = CASE WHEN %(to_tail)s THEN nextval('rota_task_seq') ELSE seq END
+    WHERE id = %(id)s AND state = %(before)s
+    RETURNING TASK_COLUMNS
+), logged AS (CHANGE_LOGGED)
+SELECT * FROM changed;
 
 -- name: requeue
-UPDATE rota_tasks
-SET state = 'queued', attempt = 0, run_at = %(now)s, finished_at = NULL, error = NULL,
-    result = NULL, cancel_requested = FALSE, seq = nextval('rota_task_seq')
-WHERE id = %(id)s AND state IN ('failed', 'canceled')
-RETURNING TASK_COLUMNS;
-
--- name: insert_event
-INSERT INTO rota_events (task_id, at, kind, from_state, to_state, worker_id, message)
-VALUES (%s, %s, %s, %s, %s, %s, %s);
+WITH changed AS (
+    UPDATE rota_tasks
+    SET state = 'queued', attempt = 0, run_at = %(now)s, finished_at = NULL, error = NULL,
+        result = NULL, cancel_requested = FALSE, seq = nextval('rota_task_seq')
+    WHERE id = %(id)s AND state = %(before)s
+    RETURNING TASK_COLUMNS
+), logged AS (CHANGE_LOGGED)
+SELECT * FROM changed;
 
 -- name: expire_waiting
 WITH due AS (
     SELECT id, state FROM rota_tasks
-    WHERE state IN ('queued', 'scheduled') AND expires_at <= %(now)s
+    WHERE state IN WAITING_STATES AND expires_at <= %(now)s
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), gone AS (
@@ -339,8 +365,8 @@ WITH due AS (
     FROM due WHERE t.id = due.id
     RETURNING t.id, due.state AS before
 ), logged AS (
-    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, message)
-    SELECT id, %(now)s, 'expired', before, 'canceled', 'expired' FROM gone
+    INSERT INTO rota_events (task_id, at, kind, from_state, to_state, message, actor)
+    SELECT id, %(now)s, 'expired', before, 'canceled', 'expired', 'system' FROM gone
 )
 SELECT count(*) FROM gone;
 
@@ -349,10 +375,15 @@ WITH gone AS (DELETE FROM rota_tasks WHERE id = ANY(%(ids)s) RETURNING id),
      history AS (DELETE FROM rota_events WHERE task_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
 
--- name: list_expired
+-- name: list_lapsed
 SELECT TASK_COLUMNS FROM rota_tasks
 WHERE state = 'running' AND lease_expires_at < %s
 ORDER BY lease_expires_at, seq LIMIT %s;
+
+-- name: list_timed
+SELECT TASK_COLUMNS FROM rota_tasks
+WHERE state = 'running' AND timeout IS NOT NULL
+ORDER BY started_at, seq LIMIT %s;
 
 -- name: position
 SELECT
@@ -374,7 +405,7 @@ SELECT min(run_at) FROM rota_tasks WHERE state = 'scheduled';
 
 -- name: list_events
 -- rota_history adds the events read from the task row (see migration 0003).
-SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
+SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq, actor
 FROM rota_history WHERE task_id = %(id)s
 ORDER BY seq;
 
@@ -389,3 +420,23 @@ SELECT pg_try_advisory_lock(hashtext(%s));
 
 -- name: schema_version
 SELECT version_num FROM alembic_version;
+
+-- name: upsert_worker
+INSERT INTO rota_workers (id, name, host, queues, capabilities, concurrency, version,
+                          started_at, last_seen_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name, host = excluded.host, queues = excluded.queues,
+    capabilities = excluded.capabilities, concurrency = excluded.concurrency,
+    version = excluded.version, started_at = excluded.started_at,
+    last_seen_at = excluded.last_seen_at;
+
+-- name: touch_workers
+UPDATE rota_workers SET last_seen_at = %s WHERE id = ANY(%s);
+
+-- name: list_workers
+SELECT id, name, host, queues, capabilities, concurrency, version, started_at, last_seen_at
+FROM rota_workers ORDER BY started_at, id;
+
+-- name: delete_silent_workers
+DELETE FROM rota_workers WHERE last_seen_at < %s;

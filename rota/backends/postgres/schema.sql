@@ -33,6 +33,7 @@ CREATE TABLE rota_tasks (
     expires_at       TIMESTAMPTZ,  -- not started by then: never run
     progress         JSONB,        -- last progress report of the running attempt
     claim_seq        BIGINT,       -- the running (or succeeded) attempt's place in the history
+    finished_by      TEXT,         -- the actor of the finish (a success stores no event row)
     -- rota.core.priority's range; listings read queued rows over it (migration 0005)
     CONSTRAINT rota_tasks_priority_range CHECK (priority BETWEEN 0 AND 100)
 );
@@ -49,6 +50,8 @@ CREATE INDEX rota_tasks_ready_by_queue
     ON rota_tasks (hashtextextended(queue, 0), priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX rota_tasks_leased ON rota_tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX rota_tasks_timed ON rota_tasks (started_at)
+    WHERE state = 'running' AND timeout IS NOT NULL;
 CREATE INDEX rota_tasks_dead ON rota_tasks (seq) WHERE state IN ('failed', 'canceled');
 CREATE INDEX rota_tasks_by_job ON rota_tasks (job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
@@ -73,7 +76,8 @@ CREATE TABLE rota_events (
     from_state TEXT,
     to_state   TEXT,
     worker_id  TEXT,
-    message    TEXT
+    message    TEXT,
+    actor      TEXT         -- worker:<id>, system, or the API caller
 );
 CREATE INDEX rota_events_by_task ON rota_events (task_id, seq);
 
@@ -82,16 +86,18 @@ CREATE INDEX rota_events_by_task ON rota_events (task_id, seq);
 CREATE VIEW rota_history AS
 SELECT id AS task_id, created_at AS at, 'enqueued' AS kind, NULL::text AS from_state,
        enqueued_state AS to_state, NULL::text AS worker_id, NULL::text AS message,
-       0::bigint AS seq
+       0::bigint AS seq, NULL::text AS actor
 FROM rota_tasks
 UNION ALL
-SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq FROM rota_events
+SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq, actor FROM rota_events
 UNION ALL
-SELECT id, started_at, 'claimed', 'queued', 'running', worker_id, NULL, claim_seq
+SELECT id, started_at, 'claimed', 'queued', 'running', worker_id, NULL, claim_seq,
+       'worker:' || worker_id
 FROM rota_tasks WHERE claim_seq IS NOT NULL AND state IN ('running', 'succeeded')
 UNION ALL
 SELECT t.id, t.finished_at, 'succeeded', 'running', 'succeeded', t.worker_id, NULL,
-       greatest(t.claim_seq, (SELECT max(e.seq) FROM rota_events AS e WHERE e.task_id = t.id)) + 1
+       greatest(t.claim_seq, (SELECT max(e.seq) FROM rota_events AS e WHERE e.task_id = t.id)) + 1,
+       t.finished_by
 FROM rota_tasks AS t WHERE t.claim_seq IS NOT NULL AND t.state = 'succeeded';
 
 CREATE TABLE rota_jobs (
@@ -100,3 +106,16 @@ CREATE TABLE rota_jobs (
     tenant     TEXT,
     created_at TIMESTAMPTZ NOT NULL
 );
+
+CREATE TABLE rota_workers (
+    id           TEXT        PRIMARY KEY,
+    name         TEXT        NOT NULL,
+    host         TEXT        NOT NULL,
+    queues       JSONB,
+    capabilities JSONB       NOT NULL,
+    concurrency  INTEGER     NOT NULL,
+    version      TEXT        NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX rota_workers_by_last_seen ON rota_workers (last_seen_at);

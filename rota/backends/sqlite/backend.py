@@ -21,15 +21,30 @@ from typing import Any, TypeVar
 
 import orjson
 
+from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
+from rota.backends.queries import load
 from rota.core.clock import from_us, to_us
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError
-from rota.core.models import Event, Finish, Job, Position, QueueCount, Task, TaskFilter
+from rota.core.models import (
+    SYSTEM,
+    ClaimRequest,
+    Event,
+    Finish,
+    Inserted,
+    Job,
+    Position,
+    QueueCount,
+    Task,
+    TaskFilter,
+    WorkerInfo,
+)
 from rota.core.states import TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2
-#: what takes a file from version N-1 to N (a new file gets schema.sql at once)
+SCHEMA_VERSION = 3
+#: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
+#: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
     2: [
         "ALTER TABLE tasks ADD COLUMN retry TEXT",
@@ -38,31 +53,22 @@ UPGRADES: dict[int, list[str]] = {
         "CREATE INDEX tasks_expiring ON tasks (expires_at)"
         " WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled')",
     ],
+    3: [
+        "ALTER TABLE events ADD COLUMN actor TEXT",
+        "CREATE INDEX tasks_timed ON tasks (started_at)"
+        " WHERE state = 'running' AND timeout IS NOT NULL",
+        "CREATE TABLE workers (id TEXT PRIMARY KEY, name TEXT NOT NULL, host TEXT NOT NULL,"
+        " queues TEXT, capabilities TEXT NOT NULL, concurrency INTEGER NOT NULL,"
+        " version TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL)",
+        "CREATE INDEX workers_by_last_seen ON workers (last_seen_at)",
+    ],
 }
 _COLUMNS = (
     "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
     "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
     "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress"
 )
-_FINISH_KIND = {
-    TaskState.SUCCEEDED: "succeeded",
-    TaskState.FAILED: "failed",
-    TaskState.QUEUED: "retry",
-    TaskState.SCHEDULED: "retry",
-    TaskState.CANCELED: "canceled",
-}
-
-
-def _load_queries() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("queries.sql").read_text()
-    queries: dict[str, str] = {}
-    for block in text.split("-- name: ")[1:]:
-        name, _, body = block.partition("\n")
-        queries[name.strip()] = body.strip().replace("TASK_COLUMNS", _COLUMNS)
-    return queries
-
-
-Q = _load_queries()
+Q = load(__package__, "queries.sql", {"TASK_COLUMNS": _COLUMNS})
 
 
 def _opt_time(value: int | None) -> datetime | None:
@@ -114,14 +120,20 @@ def path_from_url(url: str) -> str:
 
 
 class SQLiteBackend:
-    shared = True
+    capabilities = Capabilities(shared=True, push_wakeups=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteBackend:
+        return cls(path_from_url(url))
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
         self._synchronous = synchronous
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
-        self._pending_inserts: list[tuple[list[Task], Job | None, asyncio.Future[list[Task]]]] = []
+        self._pending_inserts: list[
+            tuple[list[Task], Job | None, asyncio.Future[list[Inserted]]]
+        ] = []
         self._insert_lock = asyncio.Lock()
         self._writers: set[asyncio.Task[None]] = set()
 
@@ -221,13 +233,15 @@ class SQLiteBackend:
 
     # -- tasks -------------------------------------------------------------------------
 
-    async def task_insert_many(self, tasks: Iterable[Task], job: Job | None = None) -> list[Task]:
+    async def task_insert_many(
+        self, tasks: Iterable[Task], job: Job | None = None
+    ) -> list[Inserted]:
         """Group commit: inserts that arrive while one is being written share the next commit.
 
         Each caller still gets its answer only after the commit that holds its rows, and a
         duplicate id fails only its own batch (a savepoint per batch).
         """
-        done: asyncio.Future[list[Task]] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[list[Inserted]] = asyncio.get_running_loop().create_future()
         self._pending_inserts.append((list(tasks), job, done))
         if len(self._pending_inserts) == 1:
             writer = asyncio.get_running_loop().create_task(self._write_pending_inserts())
@@ -257,9 +271,9 @@ class SQLiteBackend:
 
     def _insert_batches(
         self, batches: list[tuple[list[Task], Job | None]]
-    ) -> list[list[Task] | DuplicateTask]:
+    ) -> list[list[Inserted] | DuplicateTask]:
         with self._write() as db:
-            results: list[list[Task] | DuplicateTask] = []
+            results: list[list[Inserted] | DuplicateTask] = []
             for tasks, job in batches:
                 db.execute("SAVEPOINT batch")
                 try:
@@ -270,7 +284,7 @@ class SQLiteBackend:
                 db.execute("RELEASE batch")
         return results
 
-    def _insert_many(self, tasks: list[Task], job: Job | None) -> list[Task]:
+    def _insert_many(self, tasks: list[Task], job: Job | None) -> list[Inserted]:
         """Insert one batch inside the caller's transaction."""
         db = self._db
         if job is not None:
@@ -303,7 +317,7 @@ class SQLiteBackend:
                 for t in stored
             ],
         )
-        return stored
+        return [Inserted(t) for t in stored]
 
     def _duplicate(self, tasks: list[Task], job: Job | None) -> DuplicateTask:
         """Name the id that broke a batch (called after its rows were rolled back)."""
@@ -338,58 +352,34 @@ class SQLiteBackend:
 
         return await self._run(run)
 
-    async def task_claim_many(
-        self,
-        *,
-        queues: Sequence[str] | None,
-        worker_id: str,
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-        timeout_grace: float = 0.0,
-    ) -> list[Task]:
-        return await self._run(
-            self._claim,
-            None if queues is None else list(queues),
-            worker_id,
-            limit,
-            now,
-            lease_expires_at,
-            timeout_grace,
-        )
+    async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
+        return await self._run(self._claim, request)
 
-    def _claim(
-        self,
-        queues: list[str] | None,
-        worker_id: str,
-        limit: int,
-        now: datetime,
-        lease_expires_at: datetime,
-        grace: float,
-    ) -> list[Task]:
-        now_us = to_us(now)
+    def _claim(self, request: ClaimRequest) -> list[Task]:
+        now_us = to_us(request.now)
         params: dict[str, Any] = {
-            "lease": to_us(lease_expires_at),
-            "worker": worker_id,
+            "lease": to_us(request.lease_expires_at),
+            "worker": request.worker_id,
             "now": now_us,
-            "limit": limit,
-            "grace": grace,
+            "limit": request.limit,
         }
+        actor = request.actor
         with self._write() as db:
             promoted = db.execute(Q["promote_due"], (now_us,)).fetchall()
             events: list[tuple[Any, ...]] = [
-                (r[0], now_us, "promoted", "scheduled", "queued", None, None) for r in promoted
+                (r[0], now_us, "promoted", "scheduled", "queued", None, None, SYSTEM)
+                for r in promoted
             ]
-            if queues is None:
+            if request.queues is None:
                 cursor = db.execute(Q["claim_any"], params)
             else:
-                cursor = db.execute(
-                    Q["claim_queues"], {**params, "queues": orjson.dumps(queues).decode()}
-                )
+                queues = orjson.dumps(request.queues).decode()
+                cursor = db.execute(Q["claim_queues"], {**params, "queues": queues})
             rows = cursor.fetchall()
             tasks = sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
+            worker = request.worker_id
             events += [
-                (t.id, now_us, "claimed", "queued", "running", worker_id, None) for t in tasks
+                (t.id, now_us, "claimed", "queued", "running", worker, None, actor) for t in tasks
             ]
             self._events(db, events)
         return tasks
@@ -402,11 +392,9 @@ class SQLiteBackend:
         now: datetime,
         lease_expires_at: datetime,
         progress: Any = None,
-        timeout_grace: float = 0.0,
     ) -> Task | None:
         params = {
             "lease": to_us(lease_expires_at),
-            "grace": timeout_grace,
             "progress": _dump(progress),
             "id": task_id,
             "token": lease_token,
@@ -434,12 +422,14 @@ class SQLiteBackend:
                         _dump(f.result),
                         f.error,
                         None if f.run_at is None else to_us(f.run_at),
-                        None if f.state in (TaskState.QUEUED, TaskState.SCHEDULED) else now_us,
+                        None if f.finished_at is None else to_us(f.finished_at),
                         f.attempt,
                         f.task_id,
                         f.lease_token,
                         expiry,
                         expiry,
+                        f.worker_id,
+                        f.worker_id,
                     ),
                 ).fetchone()
                 applied.append(row is not None)
@@ -448,11 +438,12 @@ class SQLiteBackend:
                         (
                             f.task_id,
                             now_us,
-                            _FINISH_KIND[f.state],
+                            f.event,
                             "running",
                             f.state.value,
                             row[0],
                             f.error,
+                            f.actor,
                         )
                     )
             self._events(db, events)
@@ -463,92 +454,79 @@ class SQLiteBackend:
         query: str,
         args: tuple[Any, ...],
         kind: str,
-        before: str | None,
+        before: str,
         now: datetime,
+        actor: str,
         message: str | None = None,
     ) -> Task | None:
-        """One guarded single-row update plus its event, in the caller's write transaction."""
-        db = self._db
-        row = db.execute(query, args).fetchone()
-        if row is None:
-            return None
-        task = _task(row)
-        self._events(
-            db,
-            [
-                (
-                    task.id,
-                    to_us(now),
-                    kind,
-                    before or task.state.value,
-                    task.state.value,
-                    task.worker_id,
-                    message,
-                )
-            ],
-        )
+        """One guarded single-row update plus its event, in its own write transaction."""
+        with self._write() as db:
+            row = db.execute(query, args).fetchone()
+            if row is None:
+                return None
+            task = _task(row)
+            event = (task.id, to_us(now), kind, before, task.state.value, task.worker_id)
+            self._events(db, [(*event, message, actor)])
         return task
 
-    async def task_cancel(self, task_id: str, *, now: datetime) -> Task | None:
+    async def task_cancel(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        args = (to_us(now), task_id, expect.value)
+        return await self._run(
+            self._change, Q["cancel"], args, "canceled", expect.value, now, actor
+        )
+
+    async def task_cancel_request(
+        self, task_id: str, lease_token: int, *, now: datetime, actor: str
+    ) -> Task | None:
+        args = (task_id, lease_token)
+        return await self._run(
+            self._change, Q["cancel_request"], args, "cancel_requested", "running", now, actor
+        )
+
+    async def task_set_priority(
+        self,
+        task_id: str,
+        priority: int,
+        *,
+        expect: TaskState,
+        to_tail: bool,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
         def run() -> Task | None:
-            with self._write():  # read the state and act on it in one transaction
-                before = self._get(task_id)
-                if before is None:
-                    return None
-                if before.state in (TaskState.QUEUED, TaskState.SCHEDULED):
-                    return self._change(
-                        Q["cancel_waiting"],
-                        (to_us(now), task_id),
-                        "canceled",
-                        before.state.value,
-                        now,
-                    )
-                return self._change(Q["cancel_running"], (task_id,), "cancel_requested", None, now)
+            tail = self._db.execute(Q["max_seq"]).fetchone()[0] + 1 if to_tail else None
+            args = (priority, tail, task_id, expect.value)
+            kind, message = "priority_changed", f"priority {priority}"
+            return self._change(Q["set_priority"], args, kind, expect.value, now, actor, message)
 
         return await self._run(run)
 
-    async def task_set_priority(
-        self, task_id: str, priority: int, *, to_tail: bool, now: datetime
+    async def task_requeue(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:
         def run() -> Task | None:
+            tail = self._db.execute(Q["max_seq"]).fetchone()[0] + 1
+            args = (to_us(now), tail, task_id, expect.value)
+            return self._change(Q["requeue"], args, "requeued", expect.value, now, actor)
+
+        return await self._run(run)
+
+    async def task_promote_due(self, *, now: datetime, limit: int) -> int:
+        now_us = to_us(now)
+
+        def run() -> int:
             with self._write() as db:
-                tail = db.execute(Q["max_seq"]).fetchone()[0] + 1 if to_tail else None
-                row = db.execute(Q["set_priority"], (priority, tail, task_id)).fetchone()
-                if row is None:
-                    return None
-                task = _task(row)
+                rows = db.execute(Q["promote_due_limited"], (now_us, limit)).fetchall()
                 self._events(
                     db,
                     [
-                        (
-                            task_id,
-                            to_us(now),
-                            "priority_changed",
-                            task.state.value,
-                            task.state.value,
-                            None,
-                            f"priority {priority}",
-                        )
+                        (r[0], now_us, "promoted", "scheduled", "queued", None, None, SYSTEM)
+                        for r in rows
                     ],
                 )
-            return task
-
-        return await self._run(run)
-
-    async def task_requeue(self, task_id: str, *, now: datetime) -> Task | None:
-        def run() -> Task | None:
-            with self._write() as db:
-                before = self._get(task_id)
-                tail = db.execute(Q["max_seq"]).fetchone()[0] + 1
-                row = db.execute(Q["requeue"], (to_us(now), tail, task_id)).fetchone()
-                if row is None or before is None:
-                    return None
-                task = _task(row)
-                self._events(
-                    db,
-                    [(task_id, to_us(now), "requeued", before.state.value, "queued", None, None)],
-                )
-            return task
+            return len(rows)
 
         return await self._run(run)
 
@@ -563,7 +541,7 @@ class SQLiteBackend:
                 self._events(
                     db,
                     [
-                        (task_id, now_us, "expired", state, "canceled", None, "expired")
+                        (task_id, now_us, "expired", state, "canceled", None, "expired", SYSTEM)
                         for task_id, state in rows
                     ],
                 )
@@ -582,9 +560,15 @@ class SQLiteBackend:
 
         return await self._run(run)
 
-    async def task_list_expired(self, *, now: datetime, limit: int) -> list[Task]:
+    async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         def run() -> list[Task]:
-            return [_task(r) for r in self._db.execute(Q["list_expired"], (to_us(now), limit))]
+            return [_task(r) for r in self._db.execute(Q["list_lapsed"], (to_us(now), limit))]
+
+        return await self._run(run)
+
+    async def task_list_timed(self, *, limit: int) -> list[Task]:
+        def run() -> list[Task]:
+            return [_task(r) for r in self._db.execute(Q["list_timed"], (limit,))]
 
         return await self._run(run)
 
@@ -595,7 +579,7 @@ class SQLiteBackend:
 
         return await self._run(run)
 
-    async def task_count(self) -> list[QueueCount]:
+    async def task_count_by_queue(self) -> list[QueueCount]:
         def run() -> list[QueueCount]:
             return [
                 QueueCount(q, TaskState(s), p, n) for q, s, p, n in self._db.execute(Q["count"])
@@ -624,6 +608,7 @@ class SQLiteBackend:
                     worker_id=r[5],
                     message=r[6],
                     seq=r[7],
+                    actor=r[8],
                 )
                 for r in self._db.execute(Q["list_events"], {"id": task_id})
             ]
@@ -640,5 +625,61 @@ class SQLiteBackend:
     async def job_count(self, job_id: str) -> dict[TaskState, int]:
         def run() -> dict[TaskState, int]:
             return {TaskState(s): n for s, n in self._db.execute(Q["count_job"], (job_id,))}
+
+        return await self._run(run)
+
+    # -- workers -----------------------------------------------------------------------
+
+    async def worker_upsert(self, worker: WorkerInfo) -> None:
+        args = (
+            worker.id,
+            worker.name,
+            worker.host,
+            None if worker.queues is None else orjson.dumps(worker.queues).decode(),
+            orjson.dumps(worker.capabilities).decode(),
+            worker.concurrency,
+            worker.version,
+            to_us(worker.started_at),
+            to_us(worker.last_seen_at),
+        )
+
+        def run() -> None:
+            with self._write() as db:
+                db.execute(Q["upsert_worker"], args)
+
+        await self._run(run)
+
+    async def worker_touch(self, worker_ids: Sequence[str], *, now: datetime) -> None:
+        args = (to_us(now), orjson.dumps(list(worker_ids)).decode())
+
+        def run() -> None:
+            with self._write() as db:
+                db.execute(Q["touch_workers"], args)
+
+        await self._run(run)
+
+    async def worker_list(self) -> list[WorkerInfo]:
+        def run() -> list[WorkerInfo]:
+            return [
+                WorkerInfo(
+                    id=r[0],
+                    name=r[1],
+                    host=r[2],
+                    queues=None if r[3] is None else tuple(orjson.loads(r[3])),
+                    capabilities=tuple(orjson.loads(r[4])),
+                    concurrency=r[5],
+                    version=r[6],
+                    started_at=from_us(r[7]),
+                    last_seen_at=from_us(r[8]),
+                )
+                for r in self._db.execute(Q["list_workers"])
+            ]
+
+        return await self._run(run)
+
+    async def worker_delete_silent(self, *, before: datetime) -> int:
+        def run() -> int:
+            with self._write() as db:
+                return int(db.execute(Q["delete_silent_workers"], (to_us(before),)).rowcount)
 
         return await self._run(run)

@@ -10,8 +10,8 @@ INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, enqueued_stat
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_event
-INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message)
-VALUES (?, ?, ?, ?, ?, ?, ?);
+INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message, actor)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_job
 INSERT INTO jobs (id, name, tenant, created_at) VALUES (?, ?, ?, ?);
@@ -27,12 +27,16 @@ UPDATE tasks SET state = 'queued'
 WHERE state = 'scheduled' AND run_at <= ?
 RETURNING id;
 
+-- name: promote_due_limited
+UPDATE tasks SET state = 'queued'
+WHERE seq IN (SELECT seq FROM tasks WHERE state = 'scheduled' AND run_at <= ?
+              ORDER BY run_at, seq LIMIT ?)
+RETURNING id;
+
 -- name: claim_any
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-    lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
-        ELSE min(:lease, :now + CAST(round((timeout + :grace) * 1000000) AS INTEGER)) END,
-    worker_id = :worker, started_at = :now, progress = NULL
+    lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now)
@@ -42,9 +46,7 @@ RETURNING TASK_COLUMNS;
 -- name: claim_queues
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-    lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
-        ELSE min(:lease, :now + CAST(round((timeout + :grace) * 1000000) AS INTEGER)) END,
-    worker_id = :worker, started_at = :now, progress = NULL
+    lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
@@ -54,9 +56,7 @@ RETURNING TASK_COLUMNS;
 
 -- name: heartbeat
 UPDATE tasks
-SET lease_expires_at = CASE WHEN timeout IS NULL THEN :lease
-        ELSE min(:lease, started_at + CAST(round((timeout + :grace) * 1000000) AS INTEGER)) END,
-    progress = coalesce(:progress, progress)
+SET lease_expires_at = :lease, progress = coalesce(:progress, progress)
 WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING TASK_COLUMNS;
 
@@ -65,39 +65,39 @@ UPDATE tasks
 SET state = ?, result = ?, error = ?, run_at = coalesce(?, run_at), finished_at = ?,
     lease_expires_at = NULL, cancel_requested = 0, attempt = coalesce(?, attempt)
 WHERE id = ? AND state = 'running' AND lease_token = ?
-  AND (? IS NULL OR lease_expires_at < ?)
+  AND (? IS NULL OR lease_expires_at < ?) AND (? IS NULL OR worker_id = ?)
 RETURNING worker_id;
 
--- name: cancel_waiting
+-- name: cancel
 UPDATE tasks SET state = 'canceled', finished_at = ?
-WHERE id = ? AND state IN ('queued', 'scheduled')
+WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
--- name: cancel_running
+-- name: cancel_request
 UPDATE tasks SET cancel_requested = 1
-WHERE id = ? AND state = 'running'
+WHERE id = ? AND state = 'running' AND lease_token = ?
 RETURNING TASK_COLUMNS;
 
 -- name: set_priority
 UPDATE tasks SET priority = ?, seq = coalesce(?, seq)
-WHERE id = ? AND state IN ('queued', 'scheduled')
+WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
 -- name: requeue
 UPDATE tasks
 SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL, error = NULL,
     result = NULL, cancel_requested = 0, seq = ?
-WHERE id = ? AND state IN ('failed', 'canceled')
+WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
 -- name: list_expiring
 SELECT id, state FROM tasks
-WHERE state IN ('queued', 'scheduled') AND expires_at IS NOT NULL AND expires_at <= ?
+WHERE state IN WAITING_STATES AND expires_at IS NOT NULL AND expires_at <= ?
 LIMIT ?;
 
 -- name: cancel_expired
 UPDATE tasks SET state = 'canceled', finished_at = ?, error = 'expired: not started in time'
-WHERE id = ? AND state IN ('queued', 'scheduled');
+WHERE id = ? AND state IN WAITING_STATES;
 
 -- name: delete_tasks
 DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?));
@@ -105,10 +105,15 @@ DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?));
 -- name: delete_events
 DELETE FROM events WHERE task_id IN (SELECT value FROM json_each(?));
 
--- name: list_expired
+-- name: list_lapsed
 SELECT TASK_COLUMNS FROM tasks
 WHERE state = 'running' AND lease_expires_at < ?
 ORDER BY lease_expires_at, seq LIMIT ?;
+
+-- name: list_timed
+SELECT TASK_COLUMNS FROM tasks
+WHERE state = 'running' AND timeout IS NOT NULL
+ORDER BY started_at, seq LIMIT ?;
 
 -- name: position
 SELECT
@@ -129,10 +134,10 @@ SELECT min(run_at) FROM tasks WHERE state = 'scheduled';
 -- name: list_events
 -- The "enqueued" event is not stored as a row (it would double the cost of an enqueue):
 -- it is derived from the task row, which holds the same facts.
-SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0
+SELECT id, created_at, 'enqueued', NULL, enqueued_state, NULL, NULL, 0, NULL
 FROM tasks WHERE id = :id
 UNION ALL
-SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq
+SELECT task_id, at, kind, from_state, to_state, worker_id, message, seq, actor
 FROM events WHERE task_id = :id
 ORDER BY 8;
 
@@ -141,3 +146,23 @@ SELECT id, name, created_at, tenant FROM jobs WHERE id = ?;
 
 -- name: count_job
 SELECT state, count(*) FROM tasks WHERE job_id = ? GROUP BY state;
+
+-- name: upsert_worker
+INSERT INTO workers (id, name, host, queues, capabilities, concurrency, version,
+                     started_at, last_seen_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name, host = excluded.host, queues = excluded.queues,
+    capabilities = excluded.capabilities, concurrency = excluded.concurrency,
+    version = excluded.version, started_at = excluded.started_at,
+    last_seen_at = excluded.last_seen_at;
+
+-- name: touch_workers
+UPDATE workers SET last_seen_at = ? WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: list_workers
+SELECT id, name, host, queues, capabilities, concurrency, version, started_at, last_seen_at
+FROM workers ORDER BY started_at, id;
+
+-- name: delete_silent_workers
+DELETE FROM workers WHERE last_seen_at < ?;

@@ -35,6 +35,8 @@ CREATE INDEX IF NOT EXISTS tasks_ready_by_queue ON tasks (queue, priority DESC, 
 CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS tasks_timed ON tasks (started_at)
+    WHERE state = 'running' AND timeout IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_expiring ON tasks (expires_at)
@@ -48,7 +50,8 @@ CREATE TABLE IF NOT EXISTS events (
     from_state TEXT,
     to_state   TEXT,
     worker_id  TEXT,
-    message    TEXT
+    message    TEXT,
+    actor      TEXT      -- who made the change: worker:<id>, system, or the API caller
 );
 CREATE INDEX IF NOT EXISTS events_by_task ON events (task_id, seq);
 
@@ -58,3 +61,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     tenant     TEXT,
     created_at INTEGER NOT NULL
 );
+
+-- Workers as registered; listed while heard from within ROTA_WORKER_SILENCE.
+CREATE TABLE IF NOT EXISTS workers (
+    id           TEXT    PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    host         TEXT    NOT NULL,
+    queues       TEXT,             -- JSON list, or NULL for every queue
+    capabilities TEXT    NOT NULL, -- JSON list
+    concurrency  INTEGER NOT NULL,
+    version      TEXT    NOT NULL,
+    started_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workers_by_last_seen ON workers (last_seen_at);

@@ -1,0 +1,128 @@
+"""Maintenance: a list of small leader services, run by whichever replica leads.
+
+Each service is one job with its own interval (River's maintenance services: the job
+rescuer, the scheduler, the cleaner). Correctness never depends on there being exactly one
+leader: every write a service makes is guarded (a lease token, an expected state), so two
+leaders for a moment do no harm; leadership only saves duplicate work.
+
+A new job (schedules, aging, retention) is one more :class:`LeaderService` in
+:func:`default_services`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from rota.core.errors import RotaError
+from rota.core.models import Task
+
+if TYPE_CHECKING:
+    from rota.service.service import Service
+
+#: How many rows one round of one service touches at most.
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderService:
+    name: str
+    #: seconds between two rounds (a round may also run sooner: see ``Maintainer``)
+    interval: float
+    #: one round; returns how many things it changed
+    run: Callable[[Service], Awaitable[int]]
+
+
+async def sweep_leases(service: Service) -> int:
+    """Attempts whose lease lapsed (the worker went silent) or whose run passed its
+    timeout plus ``timeout_grace``: each fails as the retry policy says."""
+    now = service.clock.now()
+    lapsed = await service.backend.task_list_lapsed(now=now, limit=BATCH)
+    grace = timedelta(seconds=service.settings.timeout_grace)
+    running = await service.backend.task_list_timed(limit=BATCH)
+    timed = [t for t in running if _overran(t, now, grace)]
+    return await service.fail_stale(lapsed, timed, now)
+
+
+def _overran(task: Task, now: datetime, grace: timedelta) -> bool:
+    """The run's own deadline, decided here once: start + timeout + grace."""
+    if task.timeout is None or task.started_at is None:
+        return False
+    return now >= task.started_at + timedelta(seconds=task.timeout) + grace
+
+
+async def promote_due(service: Service) -> int:
+    """Scheduled tasks whose time came become queued even while no claim runs (claims
+    promote on their way too), so listings and counts show them as ready."""
+    moved = await service.backend.task_promote_due(now=service.clock.now(), limit=BATCH)
+    if moved:
+        service.notifier.notify()
+    return moved
+
+
+async def expire_waiting(service: Service) -> int:
+    """Waiting tasks past their ``expires_at`` are canceled, never run."""
+    return await service.backend.task_expire_waiting(now=service.clock.now(), limit=BATCH)
+
+
+async def forget_silent_workers(service: Service) -> int:
+    """Workers unheard of for ``worker_silence`` seconds leave the registry."""
+    before = service.clock.now() - timedelta(seconds=service.settings.worker_silence)
+    return await service.backend.worker_delete_silent(before=before)
+
+
+def default_services(sweep_interval: float) -> list[LeaderService]:
+    return [
+        LeaderService("expiry", sweep_interval, expire_waiting),
+        LeaderService("lease-sweeper", sweep_interval, sweep_leases),
+        LeaderService("promotion", sweep_interval, promote_due),
+        LeaderService("worker-reaper", max(sweep_interval, 10.0), forget_silent_workers),
+    ]
+
+
+class Maintainer:
+    """Every ``sweep_interval``: stay or become the leader, and if so, run each service
+    whose interval has passed. When the leader dies its leadership lapses and another
+    replica takes over at its next round."""
+
+    def __init__(self, service: Service, services: list[LeaderService]) -> None:
+        self.service = service
+        self.services = services
+        self._last: dict[str, float] = {}
+
+    async def run_all(self) -> int:
+        """One round of every service, due or not (tests and ``Service.sweep``)."""
+        total = 0
+        for job in self.services:
+            total += await job.run(self.service)
+            self._last[job.name] = time.monotonic()
+        return total
+
+    async def _round(self) -> None:
+        now = time.monotonic()
+        for job in self.services:
+            if now - self._last.get(job.name, float("-inf")) >= job.interval:
+                self._last[job.name] = now
+                await job.run(self.service)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        service = self.service
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(RotaError):  # the store is down: try next round
+                    service.is_leader = await service.backend.leader_attempt_elect()
+                    if service.is_leader:
+                        await self._round()
+                try:
+                    await asyncio.wait_for(stop.wait(), service.settings.sweep_interval)
+                except TimeoutError:
+                    continue
+        finally:
+            service.is_leader = False
+            with contextlib.suppress(RotaError):
+                await service.backend.leader_resign()
