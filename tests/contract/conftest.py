@@ -2,7 +2,7 @@
 
 Every backend is listed once, in :data:`STORES`. To run the whole suite against a new
 backend, add one :class:`StoreKind` whose ``url`` gives a fresh, empty store for one test
-(for PostgreSQL a per-test schema, for Redis a flushed database number), plus a
+(for PostgreSQL a per-test schema, for Redis a per-test key prefix), plus a
 ``cleanup``; a store whose server is missing skips (fails under ``CI=true``) in ``url``.
 Nothing else changes: ``backend`` runs every contract test against it, and
 ``shared_store`` adds the multi-process tests when ``shared`` is true.
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from rota.backends import Backend, backend_from_url
-from tests.conftest import drop_pg_schema, new_pg_schema
+from tests.conftest import drop_pg_schema, drop_redis_store, new_pg_schema, new_redis_store
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ STORES: tuple[StoreKind, ...] = (
     StoreKind("memory", shared=False, url=lambda tmp: "memory://"),
     StoreKind("sqlite", shared=True, url=lambda tmp: f"sqlite:///{tmp / 'rota.db'}"),
     StoreKind("postgres", shared=True, url=lambda tmp: new_pg_schema(), cleanup=drop_pg_schema),
+    StoreKind("redis", shared=True, url=lambda tmp: new_redis_store(), cleanup=drop_redis_store),
 )
 
 

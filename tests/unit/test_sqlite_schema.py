@@ -24,9 +24,7 @@ def _shape(path: Path) -> dict[str, Any]:
     db = sqlite3.connect(path)
     try:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        columns = {
-            t: [tuple(c[1:]) for c in db.execute(f"PRAGMA table_info({t})")] for t in tables
-        }
+        columns = {t: [tuple(c[1:]) for c in db.execute(f"PRAGMA table_info({t})")] for t in tables}
         indexes = {
             name: " ".join(sql.replace("IF NOT EXISTS ", "").split())
             for name, sql in db.execute(

@@ -1,0 +1,488 @@
+"""Redis backend: every state change is one atomic Lua script; claims are range reads.
+
+Layout and encoding are in :mod:`rota.backends.redis.keys`; the scripts, each with the keys
+it touches in its header, are the ``.lua`` files beside this module. All keys of a store sit
+under ``{NAME}:`` (``?prefix=NAME``, default ``rota``): one hash tag, one cluster slot.
+
+Ordering. Ready tasks sit in sorted sets, one per queue and one over every queue, scored
+``(100 - priority) * 2**45 + seq``: priority first, then enqueue order, as one exact
+integer. A double holds it exactly while ``seq < 2**45`` (:data:`SEQ_BOUND`, about 3.5e13
+enqueues, re-queues and moves to the tail: 11 years at 100,000 a second); the scripts refuse
+to pass it (``StoreError``) rather than mis-order. A claim over every queue reads the head of
+the global set; a claim over some queues merges the heads of theirs. Either way it reads a
+bounded range, skipping tasks past ``expires_at`` (left queued for the expiry service), and
+promotes due scheduled tasks first, in the same script.
+
+Round trips. Each verb is one call: a batch insert (up to 10,000 tasks, serialised with
+orjson as one argument, payloads as already-encoded JSON text so their bytes are stored
+unchanged), a claim, a batch of finishes. Inserts, re-queues and retries publish on
+``{NAME}:wake``; :meth:`RedisBackend.listen_inserts` turns that into wake-ups, so a
+long-polling claimer in any process hears of new work within milliseconds.
+
+Failures. Every redis-py error becomes :class:`~rota.core.errors.StoreError`. Writes are
+never retried by the client: a script whose reply was lost may have run, and running it
+again could claim tasks nobody receives or report a duplicate for a task just inserted.
+(redis-py's pool still replaces a connection the server closed before using it.)
+
+Leadership. The maintenance leader holds ``{NAME}:leader`` (``SET NX PX``) with a TTL of
+:data:`LEADER_TTL` seconds, renewed at each ``leader_attempt_elect`` (every
+``sweep_interval``, 1 s by default: a TTL of five rounds); its value carries a fencing
+number from ``INCR`` (:attr:`RedisBackend.leader_fence`). A dead leader's lease lapses
+after the TTL and another replica takes over. With a ``sweep_interval`` near or above the
+TTL, pass a larger ``leader_ttl``, or leadership changes hands between rounds (harmless,
+since every maintenance write is guarded, but wasteful).
+
+Reads that a replica may serve (listing, counts, positions, history, jobs, workers) go to
+the reader endpoint when one is configured (``?reader=``, ``ROTA_REDIS_READER_URL`` or
+``REDIS_READER_URL``); they may then lag the writer slightly.
+
+Where this store differs from the memory backend: ties among equal ``run_at``
+(promotion), ``lease_expires_at`` (lapsed leases) and ``started_at`` (timed runs) break by
+id, not by seq; a claim promotes every due scheduled task (up to :data:`PROMOTE_MAX`), not
+only those it hands out, expired ones included (the expiry service then cancels them from
+``queued``); a claim that steps over :data:`SKIP_MAX` expired tasks stops there and may
+return fewer than are ready; a history keeps its enqueue event and its last 1,000 others;
+an inserted task is stored as enqueued (the fields a claim or a finish sets start empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from rota.backends.base import Capabilities
+from rota.backends.redis.durability import warn_unless_durable
+from rota.backends.redis.keys import (
+    FIELDS,
+    STATES,
+    Keys,
+    decode_event,
+    decode_job,
+    decode_task,
+    decode_worker,
+    encode_job,
+    encode_tasks,
+    encode_worker,
+    enqueue_event,
+    json_text,
+)
+from rota.backends.redis.scripts import Scripts
+from rota.backends.redis.url import RedisUrl
+from rota.core.clock import from_us, to_us
+from rota.core.errors import DuplicateTask, StoreError
+from rota.core.models import (
+    SYSTEM,
+    ClaimRequest,
+    Event,
+    Finish,
+    Inserted,
+    Job,
+    Position,
+    QueueCount,
+    Task,
+    TaskFilter,
+    WorkerInfo,
+)
+from rota.core.states import TaskState
+
+T = TypeVar("T")
+
+log = logging.getLogger("rota.redis")
+
+SEQ_BOUND = 2**45
+LEADER_TTL = 5.0  # seconds; renewed every sweep_interval (1 s by default)
+PROMOTE_MAX = 1000  # due scheduled tasks one claim promotes at most
+SKIP_MAX = 10_000  # expired tasks one claim steps over at most before it gives up
+LIST_BUDGET = 1000  # index entries one listing call reads at most (filters walk pages)
+EXPIRED_ERROR = "expired: not started in time"  # as the memory backend writes it
+_SEQ = Task._fields.index("seq")
+_new = tuple.__new__
+_dumps = orjson.dumps
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Every redis-py (or socket) error leaves the backend as StoreError."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreError(f"Redis: {exc}") from exc
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else to_us(value)
+
+
+def _task_or_none(row: Sequence[Any] | None) -> Task | None:
+    return None if row is None else decode_task(row)
+
+
+class RedisBackend:
+    capabilities = Capabilities(shared=True, push_wakeups=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisBackend:
+        parsed = RedisUrl.parse(url)
+        return cls(parsed.writer, prefix=parsed.prefix, reader_url=parsed.reader)
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "rota",
+        reader_url: str | None = None,
+        leader_ttl: float = LEADER_TTL,
+    ) -> None:
+        self.url = url
+        self._k = Keys(prefix)
+        self._writer: Redis = Redis.from_url(
+            url, decode_responses=True, retry=Retry(NoBackoff(), 0)
+        )
+        self._reader: Redis = (
+            self._writer
+            if reader_url is None
+            else Redis.from_url(reader_url, decode_responses=True)
+        )
+        self._s = Scripts(self._writer)
+        self._leader_ttl_ms = int(leader_ttl * 1000)
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease: str | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._listen_task: asyncio.Task[None] | None = None
+
+    async def _run(
+        self, script: AsyncScript, keys: Sequence[str], args: Iterable[Any], reader: bool = False
+    ) -> Any:
+        with _translated():
+            return await script(keys=keys, args=args, client=self._reader if reader else None)
+
+    async def open(self) -> None:
+        with _translated():
+            await self._writer.ping()
+            if self._reader is not self._writer:
+                await self._reader.ping()
+        await warn_unless_durable(self._writer, self._where())
+
+    def _where(self) -> str:
+        kw = self._writer.connection_pool.connection_kwargs
+        return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
+
+    async def close(self) -> None:
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listen_task
+            self._listen_task = None
+        with contextlib.suppress(StoreError):
+            await self.leader_resign()
+        with _translated():
+            await self._writer.aclose()
+            if self._reader is not self._writer:
+                await self._reader.aclose()
+
+    # -- wake-ups and leadership -------------------------------------------------------
+
+    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+        """Subscribe (once per backend) to ``{NAME}:wake``; returns once subscribed."""
+        self._listeners.append(callback)
+        if self._listen_task is None:
+            subscribed = asyncio.Event()
+            self._listen_task = asyncio.create_task(self._listen(subscribed))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscribed.wait(), 5.0)
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._writer.pubsub()
+            try:
+                await pubsub.subscribe(self._k.channel)
+                async for message in pubsub.listen():
+                    kind = message["type"]
+                    if kind == "message":
+                        self._wake()
+                    elif kind == "subscribe":
+                        subscribed.set()
+                        delay = 0.1
+                        self._wake()  # whatever was published while we were away
+            except Exception as exc:  # keep listening whatever went wrong; cancel ends it
+                log.warning("Redis wake-ups lost (%s); subscribing again in %.1fs", exc, delay)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _wake(self) -> None:
+        for callback in self._listeners:
+            try:
+                callback()
+            except Exception:
+                log.exception("a wake-up callback failed")
+
+    async def leader_attempt_elect(self) -> bool:
+        keys = [self._k.leader, self._k.fence]
+        args = [self._lease or "", self._holder, self._leader_ttl_ms]
+        self._lease = await self._run(self._s.leader, keys, args)
+        return self._lease is not None
+
+    @property
+    def leader_fence(self) -> int | None:
+        """The fencing number of the lease this process holds (None when not leader)."""
+        return None if self._lease is None else int(self._lease.partition(":")[0])
+
+    async def leader_resign(self) -> None:
+        held, self._lease = self._lease, None
+        if held is not None:
+            await self._run(self._s.resign, [self._k.leader], [held])
+
+    # -- tasks -------------------------------------------------------------------------
+
+    async def task_insert_many(
+        self, tasks: Iterable[Task], job: Job | None = None
+    ) -> list[Inserted]:
+        batch = list(tasks)  # drawing validates: an error here sends nothing
+        if not batch and job is None:
+            return []
+        args = [encode_tasks(batch), "", ""] if job is None else [
+            encode_tasks(batch), job.id, encode_job(job)
+        ]  # fmt: skip
+        tag, value = await self._run(self._s.insert, self._k.standard, args)
+        if tag == "task":
+            raise DuplicateTask(f"task id {value!r} already exists")
+        if tag == "job":
+            raise DuplicateTask(f"job id {value!r} already exists")
+        seq = int(value)
+        return [
+            _new(Inserted, (_new(Task, t[:_SEQ] + (seq + i,) + t[_SEQ + 1 :]), False))  # noqa: RUF005
+            for i, t in enumerate(batch)
+        ]
+
+    async def task_get(self, task_id: str) -> Task | None:
+        with _translated():
+            row = await _awaited(self._writer.hmget(self._k.task(task_id), list(FIELDS)))
+        return None if row[0] is None else decode_task(row)
+
+    async def task_list(
+        self, filter: TaskFilter, *, after_seq: int | None, limit: int
+    ) -> list[Task]:
+        if limit <= 0:
+            return []
+        if filter.job_id is not None:  # a job's tasks: a batch, the narrowest index
+            index = self._k.job_tasks(filter.job_id)
+        elif filter.state is not None:
+            index = self._k.state(filter.state)
+        else:
+            index = self._k.key("all")
+        wanted = [
+            "" if value is None else f"={value}"
+            for value in (filter.queue, filter.state, filter.kind, filter.tenant, filter.job_id)
+        ]
+        bound = "+inf" if after_seq is None else f"({after_seq}"
+        rows: list[Any] = []
+        while True:
+            args = [bound, limit - len(rows), LIST_BUDGET, *wanted]
+            cursor, *page = await self._run(self._s.list, [self._k.prefix, index], args, True)
+            rows += page
+            if len(rows) >= limit or not cursor:
+                return [decode_task(r) for r in rows]
+            bound = cursor
+
+    async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
+        if request.queues is None:
+            sources = [self._k.key("ready")]
+        else:
+            sources = [self._k.queue(q) for q in dict.fromkeys(request.queues)]
+        if not sources or request.limit <= 0:
+            return []
+        args = (
+            to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
+            request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
+        )  # fmt: skip
+        rows = await self._run(self._s.claim, self._k.standard + sources, args)
+        return [decode_task(r) for r in rows]
+
+    async def task_heartbeat(
+        self,
+        task_id: str,
+        lease_token: int,
+        *,
+        now: datetime,
+        lease_expires_at: datetime,
+        progress: Any = None,
+    ) -> Task | None:
+        kept = "" if progress is None else json_text(progress)
+        args = (task_id, lease_token, to_us(lease_expires_at), kept)
+        return _task_or_none(await self._run(self._s.heartbeat, self._k.standard, args))
+
+    async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
+        if not finishes:
+            return []
+        items = _dumps(
+            [
+                (f.task_id, f.lease_token, f.state, json_text(f.result), f.error, _us(f.run_at),
+                 _us(f.expired_before), f.attempt, f.event, _us(f.finished_at), f.worker_id,
+                 f.actor)
+                for f in finishes
+            ]
+        )  # fmt: skip
+        applied = await self._run(self._s.finish, self._k.standard, (items, to_us(now)))
+        return [bool(a) for a in applied]
+
+    async def task_cancel(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        args = (task_id, expect.value, to_us(now), actor)
+        return _task_or_none(await self._run(self._s.cancel, self._k.standard, args))
+
+    async def task_cancel_request(
+        self, task_id: str, lease_token: int, *, now: datetime, actor: str
+    ) -> Task | None:
+        args = (task_id, lease_token, to_us(now), actor)
+        return _task_or_none(await self._run(self._s.cancel_request, self._k.standard, args))
+
+    async def task_set_priority(
+        self,
+        task_id: str,
+        priority: int,
+        *,
+        expect: TaskState,
+        to_tail: bool,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        args = (task_id, priority, expect.value, "1" if to_tail else "0", to_us(now), actor)
+        return _task_or_none(await self._run(self._s.set_priority, self._k.standard, args))
+
+    async def task_requeue(
+        self, task_id: str, *, expect: TaskState, now: datetime, actor: str
+    ) -> Task | None:
+        args = (task_id, expect.value, to_us(now), actor)
+        return _task_or_none(await self._run(self._s.requeue, self._k.standard, args))
+
+    async def task_promote_due(self, *, now: datetime, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        args = (to_us(now), limit, SYSTEM)
+        return int(await self._run(self._s.promote, self._k.standard, args))
+
+    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        args = (to_us(now), limit, EXPIRED_ERROR, SYSTEM)
+        return int(await self._run(self._s.expire, self._k.standard, args))
+
+    async def task_delete_many(self, task_ids: Sequence[str]) -> int:
+        if not task_ids:
+            return 0
+        return int(await self._run(self._s.delete, self._k.standard, task_ids))
+
+    async def _rows(self, index: str, low: str, high: str, limit: int) -> list[Task]:
+        if limit <= 0:
+            return []
+        keys = [self._k.prefix, self._k.key(index)]
+        rows = await self._run(self._s.rows, keys, (low, high, limit))
+        return [decode_task(r) for r in rows]
+
+    async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
+        return await self._rows("leases", "-inf", f"({to_us(now)}", limit)
+
+    async def task_list_timed(self, *, limit: int) -> list[Task]:
+        return await self._rows("timed", "-inf", "+inf", limit)
+
+    async def task_position(self, task_id: str) -> Position | None:
+        found = await self._run(self._s.position, [self._k.prefix], [task_id], True)
+        return None if found is None else Position(int(found[0]), int(found[1]))
+
+    async def task_count_by_queue(self) -> list[QueueCount]:
+        with _translated():
+            raw = await _awaited(self._reader.hgetall(self._k.key("counts")))
+        counts = []
+        for field, n in cast(dict[str, str], raw).items():
+            state, priority, queue = field.split("|", 2)
+            counts.append(QueueCount(queue, STATES[state], int(priority), int(n)))
+        counts.sort(key=lambda c: (c.queue, c.state, c.priority))
+        return counts
+
+    async def task_next_run_at(self) -> datetime | None:
+        with _translated():
+            head = await self._writer.zrange(self._k.key("sched"), 0, 0, withscores=True)
+        return from_us(int(head[0][1])) if head else None
+
+    # -- events and jobs ---------------------------------------------------------------
+
+    async def event_list(self, task_id: str) -> list[Event]:
+        with _translated():
+            async with self._reader.pipeline(transaction=True) as pipe:
+                pipe.hmget(self._k.task(task_id), ["ca", "es"])
+                pipe.lrange(self._k.history(task_id), 0, -1)
+                (created, es), entries = await pipe.execute()
+        if created is None:
+            return []
+        return [enqueue_event(task_id, created, es), *(decode_event(task_id, e) for e in entries)]
+
+    async def job_get(self, job_id: str) -> Job | None:
+        with _translated():
+            record = await _awaited(self._reader.hget(self._k.key("jobs"), job_id))
+        return None if record is None else decode_job(job_id, record)
+
+    async def job_count(self, job_id: str) -> dict[TaskState, int]:
+        with _translated():
+            raw = await _awaited(self._reader.hgetall(self._k.job_counts(job_id)))
+        return {STATES[state]: int(n) for state, n in cast(dict[str, str], raw).items()}
+
+    # -- workers -----------------------------------------------------------------------
+
+    async def worker_upsert(self, worker: WorkerInfo) -> None:
+        with _translated():
+            async with self._writer.pipeline(transaction=True) as pipe:
+                pipe.hset(self._k.workers, worker.id, encode_worker(worker).decode())
+                pipe.zadd(self._k.wseen, {worker.id: to_us(worker.last_seen_at)})
+                await pipe.execute()
+
+    async def worker_touch(self, worker_ids: Sequence[str], *, now: datetime) -> None:
+        if not worker_ids:
+            return
+        seen = to_us(now)
+        with _translated():  # XX: only workers already registered
+            await self._writer.zadd(self._k.wseen, dict.fromkeys(worker_ids, seen), xx=True)
+
+    async def worker_list(self) -> list[WorkerInfo]:
+        with _translated():
+            async with self._reader.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self._k.workers)
+                pipe.zrange(self._k.wseen, 0, -1, withscores=True)
+                records, seen = await pipe.execute()
+        last_seen = {worker_id: int(score) for worker_id, score in seen}
+        workers = [
+            decode_worker(worker_id, record, last_seen[worker_id])
+            for worker_id, record in records.items()
+            if worker_id in last_seen
+        ]
+        workers.sort(key=lambda w: (w.started_at, w.id))
+        return workers
+
+    async def worker_delete_silent(self, *, before: datetime) -> int:
+        keys = [self._k.workers, self._k.wseen]
+        return int(await self._run(self._s.reap_workers, keys, [to_us(before)]))
+
+
+async def _awaited(result: Awaitable[T] | T) -> T:
+    """redis-py types a command as sync-or-async; on the asyncio client it is awaitable."""
+    assert inspect.isawaitable(result)
+    return await result

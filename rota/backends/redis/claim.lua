@@ -1,0 +1,85 @@
+-- claim.lua: lease up to ARGV[4] ready tasks in contract order.
+--
+-- KEYS: the standard keys (lib.lua), then the ready zsets to claim from: {NAME}:ready for
+--   every queue, or one {NAME}:rq:<queue> per requested queue (their heads are merged).
+--   Reads and writes sched, ready, st:scheduled, st:queued, st:running, leases, timed,
+--   expiring, counts, eseq and, per task, {NAME}:t:<id>, {NAME}:h:<id>, {NAME}:rq:<queue>,
+--   {NAME}:jn:<job>.
+-- ARGV: now, lease_expires_at, worker_id, limit, actor, promote_max, system_actor,
+--   skip_max.
+-- First promotes scheduled tasks due by now (at most promote_max, earliest run_at first;
+-- event 'promoted' by system_actor), then picks. A task past its expires_at is skipped
+-- and left queued (the expiry service cancels it); after skip_max of them the claim stops
+-- looking, so a backlog of expired tasks cannot make one script run long.
+-- Returns the claimed tasks as field arrays (FIELDS order), best first.
+local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local now_n, skip_max = tonumber(now), tonumber(ARGV[8])
+
+if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
+
+-- each source reads its zset's head a chunk at a time: a share of the limit first, then
+-- twice as much at each refill
+local count_sources = #KEYS - FIRST_EXTRA_KEY + 1
+local first_chunk = math.max(8, math.ceil(limit / math.max(count_sources, 1)))
+local sources = {}
+for i = FIRST_EXTRA_KEY, #KEYS do
+  sources[#sources + 1] = {key = KEYS[i], buf = {}, pos = 1, offset = 0, size = first_chunk,
+    done = false}
+end
+
+local function head(src)
+  if src.pos > #src.buf then
+    if src.done then return nil end
+    local size = src.size
+    src.buf = redis.call('ZRANGE', src.key, src.offset, src.offset + size - 1, 'WITHSCORES')
+    src.offset = src.offset + size
+    src.size = math.min(size * 2, 4096)
+    src.pos = 1
+    if #src.buf < 2 * size then src.done = true end
+    if #src.buf == 0 then return nil end
+  end
+  return src.buf[src.pos], tonumber(src.buf[src.pos + 1])
+end
+
+local picked, skipped = {}, 0
+while #picked < limit and skipped < skip_max do
+  local best, best_id, best_score = nil, nil, nil
+  for _, src in ipairs(sources) do
+    local id, score = head(src)
+    if id and (best == nil or score < best_score) then
+      best, best_id, best_score = src, id, score
+    end
+  end
+  if best == nil then break end
+  best.pos = best.pos + 2
+  local row = read_row(best_id)
+  if row[STATE] ~= 'queued' then -- never expected: an index entry outlived its task's state
+    zrem(best.key, best_id)
+    zrem(K_READY, best_id)
+  elseif row[EXPIRES] and tonumber(row[EXPIRES]) <= now_n then
+    skipped = skipped + 1
+  else
+    picked[#picked + 1] = row
+  end
+end
+
+for _, row in ipairs(picked) do
+  leave(row)
+  local had_progress = row[PROGRESS]
+  row[STATE] = 'running'
+  row[ATTEMPT] = tonumber(row[ATTEMPT] or 0) + 1
+  row[TOKEN] = tonumber(row[TOKEN] or 0) + 1
+  row[LEASE] = lease
+  row[WORKER] = worker
+  row[STARTED] = now
+  row[PROGRESS] = false
+  enter(row)
+  if had_progress then
+    write(row, STATE, ATTEMPT, TOKEN, LEASE, WORKER, STARTED, PROGRESS)
+  else
+    write(row, STATE, ATTEMPT, TOKEN, LEASE, WORKER, STARTED)
+  end
+  event(row, 'claimed', 'queued', now, false, actor)
+end
+flush()
+return picked
