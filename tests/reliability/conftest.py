@@ -12,6 +12,7 @@ every 0.5 s), so that a lost lease is noticed within two seconds.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import platform
@@ -36,14 +37,17 @@ import orjson
 import psycopg
 import pytest
 
+from rota.backends import backend_from_url
 from rota.backends.postgres.url import PgUrl
+from rota.core.clock import to_us
+from rota.core.models import TaskFilter
 from rota.core.states import TRANSITIONS, TaskState
-from tests.conftest import drop_pg_schema, new_pg_schema
+from tests.conftest import drop_pg_schema, drop_redis_store, new_pg_schema, new_redis_store
 
 ROOT = Path(__file__).resolve().parents[2]
 ROTA = str(Path(sys.executable).parent / "rota")
 FULL = os.environ.get("ROTA_RELIABILITY") == "1"
-STORES = ["sqlite", "postgres"]
+STORES = ["sqlite", "postgres", "redis"]
 DOC = ROOT / "docs" / "reliability.md"
 
 LEASE = 1.5  # ROTA_LEASE_SECONDS
@@ -118,9 +122,70 @@ class TaskRow:
     result: Any
 
 
+class BackendReader:
+    """Reads a store through rota's own backend, on a private event loop: for stores with
+    no SQL to read behind the API's back (Redis). A fresh backend per read, so a restarted
+    server is reconnected to."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _read(self, fn: Callable[[Any], Any]) -> Any:
+        async def run() -> Any:
+            backend = backend_from_url(self.url)
+            await backend.open()
+            try:
+                return await fn(backend)
+            finally:
+                await backend.close()
+
+        return asyncio.run(run())
+
+    def tasks(self) -> list[Any]:
+        async def read(backend: Any) -> list[Any]:
+            out: list[Any] = []
+            cursor = None
+            while True:
+                page = await backend.task_list(TaskFilter(), after_seq=cursor, limit=1000)
+                out += page
+                if len(page) < 1000:
+                    return out
+                cursor = page[-1].seq
+
+        result: list[Any] = self._read(read)
+        return result
+
+    def events(self) -> list[Ev]:
+        async def read(backend: Any) -> list[Ev]:
+            out: list[Ev] = []
+            cursor = None
+            while True:
+                page = await backend.task_list(TaskFilter(), after_seq=cursor, limit=1000)
+                for task in page:
+                    for e in await backend.event_list(task.id):
+                        out.append(
+                            Ev(
+                                e.task_id,
+                                e.seq,
+                                to_us(e.at) / 1e6,
+                                e.kind,
+                                None if e.from_state is None else e.from_state.value,
+                                None if e.to_state is None else e.to_state.value,
+                                e.worker_id,
+                                e.message,
+                            )
+                        )
+                if len(page) < 1000:
+                    return sorted(out, key=lambda e: (e.task_id, e.seq))
+                cursor = page[-1].seq
+
+        result: list[Ev] = self._read(read)
+        return result
+
+
 class Store:
     """Reads rota's tables behind the API's back (one cached connection, renewed after an
-    error: the database may have been restarted under it)."""
+    error: the database may have been restarted under it); Redis through rota's backend."""
 
     def __init__(self, kind: str, url: str, sqlite_path: Path | None) -> None:
         self.kind = kind
@@ -128,6 +193,7 @@ class Store:
         self.sqlite_path = sqlite_path
         self._pg: psycopg.Connection[tuple[Any, ...]] | None = None
         self._lock = threading.Lock()
+        self._reader = BackendReader(url) if kind == "redis" else None
 
     def _rows(self, sqlite_sql: str, pg_sql: str, params: Sequence[Any] = ()) -> list[Any]:
         if self.kind == "sqlite":
@@ -157,6 +223,8 @@ class Store:
                 self._pg = None
 
     def events(self) -> list[Ev]:
+        if self._reader is not None:
+            return self._reader.events()  # with "enqueued", where check_history starts
         rows = self._rows(
             "SELECT task_id, seq, at / 1e6, kind, from_state, to_state, worker_id, message "
             "FROM events ORDER BY task_id, seq",
@@ -166,6 +234,20 @@ class Store:
         return [Ev(*r) for r in rows]
 
     def tasks(self) -> dict[str, TaskRow]:
+        if self._reader is not None:
+            return {
+                t.id: TaskRow(
+                    t.id,
+                    t.state.value,
+                    t.attempt,
+                    t.max_attempts,
+                    t.worker_id,
+                    t.lease_token,
+                    "queued",  # the "enqueued" event says which (check_history)
+                    t.result,
+                )
+                for t in self._reader.tasks()
+            }
         rows = self._rows(
             "SELECT id, state, attempt, max_attempts, worker_id, lease_token, enqueued_state, "
             "result FROM tasks",
@@ -180,6 +262,8 @@ class Store:
         return out
 
     def states(self) -> Counter[str]:
+        if self._reader is not None:
+            return Counter(t.state for t in self.tasks().values())
         rows = self._rows(
             "SELECT state, count(*) FROM tasks GROUP BY state",
             "SELECT state, count(*) FROM rota_tasks GROUP BY state",
@@ -188,12 +272,18 @@ class Store:
 
     def running(self) -> list[tuple[str, str]]:
         """(task id, worker id) of every running task."""
+        if self._reader is not None:
+            return [
+                (t.id, t.worker_id or "") for t in self.tasks().values() if t.state == "running"
+            ]
         return self._rows(
             "SELECT id, worker_id FROM tasks WHERE state = 'running'",
             "SELECT id, worker_id FROM rota_tasks WHERE state = 'running'",
         )
 
     def running_by_worker(self) -> Counter[str]:
+        if self._reader is not None:
+            return Counter(w for _, w in self.running())
         rows = self._rows(
             "SELECT worker_id, count(*) FROM tasks WHERE state = 'running' GROUP BY worker_id",
             "SELECT worker_id, count(*) FROM rota_tasks WHERE state = 'running' GROUP BY worker_id",
@@ -228,6 +318,9 @@ def check_history(store: Store, tasks: dict[str, TaskRow] | None = None) -> Hist
         state = task.enqueued_state
         for e in by_task.get(task_id, []):
             if e.kind in NON_TRANSITIONS and e.from_state == e.to_state:
+                continue
+            if e.kind == "enqueued" and e.from_state is None and e.to_state is not None:
+                state = e.to_state
                 continue
             if e.from_state is None or e.to_state is None:
                 history.illegal.append(f"{task_id}: {e.kind} without states")
@@ -387,7 +480,10 @@ def rig(store: str, tmp_path: Path) -> Iterator[Rig]:
 
     While it lives, SIGTERM interrupts the test like Ctrl-C does, so that the rig still
     kills its processes instead of leaving them behind."""
-    url = f"sqlite:///{tmp_path / 'rota.db'}" if store == "sqlite" else new_pg_schema()
+    if store == "sqlite":
+        url = f"sqlite:///{tmp_path / 'rota.db'}"
+    else:
+        url = new_redis_store() if store == "redis" else new_pg_schema()
     made = Rig(store, url, tmp_path, tmp_path / "rota.db" if store == "sqlite" else None)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -397,6 +493,8 @@ def rig(store: str, tmp_path: Path) -> Iterator[Rig]:
         signal.signal(signal.SIGTERM, previous)
         if store == "postgres":
             drop_pg_schema(url)
+        elif store == "redis":
+            drop_redis_store(url)
 
 
 @dataclass

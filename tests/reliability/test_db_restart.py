@@ -137,6 +137,30 @@ class Prober:
 def test_database_restart_under_load(
     rig: Rig, figures: Callable[[Row], None], database_comes_back: None, mode: str
 ) -> None:
+    def stop() -> None:
+        done = _pg("stop", "--mode", mode)
+        assert done.returncode == 0, done.stderr.decode()
+
+    def start() -> None:
+        done = _pg("start")
+        assert done.returncode == 0, done.stderr.decode()
+
+    restart_under_load(
+        rig, figures, stop, start, f"database restart ({mode})", f"stop ({mode})", _ensure_running
+    )
+
+
+def restart_under_load(
+    rig: Rig,
+    figures: Callable[[Row], None],
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    scenario: str,
+    how: str,
+    ensure_running: Callable[[], None],
+) -> None:
+    """Stop and start the store ``CYCLES`` times under a submit load and a worker; every
+    acknowledged task must succeed once, and the API must answer 503 while it is down."""
     rig.serve(wait=False)
     supervisor = Supervisor(rig, 1, "db-w", concurrency=4)
     rig.wait_healthy()
@@ -150,14 +174,12 @@ def test_database_restart_under_load(
         for _ in range(CYCLES):
             target = len(load.acked()) + 50
             wait_until("submissions acknowledged", partial(_at_least, load, target), 60)
-            stop = _pg("stop", "--mode", mode)
-            assert stop.returncode == 0, stop.stderr.decode()
+            stop()
             stopped = time.time()
             time.sleep(DOWN)
             started_at = time.time()
             windows.append((stopped, started_at))
-            start = _pg("start")
-            assert start.returncode == 0, start.stderr.decode()
+            start()
             up = time.time()
 
             def submitted_again(up: float = up) -> bool:
@@ -176,7 +198,7 @@ def test_database_restart_under_load(
     finally:
         load.stop()
         probe.stop()
-        _ensure_running()
+        ensure_running()
     acked = load.acked() | probe.acked
     try:
         wait_until(
@@ -221,10 +243,10 @@ def test_database_restart_under_load(
     slowest = max((took for _, s, took in probes_down if s), default=0.0)
     figures(
         Row(
-            f"database restart ({mode})",
+            scenario,
             rig.store_kind,
             len(acked),
-            f"{CYCLES} stop ({mode}) / {DOWN:g} s / start",
+            f"{CYCLES} {how} / {DOWN:g} s / start",
             lost=len(missing) + len(not_run),
             succeeded_twice=len(history.succeeded_twice),
             illegal=len(history.illegal),
@@ -251,7 +273,7 @@ def test_database_restart_under_load(
         if while_down(at) and s != 503 and not (200 <= s < 300 and not while_down(at + took))
     ]
     assert wrong == [] and 503 in {s for _, s, _ in probes_down}, (
-        f"while PostgreSQL was down the API must answer 503 within {PROMPT:g} s; requests "
+        f"while the store was down the API must answer 503 within {PROMPT:g} s; requests "
         f"sent while it was down got: {[(p, s, round(t, 2)) for p, s, t in probes_down]} "
         "(path, status or 0 for no answer in time, seconds to answer)"
     )

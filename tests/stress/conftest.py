@@ -1,4 +1,4 @@
-"""Fixtures of the stress suite: its size, and real rota processes on one PostgreSQL schema.
+"""Fixtures of the stress suite: its size, and real rota processes on one shared store.
 
 ``ROTA_STRESS=1`` (``make stress``) runs every test at full size; otherwise each runs in a
 shortened form that keeps ``make test`` fast. A test picks its numbers with :func:`sized`.
@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from rota.backends.postgres.url import PgUrl
+from tests.conftest import drop_redis_store, new_redis_store
 
 ROOT = Path(__file__).resolve().parents[2]
 ROTA = str(Path(sys.executable).parent / "rota")
@@ -85,6 +86,8 @@ class Cluster:
 
     def __init__(self, db_url: str, tmp: Path, env: dict[str, str]) -> None:
         self.db_url = db_url
+        self.store = "postgres"
+        self.exec_url = db_url  # where the stress handlers record their runs
         self.tmp = tmp
         self.children: list[subprocess.Popen[bytes]] = []
         base = {k: v for k, v in os.environ.items() if k not in ("ROTA_URL", "ROTA_TOKEN")}
@@ -151,14 +154,18 @@ SWEEP_INTERVAL = 0.5
 POLL_INTERVAL = 0.2
 
 
-@pytest.fixture
-def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    """Processes on a fresh schema (``pg_url``), short leases and a fast sweeper.
+@pytest.fixture(params=["postgres", "redis"])
+def cluster(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """Processes on a fresh store (a PostgreSQL schema or a Redis namespace), short leases
+    and a fast sweeper.
 
-    The handlers of :mod:`tests.stress.handlers` record their runs in the same schema.
+    The handlers of :mod:`tests.stress.handlers` record their runs in ``pg_url``'s schema,
+    whichever store rota runs on: the record is the test's, not the store's.
     """
+    store = request.param
+    db_url = new_redis_store() if store == "redis" else pg_url
     made = Cluster(
-        pg_url,
+        db_url,
         tmp_path,
         {
             "ROTA_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -167,7 +174,11 @@ def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
             "ROTA_STRESS_EXEC_URL": pg_url,
         },
     )
+    made.store = store
+    made.exec_url = pg_url
     try:
         yield made
     finally:
         made.stop_all()
+        if store == "redis":
+            drop_redis_store(db_url)

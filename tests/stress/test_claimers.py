@@ -14,7 +14,7 @@ import bisect
 import multiprocessing
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ import pytest
 from rota.backends import backend_from_url
 from rota.core.models import Task, TaskFilter
 from rota.core.states import TaskState
+from tests.conftest import drop_redis_store, new_redis_store
 from tests.stress.claimer import run_claimers
 from tests.stress.conftest import sized
 
@@ -222,3 +223,32 @@ async def test_sqlite_claimers_never_double_claim_nor_invert(tmp_path: Path) -> 
     """4 processes on one SQLite file."""
     url = f"sqlite:///{tmp_path / 'rota.db'}"
     await _claim_concurrently(url, tmp_path, total=SQLITE_CLAIMS, processes=4, claimers=1)
+
+
+@pytest.fixture
+def redis_store() -> Iterator[str]:
+    url = new_redis_store()
+    try:
+        yield url
+    finally:
+        drop_redis_store(url)
+
+
+@pytest.mark.stress
+@pytest.mark.slow
+async def test_redis_claimers_never_double_claim_nor_invert(
+    redis_store: str, tmp_path: Path
+) -> None:
+    """16 claimers on one Redis namespace: 4 processes x 4 asyncio tasks."""
+    await _claim_concurrently(redis_store, tmp_path, total=CLAIMS, processes=4, claimers=4)
+
+
+@pytest.mark.stress
+@pytest.mark.slow
+async def test_redis_claimers_across_queues_never_double_claim_nor_invert(
+    redis_store: str, tmp_path: Path
+) -> None:
+    """The same over three queues: the claim script merges the queues' heads."""
+    await _claim_concurrently(
+        redis_store, tmp_path, total=CLAIMS, processes=4, claimers=4, queues=("q-a", "q-b", "q-c")
+    )
