@@ -50,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import secrets
 import logging
 import os
 import socket
@@ -313,6 +314,7 @@ class RedisBackend:
         args = (
             to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
             request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
+            secrets.randbits(32),
         )  # fmt: skip
         rows = await self._run(self._s.claim, self._k.standard + sources, args)
         return [decode_task(r) for r in rows]

@@ -6,14 +6,20 @@
 --   expiring, counts, eseq and, per task, {NAME}:t:<id>, {NAME}:h:<id>, {NAME}:rq:<queue>,
 --   {NAME}:jn:<job>.
 -- ARGV: now, lease_expires_at, worker_id, limit, actor, promote_max, system_actor,
---   skip_max.
+--   skip_max, salt.
+-- A lease token's high bits count the task's claims and its low 32 bits are the claim's
+-- salt (random, from the caller): a claim that a crash undid (appendfsync everysec or no)
+-- is followed by one whose token differs from it except with odds of 2^-32, so the worker
+-- still running the undone claim is fenced off. Tokens stay exact doubles while a task is
+-- claimed fewer than 2^21 times.
 -- First promotes scheduled tasks due by now (at most promote_max, earliest run_at first;
 -- event 'promoted' by system_actor), then picks. A task past its expires_at is skipped
 -- and left queued (the expiry service cancels it); after skip_max of them the claim stops
 -- looking, so a backlog of expired tasks cannot make one script run long.
 -- Returns the claimed tasks as field arrays (FIELDS order), best first.
 local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local now_n, skip_max = tonumber(now), tonumber(ARGV[8])
+local now_n, skip_max, salt = tonumber(now), tonumber(ARGV[8]), tonumber(ARGV[9])
+local CLAIM_UNIT = 4294967296 -- 2^32: one claim in a lease token
 
 if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
 
@@ -68,7 +74,7 @@ for _, row in ipairs(picked) do
   local had_progress = row[PROGRESS]
   row[STATE] = 'running'
   row[ATTEMPT] = tonumber(row[ATTEMPT] or 0) + 1
-  row[TOKEN] = tonumber(row[TOKEN] or 0) + 1
+  row[TOKEN] = (math.floor(tonumber(row[TOKEN] or 0) / CLAIM_UNIT) + 1) * CLAIM_UNIT + salt
   row[LEASE] = lease
   row[WORKER] = worker
   row[STARTED] = now
