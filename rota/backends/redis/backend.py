@@ -50,9 +50,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import secrets
 import logging
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
