@@ -26,7 +26,7 @@ test: $(STAMP) ## run the whole test suite (lint, types, tests)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-stress: $(STAMP) ## the multi-node and concurrent-claimer tests at full size (PostgreSQL)
+stress: $(STAMP) ## the multi-node and concurrent-claimer tests at full size (PostgreSQL, Redis)
 	ROTA_STRESS=1 $(BIN)/pytest -m stress -p no:cacheprovider --timeout 1800
 
 reliability: $(STAMP) ## the fault-injection suite at full size; writes docs/reliability.md
@@ -48,7 +48,11 @@ bench-postgres: $(STAMP) ## rota beside PgQueuer and Procrastinate on the local 
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.bench_postgres
 
+bench-redis: $(STAMP) ## rota beside RQ, Celery, Dramatiq, arq, Huey and SAQ on the local Redis
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench.bench_redis
+
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress reliability lint fmt bench bench-postgres clean
+.PHONY: help install run test stress reliability lint fmt bench bench-postgres bench-redis clean
