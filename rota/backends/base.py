@@ -60,8 +60,11 @@ class Backend(Protocol):
         """Call ``callback`` when another process inserts tasks (no-op where not supported)."""
         ...
 
-    async def leader_attempt_elect(self) -> bool:
-        """Become or stay the one maintenance leader; False while another process is."""
+    async def leader_attempt_elect(self, *, hold: float) -> bool:
+        """Become or stay the one maintenance leader; False while another process is.
+
+        Where leadership lapses by time (Redis), it lasts ``hold`` seconds unless renewed;
+        where it ends with the holder's connection (PostgreSQL), ``hold`` is not needed."""
         ...
 
     async def leader_resign(self) -> None: ...
@@ -154,8 +157,9 @@ class Backend(Protocol):
         """Move scheduled tasks whose ``run_at <= now`` to queued (event ``promoted``)."""
         ...
 
-    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
-        """Cancel waiting tasks past ``expires_at`` (event ``expired``); how many."""
+    async def task_expire_waiting(self, *, now: datetime, limit: int, error: str) -> int:
+        """Cancel waiting tasks past ``expires_at`` with ``error`` (event ``expired``, the
+        error its message); how many."""
         ...
 
     async def task_delete_many(self, task_ids: Sequence[str]) -> int:

@@ -59,7 +59,7 @@ class MemoryBackend:
     async def listen_inserts(self, callback: Callable[[], None]) -> None:
         return None
 
-    async def leader_attempt_elect(self) -> bool:
+    async def leader_attempt_elect(self, *, hold: float) -> bool:
         return True
 
     async def leader_resign(self) -> None:
@@ -278,17 +278,15 @@ class MemoryBackend:
             self._put(task, task.evolve(state=S.QUEUED), "promoted", now, SYSTEM, None)
         return len(due[:limit])
 
-    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+    async def task_expire_waiting(self, *, now: datetime, limit: int, error: str) -> int:
         expired = [
             t
             for t in self._tasks.values()
             if t.state in WAITING_STATES and t.expires_at is not None and t.expires_at <= now
         ][:limit]
         for task in expired:
-            new = task.evolve(
-                state=S.CANCELED, finished_at=now, error="expired: not started in time"
-            )
-            self._put(task, new, "expired", now, SYSTEM, new.error)
+            new = task.evolve(state=S.CANCELED, finished_at=now, error=error)
+            self._put(task, new, "expired", now, SYSTEM, error)
         return len(expired)
 
     async def task_delete_many(self, task_ids: Sequence[str]) -> int:

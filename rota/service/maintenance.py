@@ -20,13 +20,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rota.core.errors import RotaError
-from rota.core.models import Task
+from rota.core.models import EXPIRED_ERROR, Task
 
 if TYPE_CHECKING:
     from rota.service.service import Service
 
 #: How many rows one round of one service touches at most.
 BATCH = 1000
+#: Rounds a leadership that lapses by time (Redis) outlives its last renewal: a dead
+#: leader is replaced within this many ``sweep_interval``s.
+LEADER_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,9 @@ async def promote_due(service: Service) -> int:
 
 async def expire_waiting(service: Service) -> int:
     """Waiting tasks past their ``expires_at`` are canceled, never run."""
-    return await service.backend.task_expire_waiting(now=service.clock.now(), limit=BATCH)
+    return await service.backend.task_expire_waiting(
+        now=service.clock.now(), limit=BATCH, error=EXPIRED_ERROR
+    )
 
 
 async def forget_silent_workers(service: Service) -> int:
@@ -115,7 +120,8 @@ class Maintainer:
         try:
             while not stop.is_set():
                 with contextlib.suppress(RotaError):  # the store is down: try next round
-                    service.is_leader = await service.backend.leader_attempt_elect()
+                    hold = LEADER_ROUNDS * service.settings.sweep_interval
+                    service.is_leader = await service.backend.leader_attempt_elect(hold=hold)
                     if service.is_leader:
                         await self._round()
                 try:

@@ -61,16 +61,23 @@ async def test_expired_tasks_are_not_claimed_and_are_canceled(backend: Backend) 
         make_task("fresh", priority=10).evolve(expires_at=at(1000)),
     )
     assert [t.id for t in await claim(backend, now=at(20), limit=5)] == ["fresh"]
-    assert await backend.task_expire_waiting(now=at(20), limit=100) == 1
+    assert await backend.task_expire_waiting(now=at(20), limit=100, error="late") == 1
     old = await backend.task_get("old")
-    assert old is not None and old.state == S.CANCELED and "expired" in (old.error or "")
+    assert old is not None and (old.state, old.error, old.finished_at) == (
+        S.CANCELED,
+        "late",
+        at(20),
+    )
     events = await backend.event_list("old")
-    assert (events[-1].kind, events[-1].from_state, events[-1].to_state) == (
+    last = events[-1]
+    assert (last.kind, last.from_state, last.to_state, last.message, last.actor) == (
         "expired",
         S.QUEUED,
         S.CANCELED,
+        "late",
+        "system",
     )
-    assert await backend.task_expire_waiting(now=at(30), limit=100) == 0
+    assert await backend.task_expire_waiting(now=at(30), limit=100, error="late") == 0
 
 
 async def test_delete_many_removes_tasks_and_their_history(backend: Backend) -> None:

@@ -261,7 +261,7 @@ class PostgresBackend:
         self._wakes += 1
         self._promote_at = None
 
-    async def leader_attempt_elect(self) -> bool:
+    async def leader_attempt_elect(self, *, hold: float) -> bool:
         """Hold (or take) the session advisory lock; True while this process is leader."""
         if self._leader is not None:
             try:
@@ -594,9 +594,10 @@ class PostgresBackend:
             self._forget_promote_at()
         return moved
 
-    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+    async def task_expire_waiting(self, *, now: datetime, limit: int, error: str) -> int:
+        params = {"now": now, "limit": limit, "error": error}
         async with self._conn() as conn:
-            cur = await conn.execute(Q["expire_waiting"], {"now": now, "limit": limit})
+            cur = await conn.execute(Q["expire_waiting"], params)
             row = await cur.fetchone()
         return 0 if row is None else int(row[0])
 

@@ -361,12 +361,12 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ), gone AS (
     UPDATE rota_tasks AS t
-    SET state = 'canceled', finished_at = %(now)s, error = 'expired: not started in time'
+    SET state = 'canceled', finished_at = %(now)s, error = %(error)s
     FROM due WHERE t.id = due.id
     RETURNING t.id, due.state AS before
 ), logged AS (
     INSERT INTO rota_events (task_id, at, kind, from_state, to_state, message, actor)
-    SELECT id, %(now)s, 'expired', before, 'canceled', 'expired', 'system' FROM gone
+    SELECT id, %(now)s, 'expired', before, 'canceled', %(error)s, 'system' FROM gone
 )
 SELECT count(*) FROM gone;
 

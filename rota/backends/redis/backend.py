@@ -24,13 +24,11 @@ never retried by the client: a script whose reply was lost may have run, and run
 again could claim tasks nobody receives or report a duplicate for a task just inserted.
 (redis-py's pool still replaces a connection the server closed before using it.)
 
-Leadership. The maintenance leader holds ``{NAME}:leader`` (``SET NX PX``) with a TTL of
-:data:`LEADER_TTL` seconds, renewed at each ``leader_attempt_elect`` (every
-``sweep_interval``, 1 s by default: a TTL of five rounds); its value carries a fencing
-number from ``INCR`` (:attr:`RedisBackend.leader_fence`). A dead leader's lease lapses
-after the TTL and another replica takes over. With a ``sweep_interval`` near or above the
-TTL, pass a larger ``leader_ttl``, or leadership changes hands between rounds (harmless,
-since every maintenance write is guarded, but wasteful).
+Leadership. The maintenance leader holds ``{NAME}:leader`` (``SET NX PX``) for the ``hold``
+the service gives (five ``sweep_interval``s: 5 s by default), renewed at each
+``leader_attempt_elect``; its value carries a fencing number from ``INCR``
+(:attr:`RedisBackend.leader_fence`). A dead leader's key lapses after that and another
+replica takes over.
 
 Reads that a replica may serve (listing, counts, positions, history, jobs, workers) go to
 the reader endpoint when one is configured (``?reader=``, ``ROTA_REDIS_READER_URL`` or
@@ -106,11 +104,9 @@ T = TypeVar("T")
 log = logging.getLogger("rota.redis")
 
 SEQ_BOUND = 2**45
-LEADER_TTL = 5.0  # seconds; renewed every sweep_interval (1 s by default)
 PROMOTE_MAX = 1000  # due scheduled tasks one claim promotes at most
 SKIP_MAX = 10_000  # expired tasks one claim steps over at most before it gives up
 LIST_BUDGET = 1000  # index entries one listing call reads at most (filters walk pages)
-EXPIRED_ERROR = "expired: not started in time"  # as the memory backend writes it
 _SEQ = Task._fields.index("seq")
 _new = tuple.__new__
 _dumps = orjson.dumps
@@ -147,7 +143,6 @@ class RedisBackend:
         *,
         prefix: str = "rota",
         reader_url: str | None = None,
-        leader_ttl: float = LEADER_TTL,
     ) -> None:
         self.url = url
         self._k = Keys(prefix)
@@ -160,7 +155,6 @@ class RedisBackend:
             else Redis.from_url(reader_url, decode_responses=True)
         )
         self._s = Scripts(self._writer)
-        self._leader_ttl_ms = int(leader_ttl * 1000)
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease: str | None = None
         self._listeners: list[Callable[[], None]] = []
@@ -236,9 +230,9 @@ class RedisBackend:
             except Exception:
                 log.exception("a wake-up callback failed")
 
-    async def leader_attempt_elect(self) -> bool:
+    async def leader_attempt_elect(self, *, hold: float) -> bool:
         keys = [self._k.leader, self._k.fence]
-        args = [self._lease or "", self._holder, self._leader_ttl_ms]
+        args = [self._lease or "", self._holder, max(int(hold * 1000), 1)]
         self._lease = await self._run(self._s.leader, keys, args)
         return self._lease is not None
 
@@ -383,10 +377,10 @@ class RedisBackend:
         args = (to_us(now), limit, SYSTEM)
         return int(await self._run(self._s.promote, self._k.standard, args))
 
-    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+    async def task_expire_waiting(self, *, now: datetime, limit: int, error: str) -> int:
         if limit <= 0:
             return 0
-        args = (to_us(now), limit, EXPIRED_ERROR, SYSTEM)
+        args = (to_us(now), limit, error, SYSTEM)
         return int(await self._run(self._s.expire, self._k.standard, args))
 
     async def task_delete_many(self, task_ids: Sequence[str]) -> int:

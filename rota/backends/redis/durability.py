@@ -18,6 +18,9 @@ from rota.core.errors import StoreError
 
 log = logging.getLogger("rota.redis")
 SETTINGS = ("appendonly", "appendfsync", "save", "maxmemory-policy")
+#: Servers already warned about in this process: a process that opens many backends (a
+#: test, a benchmark) says it once, not once per open.
+_warned: set[str] = set()
 
 
 def risks(config: dict[str, str]) -> list[str]:
@@ -45,7 +48,8 @@ async def warn_unless_durable(client: Redis, where: str) -> None:
         raise StoreError(f"Redis: {exc}") from exc
     config = {str(k): str(v) for reply in replies for k, v in reply.items()}
     found = risks(config)
-    if found:
+    if found and where not in _warned:
+        _warned.add(where)
         log.warning(
             "Redis at %s can lose acknowledged tasks: %s (set appendonly yes, appendfsync "
             "always, maxmemory-policy noeviction)",

@@ -220,7 +220,7 @@ class SQLiteBackend:
     async def listen_inserts(self, callback: Callable[[], None]) -> None:
         return None
 
-    async def leader_attempt_elect(self) -> bool:
+    async def leader_attempt_elect(self, *, hold: float) -> bool:
         return True
 
     async def leader_resign(self) -> None:
@@ -530,18 +530,18 @@ class SQLiteBackend:
 
         return await self._run(run)
 
-    async def task_expire_waiting(self, *, now: datetime, limit: int) -> int:
+    async def task_expire_waiting(self, *, now: datetime, limit: int, error: str) -> int:
         now_us = to_us(now)
 
         def run() -> int:
             with self._write() as db:
                 rows = db.execute(Q["list_expiring"], (now_us, limit)).fetchall()
                 for task_id, _ in rows:
-                    db.execute(Q["cancel_expired"], (now_us, task_id))
+                    db.execute(Q["cancel_expired"], (now_us, error, task_id))
                 self._events(
                     db,
                     [
-                        (task_id, now_us, "expired", state, "canceled", None, "expired", SYSTEM)
+                        (task_id, now_us, "expired", state, "canceled", None, error, SYSTEM)
                         for task_id, state in rows
                     ],
                 )

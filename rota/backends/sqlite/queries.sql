@@ -96,7 +96,7 @@ WHERE state IN WAITING_STATES AND expires_at IS NOT NULL AND expires_at <= ?
 LIMIT ?;
 
 -- name: cancel_expired
-UPDATE tasks SET state = 'canceled', finished_at = ?, error = 'expired: not started in time'
+UPDATE tasks SET state = 'canceled', finished_at = ?, error = ?
 WHERE id = ? AND state IN WAITING_STATES;
 
 -- name: delete_tasks
