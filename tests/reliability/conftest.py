@@ -727,6 +727,13 @@ SCENARIOS: list[tuple[str, str]] = [
         "worker completes.",
     ),
     (
+        "Redis restart (appendfsync always)",
+        "Redis only, on a redis-server the test starts with appendonly yes, appendfsync "
+        "always and maxmemory-policy noeviction: SIGKILLed (a crash), 3 s down, started "
+        "again on the same port and data directory (it replays its append-only file), under "
+        "the same load and probes as the database restart, with the same checks.",
+    ),
+    (
         "duplicate reports",
         "The test drives the HTTP API as a worker that repeats and reorders its reports "
         "(complete twice, complete after fail, heartbeat after complete, fail after "
@@ -828,6 +835,21 @@ def _postgres_version() -> str:
     return "?" if row is None else str(row[0])
 
 
+def _redis_version() -> str:
+    from tests.conftest import redis_url
+
+    url = redis_url()
+    if url is None:
+        return "not available"
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return str(client.info("server").get("redis_version", "?"))
+    finally:
+        client.close()
+
+
 def _revision() -> str:
     """The commit the figures were measured at, and whether rota/ had local changes."""
     try:
@@ -881,20 +903,23 @@ def write_doc(rows: list[Row]) -> None:
         "",
         "Written by `make reliability` (`ROTA_RELIABILITY=1 pytest -m reliability`), the "
         "fault-injection suite in `tests/reliability/`. `make test` runs the same tests in a "
-        "short form on both stores and only prints its table. Every figure below was "
+        "short form on every store and only prints its table. Every figure below was "
         "measured by that run; rerun it rather than trust an old number.",
         "",
         f"- date: {now}; code: {REVISION}",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
         f"{platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"PostgreSQL {_postgres_version()}",
+        f"PostgreSQL {_postgres_version()}, Redis {_redis_version()}",
         f"- settings: ROTA_LEASE_SECONDS={LEASE:g}, ROTA_SWEEP_INTERVAL={SWEEP:g}, "
         f"ROTA_RETRY_BACKOFF=0, ROTA_POLL_INTERVAL={POLL:g}, worker --heartbeat-interval "
         f"{HEARTBEAT:g}; re-run bound = lease + sweep + {SLACK:g} s slack = {RERUN_BOUND:g} s",
         "- processes: one `rota serve` process and `rota worker --app "
         "tests.reliability.handlers:registry` processes over HTTP, all on this machine; "
-        "SQLite is a file in WAL mode, PostgreSQL a fresh schema per test",
+        "SQLite is a file in WAL mode, PostgreSQL a fresh schema per test, Redis a fresh "
+        "key prefix per test on the local server (which keeps nothing on disk), except for "
+        "the Redis restart, which starts a redis-server of its own with appendonly yes and "
+        "appendfsync always",
         "",
         "## Figures",
         "",
