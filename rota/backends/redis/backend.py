@@ -53,9 +53,9 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -98,8 +98,6 @@ from rota.core.models import (
     WorkerInfo,
 )
 from rota.core.states import TaskState
-
-T = TypeVar("T")
 
 log = logging.getLogger("rota.redis")
 
@@ -219,7 +217,7 @@ class RedisBackend:
                 log.warning("Redis wake-ups lost (%s); subscribing again in %.1fs", exc, delay)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await cast(Any, pubsub).aclose()  # untyped in some redis-py versions
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -478,7 +476,8 @@ class RedisBackend:
         return int(await self._run(self._s.reap_workers, keys, [to_us(before)]))
 
 
-async def _awaited(result: Awaitable[T] | T) -> T:
-    """redis-py types a command as sync-or-async; on the asyncio client it is awaitable."""
+async def _awaited(result: Any) -> Any:
+    """redis-py types a command as sync-or-async (differently across its versions); on the
+    asyncio client it is always awaitable."""
     assert inspect.isawaitable(result)
     return await result
