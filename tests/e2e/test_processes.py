@@ -36,7 +36,14 @@ def test_one_worker_runs_300_tasks_in_contract_order(procs: Procs) -> None:
     assert ran == expected
     with httpx.Client(base_url=f"{procs.url}/api/v1") as http:
         stats = http.get("/stats").json()
+        for _ in range(100):  # its claims are seen (at most one write a second)
+            (worker,) = http.get("/workers").json()["workers"]  # registered at its start
+            if worker["last_seen_at"] > worker["started_at"]:
+                break
+            threading.Event().wait(0.05)
     assert stats["states"] == {"succeeded": 300}
+    assert (worker["concurrency"], worker["queues"], worker["running"]) == (1, None, [])
+    assert worker["last_seen_at"] > worker["started_at"]
 
 
 def test_server_sigkill_loses_no_acknowledged_submission(procs: Procs) -> None:
