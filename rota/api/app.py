@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from rota.api import errors
 from rota.api.limits import BodyLimit
 from rota.api.routes import jobs, meta, tasks, workers
+from rota.api.routes.deps import known_query
 from rota.core import limits
 from rota.service import Service
 
@@ -43,6 +44,7 @@ def create_app(
         summary="A priority-aware distributed task scheduler",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(known_query)],
     )
     app.state.service = service
     errors.install(app)

@@ -1,4 +1,6 @@
-"""Request bodies of the native API. Unknown fields are refused, so typos fail loudly."""
+"""Request bodies of the native API. Unknown fields are refused, so typos fail loudly, and
+types are strict: no string or float where an integer belongs, no string for a number or a
+boolean, no Infinity or NaN."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from rota.service import Completion, Failure, TaskSpec
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class TaskIn(Body):
@@ -24,7 +26,9 @@ class TaskIn(Body):
         None, description="0..100, higher runs first, or high (80) / mid (50) / low (20)"
     )
     id: str | None = Field(None, description="your own id; a duplicate is 409")
-    run_at: datetime | None = Field(None, description="run no earlier than this (with offset)")
+    run_at: datetime | None = Field(
+        None, strict=False, description="run no earlier than this (ISO 8601, with offset)"
+    )
     delay: float | None = Field(None, description="or: run no earlier than this many seconds")
     max_attempts: int | None = None
     timeout: float | None = Field(None, description="seconds a run may take")
@@ -35,7 +39,9 @@ class TaskIn(Body):
         '"jitter": true} or {"backoff": "list", "delays": [1, 10, 60]}; '
         '"retry_on": ["TimeoutError"] retries only those error kinds',
     )
-    expires_at: datetime | None = Field(None, description="not started by then: never run")
+    expires_at: datetime | None = Field(
+        None, strict=False, description="not started by then: never run (ISO 8601, with offset)"
+    )
     expires_in: float | None = Field(None, description="or: seconds from now")
 
     @field_validator("run_at", "expires_at", mode="before")

@@ -26,6 +26,7 @@ from rota.core.models import (
     Task,
     TaskFilter,
     WorkerInfo,
+    next_lease_token,
 )
 from rota.core.ordering import claim_key
 from rota.core.states import WAITING_STATES, TaskState
@@ -152,7 +153,7 @@ class MemoryBackend:
             running = task.evolve(
                 state=S.RUNNING,
                 attempt=task.attempt + 1,
-                lease_token=task.lease_token + 1,
+                lease_token=next_lease_token(task.lease_token, request.salt),
                 lease_expires_at=request.lease_expires_at,
                 progress=None,
                 worker_id=request.worker_id,

@@ -133,7 +133,8 @@ def submit(
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--payload is not JSON: {exc}") from exc
     with Client(url, token=token) as client:
-        task = client.submit(kind, body, priority=priority, queue=queue, delay=delay, id=task_id)
+        level = int(priority) if priority and priority.lstrip("-").isdigit() else priority
+        task = client.submit(kind, body, priority=level, queue=queue, delay=delay, id=task_id)
     console.print(f"{task.id} {task.state.value} priority={task.priority} queue={task.queue}")
 
 

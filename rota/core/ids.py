@@ -19,7 +19,17 @@ def new_id() -> str:
 def check_id(value: str, what: str = "id") -> str:
     if not value or len(value) > MAX_ID_LENGTH or not _ID_PATTERN.fullmatch(value):
         raise ValidationError(
-            f"{what} {value!r} is invalid: use 1..{MAX_ID_LENGTH} characters of "
+            f"{what} {quote(value)} is invalid: use 1..{MAX_ID_LENGTH} characters of "
             "letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
         )
     return value
+
+
+def quote(value: object, limit: int = 40) -> str:
+    """``repr`` of what a caller sent, cut to a short prefix: an error names what it refuses
+    without echoing megabytes back."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else "long"
+    return f"{text[:limit]}... ({size})"

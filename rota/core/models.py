@@ -173,6 +173,19 @@ def make_finish(
     )
 
 
+CLAIM_UNIT = 1 << 32
+"""One claim in a lease token: the high bits count a task's claims, the low 32 are random."""
+
+
+def next_lease_token(previous: int, salt: int) -> int:
+    """The token a new claim of a task holding ``previous`` gets. Counting claims keeps tokens
+    growing; the random low bits (drawn by the service for each claim) make a token
+    unguessable from the claim count, and make a claim that a store crash undid come back
+    with a different token, so the worker still running the lost claim stays fenced off.
+    The SQL and Lua claims compute the same expression."""
+    return ((previous >> 32) + 1) * CLAIM_UNIT | salt
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
     """What one claim asks of the store. New claim options (capabilities, tenants, limits)
@@ -187,6 +200,8 @@ class ClaimRequest:
     lease_expires_at: datetime
     #: None: every queue
     queues: tuple[str, ...] | None = None
+    #: The low 32 bits of every lease token this claim hands out (see :func:`next_lease_token`).
+    salt: int = 0
 
     @property
     def actor(self) -> str:

@@ -7,9 +7,8 @@ are aliases for fixed points inside it; the default is ``low``.
 
 from __future__ import annotations
 
-import re
-
 from rota.core.errors import ValidationError
+from rota.core.ids import quote
 
 PRIORITY_MIN = 0
 PRIORITY_MAX = 100
@@ -32,14 +31,12 @@ def resolve_priority(value: PriorityInput | None) -> int:
     if value is None:
         return DEFAULT_PRIORITY
     if isinstance(value, str):
-        name = value.strip().lower()
-        if name in NAMED_PRIORITIES:
-            return NAMED_PRIORITIES[name]
-        if not re.fullmatch(r"-?[0-9]{1,4}", name):
-            raise ValidationError(f"unknown priority {value!r}: {_RANGE}")
-        value = int(name)
+        # names exactly as documented: no case folding, no numbers in strings
+        if value in NAMED_PRIORITIES:
+            return NAMED_PRIORITIES[value]
+        raise ValidationError(f"unknown priority {quote(value)}: {_RANGE}")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"priority {value!r} is not an integer: {_RANGE}")
+        raise ValidationError(f"priority {quote(value)} is not an integer: {_RANGE}")
     if not PRIORITY_MIN <= value <= PRIORITY_MAX:
         raise ValidationError(f"priority {value} is out of range: {_RANGE}")
     return value

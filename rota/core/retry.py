@@ -8,13 +8,19 @@ first run counts as an attempt: ``max_attempts=3`` means one run and two retries
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from rota.core.errors import ValidationError
+from rota.core.ids import quote
 
 Backoff = Literal["exponential", "fixed", "list"]
 MAX_DELAY = 7 * 24 * 3600.0
+#: at most this many entries in ``delays`` and in ``retry_on``
+MAX_DELAYS = 100
+#: an error kind: an exception class name, dotted module path allowed
+_KIND = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,127}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,31 +65,51 @@ class RetryPolicy:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RetryPolicy:
+    def from_json(cls, data: Any) -> RetryPolicy:
         """Build and check a policy; unknown keys and bad values are a ValidationError."""
+        if not isinstance(data, dict):
+            raise ValidationError('retry must be a JSON object, e.g. {"delay": 5}')
         known = {"backoff", "delay", "max_delay", "jitter", "delays", "retry_on"}
         unknown = set(data) - known
         if unknown:
-            raise ValidationError(f"retry: unknown field(s) {sorted(unknown)}; use {sorted(known)}")
+            names = sorted(quote(k) for k in unknown)[:5]
+            raise ValidationError(f"retry: unknown field(s) {names}; use {sorted(known)}")
         backoff = data.get("backoff", "exponential")
         if backoff not in ("exponential", "fixed", "list"):
             raise ValidationError("retry.backoff must be 'exponential', 'fixed' or 'list'")
-        delays = tuple(float(d) for d in data.get("delays", ()))
+        delays_given = data.get("delays", [])
+        if not isinstance(delays_given, list) or len(delays_given) > MAX_DELAYS:
+            raise ValidationError(f"retry.delays must be a list of at most {MAX_DELAYS} numbers")
+        delays = tuple(_seconds(d, "retry.delays[]") for d in delays_given)
         if backoff == "list" and not delays:
             raise ValidationError("retry.backoff 'list' needs retry.delays, e.g. [1, 10, 60]")
-        numbers = [float(data.get("delay", 1.0)), float(data.get("max_delay", 300.0)), *delays]
-        if any(not 0 <= n <= MAX_DELAY for n in numbers):
-            raise ValidationError(f"retry delays must be between 0 and {MAX_DELAY:.0f} seconds")
+        jitter = data.get("jitter", False)
+        if not isinstance(jitter, bool):
+            raise ValidationError("retry.jitter must be true or false")
         retry_on = data.get("retry_on")
         if retry_on is not None and (
-            not isinstance(retry_on, list) or not all(isinstance(k, str) for k in retry_on)
+            not isinstance(retry_on, list)
+            or len(retry_on) > MAX_DELAYS
+            or not all(isinstance(k, str) and _KIND.fullmatch(k) for k in retry_on)
         ):
-            raise ValidationError("retry.retry_on must be a list of error kinds (class names)")
+            raise ValidationError(
+                f"retry.retry_on must be a list of at most {MAX_DELAYS} error kinds "
+                "(exception class names such as TimeoutError or mod.Error)"
+            )
         return cls(
             backoff=backoff,
-            delay=numbers[0],
-            max_delay=numbers[1],
-            jitter=bool(data.get("jitter", False)),
+            delay=_seconds(data.get("delay", 1.0), "retry.delay"),
+            max_delay=_seconds(data.get("max_delay", 300.0), "retry.max_delay"),
+            jitter=jitter,
             delays=delays,
             retry_on=None if retry_on is None else tuple(retry_on),
         )
+
+
+def _seconds(value: Any, what: str) -> float:
+    # bool is an int to Python, never a number of seconds to a caller
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{what} must be a number of seconds, not {quote(value)}")
+    if not 0 <= value <= MAX_DELAY:  # NaN fails this too
+        raise ValidationError(f"retry delays must be between 0 and {MAX_DELAY:.0f} seconds")
+    return float(value)

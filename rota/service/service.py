@@ -8,6 +8,7 @@ The API, the worker's in-process mode and the CLI call this class; it calls a
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,7 +28,7 @@ from rota.core.errors import (
     StaleLease,
     ValidationError,
 )
-from rota.core.ids import new_id
+from rota.core.ids import check_id, new_id
 from rota.core.models import (
     SYSTEM,
     ClaimRequest,
@@ -48,7 +49,13 @@ from rota.core.retry import RetryPolicy
 from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
-from rota.service.validation import TaskSpec, build_task, check_json, check_name
+from rota.service.validation import (
+    TaskSpec,
+    build_task,
+    check_filter,
+    check_json,
+    check_name,
+)
 
 S = TaskState
 # Looked up once: an Enum member lookup costs 150 ns, and reports touch these per result.
@@ -162,6 +169,7 @@ class Service:
         """A page, newest first, and the cursor of the next page (``None`` at the end)."""
         if not 1 <= limit <= limits.MAX_LIST_LIMIT:
             raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
+        filter = check_filter(filter)
         tasks = await self.backend.task_list(filter, after_seq=cursor, limit=limit + 1)
         more = len(tasks) > limit
         tasks = tasks[:limit]
@@ -210,7 +218,9 @@ class Service:
         while True:
             ticket = self.notifier.ticket()
             now = self.clock.now()
-            request = ClaimRequest(worker_id, limit, now, self._lease_until(now), qs)
+            request = ClaimRequest(
+                worker_id, limit, now, self._lease_until(now), qs, salt=secrets.randbits(32)
+            )
             tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0:
@@ -271,9 +281,8 @@ class Service:
         if worker_id is not None and task.state == S.RUNNING and task.worker_id != worker_id:
             return StaleLease(f"task {task_id} is not leased to worker {worker_id!r}")
         if task.lease_token != lease_token:
-            return StaleLease(
-                f"lease token {lease_token} is stale: task {task_id} is on lease {task.lease_token}"
-            )
+            # Never the live token: whoever holds a stale one must not learn the new one.
+            return StaleLease(f"task {task_id} is not on the lease token sent (it is stale)")
         return IllegalTransition(f"task {task_id} is {task.state.value}, not running")
 
     async def complete(self, task_id: str, lease_token: int, result: Any = None) -> Task:
@@ -318,6 +327,7 @@ class Service:
         done = make_finish("", 0, _SUCCEEDED, now=now, worker_id=worker_id, actor=actor)
         for i, c in enumerate(completions):
             try:
+                check_id(c.task_id, "task id")
                 check_json(c.result, "result", limits.MAX_RESULT_BYTES)  # None returns at once
             except ValidationError as exc:
                 outcomes[i] = Outcome(c.task_id, exc)
@@ -325,6 +335,11 @@ class Service:
             ending = done._replace(task_id=c.task_id, lease_token=c.lease_token, result=c.result)
             finishes.append((i, ending, False))
         for i, f in enumerate(failures, start=len(completions)):
+            try:
+                check_id(f.task_id, "task id")
+            except ValidationError as exc:
+                outcomes[i] = Outcome(f.task_id, exc)
+                continue
             task = await self.backend.task_get(f.task_id)
             if task is None or task.state != S.RUNNING or task.lease_token != f.lease_token:
                 error = _error_text(f.error)  # refused below, or a repeat
@@ -494,7 +509,7 @@ class Service:
     async def _failed(self, filter: TaskFilter, limit: int) -> list[Task]:
         if not 1 <= limit <= limits.MAX_LIST_LIMIT:
             raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
-        dead = replace(filter, state=S.FAILED)
+        dead = replace(check_filter(filter), state=S.FAILED)
         return await self.backend.task_list(dead, after_seq=None, limit=limit)
 
     async def _requeue(self, task: Task, actor: str) -> Task | None:
@@ -556,5 +571,7 @@ class Service:
 
 
 def _error_text(error: str) -> str:
-    """Bounded, and without NUL characters (PostgreSQL text cannot hold them)."""
-    return error[: limits.MAX_ERROR_CHARS].replace("\x00", "\ufffd")
+    """Bounded, without NUL characters (PostgreSQL text cannot hold them) and with any lone
+    surrogate replaced: a worker's error message is kept, whatever bytes it holds."""
+    text = error[: limits.MAX_ERROR_CHARS].replace("\x00", "\ufffd")
+    return text if text.isascii() else text.encode("utf-8", "replace").decode()

@@ -16,8 +16,8 @@ import orjson
 
 from rota.core import limits
 from rota.core.errors import PayloadTooLarge, ValidationError
-from rota.core.ids import check_id, new_id
-from rota.core.models import Job, Task, new_task
+from rota.core.ids import check_id, new_id, quote
+from rota.core.models import Job, Task, TaskFilter, new_task
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import TaskState
@@ -49,10 +49,21 @@ class TaskSpec(NamedTuple):
 def check_name(value: str, what: str) -> str:
     if not value or len(value) > limits.MAX_NAME_LENGTH or not _NAME.fullmatch(value):
         raise ValidationError(
-            f"{what} {value!r} is invalid: use 1..{limits.MAX_NAME_LENGTH} characters of "
+            f"{what} {quote(value)} is invalid: use 1..{limits.MAX_NAME_LENGTH} characters of "
             "letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit"
         )
     return value
+
+
+def check_filter(filter: TaskFilter) -> TaskFilter:
+    """A filter's names are checked as a task's are: a value no task can have is a mistake
+    to report (and a lone surrogate one no store can even look up)."""
+    for value, what in ((filter.queue, "queue"), (filter.kind, "kind"), (filter.tenant, "tenant")):
+        if value is not None:
+            check_name(value, what)
+    if filter.job_id is not None:
+        check_id(filter.job_id, "job id")
+    return filter
 
 
 def _scan(value: Any, what: str, level: int = 1) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from rota.worker.registry import Registry
 
 OUTPUT_LIMIT = 64 * 1024
+#: the longest ``sleep`` the built-in handler takes (an hour)
+MAX_SLEEP_SECONDS = 3600.0
 
 
 async def noop(**_: Any) -> None:
@@ -19,7 +21,12 @@ async def echo(**payload: Any) -> dict[str, Any]:
 
 
 async def sleep(seconds: float = 1.0, **_: Any) -> dict[str, float]:
-    await asyncio.sleep(float(seconds))
+    # "inf", NaN or a string would hold a slot for ever (or crash deep in asyncio)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:
+        raise ValueError(f"seconds must be between 0 and {MAX_SLEEP_SECONDS:.0f}")
+    await asyncio.sleep(seconds)
     return {"slept": float(seconds)}
 
 

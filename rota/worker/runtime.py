@@ -332,7 +332,10 @@ class Worker:
     def _fail(
         self, task: Task, error: str, *, retryable: bool = True, kind: str | None = None
     ) -> None:
-        self._failed.append(Failure(task.id, task.lease_token, error, retryable, kind))
+        # An exception's text may hold lone surrogates (a file name decoded with
+        # surrogateescape): replaced here, as JSON cannot carry them to the server.
+        text = error if error.isascii() else error.encode("utf-8", "replace").decode()
+        self._failed.append(Failure(task.id, task.lease_token, text, retryable, kind))
 
     def _executor(self, handler: Handler) -> str:
         if handler.executor is not None:

@@ -65,6 +65,7 @@ async def claim(
     now: datetime = T0,
     worker: str = "w1",
     lease: timedelta = LEASE,
+    salt: int = 0,
 ) -> list[Task]:
     request = ClaimRequest(
         worker_id=worker,
@@ -72,6 +73,7 @@ async def claim(
         now=now,
         lease_expires_at=now + lease,
         queues=None if queues is None else tuple(queues),
+        salt=salt,
     )
     return await backend.task_claim_many(request)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rota.backends import Backend
-from rota.core.models import make_finish
+from rota.core.models import make_finish, next_lease_token
 from tests.contract.helpers import (
     LEASE,
     T0,
@@ -65,6 +65,22 @@ async def test_retry_to_scheduled_waits_for_its_new_run_at(backend: Backend) -> 
     again = await claim_one(backend, now=at(10))
     assert again.attempt == 2
     assert again.lease_token > task.lease_token
+
+
+async def test_a_lease_token_counts_claims_above_the_claims_salt(backend: Backend) -> None:
+    """The service's random salt makes tokens unguessable from the claim count."""
+    await insert(backend, make_task("a"), make_task("b"))
+    first = await claim(backend, limit=2, salt=0xDEADBEEF)
+    assert [(t.lease_token >> 32, t.lease_token & 0xFFFFFFFF) for t in first] == [
+        (1, 0xDEADBEEF),
+        (1, 0xDEADBEEF),
+    ]
+    assert await finish(backend, first[0], S.QUEUED, error="lost")
+    again = await claim_one(backend, salt=0x00C0FFEE)
+    assert again.id == "a"
+    assert again.lease_token == next_lease_token(first[0].lease_token, 0x00C0FFEE)
+    assert (again.lease_token >> 32, again.lease_token & 0xFFFFFFFF) == (2, 0x00C0FFEE)
+    assert not await finish(backend, first[0], S.SUCCEEDED)
 
 
 async def test_wrong_token_is_rejected_and_changes_nothing(backend: Backend) -> None:

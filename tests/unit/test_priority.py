@@ -1,4 +1,4 @@
-"""Priority resolution: names, integers, strings of integers; everything else refused."""
+"""Priority resolution: the three names exactly and integers; everything else refused."""
 
 from __future__ import annotations
 
@@ -34,14 +34,9 @@ def test_named_levels_are_ordered_inside_the_range() -> None:
         ("low", NAMED_PRIORITIES["low"]),
         ("mid", NAMED_PRIORITIES["mid"]),
         ("high", NAMED_PRIORITIES["high"]),
-        ("HIGH", NAMED_PRIORITIES["high"]),
-        ("  Mid ", NAMED_PRIORITIES["mid"]),
         (0, 0),
         (42, 42),
         (100, 100),
-        ("0", 0),
-        ("7", 7),
-        (" 100 ", 100),
     ],
 )
 def test_resolves(value: Any, expected: int) -> None:
@@ -50,13 +45,16 @@ def test_resolves(value: Any, expected: int) -> None:
     assert type(resolved) is int
 
 
-@pytest.mark.parametrize("value", [-1, 101, 10_000, -100, "101", "-1", "999"])
+@pytest.mark.parametrize("value", [-1, 101, 10_000, -100])
 def test_out_of_range_is_refused_with_the_range(value: Any) -> None:
     with pytest.raises(ValidationError, match=RANGE_RE):
         resolve_priority(value)
 
 
-@pytest.mark.parametrize("value", ["urgent", "", "1.5", "+5", "0x10", "high!"])
+@pytest.mark.parametrize(
+    "value",
+    ["urgent", "", "1.5", "+5", "0x10", "high!", "HIGH", "  Mid ", "0", "7", " 100 ", "101"],
+)
 def test_unknown_strings_are_refused_with_the_range_and_names(value: str) -> None:
     with pytest.raises(ValidationError) as caught:
         resolve_priority(value)
@@ -82,3 +80,10 @@ def test_priority_name() -> None:
     assert priority_name(NAMED_PRIORITIES["high"]) == "high"
     assert priority_name(NAMED_PRIORITIES["low"]) == "low"
     assert priority_name(NAMED_PRIORITIES["low"] + 1) is None
+
+
+def test_an_overlong_refused_string_is_quoted_by_a_prefix() -> None:
+    with pytest.raises(ValidationError) as caught:
+        resolve_priority("h" * 10_000)
+    assert "10000 characters" in str(caught.value)
+    assert len(str(caught.value)) < 400

@@ -193,7 +193,9 @@ def test_timeout_range(value: float) -> None:
 
 def test_priority_is_resolved() -> None:
     assert build(priority="mid").priority == NAMED_PRIORITIES["mid"]
-    assert build(priority="77").priority == 77
+    assert build(priority=77).priority == 77
+    with pytest.raises(ValidationError, match="unknown priority"):
+        build(priority="77")  # a number in a string is refused, as documented
     with pytest.raises(ValidationError, match=r"0\.\.100"):
         build(priority=101)
 

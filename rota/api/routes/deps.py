@@ -3,7 +3,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
+from rota.core.errors import ValidationError
+from rota.core.ids import quote
 from rota.service import Service
 
 
@@ -14,3 +18,24 @@ async def get_service(request: Request) -> Service:
 
 
 Svc = Annotated[Service, Depends(get_service)]
+
+
+async def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not take, as unknown body fields are refused:
+    ``GET /tasks?job=<id>`` must not quietly list every task."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    allowed = _query_names(route.dependant) if isinstance(route, APIRoute) else frozenset()
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        names = ", ".join(quote(name) for name in unknown[:5])
+        raise ValidationError(f"unknown query parameter(s) {names}; this route takes: {takes}")
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    # walked per request that has a query string: a few attribute reads, no cache to keep
+    return frozenset(p.alias for p in dependant.query_params).union(
+        *(_query_names(sub) for sub in dependant.dependencies)
+    )

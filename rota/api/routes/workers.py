@@ -134,5 +134,7 @@ def _results(outcomes: list[Outcome]) -> list[dict[str, Any]]:
             results.append({"id": outcome.task_id, "status": 200})
         else:
             status, payload = error_body(outcome.error)
-            results.append({"id": outcome.task_id, "status": status, **payload})
+            # an id refused for a lone surrogate is echoed with it replaced, as JSON must
+            task_id = outcome.task_id.encode("utf-8", "replace").decode()
+            results.append({"id": task_id, "status": status, **payload})
     return results

@@ -426,6 +426,7 @@ class PostgresBackend:
             "now": now,
             "lease": request.lease_expires_at,
             "worker": request.worker_id,
+            "salt": request.salt,
             "queues": None if queues is None else list(queues),
             # Claims do not wait for the WAL flush unless asked to (see CLAIM_PICKED).
             "claim_commit": None if self.url.durable_claims else "off",

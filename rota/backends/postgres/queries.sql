@@ -105,11 +105,11 @@ SELECT count(*) FROM moved;
 -- in the queue, as a broker redelivers a message it had handed out. So the lease token is
 -- not the old one plus one: after such a crash the next claim would hand out the very
 -- token the lost claim did, and the worker still running the lost claim would not be
--- fenced off. The high 32 bits count the claims; the low 32 are random, so a lost token
--- comes back with odds of 2^-32.
+-- fenced off. The high 32 bits count the claims; the low 32 are the claim's random salt
+-- (rota.core.models.next_lease_token), so a lost token comes back with odds of 2^-32.
 UPDATE rota_tasks AS t
 SET state = 'running', attempt = attempt + 1,
-    lease_token = ((lease_token >> 32) + 1) << 32 | floor(random() * 4294967296)::bigint,
+    lease_token = ((lease_token >> 32) + 1) << 32 | %(salt)s::bigint,
     lease_expires_at = %(lease)s, worker_id = %(worker)s, started_at = %(now)s, progress = NULL,
     claim_seq = nextval('rota_events_seq_seq')
 WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))

@@ -50,7 +50,6 @@ import contextlib
 import inspect
 import logging
 import os
-import secrets
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -306,7 +305,7 @@ class RedisBackend:
         args = (
             to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
             request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
-            secrets.randbits(32),
+            request.salt,
         )  # fmt: skip
         rows = await self._run(self._s.claim, self._k.standard + sources, args)
         return [decode_task(r) for r in rows]

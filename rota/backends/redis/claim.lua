@@ -8,7 +8,7 @@
 -- ARGV: now, lease_expires_at, worker_id, limit, actor, promote_max, system_actor,
 --   skip_max, salt.
 -- A lease token's high bits count the task's claims and its low 32 bits are the claim's
--- salt (random, from the caller): a claim that a crash undid (appendfsync everysec or no)
+-- salt (random, drawn by the service; rota.core.models.next_lease_token): a claim that a crash undid (appendfsync everysec or no)
 -- is followed by one whose token differs from it except with odds of 2^-32, so the worker
 -- still running the undone claim is fenced off. Tokens stay exact doubles while a task is
 -- claimed fewer than 2^21 times.

@@ -25,7 +25,13 @@ from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
 from rota.backends.queries import load
 from rota.core.clock import from_us, to_us
-from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError
+from rota.core.errors import (
+    DuplicateTask,
+    RotaError,
+    SchemaMismatch,
+    StoreError,
+    ValidationError,
+)
 from rota.core.models import (
     SYSTEM,
     ClaimRequest,
@@ -239,7 +245,8 @@ class SQLiteBackend:
         """Group commit: inserts that arrive while one is being written share the next commit.
 
         Each caller still gets its answer only after the commit that holds its rows, and a
-        duplicate id fails only its own batch (a savepoint per batch).
+        duplicate id, or a value the driver cannot bind, fails only its own batch (a
+        savepoint per batch): one caller's bad input never fails another caller's insert.
         """
         done: asyncio.Future[list[Inserted]] = asyncio.get_running_loop().create_future()
         self._pending_inserts.append((list(tasks), job, done))
@@ -271,9 +278,9 @@ class SQLiteBackend:
 
     def _insert_batches(
         self, batches: list[tuple[list[Task], Job | None]]
-    ) -> list[list[Inserted] | DuplicateTask]:
+    ) -> list[list[Inserted] | RotaError]:
         with self._write() as db:
-            results: list[list[Inserted] | DuplicateTask] = []
+            results: list[list[Inserted] | RotaError] = []
             for tasks, job in batches:
                 db.execute("SAVEPOINT batch")
                 try:
@@ -281,6 +288,12 @@ class SQLiteBackend:
                 except sqlite3.IntegrityError:
                     db.execute("ROLLBACK TO batch")
                     results.append(self._duplicate(tasks, job))
+                except (ValueError, TypeError, OverflowError, sqlite3.InterfaceError,
+                        sqlite3.ProgrammingError) as exc:  # fmt: skip
+                    # a value this batch carries that SQLite cannot bind (the service's
+                    # checks should have caught it): this batch alone is refused
+                    db.execute("ROLLBACK TO batch")
+                    results.append(ValidationError(f"the store cannot hold this task: {exc}"))
                 db.execute("RELEASE batch")
         return results
 
@@ -362,6 +375,7 @@ class SQLiteBackend:
             "worker": request.worker_id,
             "now": now_us,
             "limit": request.limit,
+            "salt": request.salt,
         }
         actor = request.actor
         with self._write() as db:

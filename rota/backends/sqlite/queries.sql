@@ -35,7 +35,7 @@ RETURNING id;
 
 -- name: claim_any
 UPDATE tasks
-SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
     lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
@@ -45,7 +45,7 @@ RETURNING TASK_COLUMNS;
 
 -- name: claim_queues
 UPDATE tasks
-SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
     lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
