@@ -18,7 +18,15 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./rota.db"
     url: str = "http://127.0.0.1:8000"
-    token: str | None = None
+    token: str | None = Field(
+        None, description="the credential clients send; a server accepts it as an operator token"
+    )
+    tokens_file: str | None = Field(
+        None, description='a JSON list of {"name", "role", "tenant"?, "secret" | "sha256"}'
+    )
+    insecure: bool = Field(
+        False, description="serve a non-loopback address with no token configured (unsafe)"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

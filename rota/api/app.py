@@ -9,20 +9,25 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import Depends, FastAPI
 
 from rota.api import errors
+from rota.api.access import authorize
 from rota.api.limits import BodyLimit
 from rota.api.routes import jobs, meta, tasks, workers
 from rota.api.routes.deps import known_query
 from rota.core import limits
 from rota.service import Service
-
-API_PREFIX = "/api/v1"
+from rota.service.tokens import Tokens
 
 
 def create_app(
-    service: Service, *, maintenance: bool = True, on_ready: Callable[[], None] | None = None
+    service: Service,
+    *,
+    maintenance: bool = True,
+    on_ready: Callable[[], None] | None = None,
+    tokens: Tokens | None = None,
 ) -> FastAPI:
     """Serve ``service``; with ``maintenance`` this process also sweeps expired leases.
-    ``on_ready`` runs once the service is open, before the first request."""
+    ``on_ready`` runs once the service is open, before the first request. ``tokens``
+    default to the service's settings and its store's (``rota.service.tokens``)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,11 +49,16 @@ def create_app(
         summary="A priority-aware distributed task scheduler",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(known_query)],
+        redoc_url=None,
+        # who may call (401/403) before what was asked is looked at
+        dependencies=[Depends(authorize), Depends(known_query)],
     )
     app.state.service = service
+    app.state.tokens = tokens or Tokens.from_settings(
+        service.settings, service.backend, service.clock.now
+    )
     errors.install(app)
     for module in (tasks, workers, jobs, meta):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router)  # each carries API_PREFIX
     app.add_middleware(BodyLimit, max_bytes=limits.MAX_BODY_BYTES)
     return app

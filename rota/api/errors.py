@@ -12,6 +12,7 @@ from starlette.responses import Response
 from rota.api.encode import FastJSON
 from rota.core.errors import (
     Conflict,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     RotaError,
@@ -22,6 +23,7 @@ from rota.core.errors import (
 _STATUS: list[tuple[type[RotaError], int]] = [
     (PayloadTooLarge, 413),
     (ValidationError, 422),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (StoreError, 503),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from rota.core.auth import TokenRecord
 from rota.core.models import (
     ClaimRequest,
     Event,
@@ -205,4 +206,24 @@ class Backend(Protocol):
 
     async def worker_delete_silent(self, *, before: datetime) -> int:
         """Forget workers last seen before ``before``; how many."""
+        ...
+
+    # -- API tokens (stored hashed; the service resolves and checks them) ----------------
+
+    async def token_insert(self, token: TokenRecord) -> bool:
+        """Store a new token; False (nothing stored) when its name or digest is taken."""
+        ...
+
+    async def token_get(self, digest: str) -> TokenRecord | None: ...
+
+    async def token_list(self) -> list[TokenRecord]:
+        """Every stored token, revoked and expired ones included, by creation."""
+        ...
+
+    async def token_revoke(self, name: str, *, now: datetime) -> bool:
+        """Set ``revoked_at`` of a token not revoked yet; False if none such."""
+        ...
+
+    async def token_touch(self, name: str, *, now: datetime) -> None:
+        """Set ``last_used_at``."""
         ...

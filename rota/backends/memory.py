@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.backends.base import Capabilities
+from rota.core.auth import TokenRecord
 from rota.core.errors import DuplicateTask
 from rota.core.models import (
     SYSTEM,
@@ -43,6 +44,7 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self._workers: dict[str, WorkerInfo] = {}
+        self._tokens: dict[str, TokenRecord] = {}
         self._tasks: dict[str, Task] = {}
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
@@ -360,3 +362,29 @@ class MemoryBackend:
         for worker_id in silent:
             del self._workers[worker_id]
         return len(silent)
+
+    async def token_insert(self, token: TokenRecord) -> bool:
+        if token.name in self._tokens or any(
+            t.digest == token.digest for t in self._tokens.values()
+        ):
+            return False
+        self._tokens[token.name] = token
+        return True
+
+    async def token_get(self, digest: str) -> TokenRecord | None:
+        return next((t for t in self._tokens.values() if t.digest == digest), None)
+
+    async def token_list(self) -> list[TokenRecord]:
+        return sorted(self._tokens.values(), key=lambda t: (t.created_at, t.name))
+
+    async def token_revoke(self, name: str, *, now: datetime) -> bool:
+        token = self._tokens.get(name)
+        if token is None or token.revoked_at is not None:
+            return False
+        self._tokens[name] = replace(token, revoked_at=now)
+        return True
+
+    async def token_touch(self, name: str, *, now: datetime) -> None:
+        token = self._tokens.get(name)
+        if token is not None:
+            self._tokens[name] = replace(token, last_used_at=now)

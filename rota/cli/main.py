@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 
 from rota.cli import render
-from rota.cli.runners import make_registry, make_server, run_worker
+from rota.cli.runners import check_access, make_registry, make_server, run_worker
+from rota.cli.tokens import token_app
 from rota.client import Client
 from rota.config import Settings
 from rota.core.errors import RotaError
@@ -48,12 +49,19 @@ def serve(
     host: Host = DEFAULTS.host,
     port: Port = DEFAULTS.port,
     database_url: DatabaseUrl = DEFAULTS.database_url,
+    insecure: Annotated[
+        bool,
+        typer.Option(envvar="ROTA_INSECURE", help="serve a non-loopback address with no token"),
+    ] = False,
     log_level: str = "info",
 ) -> None:
     """Serve the HTTP API (and run the lease sweeper) on the store at --database-url."""
     _logging(log_level)
-    settings = Settings(host=host, port=port, database_url=database_url)
+    settings = Settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    warning = asyncio.run(check_access(settings))
     console.print(f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}")
+    if warning:
+        console.print(f"[yellow]{warning}[/]")
     make_server(settings, log_level=log_level).run()
 
 
@@ -190,6 +198,7 @@ def up(
     asyncio.run(run_up(settings, workers=workers, concurrency=concurrency, demo=demo))
 
 
+app.add_typer(token_app, name="token")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -212,5 +221,6 @@ def main() -> None:
     try:
         app()
     except RotaError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}")  # one line
+        raise SystemExit(1) from None
         raise SystemExit(1) from exc

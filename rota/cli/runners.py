@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import signal
 from collections.abc import Iterator, Sequence
 
@@ -14,7 +15,9 @@ from rota.api import create_app
 from rota.backends import backend_from_url
 from rota.client import AsyncClient
 from rota.config import Settings
+from rota.core.errors import RotaError
 from rota.service import Service
+from rota.service.tokens import Tokens
 from rota.worker import (
     HttpSource,
     Registry,
@@ -57,6 +60,43 @@ def make_server(
         timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config) if own_signals else _QuietServer(config)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+async def check_access(settings: Settings) -> str | None:
+    """Fail closed before serving: with no token configured or stored, only a loopback
+    address is served (open, with the warning returned), unless ``insecure``. Opens the
+    store once, so a store that is down or needs an upgrade is reported before the banner."""
+    tokens = Tokens.from_settings(settings)
+    if tokens.configured:
+        return None
+    backend = backend_from_url(settings.database_url)
+    await backend.open()
+    try:
+        stored = bool(await backend.token_list())
+    finally:
+        await backend.close()
+    if stored:
+        return None
+    if is_loopback(settings.host):
+        return (
+            "no token configured: anyone on this machine may call every route "
+            "(set ROTA_TOKEN, ROTA_TOKENS_FILE or `rota token create` to require one)"
+        )
+    if settings.insecure:
+        return f"--insecure: serving {settings.host} to anyone, with no token"
+    raise RotaError(
+        f"refusing to serve {settings.host} with no token: set ROTA_TOKEN (or "
+        "ROTA_TOKENS_FILE, or run `rota token create --role operator`), or pass --insecure"
+    )
 
 
 def make_registry(apps: Sequence[str], *, allow_shell: bool) -> Registry:

@@ -7,6 +7,7 @@ error contract of the HTTP API::
     RotaError
     ├── ValidationError          bad input: a field, a size, a range      (422 / 400)
     │   └── PayloadTooLarge      a payload or body over its documented limit (413)
+    ├── Forbidden                the caller's token does not reach that    (403)
     ├── NotFound                 no task / job with that id                (404)
     ├── Conflict                 the request contradicts the stored state  (409)
     │   ├── DuplicateTask        a client-supplied id that already exists
@@ -31,6 +32,10 @@ class ValidationError(RotaError):
 
 class PayloadTooLarge(ValidationError):
     """A payload, result or request body over its documented limit."""
+
+
+class Forbidden(RotaError):
+    """The caller is known but its role or tenant does not reach what it asked for."""
 
 
 class NotFound(RotaError):

@@ -82,6 +82,15 @@ async def test_events_record_the_kind_and_actor_they_are_given(backend: Backend)
     assert a_task is not None and a_task.finished_at == at(2)
 
 
+async def test_a_success_keeps_an_actor_other_than_its_worker(backend: Backend) -> None:
+    await insert(backend, make_task("c"))
+    c = await claim_one(backend, worker="w7")
+    by_api = make_finish("c", c.lease_token, S.SUCCEEDED, now=at(1), actor="api")
+    assert await backend.task_finish_many([by_api], now=at(1)) == [True]
+    last = (await backend.event_list("c"))[-1]
+    assert (last.kind, last.actor, last.worker_id) == ("succeeded", "api", "w7")
+
+
 async def test_promote_due_moves_only_due_scheduled_tasks(backend: Backend) -> None:
     await insert(
         backend,

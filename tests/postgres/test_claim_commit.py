@@ -5,6 +5,7 @@ worker still running the undone claim would not be fenced off."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ async def _undone_claim(pg_url: str, claim_commit: str | None) -> tuple[int, str
         "now": now,
         "lease": now + LEASE,
         "worker": "lost",
-        "grace": 0.0,
+        "salt": secrets.randbits(32),  # as the service draws it for every claim
         "queue": "default",
         "claim_commit": claim_commit,
     }
@@ -59,7 +60,8 @@ async def test_an_undone_claims_token_is_never_handed_out_again(
     assert len(undone) == 20, "an undone claim's token came back"
 
     now = at(2)
-    (task,) = await backend.task_claim_many(ClaimRequest("w", 1, now, now + LEASE, None))
+    request = ClaimRequest("w", 1, now, now + LEASE, None, salt=secrets.randbits(32))
+    (task,) = await backend.task_claim_many(request)
     assert task.lease_token not in undone
     # Each undone claim counted as the first; so does the claim that stayed.
     assert {token >> 32 for token in undone} == {task.lease_token >> 32} == {1}

@@ -1,1 +1,3 @@
-"""Routers of the native API, mounted under /api/v1 by :func:`rota.api.create_app`."""
+"""The native API's routers, one module per resource, all under ``API_PREFIX``."""
+
+API_PREFIX = "/api/v1"

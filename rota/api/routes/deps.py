@@ -6,9 +6,12 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from rota.api.access import authorize
+from rota.core.auth import Principal
 from rota.core.errors import ValidationError
 from rota.core.ids import quote
 from rota.service import Service
+from rota.service.scope import Scope
 
 
 async def get_service(request: Request) -> Service:
@@ -18,6 +21,15 @@ async def get_service(request: Request) -> Service:
 
 
 Svc = Annotated[Service, Depends(get_service)]
+Caller = Annotated[Principal, Depends(authorize)]
+
+
+async def get_scope(request: Request, principal: Caller) -> Scope:
+    return Scope(request.app.state.service, principal)
+
+
+#: the service as the request's principal may see and touch it (its tenant, its actor)
+Scoped = Annotated[Scope, Depends(get_scope)]
 
 
 async def known_query(request: Request) -> None:

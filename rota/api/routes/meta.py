@@ -9,19 +9,20 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
-from rota.api.routes.deps import Svc
+from rota.api.routes import API_PREFIX
+from rota.api.routes.deps import Scoped, Svc
 from rota.core.errors import StoreError
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(prefix=API_PREFIX, tags=["meta"])
 
 
 @router.get("/queues", response_class=FastJSON)
-async def queues(service: Svc) -> Response:
+async def queues(scope: Scoped) -> Response:
     """Per queue: tasks per state, and waiting (queued) tasks per priority."""
     overview: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"states": defaultdict(int), "queued_by_priority": defaultdict(int)}
     )
-    for row in await service.counts():
+    for row in await scope.counts():
         entry = overview[row.queue]
         entry["states"][row.state.value] += row.count
         if row.state.value == "queued":
@@ -30,10 +31,10 @@ async def queues(service: Svc) -> Response:
 
 
 @router.get("/stats", response_class=FastJSON)
-async def stats(service: Svc) -> Response:
+async def stats(scope: Scoped) -> Response:
     states: dict[str, int] = defaultdict(int)
     names = set()
-    for row in await service.counts():
+    for row in await scope.counts():
         states[row.state.value] += row.count
         names.add(row.queue)
     return FastJSON({"total": sum(states.values()), "states": states, "queues": len(names)})

@@ -8,39 +8,40 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON, event_json, task_json
-from rota.api.routes.deps import Svc
+from rota.api.routes import API_PREFIX
+from rota.api.routes.deps import Scoped
 from rota.api.schemas import BatchIn, DeadLetterIn, PriorityIn, TaskIn
 from rota.core import limits
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
 
 
 @router.post("/tasks", status_code=201, response_class=FastJSON)
-async def submit(body: TaskIn, service: Svc) -> Response:
-    task = await service.enqueue(body.spec())
+async def submit(body: TaskIn, scope: Scoped) -> Response:
+    task = await scope.enqueue(body.spec())
     return FastJSON(task_json(task), status_code=201)
 
 
 @router.post("/tasks/batch", status_code=201, response_class=FastJSON)
-async def submit_batch(body: BatchIn, service: Svc) -> Response:
+async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
     """Submit up to 1,000 tasks atomically: all are stored or none."""
-    tasks = await service.enqueue_many([t.spec() for t in body.tasks])
+    tasks = await scope.enqueue_many([t.spec() for t in body.tasks])
     return FastJSON({"tasks": [task_json(t) for t in tasks]}, status_code=201)
 
 
 @router.get("/tasks/{task_id}", response_class=FastJSON)
-async def get_task(task_id: str, service: Svc) -> Response:
+async def get_task(task_id: str, scope: Scoped) -> Response:
     """The task; while queued it carries its 1-based ``position``."""
-    task = await service.get(task_id)
-    position = await service.position(task_id) if task.state == TaskState.QUEUED else None
+    task = await scope.get(task_id)
+    position = await scope.service.position(task_id) if task.state == TaskState.QUEUED else None
     return FastJSON(task_json(task, position=position))
 
 
 @router.get("/tasks", response_class=FastJSON)
 async def list_tasks(
-    service: Svc,
+    scope: Scoped,
     queue: str | None = None,
     state: TaskState | None = None,
     kind: str | None = None,
@@ -53,42 +54,42 @@ async def list_tasks(
 ) -> Response:
     """Newest first; follow ``next_cursor`` until it is null."""
     filter = TaskFilter(queue=queue, state=state, kind=kind, tenant=tenant, job_id=job_id)
-    tasks, next_cursor = await service.list_tasks(filter, cursor=cursor, limit=limit)
+    tasks, next_cursor = await scope.list_tasks(filter, cursor=cursor, limit=limit)
     body: dict[str, Any] = {"tasks": [task_json(t) for t in tasks], "next_cursor": next_cursor}
     return FastJSON(body)
 
 
 @router.get("/tasks/{task_id}/events", response_class=FastJSON)
-async def task_events(task_id: str, service: Svc) -> Response:
-    return FastJSON({"events": [event_json(e) for e in await service.events(task_id)]})
+async def task_events(task_id: str, scope: Scoped) -> Response:
+    return FastJSON({"events": [event_json(e) for e in await scope.events(task_id)]})
 
 
 @router.post("/tasks/{task_id}/cancel", response_class=FastJSON)
-async def cancel(task_id: str, service: Svc) -> Response:
+async def cancel(task_id: str, scope: Scoped) -> Response:
     """Waiting tasks end ``canceled``; a running one gets ``cancel_requested``."""
-    return FastJSON(task_json(await service.cancel(task_id)))
+    return FastJSON(task_json(await scope.cancel(task_id)))
 
 
 @router.post("/tasks/{task_id}/priority", response_class=FastJSON)
-async def set_priority(task_id: str, body: PriorityIn, service: Svc) -> Response:
-    task = await service.set_priority(task_id, body.priority, to_tail=body.to_tail)
+async def set_priority(task_id: str, body: PriorityIn, scope: Scoped) -> Response:
+    task = await scope.set_priority(task_id, body.priority, to_tail=body.to_tail)
     return FastJSON(task_json(task))
 
 
 @router.post("/dead-letter/retry", response_class=FastJSON, tags=["dead letter"])
-async def retry_dead(body: DeadLetterIn, service: Svc) -> Response:
+async def retry_dead(body: DeadLetterIn, scope: Scoped) -> Response:
     """Requeue the failed tasks that match (attempts reset); their ids."""
-    ids = await service.retry_failed(body.filter(), limit=body.limit)
+    ids = await scope.retry_failed(body.filter(), limit=body.limit)
     return FastJSON({"retried": ids, "count": len(ids)})
 
 
 @router.post("/dead-letter/discard", response_class=FastJSON, tags=["dead letter"])
-async def discard_dead(body: DeadLetterIn, service: Svc) -> Response:
+async def discard_dead(body: DeadLetterIn, scope: Scoped) -> Response:
     """Delete the failed tasks that match, with their history."""
-    return FastJSON({"discarded": await service.discard_failed(body.filter(), limit=body.limit)})
+    return FastJSON({"discarded": await scope.discard_failed(body.filter(), limit=body.limit)})
 
 
 @router.post("/tasks/{task_id}/retry", response_class=FastJSON)
-async def retry(task_id: str, service: Svc) -> Response:
+async def retry(task_id: str, scope: Scoped) -> Response:
     """Operator retry of a failed or canceled task: back to ``queued``, attempts reset."""
-    return FastJSON(task_json(await service.retry(task_id)))
+    return FastJSON(task_json(await scope.retry(task_id)))

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from rota.api.encode import FastJSON, TimeTexts, task_json, worker_json
 from rota.api.errors import error_body
+from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Svc
 from rota.api.schemas import (
     ClaimIn,
@@ -22,7 +23,7 @@ from rota.api.schemas import (
 )
 from rota.service import Outcome
 
-router = APIRouter(tags=["workers"])
+router = APIRouter(prefix=API_PREFIX, tags=["workers"])
 
 
 @router.put("/workers/{worker_id}", response_class=FastJSON)

@@ -35,6 +35,7 @@ from rota.backends.postgres.listing import list_query
 from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
 from rota.core import limits
+from rota.core.auth import Role, TokenRecord
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import (
     ClaimRequest,
@@ -711,3 +712,36 @@ class PostgresBackend:
         async with self._conn() as conn:
             cur = await conn.execute(Q["delete_silent_workers"], (before,))
         return cur.rowcount
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def token_insert(self, token: TokenRecord) -> bool:
+        args = (token.name, token.digest, token.role.value, token.tenant, token.created_at,
+                token.expires_at)  # fmt: skip
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["insert_token"], args)
+        return cur.rowcount == 1
+
+    async def token_get(self, digest: str) -> TokenRecord | None:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["get_token"], (digest,))).fetchone()
+        return None if row is None else _token(row)
+
+    async def token_list(self) -> list[TokenRecord]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_tokens"])).fetchall()
+        return [_token(r) for r in rows]
+
+    async def token_revoke(self, name: str, *, now: datetime) -> bool:
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["revoke_token"], (now, name))
+        return cur.rowcount == 1
+
+    async def token_touch(self, name: str, *, now: datetime) -> None:
+        async with self._conn() as conn:
+            await conn.execute(Q["touch_token"], (now, name))
+
+
+def _token(row: Any) -> TokenRecord:
+    name, digest, role, tenant, *times = row
+    return TokenRecord(name, digest, Role(role), tenant, *times)

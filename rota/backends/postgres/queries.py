@@ -12,4 +12,10 @@ from rota.core.models import Task
 COLUMNS = ", ".join(Task._fields)
 _COLUMNS_T = ", ".join(f"t.{name}" for name in Task._fields)
 
-Q = load(__package__, "queries.sql", {"TASK_COLUMNS_T": _COLUMNS_T, "TASK_COLUMNS": COLUMNS})
+TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
+
+Q = load(
+    __package__,
+    "queries.sql",
+    {"TASK_COLUMNS_T": _COLUMNS_T, "TASK_COLUMNS": COLUMNS, "TOKEN_COLUMNS": TOKEN_COLUMNS},
+)

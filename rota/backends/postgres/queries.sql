@@ -281,7 +281,8 @@ WITH f AS (
     SET state = f.state, result = f.result, error = f.error,
         run_at = coalesce(f.run_at, t.run_at), finished_at = f.finished_at,
         lease_expires_at = NULL, cancel_requested = FALSE,
-        attempt = coalesce(f.attempt, t.attempt), finished_by = f.actor
+        attempt = coalesce(f.attempt, t.attempt),
+        finished_by = NULLIF(f.actor, 'worker:' || t.worker_id)
     FROM f
     WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
       AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
@@ -440,3 +441,20 @@ FROM rota_workers ORDER BY started_at, id;
 
 -- name: delete_silent_workers
 DELETE FROM rota_workers WHERE last_seen_at < %s;
+
+-- name: insert_token
+INSERT INTO rota_tokens (name, digest, role, tenant, created_at, expires_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING;
+
+-- name: get_token
+SELECT TOKEN_COLUMNS FROM rota_tokens WHERE digest = %s;
+
+-- name: list_tokens
+SELECT TOKEN_COLUMNS FROM rota_tokens ORDER BY created_at, name;
+
+-- name: revoke_token
+UPDATE rota_tokens SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL;
+
+-- name: touch_token
+UPDATE rota_tokens SET last_used_at = %s WHERE name = %s;

@@ -33,7 +33,8 @@ CREATE TABLE rota_tasks (
     expires_at       TIMESTAMPTZ,  -- not started by then: never run
     progress         JSONB,        -- last progress report of the running attempt
     claim_seq        BIGINT,       -- the running (or succeeded) attempt's place in the history
-    finished_by      TEXT,         -- the actor of the finish (a success stores no event row)
+    finished_by      TEXT,         -- the actor of the finish, NULL for the lease's worker
+                                   -- (a success stores no event row)
     -- rota.core.priority's range; listings read queued rows over it (migration 0005)
     CONSTRAINT rota_tasks_priority_range CHECK (priority BETWEEN 0 AND 100)
 );
@@ -97,7 +98,7 @@ FROM rota_tasks WHERE claim_seq IS NOT NULL AND state IN ('running', 'succeeded'
 UNION ALL
 SELECT t.id, t.finished_at, 'succeeded', 'running', 'succeeded', t.worker_id, NULL,
        greatest(t.claim_seq, (SELECT max(e.seq) FROM rota_events AS e WHERE e.task_id = t.id)) + 1,
-       t.finished_by
+       coalesce(t.finished_by, 'worker:' || t.worker_id)
 FROM rota_tasks AS t WHERE t.claim_seq IS NOT NULL AND t.state = 'succeeded';
 
 CREATE TABLE rota_jobs (
@@ -119,3 +120,14 @@ CREATE TABLE rota_workers (
     last_seen_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX rota_workers_by_last_seen ON rota_workers (last_seen_at);
+-- API tokens made by `rota token create`: only the SHA-256 digest of the secret is kept.
+CREATE TABLE rota_tokens (
+    name         TEXT        PRIMARY KEY,
+    digest       TEXT        NOT NULL UNIQUE,
+    role         TEXT        NOT NULL,
+    tenant       TEXT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ,
+    revoked_at   TIMESTAMPTZ,
+    last_used_at TIMESTAMPTZ
+);

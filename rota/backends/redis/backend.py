@@ -72,6 +72,7 @@ from rota.backends.redis.keys import (
     decode_event,
     decode_job,
     decode_task,
+    decode_token,
     decode_worker,
     encode_job,
     encode_tasks,
@@ -81,6 +82,7 @@ from rota.backends.redis.keys import (
 )
 from rota.backends.redis.scripts import Scripts
 from rota.backends.redis.url import RedisUrl
+from rota.core.auth import TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.errors import DuplicateTask, StoreError
 from rota.core.models import (
@@ -473,6 +475,42 @@ class RedisBackend:
     async def worker_delete_silent(self, *, before: datetime) -> int:
         keys = [self._k.workers, self._k.wseen]
         return int(await self._run(self._s.reap_workers, keys, [to_us(before)]))
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def token_insert(self, token: TokenRecord) -> bool:
+        keys = [self._k.prefix, self._k.key("tokdig")]
+        expires = "" if token.expires_at is None else to_us(token.expires_at)
+        args = (token.name, token.digest, token.role.value, token.tenant or "",
+                to_us(token.created_at), expires)  # fmt: skip
+        return bool(await self._run(self._s.token_insert, keys, args))
+
+    async def token_get(self, digest: str) -> TokenRecord | None:
+        with _translated():
+            name = await _awaited(self._reader.hget(self._k.key("tokdig"), digest))
+            if name is None:
+                return None
+            fields = await _awaited(self._reader.hgetall(self._k.key("tok:" + name)))
+        return decode_token(fields) if fields else None
+
+    async def token_list(self) -> list[TokenRecord]:
+        with _translated():
+            names = await _awaited(self._reader.hvals(self._k.key("tokdig")))
+            async with self._reader.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hgetall(self._k.key("tok:" + name))
+                rows = await pipe.execute()
+        tokens = [decode_token(fields) for fields in rows if fields]
+        return sorted(tokens, key=lambda t: (t.created_at, t.name))
+
+    async def token_revoke(self, name: str, *, now: datetime) -> bool:
+        args = (name, "revoked_at", to_us(now), "1")
+        return bool(await self._run(self._s.token_set, [self._k.prefix], args))
+
+    async def token_touch(self, name: str, *, now: datetime) -> None:
+        await self._run(
+            self._s.token_set, [self._k.prefix], (name, "last_used_at", to_us(now), "0")
+        )
 
 
 async def _awaited(result: Any) -> Any:

@@ -23,6 +23,8 @@ Cluster slot. The layout (``<id>`` parts are built inside the Lua scripts, see c
 ``{NAME}:jt:<job>``         zset: a job's tasks by seq (listing by job)
 ``{NAME}:workers``          hash: worker record (JSON) by worker id
 ``{NAME}:wseen``            zset: worker ids by last_seen_at
+``{NAME}:tok:<name>``       hash: a stored API token (its digest, never the secret)
+``{NAME}:tokdig``           hash: token name by digest
 ``{NAME}:leader``           string: the maintenance lease ``<fence>:<holder>``, with a TTL
 ``{NAME}:fence``            leadership fencing counter
 ``{NAME}:wake``             pub/sub channel (not a key): inserts and re-queues
@@ -39,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.models import Event, Job, Task, WorkerInfo
 from rota.core.states import TaskState
@@ -218,4 +221,21 @@ def decode_worker(worker_id: str, text: str, last_seen_us: int) -> WorkerInfo:
         version=version,
         started_at=from_us(started),
         last_seen_at=from_us(last_seen_us),
+    )
+
+
+def decode_token(fields: dict[str, str]) -> TokenRecord:
+    def at(name: str) -> datetime | None:
+        value = fields.get(name)
+        return None if value is None else from_us(int(value))
+
+    return TokenRecord(
+        name=fields["name"],
+        digest=fields["digest"],
+        role=Role(fields["role"]),
+        tenant=fields.get("tenant"),
+        created_at=from_us(int(fields["created_at"])),
+        expires_at=at("expires_at"),
+        revoked_at=at("revoked_at"),
+        last_used_at=at("last_used_at"),
     )

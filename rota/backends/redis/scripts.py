@@ -26,7 +26,7 @@ WRITERS = (
 #: scripts that only read tasks: common.lua + the file
 READERS = ("list", "rows", "position")
 #: scripts on their own
-PLAIN = ("leader", "resign", "reap_workers")
+PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set")
 
 _SUBSTITUTIONS = {
     "TASK_FIELDS": ", ".join(f"'{name}'" for name in FIELDS),
@@ -89,3 +89,5 @@ class Scripts:
         self.leader = register(SOURCES["leader"])
         self.resign = register(SOURCES["resign"])
         self.reap_workers = register(SOURCES["reap_workers"])
+        self.token_insert = register(SOURCES["token_insert"])
+        self.token_set = register(SOURCES["token_set"])

@@ -166,3 +166,20 @@ FROM workers ORDER BY started_at, id;
 
 -- name: delete_silent_workers
 DELETE FROM workers WHERE last_seen_at < ?;
+
+-- name: insert_token
+INSERT INTO tokens (name, digest, role, tenant, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: get_token
+SELECT TOKEN_COLUMNS FROM tokens WHERE digest = ?;
+
+-- name: list_tokens
+SELECT TOKEN_COLUMNS FROM tokens ORDER BY created_at, name;
+
+-- name: revoke_token
+UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL;
+
+-- name: touch_token
+UPDATE tokens SET last_used_at = ? WHERE name = ?;

@@ -35,8 +35,6 @@ CREATE INDEX IF NOT EXISTS tasks_ready_by_queue ON tasks (queue, priority DESC, 
 CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
-CREATE INDEX IF NOT EXISTS tasks_timed ON tasks (started_at)
-    WHERE state = 'running' AND timeout IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_expiring ON tasks (expires_at)
@@ -75,3 +73,15 @@ CREATE TABLE IF NOT EXISTS workers (
     last_seen_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS workers_by_last_seen ON workers (last_seen_at);
+
+-- API tokens made by `rota token create`: only the SHA-256 digest of the secret is kept.
+CREATE TABLE IF NOT EXISTS tokens (
+    name         TEXT    PRIMARY KEY,
+    digest       TEXT    NOT NULL UNIQUE,
+    role         TEXT    NOT NULL,
+    tenant       TEXT,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+);

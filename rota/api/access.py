@@ -1,0 +1,98 @@
+"""Who may call what: one table of every route and the roles it admits, deny by default.
+
+Every request resolves its principal once (``Authorization: Bearer <token>``) before the
+route runs: a missing or unknown token is 401, a known token without the role 403, and a
+route missing from ``ROUTES`` is refused to everyone (a test fails when a route is added
+without an entry). ``PUBLIC`` routes answer anyone: liveness and the API's own description.
+With no token configured or stored, a loopback server serves open (``rota serve`` says so
+at start; it refuses a non-loopback address then, unless ``--insecure``).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from rota.core.auth import OPEN, Principal, Role
+from rota.service.tokens import Tokens
+
+PUBLIC: frozenset[Role] = frozenset()
+SUBMIT = frozenset({Role.PRODUCER})
+READ = frozenset({Role.PRODUCER, Role.VIEWER})  # a tenant-bound token reads its tenant's
+VIEW = frozenset({Role.VIEWER})
+WORK = frozenset({Role.WORKER})
+ADMIN = frozenset({Role.OPERATOR})
+
+#: (method, path template) -> the roles admitted (``operator`` always is)
+ROUTES: dict[tuple[str, str], frozenset[Role]] = {
+    ("POST", "/api/v1/tasks"): SUBMIT,
+    ("POST", "/api/v1/tasks/batch"): SUBMIT,
+    ("GET", "/api/v1/tasks"): READ,
+    ("GET", "/api/v1/tasks/{task_id}"): READ,
+    ("GET", "/api/v1/tasks/{task_id}/events"): READ,
+    ("POST", "/api/v1/tasks/{task_id}/cancel"): SUBMIT,
+    ("POST", "/api/v1/tasks/{task_id}/priority"): ADMIN,
+    ("POST", "/api/v1/tasks/{task_id}/retry"): ADMIN,
+    ("POST", "/api/v1/dead-letter/retry"): ADMIN,
+    ("POST", "/api/v1/dead-letter/discard"): ADMIN,
+    ("POST", "/api/v1/jobs"): SUBMIT,
+    ("GET", "/api/v1/jobs/{job_id}"): READ,
+    ("PUT", "/api/v1/workers/{worker_id}"): WORK,
+    ("GET", "/api/v1/workers"): VIEW,
+    ("POST", "/api/v1/workers/{worker_id}/claim"): WORK,
+    ("POST", "/api/v1/workers/{worker_id}/report"): WORK,
+    ("POST", "/api/v1/tasks/{task_id}/heartbeat"): WORK,
+    ("POST", "/api/v1/tasks/{task_id}/progress"): WORK,
+    ("POST", "/api/v1/tasks/{task_id}/complete"): WORK,
+    ("POST", "/api/v1/tasks/{task_id}/fail"): WORK,
+    ("GET", "/api/v1/queues"): VIEW,
+    ("GET", "/api/v1/stats"): VIEW,
+    ("GET", "/api/v1/health"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+}
+
+
+#: the caller of a public route, whoever it is
+ANONYMOUS = Principal("anonymous", Role.VIEWER)
+
+
+def route_key(request: Request) -> tuple[str, str] | None:
+    route = request.scope.get("route")
+    if route is None:
+        return None
+    path = route.path_format if isinstance(route, APIRoute) else getattr(route, "path", None)
+    return None if path is None else (request.method, path)
+
+
+async def authorize(request: Request) -> Principal:
+    """The request's principal, or a 401/403 before any work is done."""
+    tokens: Tokens = request.app.state.tokens
+    key = route_key(request)
+    admitted = ROUTES.get(key) if key is not None else None
+    if admitted is None:
+        raise HTTPException(403, "this route is not open to any role")
+    if admitted is PUBLIC:
+        return ANONYMOUS  # no store read: liveness must answer while the store is down
+    header = request.headers.get("authorization")
+    if header is None:
+        if not await tokens.required():
+            return OPEN
+        raise _unauthorized("send Authorization: Bearer <token>")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise _unauthorized("the Authorization header must be: Bearer <token>")
+    principal = await tokens.resolve(secret.strip())
+    if principal is None:
+        raise _unauthorized("the token is unknown, expired or revoked")
+    if principal.role is not Role.OPERATOR and principal.role not in admitted:
+        roles = ", ".join(sorted(r.value for r in admitted | ADMIN))
+        raise HTTPException(
+            403, f"a {principal.role.value} token cannot do this; it needs: {roles}"
+        )
+    return principal
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,116 @@
+"""What one caller may see and touch: the service as seen through a principal.
+
+A principal bound to a tenant sees only that tenant's tasks and jobs, everywhere: a task
+of another tenant reads as missing (404, so ids of others' tasks leak nothing), a list is
+narrowed to the tenant, and a submit is stamped with it (naming another tenant is 403).
+Changes are recorded with the principal's name as their actor. The HTTP routes and the
+compatibility routers call the service through a scope; in-process callers, trusted, call
+the service itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rota.core.auth import Principal
+from rota.core.errors import Forbidden, NotFound
+from rota.core.models import Event, Job, JobSummary, Position, QueueCount, Task, TaskFilter
+from rota.core.priority import PriorityInput
+from rota.service.service import Service
+from rota.service.validation import TaskSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    service: Service
+    principal: Principal
+
+    @property
+    def tenant(self) -> str | None:
+        return self.principal.tenant
+
+    @property
+    def actor(self) -> str:
+        return self.principal.actor
+
+    def _stamp(self, spec: TaskSpec) -> TaskSpec:
+        if self.tenant is None or spec.tenant == self.tenant:
+            return spec
+        if spec.tenant is None:
+            return spec._replace(tenant=self.tenant)
+        raise Forbidden(f"this token submits for tenant {self.tenant!r} only")
+
+    async def enqueue(self, spec: TaskSpec) -> Task:
+        return await self.service.enqueue(self._stamp(spec))
+
+    async def enqueue_many(self, specs: Sequence[TaskSpec]) -> list[Task]:
+        return await self.service.enqueue_many([self._stamp(s) for s in specs])
+
+    async def submit_job(
+        self, name: str, specs: Sequence[TaskSpec], tenant: str | None
+    ) -> tuple[Job, list[Task]]:
+        if self.tenant is not None and tenant not in (None, self.tenant):
+            raise Forbidden(f"this token submits for tenant {self.tenant!r} only")
+        stamped = [self._stamp(s) for s in specs]
+        return await self.service.submit_job(name, stamped, tenant or self.tenant)
+
+    async def get(self, task_id: str) -> Task:
+        task = await self.service.get(task_id)
+        if self.tenant is not None and task.tenant != self.tenant:
+            raise NotFound(f"no task with id {task_id!r}")
+        return task
+
+    async def position(self, task_id: str) -> Position | None:
+        await self.get(task_id)
+        return await self.service.position(task_id)
+
+    async def events(self, task_id: str) -> list[Event]:
+        await self.get(task_id)
+        return await self.service.events(task_id)
+
+    async def list_tasks(
+        self, filter: TaskFilter, *, cursor: int | None = None, limit: int = 100
+    ) -> tuple[list[Task], int | None]:
+        if self.tenant is not None:
+            if filter.tenant not in (None, self.tenant):
+                raise Forbidden(f"this token lists tenant {self.tenant!r} only")
+            filter = replace(filter, tenant=self.tenant)
+        return await self.service.list_tasks(filter, cursor=cursor, limit=limit)
+
+    async def job(self, job_id: str) -> JobSummary:
+        summary = await self.service.job(job_id)
+        if self.tenant is not None and summary.job.tenant != self.tenant:
+            raise NotFound(f"no job with id {job_id!r}")
+        return summary
+
+    async def counts(self) -> list[QueueCount]:
+        if self.tenant is not None:
+            # The stores keep counts per queue, state and priority, not per tenant yet.
+            raise Forbidden("counts are not available to a token bound to a tenant yet")
+        return await self.service.counts()
+
+    async def cancel(self, task_id: str) -> Task:
+        await self.get(task_id)
+        return await self.service.cancel(task_id, actor=self.actor)
+
+    async def set_priority(self, task_id: str, priority: PriorityInput, *, to_tail: bool) -> Task:
+        await self.get(task_id)
+        return await self.service.set_priority(task_id, priority, to_tail=to_tail, actor=self.actor)
+
+    async def retry(self, task_id: str) -> Task:
+        await self.get(task_id)
+        return await self.service.retry(task_id, actor=self.actor)
+
+    async def retry_failed(self, filter: TaskFilter, *, limit: int) -> list[str]:
+        return await self.service.retry_failed(self._narrow(filter), limit=limit, actor=self.actor)
+
+    async def discard_failed(self, filter: TaskFilter, *, limit: int) -> int:
+        return await self.service.discard_failed(self._narrow(filter), limit=limit)
+
+    def _narrow(self, filter: TaskFilter) -> TaskFilter:
+        if self.tenant is None:
+            return filter
+        if filter.tenant not in (None, self.tenant):
+            raise Forbidden(f"this token reaches tenant {self.tenant!r} only")
+        return replace(filter, tenant=self.tenant)

@@ -1,0 +1,228 @@
+"""Authentication and roles: every route of the API against every kind of caller.
+
+The matrix: each route in the OpenAPI document x {no token, malformed header, unknown,
+revoked, expired, a role the route does not admit} is refused (401 / 403) and changes
+nothing; the admitted roles get past the gate. A route without an entry in the access
+table fails ``test_every_route_is_classified``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rota.api import create_app
+from rota.api.access import PUBLIC, ROUTES
+from rota.backends.sqlite import SQLiteBackend
+from rota.core.auth import Role, TokenRecord, digest
+from rota.core.models import TaskFilter
+from rota.service import Service, TaskSpec
+from rota.service.tokens import Tokens
+from tests.api.conftest import BASE_URL, make_settings
+
+SECRETS = {
+    "operator": "op-secret-0123456789",
+    "producer": "producer-secret-0123",
+    "worker": "worker-secret-012345",
+    "viewer": "viewer-secret-012345",
+    "acme": "acme-producer-secret0",
+}
+REVOKED, EXPIRED = "revoked-secret-01234", "expired-secret-01234"
+
+BODIES: dict[str, Any] = {
+    "POST /api/v1/tasks": {"kind": "work"},
+    "POST /api/v1/tasks/batch": {"tasks": [{"kind": "work"}]},
+    "POST /api/v1/tasks/{task_id}/priority": {"priority": 5},
+    "POST /api/v1/dead-letter/retry": {},
+    "POST /api/v1/dead-letter/discard": {},
+    "POST /api/v1/jobs": {"name": "j", "tasks": [{"kind": "work"}]},
+    "PUT /api/v1/workers/{worker_id}": {
+        "name": "n",
+        "host": "h",
+        "concurrency": 1,
+        "version": "1",
+    },
+    "POST /api/v1/workers/{worker_id}/claim": {},
+    "POST /api/v1/workers/{worker_id}/report": {},
+    "POST /api/v1/tasks/{task_id}/heartbeat": {"lease_token": 1},
+    "POST /api/v1/tasks/{task_id}/progress": {"lease_token": 1, "progress": 1},
+    "POST /api/v1/tasks/{task_id}/complete": {"lease_token": 1},
+    "POST /api/v1/tasks/{task_id}/fail": {"lease_token": 1, "error": "e"},
+}
+
+
+class Gate:
+    def __init__(self, http: httpx.AsyncClient, service: Service, ids: dict[str, str]) -> None:
+        self.http, self.service, self.ids = http, service, ids
+
+    async def call(self, method: str, template: str, headers: dict[str, str]) -> httpx.Response:
+        path = template.format(task_id=self.ids["task"], job_id=self.ids["job"], worker_id="w1")
+        body = BODIES.get(f"{method} {template}")
+        return await self.http.request(method, path, json=body, headers=headers)
+
+    async def snapshot(self) -> Any:
+        tasks, _ = await self.service.list_tasks(TaskFilter(), limit=1000)
+        events = await self.service.events(self.ids["task"])
+        return tasks, events, await self.service.workers(), await self.service.counts()
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+async def gate(tmp_path: Path) -> AsyncIterator[Gate]:
+    service = Service(SQLiteBackend(tmp_path / "t.db"), make_settings())
+    await service.open()
+    now = service.clock.now()
+    configured = [
+        TokenRecord(name, digest(SECRETS[name]), Role(name), None, now)
+        for name in ("operator", "producer", "worker", "viewer")
+    ] + [TokenRecord("acme", digest(SECRETS["acme"]), Role.PRODUCER, "acme", now)]
+    stored = [
+        TokenRecord("gone", digest(REVOKED), Role.OPERATOR, None, now),
+        TokenRecord(
+            "old",
+            digest(EXPIRED),
+            Role.OPERATOR,
+            None,
+            now - timedelta(days=2),
+            expires_at=now - timedelta(days=1),
+        ),
+    ]
+    for record in stored:
+        assert await service.backend.token_insert(record)
+    assert await service.backend.token_revoke("gone", now=now)
+    tokens = Tokens(configured, service.backend, service.clock.now)
+    app = create_app(service, maintenance=False, tokens=tokens)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        task = await service.enqueue(TaskSpec("work", tenant="beta"))
+        job, _ = await service.submit_job("j", [TaskSpec("work", tenant="beta")], "beta")
+        yield Gate(http, service, {"task": task.id, "job": job.id})
+    await service.close()
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    service = Service(SQLiteBackend(":memory:"), make_settings())
+    schema = create_app(service, maintenance=False).openapi()
+    return {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_route_is_classified() -> None:
+    routes = documented_routes()
+    assert routes, "the OpenAPI document lists no route"
+    unclassified = routes - set(ROUTES)
+    assert not unclassified, f"add these routes to rota.api.access.ROUTES: {unclassified}"
+    stale = {key for key in set(ROUTES) - routes if key[1] not in ("/openapi.json", "/docs")}
+    assert not stale, f"ROUTES names routes that do not exist: {stale}"
+
+
+GUARDED = sorted(key for key, roles in ROUTES.items() if roles is not PUBLIC)
+
+
+@pytest.mark.parametrize(("method", "template"), GUARDED)
+async def test_strangers_are_refused_and_change_nothing(
+    gate: Gate, method: str, template: str
+) -> None:
+    before = await gate.snapshot()
+    strangers = {
+        "no token": {},
+        "malformed": {"Authorization": SECRETS["operator"]},  # no scheme
+        "basic": {"Authorization": "Basic b3A6c2VjcmV0"},
+        "unknown": bearer("not-a-token-of-ours"),
+        "revoked": bearer(REVOKED),
+        "expired": bearer(EXPIRED),
+    }
+    for who, headers in strangers.items():
+        response = await gate.call(method, template, headers)
+        assert response.status_code == 401, (who, response.status_code, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "secret" not in response.text
+    for role in ("producer", "worker", "viewer"):
+        if Role(role) in ROUTES[(method, template)]:
+            continue
+        response = await gate.call(method, template, bearer(SECRETS[role]))
+        assert response.status_code == 403, (role, response.status_code, response.text)
+        assert role in response.json()["message"]
+    assert await gate.snapshot() == before
+
+
+@pytest.mark.parametrize(("method", "template"), GUARDED)
+async def test_admitted_roles_pass_the_gate(gate: Gate, method: str, template: str) -> None:
+    for role in ("operator", *sorted(r.value for r in ROUTES[(method, template)])):
+        response = await gate.call(method, template, bearer(SECRETS[role]))
+        assert response.status_code not in (401, 403), (role, response.text)
+
+
+async def test_public_routes_answer_anyone(gate: Gate) -> None:
+    assert (await gate.http.get("/api/v1/health")).status_code == 200
+    assert (await gate.http.get("/openapi.json")).status_code == 200
+
+
+async def test_a_tenant_token_sees_and_touches_only_its_tenant(gate: Gate) -> None:
+    acme = bearer(SECRETS["acme"])
+    mine = await gate.http.post("/api/v1/tasks", json={"kind": "work"}, headers=acme)
+    assert mine.status_code == 201 and mine.json()["tenant"] == "acme"
+    other = gate.ids["task"]  # tenant beta's
+    for path in (f"/api/v1/tasks/{other}", f"/api/v1/tasks/{other}/events",
+                 f"/api/v1/jobs/{gate.ids['job']}"):  # fmt: skip
+        response = await gate.http.get(path, headers=acme)
+        assert response.status_code == 404, (path, response.text)
+    canceled = await gate.http.post(f"/api/v1/tasks/{other}/cancel", headers=acme)
+    assert canceled.status_code == 404
+    assert (await gate.service.get(other)).state.value == "queued"
+    listed = (await gate.http.get("/api/v1/tasks", headers=acme)).json()["tasks"]
+    assert [t["id"] for t in listed] == [mine.json()["id"]]
+    beta = await gate.http.get("/api/v1/tasks", params={"tenant": "beta"}, headers=acme)
+    assert beta.status_code == 403
+    foreign = {"kind": "work", "tenant": "beta"}
+    assert (await gate.http.post("/api/v1/tasks", json=foreign, headers=acme)).status_code == 403
+    batch = {"tasks": [{"kind": "work"}, foreign]}
+    response = await gate.http.post("/api/v1/tasks/batch", json=batch, headers=acme)
+    assert response.status_code == 403
+    assert (await gate.http.get("/api/v1/stats", headers=acme)).status_code == 403
+    own = await gate.http.get(f"/api/v1/tasks/{mine.json()['id']}", headers=acme)
+    assert own.status_code == 200 and own.json()["position"] is not None
+
+
+async def test_changes_are_recorded_with_the_tokens_name(gate: Gate) -> None:
+    task = gate.ids["task"]
+    response = await gate.http.post(
+        f"/api/v1/tasks/{task}/cancel", headers=bearer(SECRETS["producer"])
+    )
+    assert response.status_code == 200
+    last = (await gate.service.events(task))[-1]
+    assert (last.kind, last.actor) == ("canceled", "token:producer")
+
+
+async def test_a_stored_token_works_until_revoked_and_records_its_use(gate: Gate) -> None:
+    now = gate.service.clock.now()
+    record = TokenRecord("ci", digest("ci-secret-0123456789"), Role.VIEWER, None, now)
+    assert await gate.service.backend.token_insert(record)
+    response = await gate.http.get("/api/v1/stats", headers=bearer("ci-secret-0123456789"))
+    assert response.status_code == 200
+    (stored,) = [t for t in await gate.service.backend.token_list() if t.name == "ci"]
+    assert stored.last_used_at is not None
+
+
+def test_the_table_keeps_the_roles_apart() -> None:
+    """The policy itself: viewers never change anything, workers never submit or read,
+    producers never claim or report, and only operators administer."""
+    for (method, path), roles in ROUTES.items():
+        if method != "GET":
+            assert Role.VIEWER not in roles, (method, path)
+        if "/workers/" in path or path.endswith(("/heartbeat", "/progress", "/complete", "/fail")):
+            assert roles == {Role.WORKER}, (method, path)
+        if "dead-letter" in path or path.endswith(("/priority", "/retry")):
+            assert roles == {Role.OPERATOR}, (method, path)
+        if method == "POST" and path in ("/api/v1/tasks", "/api/v1/tasks/batch", "/api/v1/jobs"):
+            assert roles == {Role.PRODUCER}, (method, path)
