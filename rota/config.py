@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     tokens_file: str | None = Field(
         None, description='a JSON list of {"name", "role", "tenant"?, "secret" | "sha256"}'
     )
+    anonymous_submit: bool = Field(
+        False,
+        description="callers with no token may submit (POST /tasks) at priority low or "
+        "below, as DMS lets anyone (mid and high still need a token)",
+    )
     insecure: bool = Field(
         False, description="serve a non-loopback address with no token configured (unsafe)"
     )

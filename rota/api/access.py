@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from rota.core.auth import OPEN, Principal, Role
+from rota.core.auth import ANONYMOUS_PRODUCER, OPEN, Principal, Role
 from rota.service.tokens import Tokens
 
 PUBLIC: frozenset[Role] = frozenset()
@@ -54,6 +54,9 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
 }
 
 
+#: what a caller with no token may do where ``ROTA_ANONYMOUS_SUBMIT`` is on
+ANONYMOUS_ROUTES = frozenset({("POST", "/api/v1/tasks"), ("POST", "/api/v1/tasks/batch")})
+
 #: the caller of a public route, whoever it is
 ANONYMOUS = Principal("anonymous", Role.VIEWER)
 
@@ -79,6 +82,8 @@ async def authorize(request: Request) -> Principal:
     if header is None:
         if not await tokens.required():
             return OPEN
+        if key in ANONYMOUS_ROUTES and request.app.state.service.settings.anonymous_submit:
+            return ANONYMOUS_PRODUCER
         raise _unauthorized("send Authorization: Bearer <token>")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():

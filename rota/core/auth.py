@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from rota.core.errors import ValidationError
 from rota.core.ids import quote
+from rota.core.priority import NAMED_PRIORITIES
 
 
 class Role(StrEnum):
@@ -42,6 +43,8 @@ class Principal:
     tenant: str | None = None
     #: how history names what this caller changed: ``token:<name>`` unless given
     actor: str = ""
+    #: the highest priority this caller may submit at (None: any)
+    max_priority: int | None = None
 
     def __post_init__(self) -> None:
         if not self.actor:
@@ -53,6 +56,10 @@ class Principal:
 
 #: the caller when no token is configured and the server listens on loopback only
 OPEN = Principal("open", Role.OPERATOR, actor="api")
+#: a caller with no token where ``ROTA_ANONYMOUS_SUBMIT`` lets it submit (DMS's rule)
+ANONYMOUS_PRODUCER = Principal(
+    "anonymous", Role.PRODUCER, actor="anonymous", max_priority=NAMED_PRIORITIES["low"]
+)
 
 
 @dataclass(frozen=True, slots=True)

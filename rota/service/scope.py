@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from rota.core.auth import Principal
 from rota.core.errors import Forbidden, NotFound
 from rota.core.models import Event, Job, JobSummary, Position, QueueCount, Task, TaskFilter
-from rota.core.priority import PriorityInput
+from rota.core.priority import PriorityInput, resolve_priority
 from rota.service.service import Service
 from rota.service.validation import TaskSpec
 
@@ -35,6 +35,9 @@ class Scope:
         return self.principal.actor
 
     def _stamp(self, spec: TaskSpec) -> TaskSpec:
+        ceiling = self.principal.max_priority
+        if ceiling is not None and resolve_priority(spec.priority) > ceiling:
+            raise Forbidden(f"without a token a task's priority may be {ceiling} (low) at most")
         if self.tenant is None or spec.tenant == self.tenant:
             return spec
         if spec.tenant is None:

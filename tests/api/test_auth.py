@@ -226,3 +226,30 @@ def test_the_table_keeps_the_roles_apart() -> None:
             assert roles == {Role.OPERATOR}, (method, path)
         if method == "POST" and path in ("/api/v1/tasks", "/api/v1/tasks/batch", "/api/v1/jobs"):
             assert roles == {Role.PRODUCER}, (method, path)
+
+
+async def test_anonymous_submit_at_low_priority_only_when_enabled(tmp_path: Path) -> None:
+    service = Service(SQLiteBackend(tmp_path / "t.db"), make_settings(anonymous_submit=True))
+    await service.open()
+    op = TokenRecord("op", digest(SECRETS["operator"]), Role.OPERATOR, None, service.clock.now())
+    app = create_app(service, maintenance=False, tokens=Tokens([op]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        low = await http.post("/api/v1/tasks", json={"kind": "work"})
+        assert low.status_code == 201 and low.json()["priority"] == 20
+        for priority in ("mid", "high", 21):
+            body = {"kind": "work", "priority": priority}
+            response = await http.post("/api/v1/tasks", json=body)
+            assert response.status_code == 403, response.text
+            assert "low" in response.json()["message"]
+        batch = {"tasks": [{"kind": "work"}, {"kind": "work", "priority": "high"}]}
+        assert (await http.post("/api/v1/tasks/batch", json=batch)).status_code == 403
+        assert (await http.get(f"/api/v1/tasks/{low.json()['id']}")).status_code == 401
+        cancel = await http.post(f"/api/v1/tasks/{low.json()['id']}/cancel")
+        assert cancel.status_code == 401
+        high = {"kind": "work", "priority": "high"}
+        with_token = await http.post(
+            "/api/v1/tasks", json=high, headers=bearer(SECRETS["operator"])
+        )
+        assert with_token.status_code == 201
+        assert [t.priority for t in (await service.list_tasks(TaskFilter()))[0]] == [80, 20]
+    await service.close()
