@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from rota.api import errors
-from rota.api.access import authorize
+from rota.api import docs_ui, errors
+from rota.api.access import authorize, document
 from rota.api.limits import BodyLimit
 from rota.api.routes import jobs, meta, tasks, workers
 from rota.api.routes.deps import known_query
@@ -50,6 +51,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         redoc_url=None,
+        docs_url=None,  # docs_ui serves it, offline
         # who may call (401/403) before what was asked is looked at
         dependencies=[Depends(authorize), Depends(known_query)],
     )
@@ -58,6 +60,15 @@ def create_app(
         service.settings, service.backend, service.clock.now
     )
     errors.install(app)
+    docs_ui.install(app)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for module in (tasks, workers, jobs, meta):
         app.include_router(module.router)  # each carries API_PREFIX
     app.add_middleware(BodyLimit, max_bytes=limits.MAX_BODY_BYTES)

@@ -25,6 +25,7 @@ from rota.backends.sqlite import SQLiteBackend
 from rota.client import AsyncClient, Client
 from rota.config import Settings
 from rota.service import Service
+from tests.api.documented import Documented
 
 BASE_URL = "http://t"
 API = "/api/v1"
@@ -103,9 +104,13 @@ async def service(tmp_path: Path, settings: Settings) -> AsyncIterator[Service]:
 
 @pytest.fixture
 async def api(service: Service) -> AsyncIterator[Api]:
+    """Every answer is checked against the app's OpenAPI document (tests/api/documented.py)."""
     app = create_app(service, maintenance=False)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=BASE_URL, timeout=30.0
+        transport=httpx.ASGITransport(app=app),
+        base_url=BASE_URL,
+        timeout=30.0,
+        event_hooks={"response": [Documented(app)]},
     ) as http:
         yield Api(http, app, service)
 

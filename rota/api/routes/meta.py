@@ -9,6 +9,14 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
+from rota.api.outputs import (
+    COMMON,
+    HealthOut,
+    QueuesOut,
+    StatsOut,
+    answers,
+    errors,
+)
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped, Svc
 from rota.core.errors import StoreError
@@ -16,7 +24,7 @@ from rota.core.errors import StoreError
 router = APIRouter(prefix=API_PREFIX, tags=["meta"])
 
 
-@router.get("/queues", response_class=FastJSON)
+@router.get("/queues", response_class=FastJSON, responses=answers(200, QueuesOut) | COMMON)
 async def queues(scope: Scoped) -> Response:
     """Per queue: tasks per state, and waiting (queued) tasks per priority."""
     overview: dict[str, dict[str, Any]] = defaultdict(
@@ -30,7 +38,7 @@ async def queues(scope: Scoped) -> Response:
     return FastJSON({"queues": [{"name": name, **entry} for name, entry in overview.items()]})
 
 
-@router.get("/stats", response_class=FastJSON)
+@router.get("/stats", response_class=FastJSON, responses=answers(200, StatsOut) | COMMON)
 async def stats(scope: Scoped) -> Response:
     states: dict[str, int] = defaultdict(int)
     names = set()
@@ -40,7 +48,11 @@ async def stats(scope: Scoped) -> Response:
     return FastJSON({"total": sum(states.values()), "states": states, "queues": len(names)})
 
 
-@router.get("/health", response_class=FastJSON)
+@router.get(
+    "/health",
+    response_class=FastJSON,
+    responses={200: {"model": HealthOut}, 503: {"model": HealthOut}, **errors(422)},
+)
 async def health(service: Svc) -> Response:
     try:
         await service.health()

@@ -8,6 +8,16 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON, event_json, task_json
+from rota.api.outputs import (
+    COMMON,
+    DiscardedOut,
+    EventsOut,
+    RetriedOut,
+    TaskBatchOut,
+    TaskOut,
+    TaskPageOut,
+    answers,
+)
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
 from rota.api.schemas import BatchIn, DeadLetterIn, PriorityIn, TaskIn
@@ -15,23 +25,37 @@ from rota.core import limits
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
 
-router = APIRouter(prefix=API_PREFIX, tags=["tasks"])
+router = APIRouter(prefix=API_PREFIX, tags=["tasks"], responses=COMMON)
 
 
-@router.post("/tasks", status_code=201, response_class=FastJSON)
+@router.post(
+    "/tasks",
+    status_code=201,
+    response_class=FastJSON,
+    responses=answers(201, TaskOut, 409),
+)
 async def submit(body: TaskIn, scope: Scoped) -> Response:
     task = await scope.enqueue(body.spec())
     return FastJSON(task_json(task), status_code=201)
 
 
-@router.post("/tasks/batch", status_code=201, response_class=FastJSON)
+@router.post(
+    "/tasks/batch",
+    status_code=201,
+    response_class=FastJSON,
+    responses=answers(201, TaskBatchOut, 409),
+)
 async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
     """Submit up to 1,000 tasks atomically: all are stored or none."""
     tasks = await scope.enqueue_many([t.spec() for t in body.tasks])
     return FastJSON({"tasks": [task_json(t) for t in tasks]}, status_code=201)
 
 
-@router.get("/tasks/{task_id}", response_class=FastJSON)
+@router.get(
+    "/tasks/{task_id}",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404),
+)
 async def get_task(task_id: str, scope: Scoped) -> Response:
     """The task; while queued it carries its 1-based ``position``."""
     task = await scope.get(task_id)
@@ -39,7 +63,7 @@ async def get_task(task_id: str, scope: Scoped) -> Response:
     return FastJSON(task_json(task, position=position))
 
 
-@router.get("/tasks", response_class=FastJSON)
+@router.get("/tasks", response_class=FastJSON, responses=answers(200, TaskPageOut))
 async def list_tasks(
     scope: Scoped,
     queue: str | None = None,
@@ -59,37 +83,63 @@ async def list_tasks(
     return FastJSON(body)
 
 
-@router.get("/tasks/{task_id}/events", response_class=FastJSON)
+@router.get(
+    "/tasks/{task_id}/events",
+    response_class=FastJSON,
+    responses=answers(200, EventsOut, 404),
+)
 async def task_events(task_id: str, scope: Scoped) -> Response:
     return FastJSON({"events": [event_json(e) for e in await scope.events(task_id)]})
 
 
-@router.post("/tasks/{task_id}/cancel", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/cancel",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404, 409),
+)
 async def cancel(task_id: str, scope: Scoped) -> Response:
     """Waiting tasks end ``canceled``; a running one gets ``cancel_requested``."""
     return FastJSON(task_json(await scope.cancel(task_id)))
 
 
-@router.post("/tasks/{task_id}/priority", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/priority",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404, 409),
+)
 async def set_priority(task_id: str, body: PriorityIn, scope: Scoped) -> Response:
     task = await scope.set_priority(task_id, body.priority, to_tail=body.to_tail)
     return FastJSON(task_json(task))
 
 
-@router.post("/dead-letter/retry", response_class=FastJSON, tags=["dead letter"])
+@router.post(
+    "/dead-letter/retry",
+    response_class=FastJSON,
+    tags=["dead letter"],
+    responses=answers(200, RetriedOut),
+)
 async def retry_dead(body: DeadLetterIn, scope: Scoped) -> Response:
     """Requeue the failed tasks that match (attempts reset); their ids."""
     ids = await scope.retry_failed(body.filter(), limit=body.limit)
     return FastJSON({"retried": ids, "count": len(ids)})
 
 
-@router.post("/dead-letter/discard", response_class=FastJSON, tags=["dead letter"])
+@router.post(
+    "/dead-letter/discard",
+    response_class=FastJSON,
+    tags=["dead letter"],
+    responses=answers(200, DiscardedOut),
+)
 async def discard_dead(body: DeadLetterIn, scope: Scoped) -> Response:
     """Delete the failed tasks that match, with their history."""
     return FastJSON({"discarded": await scope.discard_failed(body.filter(), limit=body.limit)})
 
 
-@router.post("/tasks/{task_id}/retry", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/retry",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404, 409),
+)
 async def retry(task_id: str, scope: Scoped) -> Response:
     """Operator retry of a failed or canceled task: back to ``queued``, attempts reset."""
     return FastJSON(task_json(await scope.retry(task_id)))

@@ -10,6 +10,16 @@ from starlette.responses import Response
 
 from rota.api.encode import FastJSON, TimeTexts, task_json, worker_json
 from rota.api.errors import error_body
+from rota.api.outputs import (
+    COMMON,
+    ClaimOut,
+    LeaseOut,
+    ReportOut,
+    TaskOut,
+    WorkerOut,
+    WorkersOut,
+    answers,
+)
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Svc
 from rota.api.schemas import (
@@ -23,10 +33,10 @@ from rota.api.schemas import (
 )
 from rota.service import Outcome
 
-router = APIRouter(prefix=API_PREFIX, tags=["workers"])
+router = APIRouter(prefix=API_PREFIX, tags=["workers"], responses=COMMON)
 
 
-@router.put("/workers/{worker_id}", response_class=FastJSON)
+@router.put("/workers/{worker_id}", response_class=FastJSON, responses=answers(200, WorkerOut))
 async def register(worker_id: str, body: WorkerIn, service: Svc) -> Response:
     """Announce a starting worker (again after a restart: the entry is replaced)."""
     info = await service.register_worker(
@@ -41,7 +51,7 @@ async def register(worker_id: str, body: WorkerIn, service: Svc) -> Response:
     return FastJSON(worker_json(info, []))
 
 
-@router.get("/workers", response_class=FastJSON)
+@router.get("/workers", response_class=FastJSON, responses=answers(200, WorkersOut))
 async def list_workers(service: Svc) -> Response:
     """Workers heard from within ``ROTA_WORKER_SILENCE`` seconds (60 by default), each with
     its running tasks and last contact (any claim, heartbeat or registration)."""
@@ -53,7 +63,10 @@ async def list_workers(service: Svc) -> Response:
 @router.post(
     "/workers/{worker_id}/claim",
     response_class=FastJSON,
-    responses={204: {"description": "no task became ready within `wait` seconds"}},
+    responses={
+        200: {"model": ClaimOut},
+        204: {"description": "no task became ready within `wait` seconds"},
+    },
 )
 async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
     """Lease up to ``max`` tasks in priority order; each carries its ``lease_token``.
@@ -82,7 +95,11 @@ async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
     return FastJSON(answer)
 
 
-@router.post("/tasks/{task_id}/heartbeat", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/heartbeat",
+    response_class=FastJSON,
+    responses=answers(200, LeaseOut, 404, 409),
+)
 async def heartbeat(task_id: str, body: LeaseIn, service: Svc) -> Response:
     """Extend the lease; the answer says whether a cancel was requested."""
     task = await service.heartbeat(task_id, body.lease_token)
@@ -90,7 +107,11 @@ async def heartbeat(task_id: str, body: LeaseIn, service: Svc) -> Response:
     return FastJSON({"lease_expires_at": expires, "cancel_requested": task.cancel_requested})
 
 
-@router.post("/tasks/{task_id}/progress", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/progress",
+    response_class=FastJSON,
+    responses=answers(200, LeaseOut, 404, 409),
+)
 async def progress(task_id: str, body: ProgressIn, service: Svc) -> Response:
     """Record progress (and extend the lease, as a heartbeat does)."""
     task = await service.heartbeat(task_id, body.lease_token, progress=body.progress)
@@ -98,12 +119,20 @@ async def progress(task_id: str, body: ProgressIn, service: Svc) -> Response:
     return FastJSON({"lease_expires_at": expires, "cancel_requested": task.cancel_requested})
 
 
-@router.post("/tasks/{task_id}/complete", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/complete",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404, 409),
+)
 async def complete(task_id: str, body: CompleteIn, service: Svc) -> Response:
     return FastJSON(task_json(await service.complete(task_id, body.lease_token, body.result)))
 
 
-@router.post("/tasks/{task_id}/fail", response_class=FastJSON)
+@router.post(
+    "/tasks/{task_id}/fail",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404, 409),
+)
 async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
     """Retried with backoff while attempts remain, else ``failed``."""
     task = await service.fail(
@@ -117,7 +146,11 @@ async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
     return FastJSON(task_json(task))
 
 
-@router.post("/workers/{worker_id}/report", response_class=FastJSON)
+@router.post(
+    "/workers/{worker_id}/report",
+    response_class=FastJSON,
+    responses=answers(200, ReportOut),
+)
 async def report(worker_id: str, body: ReportIn, service: Svc) -> Response:
     """Many completions and failures at once; each item gets its own status."""
     outcomes = await service.report(
