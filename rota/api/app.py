@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from rota.api import docs_ui, errors
-from rota.api.access import authorize, document
+from rota.api.access import document
 from rota.api.limits import BodyLimit
 from rota.api.routes import jobs, meta, tasks, workers
-from rota.api.routes.deps import known_query
+from rota.api.routes.deps import gate
 from rota.core import limits
 from rota.service import Service
 from rota.service.tokens import Tokens
@@ -53,7 +53,7 @@ def create_app(
         redoc_url=None,
         docs_url=None,  # docs_ui serves it, offline
         # who may call (401/403) before what was asked is looked at
-        dependencies=[Depends(authorize), Depends(known_query)],
+        dependencies=[Depends(gate)],
     )
     app.state.service = service
     app.state.tokens = tokens or Tokens.from_settings(

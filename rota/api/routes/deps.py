@@ -21,10 +21,17 @@ async def get_service(request: Request) -> Service:
 
 
 Svc = Annotated[Service, Depends(get_service)]
-Caller = Annotated[Principal, Depends(authorize)]
 
 
-async def get_scope(request: Request, principal: Caller) -> Scope:
+async def gate(request: Request) -> None:
+    """The app-wide dependency, first on every route: who calls (401/403), then whether the
+    query string is the route's own. The principal waits in ``request.state``."""
+    request.state.principal = await authorize(request)
+    known_query(request)
+
+
+async def get_scope(request: Request) -> Scope:
+    principal: Principal = request.state.principal  # set by gate, which runs first
     return Scope(request.app.state.service, principal)
 
 
@@ -32,10 +39,10 @@ async def get_scope(request: Request, principal: Caller) -> Scope:
 Scoped = Annotated[Scope, Depends(get_scope)]
 
 
-async def known_query(request: Request) -> None:
+def known_query(request: Request) -> None:
     """Refuse query parameters the route does not take, as unknown body fields are refused:
     ``GET /tasks?job=<id>`` must not quietly list every task."""
-    if not request.query_params:
+    if not request.scope["query_string"]:
         return
     route = request.scope.get("route")
     allowed = _query_names(route.dependant) if isinstance(route, APIRoute) else frozenset()
