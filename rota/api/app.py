@@ -71,5 +71,9 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for module in (tasks, workers, jobs, meta):
         app.include_router(module.router)  # each carries API_PREFIX
-    app.add_middleware(BodyLimit, max_bytes=limits.MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=limits.MAX_BODY_BYTES,
+        max_containers=limits.MAX_BODY_CONTAINERS,
+    )
     return app

@@ -58,5 +58,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> Response:
-        body = {"error": "HTTPError", "message": str(exc.detail)}
+        message = str(exc.detail)
+        if exc.status_code == 400:  # FastAPI's words for a body json could not parse
+            message = "the body is not JSON: check its syntax, encoding (UTF-8) and nesting"
+        body = {"error": "HTTPError", "message": message}
         return FastJSON(body, status_code=exc.status_code, headers=exc.headers)

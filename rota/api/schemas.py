@@ -7,7 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from rota.core import limits
 from rota.core.models import TaskFilter
@@ -16,6 +24,19 @@ from rota.service import Completion, Failure, TaskSpec
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_lists(cls, data: Any) -> Any:
+        """Refuse an oversized list before its items are validated one by one: a batch of a
+        million items is refused in milliseconds, not after a million validations."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if isinstance(value, list) and len(value) > limits.MAX_BATCH:
+                    raise ValueError(
+                        f"{key}: at most {limits.MAX_BATCH} items per request, not {len(value)}"
+                    )
+        return data
 
 
 class TaskIn(Body):

@@ -161,3 +161,15 @@ async def test_an_error_quotes_only_a_prefix_of_what_it_refuses(api: Api) -> Non
     body = assert_error(response, 422, "queue", "200001 characters")
     assert len(response.content) < 1_000, len(response.content)
     assert huge not in body["message"]
+
+
+async def test_a_deep_or_huge_body_is_refused_and_the_server_keeps_serving(api: Api) -> None:
+    deep = '{"kind": "k", "payload": {"a": ' + "[" * 10_000 + "]" * 10_000 + "}}"
+    assert_error(await api.http.post(f"{API}/tasks", **raw(deep)), 400, "not JSON")
+    huge = '{"tasks": [' + ",".join(['{"kind": "k"}'] * 1_000_000) + "]}"
+    response = await api.http.post(f"{API}/tasks/batch", **raw(huge))
+    assert_error(response, 413, "200000 JSON objects and arrays")
+    listed = '{"tasks": [' + ",".join(['{"kind": "k"}'] * 1_001) + "]}"
+    assert_error(await api.http.post(f"{API}/tasks/batch", **raw(listed)), 422, "at most 1000")
+    await assert_nothing_stored(api)
+    assert (await api.submit())["state"] == "queued"  # and the server still serves
