@@ -61,6 +61,11 @@ class Backend(Protocol):
         """Call ``callback`` when another process inserts tasks (no-op where not supported)."""
         ...
 
+    async def store_version(self) -> int | None:
+        """A number that changes when another process commits to the store, read cheaply
+        (SQLite's ``data_version``); None where ``listen_inserts`` pushes changes."""
+        ...
+
     async def leader_attempt_elect(self, *, hold: float) -> bool:
         """Become or stay the one maintenance leader; False while another process is.
 

@@ -62,6 +62,9 @@ class MemoryBackend:
     async def listen_inserts(self, callback: Callable[[], None]) -> None:
         return None
 
+    async def store_version(self) -> int | None:
+        return None
+
     async def leader_attempt_elect(self, *, hold: float) -> bool:
         return True
 

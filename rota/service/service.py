@@ -56,6 +56,7 @@ from rota.service.validation import (
     check_json,
     check_name,
 )
+from rota.service.waiting import Waiting
 
 S = TaskState
 # Looked up once: an Enum member lookup costs 150 ns, and reports touch these per result.
@@ -106,6 +107,7 @@ class Service:
         self.settings = settings or Settings()
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
+        self.waiting = Waiting(backend, self.notifier, self.clock, self.settings.poll_interval)
         self.is_leader = False
         self.maintainer = Maintainer(self, default_services(self.settings.sweep_interval))
         self._seen: dict[str, datetime] = {}  # worker id -> when it was last touched
@@ -115,6 +117,7 @@ class Service:
         await self.backend.listen_inserts(self.notifier.notify)
 
     async def close(self) -> None:
+        await self.waiting.close()
         await self.backend.close()
 
     # -- producing -----------------------------------------------------------------------
@@ -225,21 +228,7 @@ class Service:
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0:
                 return tasks
-            await self.notifier.wait(ticket, await self._nap(remaining))
-
-    async def _nap(self, remaining: float) -> float:
-        """How long a long-poll may sleep before it looks again by itself. A store that
-        pushes other processes' inserts wakes it sooner; the re-check only covers a lost
-        wake-up, so it can be rarer there."""
-        nap = remaining
-        caps = self.backend.capabilities
-        if caps.shared:
-            poll = self.settings.poll_interval
-            nap = min(nap, poll * 5 if caps.push_wakeups else poll)
-        next_run = await self.backend.task_next_run_at()
-        if next_run is not None:
-            nap = min(nap, max((next_run - self.clock.now()).total_seconds(), 0.001))
-        return nap
+            await self.waiting.wait(ticket, remaining)
 
     async def _saw(self, worker_id: str | None) -> None:
         """Record that a worker was heard from, at most once a second per worker."""

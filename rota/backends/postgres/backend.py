@@ -262,6 +262,9 @@ class PostgresBackend:
         self._wakes += 1
         self._promote_at = None
 
+    async def store_version(self) -> int | None:
+        return None  # LISTEN/NOTIFY pushes
+
     async def leader_attempt_elect(self, *, hold: float) -> bool:
         """Hold (or take) the session advisory lock; True while this process is leader."""
         if self._leader is not None:

@@ -229,6 +229,9 @@ class RedisBackend:
             except Exception:
                 log.exception("a wake-up callback failed")
 
+    async def store_version(self) -> int | None:
+        return None  # pub/sub pushes
+
     async def leader_attempt_elect(self, *, hold: float) -> bool:
         keys = [self._k.leader, self._k.fence]
         args = [self._lease or "", self._holder, max(int(hold * 1000), 1)]

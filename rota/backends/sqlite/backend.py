@@ -236,6 +236,10 @@ class SQLiteBackend:
     async def listen_inserts(self, callback: Callable[[], None]) -> None:
         return None
 
+    async def store_version(self) -> int | None:
+        # changes when another connection (another process) commits; this one's do not
+        return int(await self._run(lambda: self._db.execute("PRAGMA data_version").fetchone()[0]))
+
     async def leader_attempt_elect(self, *, hold: float) -> bool:
         return True
 
