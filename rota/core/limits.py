@@ -11,6 +11,7 @@ MAX_JSON_DEPTH = 32
 MAX_BATCH = 1000  # tasks per POST /tasks/batch or /jobs, items per report
 MAX_CLAIM = 1000  # tasks per claim
 MAX_WAIT_SECONDS = 30.0  # long-poll bound for claims
+MAX_WAITING_CLAIMS = 10_000  # long-polls one process holds; more are answered at once
 MAX_BODY_BYTES = 16 * 1024 * 1024  # one HTTP request body
 MAX_BODY_CONTAINERS = 200_000  # JSON objects and arrays in one request body
 MAX_ATTEMPTS = 100

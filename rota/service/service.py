@@ -226,7 +226,7 @@ class Service:
             )
             tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()
-            if tasks or remaining <= 0:
+            if tasks or remaining <= 0 or self.waiting.count >= limits.MAX_WAITING_CLAIMS:
                 return tasks
             await self.waiting.wait(ticket, remaining)
 

@@ -66,3 +66,22 @@ async def test_another_process_commit_wakes_the_waiting_claims(tmp_path: Path) -
     finally:
         await here.close()
         await there.close()
+
+
+async def test_past_the_limit_of_waiting_claims_a_claim_answers_at_once(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("rota.core.limits.MAX_WAITING_CLAIMS", 3)
+    service = Service(SQLiteBackend(tmp_path / "t.db"), Settings(poll_interval=0.05))
+    await service.open()
+    try:
+        held = [asyncio.create_task(service.claim(f"w{i}", wait=2.0)) for i in range(3)]
+        await asyncio.sleep(0.1)
+        assert service.waiting.count == 3
+        started = time.monotonic()
+        assert await service.claim("w9", wait=2.0) == []
+        assert time.monotonic() - started < 1.0  # not held: the process holds its limit
+        await service.enqueue(TaskSpec("work"))
+        assert sum(len(t) for t in await asyncio.gather(*held)) == 1
+    finally:
+        await service.close()
