@@ -5,14 +5,16 @@ boolean, no Infinity or NaN."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -20,6 +22,59 @@ from pydantic import (
 from rota.core import limits
 from rota.core.models import TaskFilter
 from rota.service import Completion, Failure, TaskSpec
+
+# What the service accepts, written into the OpenAPI document so that a client (or a fuzzer)
+# knows it; the service checks it, with messages that say what to fix (docs/limits.md).
+NAME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": limits.MAX_NAME_LENGTH,
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
+}
+ID_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": limits.MAX_ID_LENGTH,
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+}
+NULL: dict[str, Any] = {"type": "null"}
+Name = Annotated[str, WithJsonSchema(NAME_SCHEMA)]
+#: path and query parameters, documented alike
+NamePath = Annotated[str, Path(json_schema_extra=NAME_SCHEMA)]
+IdPath = Annotated[str, Path(json_schema_extra=ID_SCHEMA)]
+NameQuery = Annotated[str | None, Query(json_schema_extra=NAME_SCHEMA)]
+IdQuery = Annotated[str | None, Query(json_schema_extra=ID_SCHEMA)]
+OptName = Annotated[str | None, WithJsonSchema({"anyOf": [NAME_SCHEMA, NULL]})]
+TaskId = Annotated[str, WithJsonSchema(ID_SCHEMA)]
+OptId = Annotated[str | None, WithJsonSchema({"anyOf": [ID_SCHEMA, NULL]})]
+_SECONDS = {"type": "number", "minimum": 0, "maximum": 7 * 24 * 3600}
+RETRY_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "backoff": {"enum": ["exponential", "fixed", "list"]},
+                "delay": _SECONDS,
+                "max_delay": _SECONDS,
+                "jitter": {"type": "boolean"},
+                "delays": {"type": "array", "items": _SECONDS, "minItems": 1, "maxItems": 100},
+                "retry_on": {
+                    "type": "array",
+                    "maxItems": 100,
+                    "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.]{0,127}$"},
+                },
+            },
+        },
+        NULL,
+    ]
+}
+PRIORITY_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 0, "maximum": 100},
+        {"enum": ["low", "mid", "high"]},
+    ]
+}
 
 
 class Body(BaseModel):
@@ -40,21 +95,31 @@ class Body(BaseModel):
 
 
 class TaskIn(Body):
-    kind: str = Field(description="the handler's name", examples=["echo"])
+    kind: Name = Field(description="the handler's name", examples=["echo"])
     payload: dict[str, Any] = Field(default_factory=dict, description="a JSON object")
-    queue: str = "default"
-    priority: StrictInt | StrictStr | None = Field(
-        None, description="0..100, higher runs first, or high (80) / mid (50) / low (20)"
-    )
-    id: str | None = Field(None, description="your own id; a duplicate is 409")
+    queue: Name = "default"
+    priority: Annotated[
+        StrictInt | StrictStr | None, WithJsonSchema({"anyOf": [*PRIORITY_SCHEMA["anyOf"], NULL]})
+    ] = Field(None, description="0..100, higher runs first, or high (80) / mid (50) / low (20)")
+    id: OptId = Field(None, description="your own id; a duplicate is 409")
     run_at: datetime | None = Field(
         None, strict=False, description="run no earlier than this (ISO 8601, with offset)"
     )
-    delay: float | None = Field(None, description="or: run no earlier than this many seconds")
-    max_attempts: int | None = None
-    timeout: float | None = Field(None, description="seconds a run may take")
-    tenant: str | None = None
-    retry: dict[str, Any] | None = Field(
+    delay: float | None = Field(
+        None,
+        description="or: run this many seconds from now",
+        json_schema_extra={"minimum": 0, "maximum": limits.MAX_DELAY_SECONDS},
+    )
+    max_attempts: int | None = Field(
+        None, json_schema_extra={"minimum": 1, "maximum": limits.MAX_ATTEMPTS}
+    )
+    timeout: float | None = Field(
+        None,
+        description="seconds a run may take",
+        json_schema_extra={"exclusiveMinimum": 0, "maximum": limits.MAX_TIMEOUT_SECONDS},
+    )
+    tenant: OptName = None
+    retry: Annotated[dict[str, Any] | None, WithJsonSchema(RETRY_SCHEMA)] = Field(
         None,
         description='e.g. {"backoff": "exponential", "delay": 1, "max_delay": 300, '
         '"jitter": true} or {"backoff": "list", "delays": [1, 10, 60]}; '
@@ -63,7 +128,11 @@ class TaskIn(Body):
     expires_at: datetime | None = Field(
         None, strict=False, description="not started by then: never run (ISO 8601, with offset)"
     )
-    expires_in: float | None = Field(None, description="or: seconds from now")
+    expires_in: float | None = Field(
+        None,
+        description="or: seconds from now",
+        json_schema_extra={"exclusiveMinimum": 0, "maximum": limits.MAX_DELAY_SECONDS},
+    )
 
     @field_validator("run_at", "expires_at", mode="before")
     @classmethod
@@ -95,13 +164,13 @@ class BatchIn(Body):
 
 
 class JobIn(Body):
-    name: str
-    tenant: str | None = None
+    name: Name
+    tenant: OptName = None
     tasks: list[TaskIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
 
 
 class PriorityIn(Body):
-    priority: StrictInt | StrictStr
+    priority: Annotated[StrictInt | StrictStr, WithJsonSchema(PRIORITY_SCHEMA)]
     to_tail: bool = Field(
         False, description="true: go to the tail of the new level; false: keep enqueue order"
     )
@@ -131,14 +200,14 @@ class FailIn(LeaseIn):
 
 
 class CompletionIn(CompleteIn):
-    id: str
+    id: TaskId
 
     def item(self) -> Completion:
         return Completion(self.id, self.lease_token, self.result)
 
 
 class FailureIn(FailIn):
-    id: str
+    id: TaskId
 
     def item(self) -> Failure:
         return Failure(
@@ -154,10 +223,10 @@ class FailureIn(FailIn):
 class DeadLetterIn(Body):
     """Which failed tasks: every field narrows the set; none means all of them."""
 
-    queue: str | None = None
-    kind: str | None = None
-    tenant: str | None = None
-    job_id: str | None = None
+    queue: OptName = None
+    kind: OptName = None
+    tenant: OptName = None
+    job_id: OptId = None
     limit: int = Field(1000, ge=1, le=limits.MAX_LIST_LIMIT)
 
     def filter(self) -> TaskFilter:
@@ -165,12 +234,12 @@ class DeadLetterIn(Body):
 
 
 class WorkerIn(Body):
-    name: str = Field(max_length=limits.MAX_NAME_LENGTH, description="e.g. host-pid")
-    host: str = Field(max_length=limits.MAX_NAME_LENGTH)
-    queues: list[str] | None = Field(None, max_length=100, description="null: every queue")
-    capabilities: list[str] = Field(default_factory=list, max_length=100)
+    name: Name = Field(max_length=limits.MAX_NAME_LENGTH, description="e.g. host-pid")
+    host: Name = Field(max_length=limits.MAX_NAME_LENGTH)
+    queues: list[Name] | None = Field(None, max_length=100, description="null: every queue")
+    capabilities: list[Name] = Field(default_factory=list, max_length=100)
     concurrency: int = Field(ge=1, le=limits.MAX_CLAIM * 10)
-    version: str = Field(max_length=limits.MAX_NAME_LENGTH)
+    version: Name = Field(max_length=limits.MAX_NAME_LENGTH)
 
 
 class ReportIn(Body):
@@ -179,7 +248,7 @@ class ReportIn(Body):
 
 
 class ClaimIn(Body):
-    queues: list[str] | None = None
+    queues: list[Name] | None = Field(None, max_length=100, description="null: every queue")
     max: int = Field(1, ge=1, le=limits.MAX_CLAIM)
     wait: float = Field(0.0, ge=0, le=limits.MAX_WAIT_SECONDS, description="long-poll seconds")
     completions: list[CompletionIn] = Field(

@@ -16,5 +16,6 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # one HTTP request body
 MAX_BODY_CONTAINERS = 200_000  # JSON objects and arrays in one request body
 MAX_ATTEMPTS = 100
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+MAX_DELAY_SECONDS = 52 * MAX_TIMEOUT_SECONDS  # delay, expires_in: about a year
 MAX_LIST_LIMIT = 1000
 MAX_TOKEN = 2**62  # lease tokens and cursors fit a signed 64-bit column

@@ -56,7 +56,9 @@ class Scope:
         if self.tenant is not None and tenant not in (None, self.tenant):
             raise Forbidden(f"this token submits for tenant {self.tenant!r} only")
         stamped = [self._stamp(s) for s in specs]
-        return await self.service.submit_job(name, stamped, tenant or self.tenant)
+        return await self.service.submit_job(
+            name, stamped, tenant if tenant is not None else self.tenant
+        )
 
     async def get(self, task_id: str) -> Task:
         task = await self.service.get(task_id)

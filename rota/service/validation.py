@@ -162,7 +162,7 @@ def _run_at(run_at: datetime | None, delay: float | None, now: datetime) -> date
         except OverflowError as exc:
             raise ValidationError("run_at is outside the supported calendar") from exc
     assert delay is not None
-    if not 0 <= delay <= limits.MAX_TIMEOUT_SECONDS * 52:
+    if not 0 <= delay <= limits.MAX_DELAY_SECONDS:
         raise ValidationError("delay must be between 0 and one year of seconds")
     return now + timedelta(seconds=delay)
 
@@ -171,7 +171,7 @@ def _expiry(expires_at: datetime | None, expires_in: float | None, now: datetime
     if expires_at is not None and expires_in is not None:
         raise ValidationError("give expires_at or expires_in, not both")
     if expires_in is not None:
-        if not 0 < expires_in <= limits.MAX_TIMEOUT_SECONDS * 52:
+        if not 0 < expires_in <= limits.MAX_DELAY_SECONDS:
             raise ValidationError("expires_in must be between 0 and one year of seconds")
         return now + timedelta(seconds=expires_in)
     assert expires_at is not None

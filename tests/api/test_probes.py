@@ -173,3 +173,9 @@ async def test_a_deep_or_huge_body_is_refused_and_the_server_keeps_serving(api: 
     assert_error(await api.http.post(f"{API}/tasks/batch", **raw(listed)), 422, "at most 1000")
     await assert_nothing_stored(api)
     assert (await api.submit())["state"] == "queued"  # and the server still serves
+
+
+async def test_an_empty_job_tenant_is_refused_not_dropped(api: Api) -> None:
+    body = {"name": "j", "tasks": [{"kind": "k"}], "tenant": ""}
+    assert_error(await api.post("/jobs", body), 422, "tenant")
+    await assert_nothing_stored(api)

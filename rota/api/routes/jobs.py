@@ -14,7 +14,7 @@ from rota.api.outputs import (
 )
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
-from rota.api.schemas import JobIn
+from rota.api.schemas import IdPath, JobIn
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"], responses=COMMON)
 
@@ -36,5 +36,5 @@ async def submit_job(body: JobIn, scope: Scoped) -> Response:
     response_class=FastJSON,
     responses=answers(200, JobOut, 404),
 )
-async def get_job(job_id: str, scope: Scoped) -> Response:
+async def get_job(job_id: IdPath, scope: Scoped) -> Response:
     return FastJSON(job_json(await scope.job(job_id)))

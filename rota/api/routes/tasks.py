@@ -20,7 +20,7 @@ from rota.api.outputs import (
 )
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
-from rota.api.schemas import BatchIn, DeadLetterIn, PriorityIn, TaskIn
+from rota.api.schemas import BatchIn, DeadLetterIn, IdPath, IdQuery, NameQuery, PriorityIn, TaskIn
 from rota.core import limits
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
@@ -56,7 +56,7 @@ async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
     response_class=FastJSON,
     responses=answers(200, TaskOut, 404),
 )
-async def get_task(task_id: str, scope: Scoped) -> Response:
+async def get_task(task_id: IdPath, scope: Scoped) -> Response:
     """The task; while queued it carries its 1-based ``position``."""
     task = await scope.get(task_id)
     position = await scope.service.position(task_id) if task.state == TaskState.QUEUED else None
@@ -66,11 +66,11 @@ async def get_task(task_id: str, scope: Scoped) -> Response:
 @router.get("/tasks", response_class=FastJSON, responses=answers(200, TaskPageOut))
 async def list_tasks(
     scope: Scoped,
-    queue: str | None = None,
+    queue: NameQuery = None,
     state: TaskState | None = None,
-    kind: str | None = None,
-    tenant: str | None = None,
-    job_id: str | None = None,
+    kind: NameQuery = None,
+    tenant: NameQuery = None,
+    job_id: IdQuery = None,
     cursor: int | None = Query(
         None, ge=0, le=limits.MAX_TOKEN, description="next_cursor of the previous page"
     ),
@@ -88,7 +88,7 @@ async def list_tasks(
     response_class=FastJSON,
     responses=answers(200, EventsOut, 404),
 )
-async def task_events(task_id: str, scope: Scoped) -> Response:
+async def task_events(task_id: IdPath, scope: Scoped) -> Response:
     return FastJSON({"events": [event_json(e) for e in await scope.events(task_id)]})
 
 
@@ -97,7 +97,7 @@ async def task_events(task_id: str, scope: Scoped) -> Response:
     response_class=FastJSON,
     responses=answers(200, TaskOut, 404, 409),
 )
-async def cancel(task_id: str, scope: Scoped) -> Response:
+async def cancel(task_id: IdPath, scope: Scoped) -> Response:
     """Waiting tasks end ``canceled``; a running one gets ``cancel_requested``."""
     return FastJSON(task_json(await scope.cancel(task_id)))
 
@@ -107,7 +107,7 @@ async def cancel(task_id: str, scope: Scoped) -> Response:
     response_class=FastJSON,
     responses=answers(200, TaskOut, 404, 409),
 )
-async def set_priority(task_id: str, body: PriorityIn, scope: Scoped) -> Response:
+async def set_priority(task_id: IdPath, body: PriorityIn, scope: Scoped) -> Response:
     task = await scope.set_priority(task_id, body.priority, to_tail=body.to_tail)
     return FastJSON(task_json(task))
 
@@ -140,6 +140,6 @@ async def discard_dead(body: DeadLetterIn, scope: Scoped) -> Response:
     response_class=FastJSON,
     responses=answers(200, TaskOut, 404, 409),
 )
-async def retry(task_id: str, scope: Scoped) -> Response:
+async def retry(task_id: IdPath, scope: Scoped) -> Response:
     """Operator retry of a failed or canceled task: back to ``queued``, attempts reset."""
     return FastJSON(task_json(await scope.retry(task_id)))

@@ -26,7 +26,9 @@ from rota.api.schemas import (
     ClaimIn,
     CompleteIn,
     FailIn,
+    IdPath,
     LeaseIn,
+    NamePath,
     ProgressIn,
     ReportIn,
     WorkerIn,
@@ -37,7 +39,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["workers"], responses=COMMON)
 
 
 @router.put("/workers/{worker_id}", response_class=FastJSON, responses=answers(200, WorkerOut))
-async def register(worker_id: str, body: WorkerIn, service: Svc) -> Response:
+async def register(worker_id: NamePath, body: WorkerIn, service: Svc) -> Response:
     """Announce a starting worker (again after a restart: the entry is replaced)."""
     info = await service.register_worker(
         worker_id,
@@ -68,7 +70,7 @@ async def list_workers(service: Svc) -> Response:
         204: {"description": "no task became ready within `wait` seconds"},
     },
 )
-async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
+async def claim(worker_id: NamePath, body: ClaimIn, service: Svc) -> Response:
     """Lease up to ``max`` tasks in priority order; each carries its ``lease_token``.
 
     Results may ride along (``completions``, ``failures``, as in ``/report``): they are
@@ -100,7 +102,7 @@ async def claim(worker_id: str, body: ClaimIn, service: Svc) -> Response:
     response_class=FastJSON,
     responses=answers(200, LeaseOut, 404, 409),
 )
-async def heartbeat(task_id: str, body: LeaseIn, service: Svc) -> Response:
+async def heartbeat(task_id: IdPath, body: LeaseIn, service: Svc) -> Response:
     """Extend the lease; the answer says whether a cancel was requested."""
     task = await service.heartbeat(task_id, body.lease_token)
     expires = None if task.lease_expires_at is None else task.lease_expires_at.isoformat()
@@ -112,7 +114,7 @@ async def heartbeat(task_id: str, body: LeaseIn, service: Svc) -> Response:
     response_class=FastJSON,
     responses=answers(200, LeaseOut, 404, 409),
 )
-async def progress(task_id: str, body: ProgressIn, service: Svc) -> Response:
+async def progress(task_id: IdPath, body: ProgressIn, service: Svc) -> Response:
     """Record progress (and extend the lease, as a heartbeat does)."""
     task = await service.heartbeat(task_id, body.lease_token, progress=body.progress)
     expires = None if task.lease_expires_at is None else task.lease_expires_at.isoformat()
@@ -124,7 +126,7 @@ async def progress(task_id: str, body: ProgressIn, service: Svc) -> Response:
     response_class=FastJSON,
     responses=answers(200, TaskOut, 404, 409),
 )
-async def complete(task_id: str, body: CompleteIn, service: Svc) -> Response:
+async def complete(task_id: IdPath, body: CompleteIn, service: Svc) -> Response:
     return FastJSON(task_json(await service.complete(task_id, body.lease_token, body.result)))
 
 
@@ -133,7 +135,7 @@ async def complete(task_id: str, body: CompleteIn, service: Svc) -> Response:
     response_class=FastJSON,
     responses=answers(200, TaskOut, 404, 409),
 )
-async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
+async def fail(task_id: IdPath, body: FailIn, service: Svc) -> Response:
     """Retried with backoff while attempts remain, else ``failed``."""
     task = await service.fail(
         task_id,
@@ -151,7 +153,7 @@ async def fail(task_id: str, body: FailIn, service: Svc) -> Response:
     response_class=FastJSON,
     responses=answers(200, ReportOut),
 )
-async def report(worker_id: str, body: ReportIn, service: Svc) -> Response:
+async def report(worker_id: NamePath, body: ReportIn, service: Svc) -> Response:
     """Many completions and failures at once; each item gets its own status."""
     outcomes = await service.report(
         [c.item() for c in body.completions],
