@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from rota.api import docs_ui, errors
 from rota.api.access import document
 from rota.api.limits import BodyLimit
-from rota.api.routes import jobs, meta, tasks, workers
+from rota.api.routes import admin, jobs, meta, tasks, workers
 from rota.api.routes.deps import gate
 from rota.core import limits
 from rota.service import Service
@@ -69,7 +69,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for module in (tasks, workers, jobs, meta):
+    for module in (tasks, workers, jobs, meta, admin):
         app.include_router(module.router)  # each carries API_PREFIX
     app.add_middleware(
         BodyLimit,

@@ -171,6 +171,24 @@ class StatsOut(Out):
     queues: int
 
 
+class TokenOut(Out):
+    name: str
+    role: Literal["producer", "worker", "viewer", "operator"]
+    tenant: str | None
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+    last_used_at: str | None
+
+
+class TokenCreatedOut(TokenOut):
+    secret: str = Field(description="shown in this answer only")
+
+
+class TokensOut(Out):
+    tokens: list[TokenOut]
+
+
 class HealthOut(Out):
     status: Literal["ok", "unavailable"]
     leader: bool | None = None

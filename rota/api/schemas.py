@@ -257,3 +257,17 @@ class ClaimIn(Body):
         description="results to report with this claim (saves a request per batch)",
     )
     failures: list[FailureIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)
+
+
+class TokenIn(Body):
+    role: str = Field(
+        description="producer, worker, viewer or operator",
+        json_schema_extra={"enum": ["producer", "worker", "viewer", "operator"]},
+    )
+    name: OptName = Field(None, description="unique; default: <role>-<n>")
+    tenant: OptName = Field(None, description="bind a producer or viewer token to a tenant")
+    expires_in: float | None = Field(
+        None,
+        description="seconds the token stays valid; null: until revoked",
+        json_schema_extra={"exclusiveMinimum": 0, "maximum": 10 * 365 * 86400},
+    )

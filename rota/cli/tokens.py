@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Annotated, TypeVar
 
 import typer
@@ -19,10 +18,9 @@ from rich.table import Table
 
 from rota.backends import Backend, backend_from_url
 from rota.config import Settings
-from rota.core.auth import TokenRecord, check_binding, digest, new_secret, parse_role
+from rota.core.auth import TokenRecord
 from rota.core.clock import SystemClock
-from rota.core.errors import Conflict, NotFound
-from rota.service.validation import check_name
+from rota.service.tokens import create_token, revoke_token
 
 T = TypeVar("T")
 token_app = typer.Typer(help="API tokens (stored hashed).", no_args_is_help=True)
@@ -53,28 +51,15 @@ def create(
     database_url: DatabaseUrl = DEFAULT_URL,
 ) -> None:
     """Make a token and print its secret (only now; rota keeps its digest)."""
-    kind = parse_role(role)
-    if tenant is not None:
-        check_name(tenant, "tenant")
-    check_binding(kind, tenant)
-    if expires_in is not None and not 0 < expires_in <= 10 * 365 * 86400:
-        raise typer.BadParameter("--expires-in must be between 0 and ten years of seconds")
-    secret = new_secret()
     now = SystemClock().now()
 
-    async def insert(backend: Backend) -> str:
-        taken = {t.name for t in await backend.token_list()}
-        chosen = name or next(f"{kind.value}-{n}" for n in range(1, 10**6) if
-                              f"{kind.value}-{n}" not in taken)  # fmt: skip
-        check_name(chosen, "token name")
-        expires = None if expires_in is None else now + timedelta(seconds=expires_in)
-        record = TokenRecord(chosen, digest(secret), kind, tenant, now, expires_at=expires)
-        if not await backend.token_insert(record):
-            raise Conflict(f"a token named {chosen!r} exists already: pick another --name")
-        return chosen
+    async def make(backend: Backend) -> tuple[TokenRecord, str]:
+        return await create_token(
+            backend, now, role=role, name=name, tenant=tenant, expires_in=expires_in
+        )
 
-    chosen = _with_store(database_url, insert)
-    Console(stderr=True).print(f"token {chosen!r} ({kind.value}) created; its secret:")
+    record, secret = _with_store(database_url, make)
+    Console(stderr=True).print(f"token {record.name!r} ({record.role.value}) created; its secret:")
     print(secret)
 
 
@@ -95,6 +80,5 @@ def list_(database_url: DatabaseUrl = DEFAULT_URL) -> None:
 def revoke(name: str, database_url: DatabaseUrl = DEFAULT_URL) -> None:
     """Revoke a token by name; servers refuse it within 5 seconds."""
     now = SystemClock().now()
-    if not _with_store(database_url, lambda backend: backend.token_revoke(name, now=now)):
-        raise NotFound(f"no live token named {name!r} (see `rota token list`)")
+    _with_store(database_url, lambda backend: revoke_token(backend, now, name))
     Console(stderr=True).print(f"token {name!r} revoked")

@@ -10,6 +10,7 @@ effect within that time on every server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -22,10 +23,11 @@ from rota.core.auth import (
     TokenRecord,
     check_binding,
     digest,
+    new_secret,
     parse_role,
     same_digest,
 )
-from rota.core.errors import ValidationError
+from rota.core.errors import Conflict, NotFound, ValidationError
 from rota.core.ids import quote
 from rota.service.validation import check_name
 
@@ -145,3 +147,42 @@ def load_file(path: Path, created: datetime) -> list[TokenRecord]:
         kept = digest(secret) if secret is not None else str(hashed).lower()
         records.append(TokenRecord(name, kept, role, tenant, created))
     return records
+
+
+#: the longest a token made by rota may live: ten years of seconds
+MAX_EXPIRES_IN = 10 * 365 * 86400.0
+
+
+async def create_token(
+    backend: Backend,
+    now: datetime,
+    *,
+    role: str,
+    name: str | None = None,
+    tenant: str | None = None,
+    expires_in: float | None = None,
+) -> tuple[TokenRecord, str]:
+    """Store a new token; the record and its secret (shown once, never stored)."""
+    kind = parse_role(role)
+    if tenant is not None:
+        check_name(tenant, "tenant")
+    check_binding(kind, tenant)
+    if expires_in is not None and not 0 < expires_in <= MAX_EXPIRES_IN:
+        raise ValidationError("expires_in must be between 0 and ten years of seconds")
+    if name is None:
+        taken = {t.name for t in await backend.token_list()}
+        name = next(
+            f"{kind.value}-{n}" for n in itertools.count(1) if f"{kind.value}-{n}" not in taken
+        )
+    check_name(name, "token name")
+    secret = new_secret()
+    expires = None if expires_in is None else now + timedelta(seconds=expires_in)
+    record = TokenRecord(name, digest(secret), kind, tenant, now, expires_at=expires)
+    if not await backend.token_insert(record):
+        raise Conflict(f"a token named {name!r} exists already: pick another name")
+    return record, secret
+
+
+async def revoke_token(backend: Backend, now: datetime, name: str) -> None:
+    if not await backend.token_revoke(name, now=now):
+        raise NotFound(f"no live token named {name!r}")

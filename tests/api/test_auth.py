@@ -53,6 +53,7 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/tasks/{task_id}/progress": {"lease_token": 1, "progress": 1},
     "POST /api/v1/tasks/{task_id}/complete": {"lease_token": 1},
     "POST /api/v1/tasks/{task_id}/fail": {"lease_token": 1, "error": "e"},
+    "POST /api/v1/admin/tokens": {"role": "viewer"},
 }
 
 
@@ -61,14 +62,17 @@ class Gate:
         self.http, self.service, self.ids = http, service, ids
 
     async def call(self, method: str, template: str, headers: dict[str, str]) -> httpx.Response:
-        path = template.format(task_id=self.ids["task"], job_id=self.ids["job"], worker_id="w1")
+        path = template.format(
+            task_id=self.ids["task"], job_id=self.ids["job"], worker_id="w1", name="gone"
+        )
         body = BODIES.get(f"{method} {template}")
         return await self.http.request(method, path, json=body, headers=headers)
 
     async def snapshot(self) -> Any:
         tasks, _ = await self.service.list_tasks(TaskFilter(), limit=1000)
         events = await self.service.events(self.ids["task"])
-        return tasks, events, await self.service.workers(), await self.service.counts()
+        tokens = await self.service.backend.token_list()
+        return tasks, events, await self.service.workers(), await self.service.counts(), tokens
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -253,3 +257,28 @@ async def test_anonymous_submit_at_low_priority_only_when_enabled(tmp_path: Path
         assert with_token.status_code == 201
         assert [t.priority for t in (await service.list_tasks(TaskFilter()))[0]] == [80, 20]
     await service.close()
+
+
+async def test_an_operator_makes_lists_and_revokes_tokens_over_http(gate: Gate) -> None:
+    op = bearer(SECRETS["operator"])
+    made = await gate.http.post(
+        "/api/v1/admin/tokens",
+        json={"role": "producer", "tenant": "acme", "name": "web"},
+        headers=op,
+    )
+    assert made.status_code == 201, made.text
+    secret = made.json()["secret"]
+    assert secret.startswith("rota_") and made.json()["tenant"] == "acme"
+    listed = (await gate.http.get("/api/v1/admin/tokens", headers=op)).json()["tokens"]
+    assert "web" in [t["name"] for t in listed] and secret not in str(listed)
+    submitted = await gate.http.post("/api/v1/tasks", json={"kind": "w"}, headers=bearer(secret))
+    assert submitted.status_code == 201 and submitted.json()["tenant"] == "acme"
+    again = await gate.http.post("/api/v1/admin/tokens", json={"role": "viewer", "name": "web"},
+                                 headers=op)  # fmt: skip
+    assert again.status_code == 409
+    bound = {"role": "worker", "tenant": "acme"}
+    assert (await gate.http.post("/api/v1/admin/tokens", json=bound, headers=op)).status_code == 422
+    revoked = await gate.http.post("/api/v1/admin/tokens/web/revoke", headers=op)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    missing = await gate.http.post("/api/v1/admin/tokens/nobody/revoke", headers=op)
+    assert missing.status_code == 404

@@ -1,0 +1,68 @@
+"""Operators: API tokens over HTTP (what `rota token` does against the store)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from rota.api.encode import FastJSON
+from rota.api.outputs import COMMON, TokenCreatedOut, TokenOut, TokensOut, answers
+from rota.api.routes import API_PREFIX
+from rota.api.routes.deps import Svc
+from rota.api.schemas import NamePath, TokenIn
+from rota.core.auth import TokenRecord
+from rota.service.tokens import create_token, revoke_token
+
+router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON)
+
+
+def token_json(token: TokenRecord) -> dict[str, Any]:
+    def at(value: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "name": token.name,
+        "role": token.role.value,
+        "tenant": token.tenant,
+        "created_at": at(token.created_at),
+        "expires_at": at(token.expires_at),
+        "revoked_at": at(token.revoked_at),
+        "last_used_at": at(token.last_used_at),
+    }
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_class=FastJSON,
+    responses=answers(201, TokenCreatedOut, 409),
+)
+async def create(body: TokenIn, service: Svc) -> Response:
+    """A new stored token; its ``secret`` is in this answer only (rota keeps its digest)."""
+    record, secret = await create_token(
+        service.backend,
+        service.clock.now(),
+        role=body.role,
+        name=body.name,
+        tenant=body.tenant,
+        expires_in=body.expires_in,
+    )
+    return FastJSON({**token_json(record), "secret": secret}, status_code=201)
+
+
+@router.get("/tokens", response_class=FastJSON, responses=answers(200, TokensOut))
+async def list_tokens(service: Svc) -> Response:
+    """Every stored token, without secrets or digests."""
+    return FastJSON({"tokens": [token_json(t) for t in await service.backend.token_list()]})
+
+
+@router.post(
+    "/tokens/{name}/revoke", response_class=FastJSON, responses=answers(200, TokenOut, 404)
+)
+async def revoke(name: NamePath, service: Svc) -> Response:
+    now = service.clock.now()
+    await revoke_token(service.backend, now, name)
+    (token,) = [t for t in await service.backend.token_list() if t.name == name]
+    return FastJSON(token_json(token))
