@@ -190,11 +190,18 @@ def up(
     workers: Annotated[int, typer.Option(min=1, max=16)] = 1,
     concurrency: int = 2,
     demo: Annotated[bool, typer.Option(help="submit the demo batch")] = True,
+    insecure: Annotated[
+        bool,
+        typer.Option(envvar="ROTA_INSECURE", help="serve a non-loopback address with no token"),
+    ] = False,
 ) -> None:
     """Everything on one machine: server, workers and a demo batch, until Ctrl-C."""
     from rota.cli.up import run_up
 
-    settings = Settings(host=host, port=port, database_url=database_url)
+    settings = Settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    warning = asyncio.run(check_access(settings))  # fails closed off loopback, as serve does
+    if warning:
+        console.print(f"[yellow]{warning}[/]")
     asyncio.run(run_up(settings, workers=workers, concurrency=concurrency, demo=demo))
 
 
