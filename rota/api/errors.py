@@ -13,6 +13,7 @@ from rota.api.encode import FastJSON
 from rota.core.errors import (
     Conflict,
     Forbidden,
+    IntakeBlocked,
     NotFound,
     PayloadTooLarge,
     RotaError,
@@ -26,8 +27,13 @@ _STATUS: list[tuple[type[RotaError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (IntakeBlocked, 503),
     (StoreError, 503),
 ]
+
+
+#: what a 503 (intake blocked, store unavailable) asks a client to wait before trying again
+RETRY_AFTER_SECONDS = 5
 
 
 def error_body(exc: RotaError) -> tuple[int, dict[str, Any]]:
@@ -49,7 +55,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RotaError)
     async def rota_error(_: Request, exc: RotaError) -> Response:
         status, body = error_body(exc)
-        return FastJSON(body, status_code=status)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        return FastJSON(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> Response:

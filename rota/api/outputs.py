@@ -189,6 +189,22 @@ class TokensOut(Out):
     tokens: list[TokenOut]
 
 
+class BlockOut(Out):
+    scope: Literal["all", "queue", "tenant"]
+    name: str | None
+    reason: str
+    since: str
+    by: str
+
+
+class BlocksOut(Out):
+    blocks: list[BlockOut]
+
+
+class ResumedOut(Out):
+    resumed: bool = Field(description="false: there was no such block")
+
+
 class HealthOut(Out):
     status: Literal["ok", "unavailable"]
     leader: bool | None = None

@@ -5,7 +5,7 @@ boolean, no Infinity or NaN."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from rota.core import limits
+from rota.core.errors import ValidationError
 from rota.core.models import TaskFilter
 from rota.service import Completion, Failure, TaskSpec
 
@@ -271,3 +272,23 @@ class TokenIn(Body):
         description="seconds the token stays valid; null: until revoked",
         json_schema_extra={"exclusiveMinimum": 0, "maximum": 10 * 365 * 86400},
     )
+
+
+class IntakeIn(Body):
+    """Which intake: a queue, a tenant, or neither for all of it."""
+
+    queue: OptName = None
+    tenant: OptName = None
+
+    def target(self) -> tuple[Literal["all", "queue", "tenant"], str | None]:
+        if self.queue is not None and self.tenant is not None:
+            raise ValidationError("give a queue or a tenant, not both")
+        if self.queue is not None:
+            return "queue", self.queue
+        if self.tenant is not None:
+            return "tenant", self.tenant
+        return "all", None
+
+
+class BlockIn(IntakeIn):
+    reason: str = Field(description="why; shown to every refused submitter", max_length=500)

@@ -232,3 +232,11 @@ class Backend(Protocol):
     async def token_touch(self, name: str, *, now: datetime) -> None:
         """Set ``last_used_at``."""
         ...
+
+    # -- operator controls (intake blocks): small JSON texts by key ----------------------
+
+    async def control_list(self) -> dict[str, str]: ...
+
+    async def control_set(self, key: str, value: str | None) -> None:
+        """Store ``value`` under ``key``; None removes the key."""
+        ...

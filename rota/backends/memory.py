@@ -45,6 +45,7 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._workers: dict[str, WorkerInfo] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._controls: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
@@ -391,3 +392,12 @@ class MemoryBackend:
         token = self._tokens.get(name)
         if token is not None:
             self._tokens[name] = replace(token, last_used_at=now)
+
+    async def control_list(self) -> dict[str, str]:
+        return dict(self._controls)
+
+    async def control_set(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._controls.pop(key, None)
+        else:
+            self._controls[key] = value

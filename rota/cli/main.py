@@ -206,6 +206,49 @@ def up(
 
 
 app.add_typer(token_app, name="token")
+intake_app = typer.Typer(help="Block and resume submits (operators).", no_args_is_help=True)
+app.add_typer(intake_app, name="intake")
+Target = Annotated[str | None, typer.Option(help="one queue (default: all intake)")]
+TenantOpt = Annotated[str | None, typer.Option(help="one tenant (default: all intake)")]
+
+
+@intake_app.command("block")
+def intake_block(
+    reason: Annotated[str, typer.Option(help="shown to every refused submitter")],
+    queue: Target = None,
+    tenant: TenantOpt = None,
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+) -> None:
+    """Refuse submits (503 with the reason) until `rota intake resume`."""
+    with Client(url, token=token) as client:
+        block = client.block_intake(reason, queue=queue, tenant=tenant)
+    where = "all intake" if block["scope"] == "all" else f"{block['scope']} {block['name']}"
+    console.print(f"blocked {where}: {block['reason']}")
+
+
+@intake_app.command("resume")
+def intake_resume(
+    queue: Target = None, tenant: TenantOpt = None, url: Url = DEFAULTS.url, token: Token = None
+) -> None:
+    """Lift a block."""
+    with Client(url, token=token) as client:
+        resumed = client.resume_intake(queue=queue, tenant=tenant)
+    console.print("resumed" if resumed else "there was no such block")
+
+
+@intake_app.command("status")
+def intake_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """The blocks in force."""
+    with Client(url, token=token) as client:
+        blocks = client.intake_blocks()
+    for b in blocks:
+        where = "all intake" if b["scope"] == "all" else f"{b['scope']} {b['name']}"
+        console.print(f"{where}: {b['reason']} (since {b['since']}, by {b['by']})")
+    if not blocks:
+        console.print("intake is open")
+
+
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

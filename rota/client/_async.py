@@ -313,6 +313,26 @@ class AsyncClient:
         data = await self._request("POST", "/dead-letter/discard", json=filters)
         return int(data["discarded"])
 
+    # -- operators ------------------------------------------------------------------------
+
+    async def block_intake(
+        self, reason: str, *, queue: str | None = None, tenant: str | None = None
+    ) -> dict[str, Any]:
+        """Refuse submits (all, one queue or one tenant) until :meth:`resume_intake`."""
+        body = {"reason": reason, "queue": queue, "tenant": tenant}
+        block: dict[str, Any] = await self._request("POST", "/admin/intake/block", json=body)
+        return block
+
+    async def resume_intake(self, *, queue: str | None = None, tenant: str | None = None) -> bool:
+        body = {"queue": queue, "tenant": tenant}
+        data = await self._request("POST", "/admin/intake/resume", json=body)
+        return bool(data["resumed"])
+
+    async def intake_blocks(self) -> builtins.list[dict[str, Any]]:
+        data = await self._request("GET", "/admin/intake")
+        blocks: builtins.list[dict[str, Any]] = data["blocks"]
+        return blocks
+
     async def complete(self, task_id: str, lease_token: int, result: Any = None) -> Task:
         body = {"lease_token": lease_token, "result": result}
         return task_from_json(await self._request("POST", f"/tasks/{task_id}/complete", json=body))

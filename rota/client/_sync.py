@@ -83,3 +83,6 @@ class Client:
     progress = _blocking(AsyncClient.progress)
     retry_failed = _blocking(AsyncClient.retry_failed)
     discard_failed = _blocking(AsyncClient.discard_failed)
+    block_intake = _blocking(AsyncClient.block_intake)
+    resume_intake = _blocking(AsyncClient.resume_intake)
+    intake_blocks = _blocking(AsyncClient.intake_blocks)

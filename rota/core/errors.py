@@ -13,6 +13,7 @@ error contract of the HTTP API::
     │   ├── DuplicateTask        a client-supplied id that already exists
     │   ├── IllegalTransition    the state machine forbids the change
     │   └── StaleLease           the lease token is not the live one
+    ├── IntakeBlocked            an operator blocked new work for now      (503)
     ├── StoreError               the store failed; nothing was changed     (503)
     │   └── SchemaMismatch       the store's schema is not the one this code needs
     └── ClientError              raised by the HTTP client
@@ -56,6 +57,10 @@ class IllegalTransition(Conflict):
 
 class StaleLease(Conflict):
     """A report carried a lease token that is not the task's live lease."""
+
+
+class IntakeBlocked(RotaError):
+    """An operator blocked submits (everywhere, to a queue or for a tenant); try later."""
 
 
 class StoreError(RotaError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -47,6 +47,7 @@ from rota.core.models import (
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
+from rota.service.controls import Controls
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
 from rota.service.validation import (
@@ -107,6 +108,7 @@ class Service:
         self.settings = settings or Settings()
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
+        self.controls = Controls(backend)
         self.waiting = Waiting(backend, self.notifier, self.clock, self.settings.poll_interval)
         self.is_leader = False
         self.maintainer = Maintainer(self, default_services(self.settings.sweep_interval))
@@ -137,7 +139,12 @@ class Service:
         default = self.settings.default_max_attempts
         # Lazy on purpose: a backend may store the first tasks while later ones are checked;
         # one that fails its checks aborts the whole insert.
-        tasks = (build_task(s, now=now, default_max_attempts=default, job=job) for s in specs)
+        tasks: Iterable[Task] = (
+            build_task(s, now=now, default_max_attempts=default, job=job) for s in specs
+        )
+        if await self.controls.blocks():  # an operator blocked some intake: check each task
+            tasks = list(tasks)
+            await self.controls.check_intake(tasks)
         stored = await self.backend.task_insert_many(tasks, job)
         self.notifier.notify()
         return [r.task for r in stored]

@@ -54,6 +54,8 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/tasks/{task_id}/complete": {"lease_token": 1},
     "POST /api/v1/tasks/{task_id}/fail": {"lease_token": 1, "error": "e"},
     "POST /api/v1/admin/tokens": {"role": "viewer"},
+    "POST /api/v1/admin/intake/block": {"queue": "mail", "reason": "smtp down"},
+    "POST /api/v1/admin/intake/resume": {"queue": "mail"},
 }
 
 

@@ -1,4 +1,5 @@
-"""Contract: stored API tokens (digests only), unique by name and digest, revoked once."""
+"""Contract: stored API tokens (digests only, unique by name and digest, revoked once), and
+operator controls (small JSON texts by key)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,17 @@ async def test_tokens_are_listed_by_creation(backend: Backend) -> None:
     for record in (late, early):
         assert await backend.token_insert(record)
     assert [t.name for t in await backend.token_list()] == ["early", "late"]
+
+
+async def test_controls_are_set_listed_replaced_and_removed(backend: Backend) -> None:
+    assert await backend.control_list() == {}
+    await backend.control_set("intake", '{"reason": "maintenance"}')
+    await backend.control_set("intake:queue:mail", '{"reason": "smtp down"}')
+    await backend.control_set("intake", '{"reason": "upgrade"}')  # replaced
+    assert await backend.control_list() == {
+        "intake": '{"reason": "upgrade"}',
+        "intake:queue:mail": '{"reason": "smtp down"}',
+    }
+    await backend.control_set("intake", None)
+    await backend.control_set("never-set", None)  # removing a missing key is no error
+    assert await backend.control_list() == {"intake:queue:mail": '{"reason": "smtp down"}'}

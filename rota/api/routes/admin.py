@@ -1,18 +1,29 @@
-"""Operators: API tokens over HTTP (what `rota token` does against the store)."""
+"""Operators: API tokens over HTTP (what `rota token` does against the store), and blocking
+or resuming intake (everything, one queue, one tenant)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
-from rota.api.outputs import COMMON, TokenCreatedOut, TokenOut, TokensOut, answers
+from rota.api.outputs import (
+    COMMON,
+    BlockOut,
+    BlocksOut,
+    ResumedOut,
+    TokenCreatedOut,
+    TokenOut,
+    TokensOut,
+    answers,
+)
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Svc
-from rota.api.schemas import NamePath, TokenIn
-from rota.core.auth import TokenRecord
+from rota.api.schemas import BlockIn, IntakeIn, NamePath, TokenIn
+from rota.core.auth import Principal, TokenRecord
+from rota.service.controls import Block
 from rota.service.tokens import create_token, revoke_token
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON)
@@ -66,3 +77,32 @@ async def revoke(name: NamePath, service: Svc) -> Response:
     await revoke_token(service.backend, now, name)
     (token,) = [t for t in await service.backend.token_list() if t.name == name]
     return FastJSON(token_json(token))
+
+
+def block_json(block: Block) -> dict[str, Any]:
+    return {"scope": block.scope, "name": block.name, "reason": block.reason,
+            "since": block.since, "by": block.by}  # fmt: skip
+
+
+@router.get("/intake", response_class=FastJSON, responses=answers(200, BlocksOut))
+async def intake(service: Svc) -> Response:
+    """The intake blocks in force."""
+    blocks = await service.controls.blocks()
+    return FastJSON({"blocks": [block_json(b) for b in blocks.values()]})
+
+
+@router.post("/intake/block", response_class=FastJSON, responses=answers(200, BlockOut))
+async def block(body: BlockIn, request: Request, service: Svc) -> Response:
+    """Refuse new submits (503 with ``Retry-After``, saying why) until resumed."""
+    scope, name = body.target()
+    principal: Principal = request.state.principal
+    made = await service.controls.block(
+        scope, name, reason=body.reason, by=principal.actor, now=service.clock.now()
+    )
+    return FastJSON(block_json(made))
+
+
+@router.post("/intake/resume", response_class=FastJSON, responses=answers(200, ResumedOut))
+async def resume(body: IntakeIn, service: Svc) -> Response:
+    scope, name = body.target()
+    return FastJSON({"resumed": await service.controls.resume(scope, name)})

@@ -744,6 +744,20 @@ class PostgresBackend:
         async with self._conn() as conn:
             await conn.execute(Q["touch_token"], (now, name))
 
+    # -- controls --------------------------------------------------------------------------
+
+    async def control_list(self) -> dict[str, str]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_controls"])).fetchall()
+        return {key: value for key, value in rows}
+
+    async def control_set(self, key: str, value: str | None) -> None:
+        async with self._conn() as conn:
+            if value is None:
+                await conn.execute(Q["delete_control"], (key,))
+            else:
+                await conn.execute(Q["upsert_control"], (key, value))
+
 
 def _token(row: Any) -> TokenRecord:
     name, digest, role, tenant, *times = row

@@ -458,3 +458,13 @@ UPDATE rota_tokens SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL;
 
 -- name: touch_token
 UPDATE rota_tokens SET last_used_at = %s WHERE name = %s;
+
+-- name: list_controls
+SELECT key, value FROM rota_controls;
+
+-- name: upsert_control
+INSERT INTO rota_controls (key, value) VALUES (%s, %s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: delete_control
+DELETE FROM rota_controls WHERE key = %s;

@@ -131,3 +131,9 @@ CREATE TABLE rota_tokens (
     revoked_at   TIMESTAMPTZ,
     last_used_at TIMESTAMPTZ
 );
+
+-- Operator controls (intake blocks), a JSON text by key.
+CREATE TABLE rota_controls (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -515,6 +515,20 @@ class RedisBackend:
             self._s.token_set, [self._k.prefix], (name, "last_used_at", to_us(now), "0")
         )
 
+    # -- controls --------------------------------------------------------------------------
+
+    async def control_list(self) -> dict[str, str]:
+        with _translated():
+            found: dict[str, str] = await _awaited(self._reader.hgetall(self._k.key("controls")))
+        return found
+
+    async def control_set(self, key: str, value: str | None) -> None:
+        with _translated():
+            if value is None:
+                await _awaited(self._writer.hdel(self._k.key("controls"), key))
+            else:
+                await _awaited(self._writer.hset(self._k.key("controls"), key, value))
+
 
 async def _awaited(result: Any) -> Any:
     """redis-py types a command as sync-or-async (differently across its versions); on the

@@ -25,6 +25,7 @@ Cluster slot. The layout (``<id>`` parts are built inside the Lua scripts, see c
 ``{NAME}:wseen``            zset: worker ids by last_seen_at
 ``{NAME}:tok:<name>``       hash: a stored API token (its digest, never the secret)
 ``{NAME}:tokdig``           hash: token name by digest
+``{NAME}:controls``         hash: operator controls (intake blocks), JSON by key
 ``{NAME}:leader``           string: the maintenance lease ``<fence>:<holder>``, with a TTL
 ``{NAME}:fence``            leadership fencing counter
 ``{NAME}:wake``             pub/sub channel (not a key): inserts and re-queues

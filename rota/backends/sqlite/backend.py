@@ -49,7 +49,7 @@ from rota.core.models import (
 from rota.core.states import TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -77,6 +77,7 @@ UPGRADES: dict[int, list[str]] = {
         " role TEXT NOT NULL, tenant TEXT, created_at INTEGER NOT NULL, expires_at INTEGER,"
         " revoked_at INTEGER, last_used_at INTEGER)",
     ],
+    6: ["CREATE TABLE controls (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
@@ -743,6 +744,22 @@ class SQLiteBackend:
         def run() -> None:
             with self._write() as db:
                 db.execute(Q["touch_token"], (to_us(now), name))
+
+        await self._run(run)
+
+    # -- controls --------------------------------------------------------------------------
+
+    async def control_list(self) -> dict[str, str]:
+        rows = await self._run(lambda: self._db.execute(Q["list_controls"]).fetchall())
+        return {key: value for key, value in rows}
+
+    async def control_set(self, key: str, value: str | None) -> None:
+        def run() -> None:
+            with self._write() as db:
+                if value is None:
+                    db.execute(Q["delete_control"], (key,))
+                else:
+                    db.execute(Q["upsert_control"], (key, value))
 
         await self._run(run)
 

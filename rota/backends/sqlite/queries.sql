@@ -183,3 +183,13 @@ UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL;
 
 -- name: touch_token
 UPDATE tokens SET last_used_at = ? WHERE name = ?;
+
+-- name: list_controls
+SELECT key, value FROM controls;
+
+-- name: upsert_control
+INSERT INTO controls (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: delete_control
+DELETE FROM controls WHERE key = ?;

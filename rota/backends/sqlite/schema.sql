@@ -85,3 +85,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at   INTEGER,
     last_used_at INTEGER
 );
+
+-- Operator controls (intake blocks), a JSON text by key.
+CREATE TABLE IF NOT EXISTS controls (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
