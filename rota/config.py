@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rota.core.errors import RotaError
@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     )
     tokens_file: str | None = Field(
         None, description='a JSON list of {"name", "role", "tenant"?, "secret" | "sha256"}'
+    )
+    compat: str = Field(
+        "", description="foreign APIs to serve at their own paths, comma-separated: dms"
+    )
+    dms_operator_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("ROTA_DMS_OPERATOR_TOKEN", "DMS_OPERATOR_TOKEN"),
+        description="the operator token of the DMS routes (X-DMS-Operator-Token)",
     )
     anonymous_submit: bool = Field(
         False,

@@ -20,6 +20,8 @@ from rota.core.auth import ANONYMOUS_PRODUCER, OPEN, Principal, Role
 from rota.service.tokens import Tokens
 
 PUBLIC: frozenset[Role] = frozenset()
+#: a compatibility route: it applies its foreign API's own access rules (rota/api/compat/)
+OWN_RULES: frozenset[Role] = frozenset({Role.PRODUCER, Role.WORKER, Role.VIEWER})
 SUBMIT = frozenset({Role.PRODUCER})
 READ = frozenset({Role.PRODUCER, Role.VIEWER})  # a tenant-bound token reads its tenant's
 VIEW = frozenset({Role.VIEWER})
@@ -58,6 +60,18 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/admin/intake/resume"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
+    # DMS (ROTA_COMPAT=dms)
+    ("POST", "/tasks"): OWN_RULES,
+    ("POST", "/tasks/cancel"): OWN_RULES,
+    ("GET", "/tasks/{task_id}"): OWN_RULES,
+    ("GET", "/queues/overview"): OWN_RULES,
+    ("POST", "/submitter/next"): OWN_RULES,
+    ("POST", "/admin/priority"): OWN_RULES,
+    ("POST", "/admin/block"): OWN_RULES,
+    ("POST", "/admin/resume"): OWN_RULES,
+    ("GET", "/admin/block"): OWN_RULES,
+    ("GET", "/stats"): OWN_RULES,
+    ("GET", "/healthz"): OWN_RULES,
     ("GET", "/docs"): PUBLIC,
 }
 
@@ -77,7 +91,7 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             admitted = ROUTES.get((method.upper(), path))
-            if admitted is None or admitted is PUBLIC:
+            if admitted is None or admitted is PUBLIC or admitted is OWN_RULES:
                 continue
             operation["security"] = [{"bearer": []}]
             roles = ", ".join(sorted(r.value for r in admitted | ADMIN))
@@ -104,6 +118,14 @@ async def authorize(request: Request) -> Principal:
         raise HTTPException(403, "this route is not open to any role")
     if admitted is PUBLIC:
         return ANONYMOUS  # no store read: liveness must answer while the store is down
+    if admitted is OWN_RULES:  # a bearer token, if sent, must be good; the route decides
+        header = request.headers.get("authorization")
+        if header is None or not header.lower().startswith("bearer "):
+            return ANONYMOUS
+        principal = await tokens.resolve(header[7:].strip())
+        if principal is None:
+            raise _unauthorized("the token is unknown, expired or revoked")
+        return principal
     header = request.headers.get("authorization")
     if header is None:
         if not await tokens.required():

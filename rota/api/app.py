@@ -11,12 +11,17 @@ from fastapi import Depends, FastAPI
 
 from rota.api import docs_ui, errors
 from rota.api.access import document
+from rota.api.compat import dms
 from rota.api.limits import BodyLimit
 from rota.api.routes import admin, jobs, meta, tasks, workers
 from rota.api.routes.deps import gate
 from rota.core import limits
+from rota.core.errors import ValidationError
 from rota.service import Service
 from rota.service.tokens import Tokens
+
+#: the compatibility routers ``ROTA_COMPAT`` may name
+COMPAT = {"dms": dms}
 
 
 def create_app(
@@ -71,6 +76,10 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for module in (tasks, workers, jobs, meta, admin):
         app.include_router(module.router)  # each carries API_PREFIX
+    for name in filter(None, (n.strip() for n in service.settings.compat.split(","))):
+        if name not in COMPAT:
+            raise ValidationError(f"ROTA_COMPAT: {name!r} is unknown; use {', '.join(COMPAT)}")
+        app.include_router(COMPAT[name].router)
     app.add_middleware(
         BodyLimit,
         max_bytes=limits.MAX_BODY_BYTES,

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from rota.api.encode import FastJSON
 from rota.core.errors import (
+    BadRequest,
     Conflict,
     Forbidden,
     IntakeBlocked,
@@ -23,6 +24,7 @@ from rota.core.errors import (
 
 _STATUS: list[tuple[type[RotaError], int]] = [
     (PayloadTooLarge, 413),
+    (BadRequest, 400),
     (ValidationError, 422),
     (Forbidden, 403),
     (NotFound, 404),

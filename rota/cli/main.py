@@ -53,11 +53,16 @@ def serve(
         bool,
         typer.Option(envvar="ROTA_INSECURE", help="serve a non-loopback address with no token"),
     ] = False,
+    compat: Annotated[
+        list[str] | None, typer.Option(help="serve a foreign API too (repeatable): dms")
+    ] = None,
     log_level: str = "info",
 ) -> None:
     """Serve the HTTP API (and run the lease sweeper) on the store at --database-url."""
     _logging(log_level)
     settings = Settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    if compat:  # the flag wins over ROTA_COMPAT
+        settings = settings.model_copy(update={"compat": ",".join(compat)})
     warning = asyncio.run(check_access(settings))
     console.print(f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}")
     if warning:

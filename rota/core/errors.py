@@ -6,7 +6,8 @@ error contract of the HTTP API::
 
     RotaError
     ├── ValidationError          bad input: a field, a size, a range      (422 / 400)
-    │   └── PayloadTooLarge      a payload or body over its documented limit (413)
+    │   ├── PayloadTooLarge      a payload or body over its documented limit (413)
+    │   └── BadRequest           refused as 400 where a compatible API does so (400)
     ├── Forbidden                the caller's token does not reach that    (403)
     ├── NotFound                 no task / job with that id                (404)
     ├── Conflict                 the request contradicts the stored state  (409)
@@ -37,6 +38,10 @@ class PayloadTooLarge(ValidationError):
 
 class Forbidden(RotaError):
     """The caller is known but its role or tenant does not reach what it asked for."""
+
+
+class BadRequest(ValidationError):
+    """Bad input answered 400, where a foreign API that rota speaks answers so."""
 
 
 class NotFound(RotaError):
