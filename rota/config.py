@@ -25,12 +25,18 @@ class Settings(BaseSettings):
         None, description='a JSON list of {"name", "role", "tenant"?, "secret" | "sha256"}'
     )
     compat: str = Field(
-        "", description="foreign APIs to serve at their own paths, comma-separated: dms"
+        "", description="foreign APIs to serve at their own paths, comma-separated: dms, cd"
     )
     dms_operator_token: str | None = Field(
         None,
         validation_alias=AliasChoices("ROTA_DMS_OPERATOR_TOKEN", "DMS_OPERATOR_TOKEN"),
         description="the operator token of the DMS routes (X-DMS-Operator-Token)",
+    )
+    cd_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=AliasChoices("ROTA_CD_TIMEOUT_SECONDS", "SCHEDULER_TIMEOUT_SECONDS"),
+        description="the cd routes' job timeout (cd's SCHEDULER_TIMEOUT_SECONDS)",
     )
     anonymous_submit: bool = Field(
         False,

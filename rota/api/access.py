@@ -72,6 +72,11 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/admin/block"): OWN_RULES,
     ("GET", "/stats"): OWN_RULES,
     ("GET", "/healthz"): OWN_RULES,
+    # cd (ROTA_COMPAT=cd): rota's roles, as cd has no access rules of its own
+    ("POST", "/jobs"): SUBMIT,
+    ("GET", "/jobs/{job_id}"): READ,
+    ("GET", "/next-job"): WORK,
+    ("POST", "/jobs/{job_id}/complete"): WORK,
     ("GET", "/docs"): PUBLIC,
 }
 

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 
 from rota.api import docs_ui, errors
 from rota.api.access import document
-from rota.api.compat import dms
+from rota.api.compat import cd, dms
 from rota.api.limits import BodyLimit
 from rota.api.routes import admin, jobs, meta, tasks, workers
 from rota.api.routes.deps import gate
@@ -21,7 +21,7 @@ from rota.service import Service
 from rota.service.tokens import Tokens
 
 #: the compatibility routers ``ROTA_COMPAT`` may name
-COMPAT = {"dms": dms}
+COMPAT = {"dms": dms, "cd": cd}
 
 
 def create_app(

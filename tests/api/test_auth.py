@@ -54,6 +54,8 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/tasks/{task_id}/complete": {"lease_token": 1},
     "POST /api/v1/tasks/{task_id}/fail": {"lease_token": 1, "error": "e"},
     "POST /api/v1/admin/tokens": {"role": "viewer"},
+    "POST /jobs": {"job_type": "sleep"},
+    "POST /jobs/{job_id}/complete": {"success": True},
     "POST /api/v1/admin/intake/block": {"queue": "mail", "reason": "smtp down"},
     "POST /api/v1/admin/intake/resume": {"queue": "mail"},
 }
@@ -83,7 +85,7 @@ def bearer(secret: str) -> dict[str, str]:
 
 @pytest.fixture
 async def gate(tmp_path: Path) -> AsyncIterator[Gate]:
-    service = Service(SQLiteBackend(tmp_path / "t.db"), make_settings())
+    service = Service(SQLiteBackend(tmp_path / "t.db"), make_settings(compat="dms,cd"))
     await service.open()
     now = service.clock.now()
     configured = [
@@ -114,7 +116,7 @@ async def gate(tmp_path: Path) -> AsyncIterator[Gate]:
 
 
 def documented_routes() -> set[tuple[str, str]]:
-    service = Service(SQLiteBackend(":memory:"), make_settings(compat="dms"))
+    service = Service(SQLiteBackend(":memory:"), make_settings(compat="dms,cd"))
     schema = create_app(service, maintenance=False).openapi()
     return {
         (method.upper(), path)

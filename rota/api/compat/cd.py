@@ -1,0 +1,119 @@
+"""The cd scheduler's API at its own paths (``ROTA_COMPAT=cd``), so its workers and clients
+work unchanged.
+
+It translates and decides nothing: a cd job is a rota task in queue ``cd`` whose kind is the
+``job_type``; its priority 1-10 is rota's priority (higher first); cd's reliability rules
+are the task's own settings: ``max_attempts`` 2 (retry once), a timeout of
+``SCHEDULER_TIMEOUT_SECONDS`` (30; the sweeper ends an overrun ``ROTA_TIMEOUT_GRACE`` later)
+and an immediate retry. States: PENDING is queued (or waiting to retry), RUNNING running,
+COMPLETED succeeded, FAILED failed or canceled. cd's workers send no lease token: a
+completion applies to the run the job holds now, as cd itself does. Its routes keep cd's
+access (none) unless rota tokens are configured, then they need a token as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+from starlette.responses import Response
+
+from rota.api.encode import FastJSON
+from rota.api.routes.deps import Svc
+from rota.api.schemas import Body, Name, NamePath
+from rota.core.errors import IllegalTransition, NotFound
+from rota.core.models import Task
+from rota.core.states import TaskState
+from rota.service import Service, TaskSpec
+
+QUEUE = "cd"
+MAX_ATTEMPTS = 2
+_STATE = {
+    TaskState.SCHEDULED: "PENDING",
+    TaskState.QUEUED: "PENDING",
+    TaskState.RUNNING: "RUNNING",
+    TaskState.SUCCEEDED: "COMPLETED",
+    TaskState.FAILED: "FAILED",
+    TaskState.CANCELED: "FAILED",
+}
+
+router = APIRouter(tags=["cd compatibility"])
+
+
+class CdJobIn(Body):
+    job_type: Name
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(5, ge=1, le=10, description="1..10, higher first")
+
+
+class CdCompleteIn(Body):
+    success: bool
+    error_message: str | None = Field(None, max_length=16 * 1024)
+
+
+def job_json(task: Task) -> dict[str, Any]:
+    def at(value: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "id": task.id,
+        "job_type": task.kind,
+        "payload": task.payload,
+        "priority": task.priority,
+        "state": _STATE[task.state],
+        "attempts": task.attempt,
+        "max_attempts": task.max_attempts,
+        "assigned_worker_id": task.worker_id,
+        "created_at": at(task.created_at),
+        "started_at": at(task.started_at),
+        "completed_at": at(task.finished_at),
+        "last_error": task.error,
+    }
+
+
+async def _job(service: Service, job_id: str) -> Task:
+    task = await service.get(job_id)
+    if task.queue != QUEUE:
+        raise NotFound(f"no job with id {job_id!r}")
+    return task
+
+
+@router.post("/jobs", status_code=201, response_class=FastJSON)
+async def create_job(body: CdJobIn, service: Svc) -> Response:
+    spec = TaskSpec(
+        body.job_type,
+        body.payload,
+        queue=QUEUE,
+        priority=body.priority,
+        max_attempts=MAX_ATTEMPTS,
+        timeout=service.settings.cd_timeout_seconds,
+        retry={"backoff": "fixed", "delay": 0},
+    )
+    return FastJSON(job_json(await service.enqueue(spec)), status_code=201)
+
+
+@router.get("/jobs/{job_id}", response_class=FastJSON)
+async def get_job(job_id: NamePath, service: Svc) -> Response:
+    return FastJSON(job_json(await _job(service, job_id)))
+
+
+@router.get("/next-job", response_class=FastJSON)
+async def next_job(service: Svc, worker_id: str = Query(..., min_length=1)) -> Response:
+    """The next PENDING job, now RUNNING for ``worker_id``; 204 when none."""
+    tasks = await service.claim(worker_id, queues=[QUEUE], limit=1)
+    return FastJSON(job_json(tasks[0])) if tasks else Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/complete", response_class=FastJSON)
+async def complete(job_id: NamePath, body: CdCompleteIn, service: Svc) -> Response:
+    """Success: COMPLETED. Failure: PENDING again while an attempt is left, else FAILED."""
+    task = await _job(service, job_id)
+    if task.state != TaskState.RUNNING:
+        raise IllegalTransition(f"job {job_id} is {_STATE[task.state]}, not RUNNING")
+    if body.success:
+        done = await service.complete(task.id, task.lease_token, None)
+    else:
+        error = body.error_message or "the worker reported a failure"
+        done = await service.fail(task.id, task.lease_token, error)
+    return FastJSON(job_json(done))
