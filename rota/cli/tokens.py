@@ -20,7 +20,7 @@ from rota.backends import Backend, backend_from_url
 from rota.config import Settings
 from rota.core.auth import TokenRecord
 from rota.core.clock import SystemClock
-from rota.service.tokens import create_token, revoke_token
+from rota.service.tokens import StoredTokens
 
 T = TypeVar("T")
 token_app = typer.Typer(help="API tokens (stored hashed).", no_args_is_help=True)
@@ -51,12 +51,10 @@ def create(
     database_url: DatabaseUrl = DEFAULT_URL,
 ) -> None:
     """Make a token and print its secret (only now; rota keeps its digest)."""
-    now = SystemClock().now()
 
     async def make(backend: Backend) -> tuple[TokenRecord, str]:
-        return await create_token(
-            backend, now, role=role, name=name, tenant=tenant, expires_in=expires_in
-        )
+        stored = StoredTokens(backend, SystemClock().now)
+        return await stored.create(role=role, name=name, tenant=tenant, expires_in=expires_in)
 
     record, secret = _with_store(database_url, make)
     Console(stderr=True).print(f"token {record.name!r} ({record.role.value}) created; its secret:")
@@ -79,6 +77,5 @@ def list_(database_url: DatabaseUrl = DEFAULT_URL) -> None:
 @token_app.command("revoke")
 def revoke(name: str, database_url: DatabaseUrl = DEFAULT_URL) -> None:
     """Revoke a token by name; servers refuse it within 5 seconds."""
-    now = SystemClock().now()
-    _with_store(database_url, lambda backend: revoke_token(backend, now, name))
+    _with_store(database_url, lambda backend: StoredTokens(backend, SystemClock().now).revoke(name))
     Console(stderr=True).print(f"token {name!r} revoked")

@@ -50,6 +50,7 @@ from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_
 from rota.service.controls import Controls
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
+from rota.service.tokens import StoredTokens
 from rota.service.validation import (
     TaskSpec,
     build_task,
@@ -109,6 +110,7 @@ class Service:
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
         self.controls = Controls(backend)
+        self.tokens = StoredTokens(backend, self.clock.now)
         self.waiting = Waiting(backend, self.notifier, self.clock, self.settings.poll_interval)
         self.is_leader = False
         self.maintainer = Maintainer(self, default_services(self.settings.sweep_interval))

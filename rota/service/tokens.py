@@ -3,8 +3,8 @@
 Configured tokens come from ``ROTA_TOKEN`` (an operator token named ``default``: what the
 worker, the client and the CLI send, so ``rota up`` works with one variable) and from
 ``ROTA_TOKENS_FILE``, a JSON list of ``{"name", "role", "tenant"?, "secret" | "sha256"}``.
-Stored tokens are made by ``rota token create`` and kept hashed, with expiry, revocation and
-last use. A resolved stored token is remembered for ``CACHE_SECONDS``: a revocation takes
+Stored tokens are made by ``rota token create`` or the admin routes (``StoredTokens``) and
+kept hashed, with expiry, revocation and last use. A resolved stored token is remembered for ``CACHE_SECONDS``: a revocation takes
 effect within that time on every server.
 """
 
@@ -153,36 +153,47 @@ def load_file(path: Path, created: datetime) -> list[TokenRecord]:
 MAX_EXPIRES_IN = 10 * 365 * 86400.0
 
 
-async def create_token(
-    backend: Backend,
-    now: datetime,
-    *,
-    role: str,
-    name: str | None = None,
-    tenant: str | None = None,
-    expires_in: float | None = None,
-) -> tuple[TokenRecord, str]:
-    """Store a new token; the record and its secret (shown once, never stored)."""
-    kind = parse_role(role)
-    if tenant is not None:
-        check_name(tenant, "tenant")
-    check_binding(kind, tenant)
-    if expires_in is not None and not 0 < expires_in <= MAX_EXPIRES_IN:
-        raise ValidationError("expires_in must be between 0 and ten years of seconds")
-    if name is None:
-        taken = {t.name for t in await backend.token_list()}
-        name = next(
-            f"{kind.value}-{n}" for n in itertools.count(1) if f"{kind.value}-{n}" not in taken
-        )
-    check_name(name, "token name")
-    secret = new_secret()
-    expires = None if expires_in is None else now + timedelta(seconds=expires_in)
-    record = TokenRecord(name, digest(secret), kind, tenant, now, expires_at=expires)
-    if not await backend.token_insert(record):
-        raise Conflict(f"a token named {name!r} exists already: pick another name")
-    return record, secret
+class StoredTokens:
+    """Making, listing and revoking the store's tokens: what `rota token` and the admin
+    routes do, in one place."""
 
+    def __init__(self, backend: Backend, now: Callable[[], datetime]) -> None:
+        self._backend = backend
+        self._now = now
 
-async def revoke_token(backend: Backend, now: datetime, name: str) -> None:
-    if not await backend.token_revoke(name, now=now):
-        raise NotFound(f"no live token named {name!r}")
+    async def create(
+        self,
+        *,
+        role: str,
+        name: str | None = None,
+        tenant: str | None = None,
+        expires_in: float | None = None,
+    ) -> tuple[TokenRecord, str]:
+        """Store a new token; the record and its secret (shown once, never stored)."""
+        kind = parse_role(role)
+        if tenant is not None:
+            check_name(tenant, "tenant")
+        check_binding(kind, tenant)
+        if expires_in is not None and not 0 < expires_in <= MAX_EXPIRES_IN:
+            raise ValidationError("expires_in must be between 0 and ten years of seconds")
+        if name is None:
+            taken = {t.name for t in await self._backend.token_list()}
+            names = (f"{kind.value}-{n}" for n in itertools.count(1))
+            name = next(candidate for candidate in names if candidate not in taken)
+        check_name(name, "token name")
+        secret = new_secret()
+        now = self._now()
+        expires = None if expires_in is None else now + timedelta(seconds=expires_in)
+        record = TokenRecord(name, digest(secret), kind, tenant, now, expires_at=expires)
+        if not await self._backend.token_insert(record):
+            raise Conflict(f"a token named {name!r} exists already: pick another name")
+        return record, secret
+
+    async def all(self) -> list[TokenRecord]:
+        return await self._backend.token_list()
+
+    async def revoke(self, name: str) -> TokenRecord:
+        if not await self._backend.token_revoke(name, now=self._now()):
+            raise NotFound(f"no live token named {name!r}")
+        (record,) = [t for t in await self._backend.token_list() if t.name == name]
+        return record

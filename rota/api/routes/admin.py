@@ -24,7 +24,6 @@ from rota.api.routes.deps import Svc
 from rota.api.schemas import BlockIn, IntakeIn, NamePath, TokenIn
 from rota.core.auth import Principal, TokenRecord
 from rota.service.controls import Block
-from rota.service.tokens import create_token, revoke_token
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON)
 
@@ -52,9 +51,7 @@ def token_json(token: TokenRecord) -> dict[str, Any]:
 )
 async def create(body: TokenIn, service: Svc) -> Response:
     """A new stored token; its ``secret`` is in this answer only (rota keeps its digest)."""
-    record, secret = await create_token(
-        service.backend,
-        service.clock.now(),
+    record, secret = await service.tokens.create(
         role=body.role,
         name=body.name,
         tenant=body.tenant,
@@ -66,17 +63,14 @@ async def create(body: TokenIn, service: Svc) -> Response:
 @router.get("/tokens", response_class=FastJSON, responses=answers(200, TokensOut))
 async def list_tokens(service: Svc) -> Response:
     """Every stored token, without secrets or digests."""
-    return FastJSON({"tokens": [token_json(t) for t in await service.backend.token_list()]})
+    return FastJSON({"tokens": [token_json(t) for t in await service.tokens.all()]})
 
 
 @router.post(
     "/tokens/{name}/revoke", response_class=FastJSON, responses=answers(200, TokenOut, 404)
 )
 async def revoke(name: NamePath, service: Svc) -> Response:
-    now = service.clock.now()
-    await revoke_token(service.backend, now, name)
-    (token,) = [t for t in await service.backend.token_list() if t.name == name]
-    return FastJSON(token_json(token))
+    return FastJSON(token_json(await service.tokens.revoke(name)))
 
 
 def block_json(block: Block) -> dict[str, Any]:
