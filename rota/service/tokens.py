@@ -4,8 +4,8 @@ Configured tokens come from ``ROTA_TOKEN`` (an operator token named ``default``:
 worker, the client and the CLI send, so ``rota up`` works with one variable) and from
 ``ROTA_TOKENS_FILE``, a JSON list of ``{"name", "role", "tenant"?, "secret" | "sha256"}``.
 Stored tokens are made by ``rota token create`` or the admin routes (``StoredTokens``) and
-kept hashed, with expiry, revocation and last use. A resolved stored token is remembered for ``CACHE_SECONDS``: a revocation takes
-effect within that time on every server.
+kept hashed, with expiry, revocation and last use. A resolved stored token is remembered for
+``CACHE_SECONDS``: a revocation takes effect within that time on every server.
 """
 
 from __future__ import annotations
