@@ -32,6 +32,9 @@ stress: $(STAMP) ## the multi-node and concurrent-claimer tests at full size (Po
 reliability: $(STAMP) ## the fault-injection suite at full size; writes docs/reliability.md
 	ROTA_RELIABILITY=1 $(BIN)/pytest -m reliability -p no:cacheprovider --timeout 3600 -s
 
+fuzz: $(STAMP) ## Schemathesis against a live server: 200 cases per operation, stateful too
+	ROTA_FUZZ_EXAMPLES=200 $(BIN)/pytest tests/e2e/test_fuzz.py -p no:cacheprovider --timeout 3600
+
 lint: $(STAMP) ## ruff and mypy only
 	$(BIN)/ruff check rota tests bench
 	$(BIN)/mypy
@@ -55,4 +58,4 @@ bench-redis: $(STAMP) ## rota beside RQ, Celery, Dramatiq, arq, Huey and SAQ on 
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress reliability lint fmt bench bench-postgres bench-redis clean
+.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis clean

@@ -13,8 +13,10 @@ from rota.api import docs_ui, errors
 from rota.api.access import document
 from rota.api.compat import cd, dms
 from rota.api.limits import BodyLimit
+from rota.api.links import add_links
 from rota.api.routes import admin, jobs, meta, tasks, workers
 from rota.api.routes.deps import gate
+from rota.api.schemas import COMPONENTS
 from rota.core import limits
 from rota.core.errors import ValidationError
 from rota.service import Service
@@ -70,7 +72,9 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document(default_openapi())
+            schema = default_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
+            app.openapi_schema = add_links(document(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

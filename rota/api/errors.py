@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from rota.api.encode import FastJSON
 from rota.core.errors import (
@@ -66,9 +67,31 @@ def install(app: FastAPI) -> None:
         return FastJSON(body, status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         message = str(exc.detail)
         if exc.status_code == 400:  # FastAPI's words for a body json could not parse
             message = "the body is not JSON: check its syntax, encoding (UTF-8) and nesting"
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {"Allow": ", ".join(_allowed(request))}
         body = {"error": "HTTPError", "message": message}
-        return FastJSON(body, status_code=exc.status_code, headers=exc.headers)
+        return FastJSON(body, status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only the first
+    route's, though a path (``/api/v1/tasks``) may have a route per method."""
+    # a literal path wins over a template that also matches it, as in the OpenAPI document:
+    # GET /api/v1/tasks/{task_id} matches /api/v1/tasks/batch, which is POST only
+    literal = request.app.openapi().get("paths", {}).get(request.url.path)
+    if literal is not None:
+        return sorted(method.upper() for method in literal)
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]

@@ -39,6 +39,55 @@ ID_SCHEMA: dict[str, Any] = {
     "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$",
 }
 NULL: dict[str, Any] = {"type": "null"}
+
+
+# Any JSON but NUL characters, which PostgreSQL's JSON cannot hold (refused on every store
+# so that every store agrees); a component of the document, as it refers to itself.
+_NO_NUL = {"pattern": "^[^\\x00]*$"}
+_JSON_REF = {"$ref": "#/components/schemas/JsonValue"}
+JSON_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "propertyNames": _NO_NUL,
+    "additionalProperties": _JSON_REF,
+}
+COMPONENTS: dict[str, Any] = {
+    "JsonValue": {
+        "description": "any JSON value without NUL characters, nested at most "
+        f"{limits.MAX_JSON_DEPTH} levels",
+        "anyOf": [
+            NULL,
+            {"type": "boolean"},
+            # integers (1.0 included, as JSON Schema counts it) fit 64 bits, as stores keep them
+            {"type": "integer", "minimum": -(2**63), "maximum": 2**64 - 1},
+            {"type": "number", "not": {"type": "integer"}},
+            {"type": "string", **_NO_NUL},
+            {"type": "array", "items": _JSON_REF},
+            JSON_OBJECT_SCHEMA,
+        ],
+    }
+}
+_ANY_REF = {"$ref": "#/components/schemas/AnyJson"}
+COMPONENTS["AnyJson"] = {
+    "description": "any JSON value",
+    "anyOf": [
+        NULL,
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "string"},
+        {"type": "array", "items": _ANY_REF},
+        {"type": "object", "additionalProperties": _ANY_REF},
+    ],
+}
+JsonObject = Annotated[dict[str, Any], WithJsonSchema(JSON_OBJECT_SCHEMA)]
+JsonValue = Annotated[Any, WithJsonSchema({"allOf": [_JSON_REF]})]
+
+
+def not_both(first: str, second: str, **types: dict[str, Any]) -> dict[str, Any]:
+    """The schema of "not both fields given" (null counts as not given), so that a client
+    or a fuzzer knows a rule the service enforces across fields."""
+    return {"not": {"required": [first, second], "properties": types}}
+
+
 Name = Annotated[str, WithJsonSchema(NAME_SCHEMA)]
 #: path and query parameters, documented alike
 NamePath = Annotated[str, Path(json_schema_extra=NAME_SCHEMA)]
@@ -47,6 +96,11 @@ NameQuery = Annotated[str | None, Query(json_schema_extra=NAME_SCHEMA)]
 IdQuery = Annotated[str | None, Query(json_schema_extra=ID_SCHEMA)]
 OptName = Annotated[str | None, WithJsonSchema({"anyOf": [NAME_SCHEMA, NULL]})]
 TaskId = Annotated[str, WithJsonSchema(ID_SCHEMA)]
+#: a reported item's id is checked item by item: a bad one gets its own 404 or 422 among
+#: the results, and the rest of the report still applies
+ReportedId = Annotated[
+    str, WithJsonSchema({"type": "string", "description": "the task's id (checked per item)"})
+]
 OptId = Annotated[str | None, WithJsonSchema({"anyOf": [ID_SCHEMA, NULL]})]
 _SECONDS = {"type": "number", "minimum": 0, "maximum": 7 * 24 * 3600}
 RETRY_SCHEMA: dict[str, Any] = {
@@ -61,11 +115,22 @@ RETRY_SCHEMA: dict[str, Any] = {
                 "jitter": {"type": "boolean"},
                 "delays": {"type": "array", "items": _SECONDS, "minItems": 1, "maxItems": 100},
                 "retry_on": {
-                    "type": "array",
-                    "maxItems": 100,
-                    "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.]{0,127}$"},
+                    "anyOf": [
+                        {
+                            "type": "array",
+                            "maxItems": 100,
+                            "items": {
+                                "type": "string",
+                                "pattern": "^[A-Za-z_][A-Za-z0-9_.]{0,127}$",
+                            },
+                        },
+                        NULL,
+                    ]
                 },
             },
+            # a list backoff needs its delays
+            "if": {"required": ["backoff"], "properties": {"backoff": {"const": "list"}}},
+            "then": {"required": ["delays"]},
         },
         NULL,
     ]
@@ -96,8 +161,22 @@ class Body(BaseModel):
 
 
 class TaskIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                not_both("run_at", "delay", run_at={"type": "string"}, delay={"type": "number"}),
+                not_both(
+                    "expires_at",
+                    "expires_in",
+                    expires_at={"type": "string"},
+                    expires_in={"type": "number"},
+                ),
+            ]
+        }
+    )
+
     kind: Name = Field(description="the handler's name", examples=["echo"])
-    payload: dict[str, Any] = Field(default_factory=dict, description="a JSON object")
+    payload: JsonObject = Field(default_factory=dict, description="a JSON object")
     queue: Name = "default"
     priority: Annotated[
         StrictInt | StrictStr | None, WithJsonSchema({"anyOf": [*PRIORITY_SCHEMA["anyOf"], NULL]})
@@ -182,11 +261,11 @@ class LeaseIn(Body):
 
 
 class CompleteIn(LeaseIn):
-    result: Any = None
+    result: JsonValue = None
 
 
 class ProgressIn(LeaseIn):
-    progress: Any = Field(description="any JSON; the latest replaces the previous")
+    progress: JsonValue = Field(description="any JSON; the latest replaces the previous")
 
 
 class FailIn(LeaseIn):
@@ -201,14 +280,16 @@ class FailIn(LeaseIn):
 
 
 class CompletionIn(CompleteIn):
-    id: TaskId
+    id: ReportedId
+    #: checked per item, as the id is: a bad result gets its own 422 among the results
+    result: Annotated[Any, WithJsonSchema({"allOf": [_ANY_REF]})] = None
 
     def item(self) -> Completion:
         return Completion(self.id, self.lease_token, self.result)
 
 
 class FailureIn(FailIn):
-    id: TaskId
+    id: ReportedId
 
     def item(self) -> Failure:
         return Failure(
@@ -261,6 +342,12 @@ class ClaimIn(Body):
 
 
 class TokenIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra=not_both(
+            "role", "tenant", role={"enum": ["worker", "operator"]}, tenant={"type": "string"}
+        )
+    )
+
     role: str = Field(
         description="producer, worker, viewer or operator",
         json_schema_extra={"enum": ["producer", "worker", "viewer", "operator"]},
@@ -277,6 +364,12 @@ class TokenIn(Body):
 class IntakeIn(Body):
     """Which intake: a queue, a tenant, or neither for all of it."""
 
+    model_config = ConfigDict(
+        json_schema_extra=not_both(
+            "queue", "tenant", queue={"type": "string"}, tenant={"type": "string"}
+        )
+    )
+
     queue: OptName = None
     tenant: OptName = None
 
@@ -291,4 +384,6 @@ class IntakeIn(Body):
 
 
 class BlockIn(IntakeIn):
-    reason: str = Field(description="why; shown to every refused submitter", max_length=500)
+    reason: str = Field(
+        description="why; shown to every refused submitter", min_length=1, max_length=500
+    )

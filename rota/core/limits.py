@@ -18,4 +18,4 @@ MAX_ATTEMPTS = 100
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 MAX_DELAY_SECONDS = 52 * MAX_TIMEOUT_SECONDS  # delay, expires_in: about a year
 MAX_LIST_LIMIT = 1000
-MAX_TOKEN = 2**62  # lease tokens and cursors fit a signed 64-bit column
+MAX_TOKEN = 2**53 - 1  # lease tokens and cursors: exact in a double (JavaScript, Lua)

@@ -19,6 +19,7 @@ import orjson
 
 from rota.core.errors import IntakeBlocked, ValidationError
 from rota.core.models import Task
+from rota.service.validation import check_name
 
 if TYPE_CHECKING:
     from rota.backends import Backend
@@ -84,6 +85,8 @@ class Controls:
     ) -> Block:
         if (scope == "all") != (name is None):
             raise ValidationError("give a queue or a tenant, or neither to block all intake")
+        if name is not None:
+            check_name(name, scope)
         if not reason or len(reason) > MAX_REASON_CHARS:
             raise ValidationError(f"reason: say why, in 1..{MAX_REASON_CHARS} characters")
         block = Block(scope, name, reason, now.isoformat(), by)
@@ -96,6 +99,8 @@ class Controls:
 
     async def resume(self, scope: Scope, name: str | None) -> bool:
         """Lift a block; whether there was one."""
+        if name is not None:
+            check_name(name, scope)
         key = block_key(scope, name)
         existed = key in await self.blocks()
         await self._backend.control_set(key, None)

@@ -318,6 +318,8 @@ class Service:
         """
         if len(completions) + len(failures) > limits.MAX_BATCH:
             raise ValidationError(f"at most {limits.MAX_BATCH} items per report")
+        if worker_id is not None:
+            check_name(worker_id, "worker id")
         outcomes: list[Outcome | None] = [None] * (len(completions) + len(failures))
         finishes: list[tuple[int, Finish, bool]] = []  # (position, finish, is a failure)
         now = self.clock.now()

@@ -126,9 +126,9 @@ def build_task(
     if timeout is not None and not 0 < timeout <= limits.MAX_TIMEOUT_SECONDS:
         raise ValidationError(f"timeout must be in (0, {limits.MAX_TIMEOUT_SECONDS}] seconds")
     if expires_at is not None or expires_in is not None:
+        # an expiry at or before the run time is kept, as Celery keeps it: the task is
+        # stored and expires unrun (a schema cannot say "after run_at", so no 422 for it)
         expires_at = _expiry(expires_at, expires_in, now)
-        if expires_at <= run_at:
-            raise ValidationError("expires_at must come after the time the task may run")
     if tenant is not None:
         tenant = check_name(tenant, "tenant")
     elif job is not None:
@@ -157,10 +157,7 @@ def _run_at(run_at: datetime | None, delay: float | None, now: datetime) -> date
             raise ValidationError("give run_at or delay, not both")
         if run_at.tzinfo is None:
             raise ValidationError("run_at needs a timezone offset, e.g. 2026-01-01T12:00:00Z")
-        try:
-            return max(run_at.astimezone(UTC), now)
-        except OverflowError as exc:
-            raise ValidationError("run_at is outside the supported calendar") from exc
+        return max(_utc(run_at), now)
     assert delay is not None
     if not 0 <= delay <= limits.MAX_DELAY_SECONDS:
         raise ValidationError("delay must be between 0 and one year of seconds")
@@ -177,7 +174,19 @@ def _expiry(expires_at: datetime | None, expires_in: float | None, now: datetime
     assert expires_at is not None
     if expires_at.tzinfo is None:
         raise ValidationError("expires_at needs a timezone offset")
+    return _utc(expires_at)
+
+
+#: where a time past the calendar's edge lands: a day short of its end, so that arithmetic on
+#: it cannot overflow
+_LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    """In UTC; a time whose offset carries it past year 9999 (or before year 1) is the
+    calendar's edge, which means the same thing for a run time or an expiry."""
     try:
-        return expires_at.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValidationError("expires_at is outside the supported calendar") from exc
+        return min(max(moment.astimezone(UTC), _EARLIEST), _LATEST)
+    except OverflowError:
+        return _LATEST if moment.year > 1 else _EARLIEST

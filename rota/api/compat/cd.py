@@ -13,15 +13,16 @@ access (none) unless rota tokens are configured, then they need a token as usual
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
+from rota.api.outputs import COMMON, Out, answers
 from rota.api.routes.deps import Svc
-from rota.api.schemas import Body, Name, NamePath
+from rota.api.schemas import NAME_SCHEMA, Body, IdPath, JsonObject, Name
 from rota.core.errors import IllegalTransition, NotFound
 from rota.core.models import Task
 from rota.core.states import TaskState
@@ -38,18 +39,33 @@ _STATE = {
     TaskState.CANCELED: "FAILED",
 }
 
-router = APIRouter(tags=["cd compatibility"])
+router = APIRouter(tags=["cd compatibility"], responses=COMMON)
 
 
 class CdJobIn(Body):
     job_type: Name
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: JsonObject = Field(default_factory=dict)
     priority: int = Field(5, ge=1, le=10, description="1..10, higher first")
 
 
 class CdCompleteIn(Body):
     success: bool
     error_message: str | None = Field(None, max_length=16 * 1024)
+
+
+class CdJobOut(Out):
+    id: str
+    job_type: str
+    payload: dict[str, Any]
+    priority: int
+    state: Literal["PENDING", "RUNNING", "COMPLETED", "FAILED"]
+    attempts: int
+    max_attempts: int
+    assigned_worker_id: str | None
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    last_error: str | None
 
 
 def job_json(task: Task) -> dict[str, Any]:
@@ -79,7 +95,7 @@ async def _job(service: Service, job_id: str) -> Task:
     return task
 
 
-@router.post("/jobs", status_code=201, response_class=FastJSON)
+@router.post("/jobs", status_code=201, response_class=FastJSON, responses=answers(201, CdJobOut))
 async def create_job(body: CdJobIn, service: Svc) -> Response:
     spec = TaskSpec(
         body.job_type,
@@ -93,20 +109,30 @@ async def create_job(body: CdJobIn, service: Svc) -> Response:
     return FastJSON(job_json(await service.enqueue(spec)), status_code=201)
 
 
-@router.get("/jobs/{job_id}", response_class=FastJSON)
-async def get_job(job_id: NamePath, service: Svc) -> Response:
+@router.get("/jobs/{job_id}", response_class=FastJSON, responses=answers(200, CdJobOut, 404))
+async def get_job(job_id: IdPath, service: Svc) -> Response:
     return FastJSON(job_json(await _job(service, job_id)))
 
 
-@router.get("/next-job", response_class=FastJSON)
-async def next_job(service: Svc, worker_id: str = Query(..., min_length=1)) -> Response:
+@router.get(
+    "/next-job",
+    response_class=FastJSON,
+    responses={**answers(200, CdJobOut), 204: {"description": "no job is pending"}},
+)
+async def next_job(
+    service: Svc, worker_id: Annotated[str, Query(json_schema_extra=NAME_SCHEMA)]
+) -> Response:
     """The next PENDING job, now RUNNING for ``worker_id``; 204 when none."""
     tasks = await service.claim(worker_id, queues=[QUEUE], limit=1)
     return FastJSON(job_json(tasks[0])) if tasks else Response(status_code=204)
 
 
-@router.post("/jobs/{job_id}/complete", response_class=FastJSON)
-async def complete(job_id: NamePath, body: CdCompleteIn, service: Svc) -> Response:
+@router.post(
+    "/jobs/{job_id}/complete",
+    response_class=FastJSON,
+    responses=answers(200, CdJobOut, 404, 409),
+)
+async def complete(job_id: IdPath, body: CdCompleteIn, service: Svc) -> Response:
     """Success: COMPLETED. Failure: PENDING again while an attempt is left, else FAILED."""
     task = await _job(service, job_id)
     if task.state != TaskState.RUNNING:

@@ -21,8 +21,9 @@ from pydantic import Field
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
+from rota.api.outputs import COMMON, ErrorOut, HealthOut, Out, answers
 from rota.api.routes.deps import Svc
-from rota.api.schemas import Body, Name, TaskId
+from rota.api.schemas import Body, IdPath, JsonObject, TaskId
 from rota.core.auth import Role
 from rota.core.errors import BadRequest, Forbidden, IllegalTransition, NotFound
 from rota.core.models import Task
@@ -43,14 +44,14 @@ _STATUS = {
     TaskState.CANCELED: "canceled",
 }
 
-router = APIRouter(tags=["DMS compatibility"])
+router = APIRouter(tags=["DMS compatibility"], responses=COMMON)
 
 
 class DmsTaskIn(Body):
     task_id: TaskId
-    service: Name
+    service: str = Field(min_length=1, max_length=128)
     user_id: str = Field(min_length=1, max_length=128)
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: JsonObject = Field(default_factory=dict)
     priority: Level = "low"
 
 
@@ -67,6 +68,50 @@ class DmsBlockIn(Body):
     reason: str = Field("blocked by an operator", min_length=1, max_length=500)
 
 
+class DmsRecordOut(Out):
+    task_id: str
+    service: Any
+    user_id: Any
+    parameters: Any
+    priority: Level | None
+    status: Literal["queued", "dispatched", "failed", "canceled"]
+    created_at: str
+    updated_at: str
+
+
+class DmsPositionOut(Out):
+    priority: Level | None
+    position_in_priority: int = Field(ge=1)
+    global_position: int = Field(ge=1)
+
+
+class DmsOverviewOut(Out):
+    total: int
+    high: int
+    mid: int
+    low: int
+
+
+class DmsTaskOut(Out):
+    task: DmsRecordOut
+    queue_position: DmsPositionOut | None = Field(description="null unless queued")
+    overview: DmsOverviewOut
+
+
+class DmsBlockOut(Out):
+    blocked: bool
+    reason: str | None
+    updated_at: str | None
+
+
+class DmsStatsOut(Out):
+    queued: int = Field(description="every task ever enqueued")
+    dispatched: int
+    canceled: int
+    last_updated: str
+    queue_overview: DmsOverviewOut
+
+
 def record(task: Task) -> dict[str, Any]:
     return {
         "task_id": task.id,
@@ -78,6 +123,11 @@ def record(task: Task) -> dict[str, Any]:
         "created_at": task.created_at.isoformat(),
         "updated_at": (task.finished_at or task.started_at or task.created_at).isoformat(),
     }
+
+
+_BLOCKED: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "intake is blocked (POST /admin/block)"}
+}
 
 
 def _operator(request: Request, token: str | None) -> bool:
@@ -111,7 +161,12 @@ async def overview(service: Service) -> dict[str, int]:
     return {"total": sum(levels.values()), **levels}
 
 
-@router.post("/tasks", status_code=201, response_class=FastJSON)
+@router.post(
+    "/tasks",
+    status_code=201,
+    response_class=FastJSON,
+    responses=answers(201, DmsRecordOut, 409) | _BLOCKED,
+)
 async def submit(
     body: DmsTaskIn,
     request: Request,
@@ -125,7 +180,7 @@ async def submit(
     return FastJSON(record(await service.enqueue(spec)), status_code=201)
 
 
-@router.post("/tasks/cancel", response_class=FastJSON)
+@router.post("/tasks/cancel", response_class=FastJSON, responses=answers(200, DmsRecordOut, 404))
 async def cancel(body: DmsCancelIn, service: Svc) -> Response:
     """Idempotent: a task already canceled (or dispatched) is answered as it is."""
     task = await _dms_task(service, body.task_id)
@@ -134,8 +189,8 @@ async def cancel(body: DmsCancelIn, service: Svc) -> Response:
     return FastJSON(record(task))
 
 
-@router.get("/tasks/{task_id}", response_class=FastJSON)
-async def get_task(task_id: str, service: Svc) -> Response:
+@router.get("/tasks/{task_id}", response_class=FastJSON, responses=answers(200, DmsTaskOut, 404))
+async def get_task(task_id: IdPath, service: Svc) -> Response:
     task = await _dms_task(service, task_id)
     position = None
     if task.state == TaskState.QUEUED:
@@ -150,12 +205,16 @@ async def get_task(task_id: str, service: Svc) -> Response:
     return FastJSON(body)
 
 
-@router.get("/queues/overview", response_class=FastJSON)
+@router.get("/queues/overview", response_class=FastJSON, responses=answers(200, DmsOverviewOut))
 async def queues_overview(service: Svc) -> Response:
     return FastJSON(await overview(service))
 
 
-@router.post("/submitter/next", response_class=FastJSON)
+@router.post(
+    "/submitter/next",
+    response_class=FastJSON,
+    responses={**answers(200, DmsRecordOut), 204: {"description": "no task is queued"}},
+)
 async def submitter_next(service: Svc) -> Response:
     """The next task in strict priority order, FIFO within: dispatched; 204 when none."""
     tasks = await service.claim(WORKER, queues=[QUEUE], limit=1)
@@ -165,7 +224,7 @@ async def submitter_next(service: Svc) -> Response:
     return FastJSON(record(await service.complete(task.id, task.lease_token, None)))
 
 
-@router.post("/admin/priority", response_class=FastJSON)
+@router.post("/admin/priority", response_class=FastJSON, responses=answers(200, DmsRecordOut, 404))
 async def admin_priority(
     body: DmsPriorityIn,
     request: Request,
@@ -184,7 +243,7 @@ async def admin_priority(
     return FastJSON(record(moved))
 
 
-@router.post("/admin/block", response_class=FastJSON)
+@router.post("/admin/block", response_class=FastJSON, responses=answers(200, DmsBlockOut))
 async def admin_block(
     request: Request,
     service: Svc,
@@ -199,7 +258,7 @@ async def admin_block(
     return FastJSON({"blocked": True, "reason": block.reason, "updated_at": block.since})
 
 
-@router.post("/admin/resume", response_class=FastJSON)
+@router.post("/admin/resume", response_class=FastJSON, responses=answers(200, DmsBlockOut))
 async def admin_resume(
     request: Request, service: Svc, x_dms_operator_token: str | None = Header(None)
 ) -> Response:
@@ -209,7 +268,7 @@ async def admin_resume(
     return FastJSON({"blocked": False, "reason": None, "updated_at": now})
 
 
-@router.get("/admin/block", response_class=FastJSON)
+@router.get("/admin/block", response_class=FastJSON, responses=answers(200, DmsBlockOut))
 async def admin_block_state(
     request: Request, service: Svc, x_dms_operator_token: str | None = Header(None)
 ) -> Response:
@@ -220,7 +279,7 @@ async def admin_block_state(
     return FastJSON({"blocked": True, "reason": block.reason, "updated_at": block.since})
 
 
-@router.get("/stats", response_class=FastJSON)
+@router.get("/stats", response_class=FastJSON, responses=answers(200, DmsStatsOut))
 async def stats(service: Svc) -> Response:
     """``queued`` counts every task ever enqueued (DMS's counter), by state now."""
     counts = {"queued": 0, "dispatched": 0, "canceled": 0}
@@ -235,7 +294,7 @@ async def stats(service: Svc) -> Response:
     return FastJSON(body)
 
 
-@router.get("/healthz", response_class=FastJSON)
+@router.get("/healthz", response_class=FastJSON, responses=answers(200, HealthOut))
 async def healthz(service: Svc) -> Response:
     await service.health()
     return FastJSON({"status": "ok"})
