@@ -58,6 +58,7 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/admin/intake"): ADMIN,
     ("POST", "/api/v1/admin/intake/block"): ADMIN,
     ("POST", "/api/v1/admin/intake/resume"): ADMIN,
+    ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     # DMS (ROTA_COMPAT=dms)

@@ -80,6 +80,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for module in (tasks, workers, jobs, meta, admin):
         app.include_router(module.router)  # each carries API_PREFIX
+    app.include_router(admin.audit_router)
     for name in filter(None, (n.strip() for n in service.settings.compat.split(","))):
         if name not in COMPAT:
             raise ValidationError(f"ROTA_COMPAT: {name!r} is unknown; use {', '.join(COMPAT)}")

@@ -201,6 +201,21 @@ class BlocksOut(Out):
     blocks: list[BlockOut]
 
 
+class AuditEntryOut(Out):
+    seq: int = Field(description="the store's order; page with before=<the last seq>")
+    at: str
+    actor: str = Field(description="who: token:<name>, api (no tokens configured), ...")
+    action: str = Field(examples=["intake.block", "task.cancel", "dead_letter.discard"])
+    target: str | None = Field(description="a task id, token name, queue, ...")
+    reason: str | None = Field(description="why: X-Rota-Reason, or the action's own reason")
+    detail: dict[str, Any]
+
+
+class AuditOut(Out):
+    entries: list[AuditEntryOut]
+    next_before: int | None = Field(description="pass as before for older entries")
+
+
 class ResumedOut(Out):
     resumed: bool = Field(description="false: there was no such block")
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from rota.core.auth import TokenRecord
 from rota.core.models import (
+    AuditEntry,
     ClaimRequest,
     Event,
     Finish,
@@ -239,4 +240,16 @@ class Backend(Protocol):
 
     async def control_set(self, key: str, value: str | None) -> None:
         """Store ``value`` under ``key``; None removes the key."""
+        ...
+
+    # -- the audit log: operator actions, newest first -------------------------------------
+
+    async def audit_append(self, entry: AuditEntry) -> None:
+        """Store ``entry`` (its ``seq`` is ignored: the store numbers entries in order)."""
+        ...
+
+    async def audit_list(
+        self, *, limit: int, before: int | None, action: str | None, actor: str | None
+    ) -> list[AuditEntry]:
+        """Newest first, ``seq < before`` when given; ``action``/``actor`` match exactly."""
         ...

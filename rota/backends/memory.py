@@ -17,6 +17,7 @@ from rota.core.auth import TokenRecord
 from rota.core.errors import DuplicateTask
 from rota.core.models import (
     SYSTEM,
+    AuditEntry,
     ClaimRequest,
     Event,
     Finish,
@@ -46,6 +47,7 @@ class MemoryBackend:
         self._workers: dict[str, WorkerInfo] = {}
         self._tokens: dict[str, TokenRecord] = {}
         self._controls: dict[str, str] = {}
+        self._audit: list[AuditEntry] = []
         self._tasks: dict[str, Task] = {}
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
@@ -401,3 +403,18 @@ class MemoryBackend:
             self._controls.pop(key, None)
         else:
             self._controls[key] = value
+
+    async def audit_append(self, entry: AuditEntry) -> None:
+        self._audit.append(replace(entry, seq=len(self._audit) + 1))
+
+    async def audit_list(
+        self, *, limit: int, before: int | None, action: str | None, actor: str | None
+    ) -> list[AuditEntry]:
+        found = [
+            e
+            for e in reversed(self._audit)
+            if (before is None or e.seq < before)
+            and (action is None or e.action == action)
+            and (actor is None or e.actor == actor)
+        ]
+        return found[:limit]

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from rota.cli import render
 from rota.cli.runners import check_access, make_registry, make_server, run_worker
@@ -252,6 +253,24 @@ def intake_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
         console.print(f"{where}: {b['reason']} (since {b['since']}, by {b['by']})")
     if not blocks:
         console.print("intake is open")
+
+
+@app.command("audit")
+def audit(
+    action: Annotated[str | None, typer.Option(help="e.g. intake.block, task.cancel")] = None,
+    actor: Annotated[str | None, typer.Option(help="e.g. token:ops")] = None,
+    limit: Annotated[int, typer.Option(help="newest entries to show")] = 50,
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+) -> None:
+    """Operator actions, newest first: who did what to what, when and why."""
+    with Client(url, token=token) as client:
+        entries = client.audit(action=action, actor=actor, limit=limit)
+    table = Table("at", "actor", "action", "target", "reason", "detail")
+    for e in entries:
+        table.add_row(e["at"][:19], e["actor"], e["action"], e["target"] or "",
+                      e["reason"] or "", json.dumps(e["detail"]))  # fmt: skip
+    console.print(table)
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -333,6 +333,21 @@ class AsyncClient:
         blocks: builtins.list[dict[str, Any]] = data["blocks"]
         return blocks
 
+    async def audit(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Operator actions, newest first (page with ``before`` = the last entry's seq)."""
+        params = {"action": action, "actor": actor, "limit": limit, "before": before}
+        query = {key: value for key, value in params.items() if value is not None}
+        data = await self._request("GET", "/audit", params=query)
+        entries: builtins.list[dict[str, Any]] = data["entries"]
+        return entries
+
     async def complete(self, task_id: str, lease_token: int, result: Any = None) -> Task:
         body = {"lease_token": lease_token, "result": result}
         return task_from_json(await self._request("POST", f"/tasks/{task_id}/complete", json=body))

@@ -86,3 +86,4 @@ class Client:
     block_intake = _blocking(AsyncClient.block_intake)
     resume_intake = _blocking(AsyncClient.resume_intake)
     intake_blocks = _blocking(AsyncClient.intake_blocks)
+    audit = _blocking(AsyncClient.audit)

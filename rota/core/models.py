@@ -270,3 +270,17 @@ class JobSummary:
             if c.get(outcome, 0):
                 return outcome.value
         return "succeeded"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One operator action: who did what to what, when and why. ``seq`` is the store's
+    (0 until stored); ``detail`` is a JSON text of what else the action took."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    reason: str | None
+    detail: str

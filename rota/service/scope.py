@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rota.core.auth import Principal
 from rota.core.errors import Forbidden, NotFound
@@ -25,6 +26,8 @@ from rota.service.validation import TaskSpec
 class Scope:
     service: Service
     principal: Principal
+    #: why, for the audit log (the caller's ``X-Rota-Reason``)
+    reason: str | None = None
 
     @property
     def tenant(self) -> str | None:
@@ -95,23 +98,38 @@ class Scope:
             raise Forbidden("counts are not available to a token bound to a tenant yet")
         return await self.service.counts()
 
+    async def audit(self, action: str, target: str | None = None, **detail: Any) -> None:
+        await self.service.audit.record(self.actor, action, target, reason=self.reason, **detail)
+
     async def cancel(self, task_id: str) -> Task:
         await self.get(task_id)
-        return await self.service.cancel(task_id, actor=self.actor)
+        task = await self.service.cancel(task_id, actor=self.actor)
+        await self.audit("task.cancel", task_id, state=task.state.value)
+        return task
 
     async def set_priority(self, task_id: str, priority: PriorityInput, *, to_tail: bool) -> Task:
         await self.get(task_id)
-        return await self.service.set_priority(task_id, priority, to_tail=to_tail, actor=self.actor)
+        task = await self.service.set_priority(task_id, priority, to_tail=to_tail, actor=self.actor)
+        await self.audit("task.priority", task_id, priority=task.priority, to_tail=to_tail)
+        return task
 
     async def retry(self, task_id: str) -> Task:
         await self.get(task_id)
-        return await self.service.retry(task_id, actor=self.actor)
+        task = await self.service.retry(task_id, actor=self.actor)
+        await self.audit("task.retry", task_id)
+        return task
 
     async def retry_failed(self, filter: TaskFilter, *, limit: int) -> list[str]:
-        return await self.service.retry_failed(self._narrow(filter), limit=limit, actor=self.actor)
+        narrowed = self._narrow(filter)
+        ids = await self.service.retry_failed(narrowed, limit=limit, actor=self.actor)
+        await self.audit("dead_letter.retry", None, filter=_filter_json(narrowed), count=len(ids))
+        return ids
 
     async def discard_failed(self, filter: TaskFilter, *, limit: int) -> int:
-        return await self.service.discard_failed(self._narrow(filter), limit=limit)
+        narrowed = self._narrow(filter)
+        count = await self.service.discard_failed(narrowed, limit=limit)
+        await self.audit("dead_letter.discard", None, filter=_filter_json(narrowed), count=count)
+        return count
 
     def _narrow(self, filter: TaskFilter) -> TaskFilter:
         if self.tenant is None:
@@ -119,3 +137,9 @@ class Scope:
         if filter.tenant not in (None, self.tenant):
             raise Forbidden(f"this token reaches tenant {self.tenant!r} only")
         return replace(filter, tenant=self.tenant)
+
+
+def _filter_json(filter: TaskFilter) -> dict[str, str]:
+    fields = {"queue": filter.queue, "kind": filter.kind, "tenant": filter.tenant,
+              "job_id": filter.job_id}  # fmt: skip
+    return {key: value for key, value in fields.items() if value is not None}

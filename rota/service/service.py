@@ -47,6 +47,7 @@ from rota.core.models import (
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
+from rota.service.audit import Audit
 from rota.service.controls import Controls
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
@@ -110,6 +111,7 @@ class Service:
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
         self.controls = Controls(backend)
+        self.audit = Audit(backend, self.clock)
         self.tokens = StoredTokens(backend, self.clock.now)
         self.waiting = Waiting(backend, self.notifier, self.clock, self.settings.poll_interval)
         self.is_leader = False

@@ -92,3 +92,10 @@ def test_the_dms_api_behaves_as_dms_does(dms: httpx.Client) -> None:
     assert (stats["queued"], stats["dispatched"], stats["canceled"]) == (5, 3, 1)
     assert stats["queue_overview"] == {"total": 1, "high": 0, "mid": 0, "low": 1}
     assert dms.get("/healthz").json() == {"status": "ok"}
+
+    # the operator's actions are in rota's audit log, by the DMS operator
+    log = dms.get("/api/v1/audit", params={"actor": "dms-operator"}).json()["entries"]
+    assert [(e["action"], e["target"]) for e in log] == [
+        ("intake.resume", "dms"), ("intake.block", "dms"), ("task.priority", "t-low-2"),
+    ]  # fmt: skip
+    assert log[1]["reason"] == "maintenance"

@@ -33,6 +33,8 @@ from rota.service import Service, TaskSpec
 
 QUEUE = KIND = "dms"
 WORKER = "dms-submitter"
+#: how the audit log names whoever holds the DMS operator token
+OPERATOR = "dms-operator"
 LEVELS = ("high", "mid", "low")
 Level = Literal["high", "mid", "low"]
 _STATUS = {
@@ -47,10 +49,14 @@ _STATUS = {
 router = APIRouter(tags=["DMS compatibility"], responses=COMMON)
 
 
+#: DMS keeps these in the payload, where no store takes a NUL character
+NO_NUL = r"^[^\x00]*$"
+
+
 class DmsTaskIn(Body):
     task_id: TaskId
-    service: str = Field(min_length=1, max_length=128)
-    user_id: str = Field(min_length=1, max_length=128)
+    service: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    user_id: str = Field(min_length=1, max_length=128, pattern=NO_NUL)
     parameters: JsonObject = Field(default_factory=dict)
     priority: Level = "low"
 
@@ -240,6 +246,7 @@ async def admin_priority(
         moved = await service.set_priority(task.id, body.priority, to_tail=True, actor="dms")
     except IllegalTransition as exc:
         raise BadRequest(str(exc)) from exc
+    await service.audit.record(OPERATOR, "task.priority", task.id, priority=moved.priority)
     return FastJSON(record(moved))
 
 
@@ -253,8 +260,9 @@ async def admin_block(
     _require_operator(request, x_dms_operator_token)
     reason = (body or DmsBlockIn()).reason
     block = await service.controls.block(
-        "queue", QUEUE, reason=reason, by="dms-operator", now=service.clock.now()
+        "queue", QUEUE, reason=reason, by=OPERATOR, now=service.clock.now()
     )
+    await service.audit.record(OPERATOR, "intake.block", QUEUE, reason=reason, scope="queue")
     return FastJSON({"blocked": True, "reason": block.reason, "updated_at": block.since})
 
 
@@ -263,7 +271,8 @@ async def admin_resume(
     request: Request, service: Svc, x_dms_operator_token: str | None = Header(None)
 ) -> Response:
     _require_operator(request, x_dms_operator_token)
-    await service.controls.resume("queue", QUEUE)
+    resumed = await service.controls.resume("queue", QUEUE)
+    await service.audit.record(OPERATOR, "intake.resume", QUEUE, scope="queue", resumed=resumed)
     now = service.clock.now().isoformat()
     return FastJSON({"blocked": False, "reason": None, "updated_at": now})
 

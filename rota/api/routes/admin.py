@@ -1,16 +1,18 @@
-"""Operators: API tokens over HTTP (what `rota token` does against the store), and blocking
-or resuming intake (everything, one queue, one tenant)."""
+"""Operators: API tokens over HTTP (what `rota token` does against the store), blocking or
+resuming intake (everything, one queue, one tenant), and the audit log of what they did."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
 from rota.api.outputs import (
     COMMON,
+    AuditOut,
     BlockOut,
     BlocksOut,
     ResumedOut,
@@ -20,9 +22,11 @@ from rota.api.outputs import (
     answers,
 )
 from rota.api.routes import API_PREFIX
-from rota.api.routes.deps import Svc
-from rota.api.schemas import BlockIn, IntakeIn, NamePath, TokenIn
-from rota.core.auth import Principal, TokenRecord
+from rota.api.routes.deps import Scoped, Svc
+from rota.api.schemas import BlockIn, IntakeIn, NamePath, NameQuery, TokenIn
+from rota.core import limits
+from rota.core.auth import TokenRecord
+from rota.core.models import AuditEntry
 from rota.service.controls import Block
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON)
@@ -49,14 +53,15 @@ def token_json(token: TokenRecord) -> dict[str, Any]:
     response_class=FastJSON,
     responses=answers(201, TokenCreatedOut, 409),
 )
-async def create(body: TokenIn, service: Svc) -> Response:
+async def create(body: TokenIn, scope: Scoped) -> Response:
     """A new stored token; its ``secret`` is in this answer only (rota keeps its digest)."""
-    record, secret = await service.tokens.create(
+    record, secret = await scope.service.tokens.create(
         role=body.role,
         name=body.name,
         tenant=body.tenant,
         expires_in=body.expires_in,
     )
+    await scope.audit("token.create", record.name, role=record.role.value, tenant=record.tenant)
     return FastJSON({**token_json(record), "secret": secret}, status_code=201)
 
 
@@ -69,8 +74,10 @@ async def list_tokens(service: Svc) -> Response:
 @router.post(
     "/tokens/{name}/revoke", response_class=FastJSON, responses=answers(200, TokenOut, 404)
 )
-async def revoke(name: NamePath, service: Svc) -> Response:
-    return FastJSON(token_json(await service.tokens.revoke(name)))
+async def revoke(name: NamePath, scope: Scoped) -> Response:
+    revoked = await scope.service.tokens.revoke(name)
+    await scope.audit("token.revoke", name)
+    return FastJSON(token_json(revoked))
 
 
 def block_json(block: Block) -> dict[str, Any]:
@@ -86,17 +93,43 @@ async def intake(service: Svc) -> Response:
 
 
 @router.post("/intake/block", response_class=FastJSON, responses=answers(200, BlockOut))
-async def block(body: BlockIn, request: Request, service: Svc) -> Response:
+async def block(body: BlockIn, scope: Scoped) -> Response:
     """Refuse new submits (503 with ``Retry-After``, saying why) until resumed."""
-    scope, name = body.target()
-    principal: Principal = request.state.principal
+    where, name = body.target()
+    service = scope.service
     made = await service.controls.block(
-        scope, name, reason=body.reason, by=principal.actor, now=service.clock.now()
+        where, name, reason=body.reason, by=scope.actor, now=service.clock.now()
     )
+    await service.audit.record(scope.actor, "intake.block", name, reason=body.reason, scope=where)
     return FastJSON(block_json(made))
 
 
 @router.post("/intake/resume", response_class=FastJSON, responses=answers(200, ResumedOut))
-async def resume(body: IntakeIn, service: Svc) -> Response:
-    scope, name = body.target()
-    return FastJSON({"resumed": await service.controls.resume(scope, name)})
+async def resume(body: IntakeIn, scope: Scoped) -> Response:
+    where, name = body.target()
+    resumed = await scope.service.controls.resume(where, name)
+    await scope.audit("intake.resume", name, scope=where, resumed=resumed)
+    return FastJSON({"resumed": resumed})
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {"seq": entry.seq, "at": entry.at.isoformat(), "actor": entry.actor,
+            "action": entry.action, "target": entry.target, "reason": entry.reason,
+            "detail": orjson.loads(entry.detail)}  # fmt: skip
+
+
+audit_router = APIRouter(prefix=API_PREFIX, tags=["admin"], responses=COMMON)
+
+
+@audit_router.get("/audit", response_class=FastJSON, responses=answers(200, AuditOut))
+async def audit(
+    service: Svc,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_LIST_LIMIT)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=limits.MAX_TOKEN)] = None,
+    action: NameQuery = None,
+    actor: NameQuery = None,
+) -> Response:
+    """Operator actions, newest first: who did what to what, when and why."""
+    entries = await service.audit.entries(limit=limit, before=before, action=action, actor=actor)
+    next_before = entries[-1].seq if len(entries) == limit else None
+    return FastJSON({"entries": [audit_json(e) for e in entries], "next_before": next_before})

@@ -11,6 +11,7 @@ from rota.core.auth import Principal
 from rota.core.errors import ValidationError
 from rota.core.ids import quote
 from rota.service import Service
+from rota.service.audit import check_reason
 from rota.service.scope import Scope
 
 
@@ -32,7 +33,8 @@ async def gate(request: Request) -> None:
 
 async def get_scope(request: Request) -> Scope:
     principal: Principal = request.state.principal  # set by gate, which runs first
-    return Scope(request.app.state.service, principal)
+    reason = check_reason(request.headers.get("x-rota-reason"))
+    return Scope(request.app.state.service, principal, reason)
 
 
 #: the service as the request's principal may see and touch it (its tenant, its actor)

@@ -38,6 +38,7 @@ from rota.core import limits
 from rota.core.auth import Role, TokenRecord
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import (
+    AuditEntry,
     ClaimRequest,
     Event,
     Finish,
@@ -757,6 +758,21 @@ class PostgresBackend:
                 await conn.execute(Q["delete_control"], (key,))
             else:
                 await conn.execute(Q["upsert_control"], (key, value))
+
+    # -- audit -----------------------------------------------------------------------------
+
+    async def audit_append(self, entry: AuditEntry) -> None:
+        row = (entry.at, entry.actor, entry.action, entry.target, entry.reason, entry.detail)
+        async with self._conn() as conn:
+            await conn.execute(Q["insert_audit"], row)
+
+    async def audit_list(
+        self, *, limit: int, before: int | None, action: str | None, actor: str | None
+    ) -> list[AuditEntry]:
+        params = {"limit": limit, "before": before, "action": action, "actor": actor}
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_audit"], params)).fetchall()
+        return [AuditEntry(*row) for row in rows]
 
 
 def _token(row: Any) -> TokenRecord:

@@ -468,3 +468,15 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: delete_control
 DELETE FROM rota_controls WHERE key = %s;
+
+-- name: insert_audit
+INSERT INTO rota_audit (at, actor, action, target, reason, detail)
+VALUES (%s, %s, %s, %s, %s, %s);
+
+-- name: list_audit
+SELECT seq, at, actor, action, target, reason, detail FROM rota_audit
+WHERE (%(before)s::bigint IS NULL OR seq < %(before)s::bigint)
+  AND (%(action)s::text IS NULL OR action = %(action)s::text)
+  AND (%(actor)s::text IS NULL OR actor = %(actor)s::text)
+ORDER BY seq DESC
+LIMIT %(limit)s;

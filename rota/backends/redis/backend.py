@@ -87,6 +87,7 @@ from rota.core.clock import from_us, to_us
 from rota.core.errors import DuplicateTask, StoreError
 from rota.core.models import (
     SYSTEM,
+    AuditEntry,
     ClaimRequest,
     Event,
     Finish,
@@ -106,6 +107,7 @@ SEQ_BOUND = 2**45
 PROMOTE_MAX = 1000  # due scheduled tasks one claim promotes at most
 SKIP_MAX = 10_000  # expired tasks one claim steps over at most before it gives up
 LIST_BUDGET = 1000  # index entries one listing call reads at most (filters walk pages)
+AUDIT_CAP = 10_000  # audit entries Redis keeps, the newest (docs/security.md)
 _SEQ = Task._fields.index("seq")
 _new = tuple.__new__
 _dumps = orjson.dumps
@@ -528,6 +530,33 @@ class RedisBackend:
                 await _awaited(self._writer.hdel(self._k.key("controls"), key))
             else:
                 await _awaited(self._writer.hset(self._k.key("controls"), key, value))
+
+    # -- audit -----------------------------------------------------------------------------
+
+    async def audit_append(self, entry: AuditEntry) -> None:
+        fields = [to_us(entry.at), entry.actor, entry.action, entry.target, entry.reason,
+                  entry.detail]  # fmt: skip
+        keys = [self._k.key("audit"), self._k.key("auditseq")]
+        await self._run(self._s.audit_append, keys, [orjson.dumps(fields), AUDIT_CAP])
+
+    async def audit_list(
+        self, *, limit: int, before: int | None, action: str | None, actor: str | None
+    ) -> list[AuditEntry]:
+        """The log is capped (:data:`AUDIT_CAP`), so it is read whole and filtered here."""
+        with _translated():
+            raw = await _awaited(self._reader.lrange(self._k.key("audit"), 0, AUDIT_CAP - 1))
+        found: list[AuditEntry] = []
+        for item in raw:
+            seq_text, _, body = item.partition("\t")
+            seq = int(seq_text)
+            if before is not None and seq >= before:
+                continue
+            at, who, what, target, reason, detail = orjson.loads(body)
+            if (action is None or what == action) and (actor is None or who == actor):
+                found.append(AuditEntry(seq, from_us(at), who, what, target, reason, detail))
+                if len(found) == limit:
+                    break
+        return found
 
 
 async def _awaited(result: Any) -> Any:

@@ -26,6 +26,8 @@ Cluster slot. The layout (``<id>`` parts are built inside the Lua scripts, see c
 ``{NAME}:tok:<name>``       hash: a stored API token (its digest, never the secret)
 ``{NAME}:tokdig``           hash: token name by digest
 ``{NAME}:controls``         hash: operator controls (intake blocks), JSON by key
+``{NAME}:audit``            list: the audit log, newest first, ``<seq>\t<json>``, capped
+``{NAME}:auditseq``         the audit log's counter
 ``{NAME}:leader``           string: the maintenance lease ``<fence>:<holder>``, with a TTL
 ``{NAME}:fence``            leadership fencing counter
 ``{NAME}:wake``             pub/sub channel (not a key): inserts and re-queues

@@ -26,7 +26,7 @@ WRITERS = (
 #: scripts that only read tasks: common.lua + the file
 READERS = ("list", "rows", "position")
 #: scripts on their own
-PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set")
+PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set", "audit_append")
 
 _SUBSTITUTIONS = {
     "TASK_FIELDS": ", ".join(f"'{name}'" for name in FIELDS),
@@ -91,3 +91,4 @@ class Scripts:
         self.reap_workers = register(SOURCES["reap_workers"])
         self.token_insert = register(SOURCES["token_insert"])
         self.token_set = register(SOURCES["token_set"])
+        self.audit_append = register(SOURCES["audit_append"])

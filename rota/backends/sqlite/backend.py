@@ -35,6 +35,7 @@ from rota.core.errors import (
 )
 from rota.core.models import (
     SYSTEM,
+    AuditEntry,
     ClaimRequest,
     Event,
     Finish,
@@ -49,7 +50,7 @@ from rota.core.models import (
 from rota.core.states import TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -78,6 +79,11 @@ UPGRADES: dict[int, list[str]] = {
         " revoked_at INTEGER, last_used_at INTEGER)",
     ],
     6: ["CREATE TABLE controls (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
+    7: [
+        "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+        " actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, reason TEXT,"
+        " detail TEXT NOT NULL)",
+    ],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
@@ -762,6 +768,25 @@ class SQLiteBackend:
                     db.execute(Q["upsert_control"], (key, value))
 
         await self._run(run)
+
+    # -- audit -----------------------------------------------------------------------------
+
+    async def audit_append(self, entry: AuditEntry) -> None:
+        row = (to_us(entry.at), entry.actor, entry.action, entry.target, entry.reason,
+               entry.detail)  # fmt: skip
+
+        def run() -> None:
+            with self._write() as db:
+                db.execute(Q["insert_audit"], row)
+
+        await self._run(run)
+
+    async def audit_list(
+        self, *, limit: int, before: int | None, action: str | None, actor: str | None
+    ) -> list[AuditEntry]:
+        params = {"limit": limit, "before": before, "action": action, "actor": actor}
+        rows = await self._run(lambda: self._db.execute(Q["list_audit"], params).fetchall())
+        return [AuditEntry(r[0], from_us(r[1]), *r[2:]) for r in rows]
 
 
 def _us_or_none(value: datetime | None) -> int | None:

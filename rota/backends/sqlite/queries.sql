@@ -193,3 +193,14 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: delete_control
 DELETE FROM controls WHERE key = ?;
+
+-- name: insert_audit
+INSERT INTO audit (at, actor, action, target, reason, detail) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: list_audit
+SELECT seq, at, actor, action, target, reason, detail FROM audit
+WHERE (:before IS NULL OR seq < :before)
+  AND (:action IS NULL OR action = :action)
+  AND (:actor IS NULL OR actor = :actor)
+ORDER BY seq DESC
+LIMIT :limit;

@@ -91,3 +91,14 @@ CREATE TABLE IF NOT EXISTS controls (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- The audit log: operator actions (service/audit.py), in the order they happened.
+CREATE TABLE IF NOT EXISTS audit (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    actor  TEXT    NOT NULL,
+    action TEXT    NOT NULL,
+    target TEXT,
+    reason TEXT,
+    detail TEXT    NOT NULL
+);
