@@ -59,6 +59,9 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/admin/intake/block"): ADMIN,
     ("POST", "/api/v1/admin/intake/resume"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/admin/dispatch"): ADMIN,
+    ("POST", "/api/v1/admin/dispatch/pause"): ADMIN,
+    ("POST", "/api/v1/admin/dispatch/resume"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     # DMS (ROTA_COMPAT=dms)

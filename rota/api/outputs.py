@@ -201,6 +201,17 @@ class BlocksOut(Out):
     blocks: list[BlockOut]
 
 
+class PauseOut(Out):
+    queue: str
+    reason: str
+    since: str
+    by: str
+
+
+class PausesOut(Out):
+    paused: list[PauseOut]
+
+
 class AuditEntryOut(Out):
     seq: int = Field(description="the store's order; page with before=<the last seq>")
     at: str

@@ -383,6 +383,14 @@ class IntakeIn(Body):
         return "all", None
 
 
+class QueueIn(Body):
+    queue: Name
+
+
+class PauseIn(QueueIn):
+    reason: str = Field(description="why; kept with the pause", min_length=1, max_length=500)
+
+
 class BlockIn(IntakeIn):
     reason: str = Field(
         description="why; shown to every refused submitter", min_length=1, max_length=500

@@ -255,6 +255,43 @@ def intake_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
         console.print("intake is open")
 
 
+dispatch_app = typer.Typer(help="Pause and resume a queue's dispatch (operators).")
+app.add_typer(dispatch_app, name="dispatch")
+QueueArg = Annotated[str, typer.Option(help="the queue")]
+
+
+@dispatch_app.command("pause")
+def dispatch_pause(
+    queue: QueueArg,
+    reason: Annotated[str, typer.Option(help="why; kept with the pause")],
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+) -> None:
+    """Hand out none of the queue's tasks (submits still go in) until resumed."""
+    with Client(url, token=token) as client:
+        client.pause_dispatch(queue, reason)
+    console.print(f"paused {queue}: {reason}")
+
+
+@dispatch_app.command("resume")
+def dispatch_resume(queue: QueueArg, url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """Hand out the queue's tasks again."""
+    with Client(url, token=token) as client:
+        resumed = client.resume_dispatch(queue)
+    console.print(f"resumed {queue}" if resumed else f"{queue} was not paused")
+
+
+@dispatch_app.command("status")
+def dispatch_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """The paused queues."""
+    with Client(url, token=token) as client:
+        paused = client.paused_queues()
+    for p in paused:
+        console.print(f"{p['queue']}: {p['reason']} (since {p['since']}, by {p['by']})")
+    if not paused:
+        console.print("every queue is dispatching")
+
+
 @app.command("audit")
 def audit(
     action: Annotated[str | None, typer.Option(help="e.g. intake.block, task.cancel")] = None,

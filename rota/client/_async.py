@@ -333,6 +333,21 @@ class AsyncClient:
         blocks: builtins.list[dict[str, Any]] = data["blocks"]
         return blocks
 
+    async def pause_dispatch(self, queue: str, reason: str) -> dict[str, Any]:
+        """Hand out none of ``queue``'s tasks until :meth:`resume_dispatch`."""
+        body = {"queue": queue, "reason": reason}
+        pause: dict[str, Any] = await self._request("POST", "/admin/dispatch/pause", json=body)
+        return pause
+
+    async def resume_dispatch(self, queue: str) -> bool:
+        data = await self._request("POST", "/admin/dispatch/resume", json={"queue": queue})
+        return bool(data["resumed"])
+
+    async def paused_queues(self) -> builtins.list[dict[str, Any]]:
+        data = await self._request("GET", "/admin/dispatch")
+        paused: builtins.list[dict[str, Any]] = data["paused"]
+        return paused
+
     async def audit(
         self,
         *,

@@ -87,3 +87,6 @@ class Client:
     resume_intake = _blocking(AsyncClient.resume_intake)
     intake_blocks = _blocking(AsyncClient.intake_blocks)
     audit = _blocking(AsyncClient.audit)
+    pause_dispatch = _blocking(AsyncClient.pause_dispatch)
+    resume_dispatch = _blocking(AsyncClient.resume_dispatch)
+    paused_queues = _blocking(AsyncClient.paused_queues)

@@ -1,10 +1,12 @@
-"""Operator controls: blocking intake, for everything, one queue or one tenant.
+"""Operator controls: blocking intake (for everything, one queue or one tenant) and pausing
+dispatch of a queue.
 
-Blocks live in the store (``control_*`` verbs), so every replica obeys them; a process
+Controls live in the store (``control_*`` verbs), so every replica obeys them; a process
 reads them at most once per ``REFRESH_SECONDS`` (and at once after its own change), so a
-block set through another replica holds everywhere within that time. A blocked submit is
+control set through another replica holds everywhere within that time. A blocked submit is
 refused whole with :class:`~rota.core.errors.IntakeBlocked` (503, ``Retry-After``), saying
-why and since when; nothing of it is stored.
+why and since when; nothing of it is stored. A paused queue keeps taking submits, and no
+claim hands out its tasks until it is resumed (:meth:`Service.claim`).
 """
 
 from __future__ import annotations
@@ -46,13 +48,25 @@ def block_key(scope: Scope, name: str | None) -> str:
     return "intake" if scope == "all" else f"intake:{scope}:{name}"
 
 
+@dataclass(frozen=True, slots=True)
+class Pause:
+    queue: str
+    reason: str
+    since: str
+    by: str
+
+
+_PAUSE = "pause:queue:"
+
+
 class Controls:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._blocks: dict[str, Block] = {}
+        self._pauses: dict[str, Pause] = {}
         self._read_at = float("-inf")
 
-    async def blocks(self) -> dict[str, Block]:
+    async def _refresh(self) -> None:
         if time.monotonic() - self._read_at > REFRESH_SECONDS:
             stored = await self._backend.control_list()
             self._blocks = {
@@ -60,8 +74,42 @@ class Controls:
                 for key, value in stored.items()
                 if key == "intake" or key.startswith("intake:")
             }
+            self._pauses = {
+                key[len(_PAUSE) :]: Pause(**orjson.loads(value))
+                for key, value in stored.items()
+                if key.startswith(_PAUSE)
+            }
             self._read_at = time.monotonic()
+
+    def forget(self) -> None:
+        """Read the store again at the next look (after a change made here, at once)."""
+        self._read_at = float("-inf")
+
+    async def blocks(self) -> dict[str, Block]:
+        await self._refresh()
         return self._blocks
+
+    async def pauses(self) -> dict[str, Pause]:
+        """The paused queues, by name."""
+        await self._refresh()
+        return self._pauses
+
+    async def pause(self, queue: str, *, reason: str, by: str, now: datetime) -> Pause:
+        check_name(queue, "queue")
+        _check_reason(reason)
+        pause = Pause(queue, reason, now.isoformat(), by)
+        value = orjson.dumps({"queue": queue, "reason": reason, "since": pause.since, "by": by})
+        await self._backend.control_set(_PAUSE + queue, value.decode())
+        self.forget()
+        return pause
+
+    async def unpause(self, queue: str) -> bool:
+        """Resume a queue's dispatch; whether it was paused."""
+        check_name(queue, "queue")
+        existed = queue in await self.pauses()
+        await self._backend.control_set(_PAUSE + queue, None)
+        self.forget()
+        return existed
 
     async def check_intake(self, tasks: Iterable[Task]) -> None:
         blocks = await self.blocks()
@@ -87,14 +135,13 @@ class Controls:
             raise ValidationError("give a queue or a tenant, or neither to block all intake")
         if name is not None:
             check_name(name, scope)
-        if not reason or len(reason) > MAX_REASON_CHARS:
-            raise ValidationError(f"reason: say why, in 1..{MAX_REASON_CHARS} characters")
+        _check_reason(reason)
         block = Block(scope, name, reason, now.isoformat(), by)
         value = orjson.dumps(
             {"scope": scope, "name": name, "reason": reason, "since": block.since, "by": by}
         )
         await self._backend.control_set(block.key, value.decode())
-        self._read_at = float("-inf")
+        self.forget()
         return block
 
     async def resume(self, scope: Scope, name: str | None) -> bool:
@@ -104,5 +151,10 @@ class Controls:
         key = block_key(scope, name)
         existed = key in await self.blocks()
         await self._backend.control_set(key, None)
-        self._read_at = float("-inf")
+        self.forget()
         return existed
+
+
+def _check_reason(reason: str) -> None:
+    if not reason or len(reason) > MAX_REASON_CHARS:
+        raise ValidationError(f"reason: say why, in 1..{MAX_REASON_CHARS} characters")

@@ -48,7 +48,7 @@ from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
 from rota.service.audit import Audit
-from rota.service.controls import Controls
+from rota.service.controls import REFRESH_SECONDS, Controls
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
 from rota.service.tokens import StoredTokens
@@ -112,6 +112,8 @@ class Service:
         self.notifier = Notifier()
         self.controls = Controls(backend)
         self.audit = Audit(backend, self.clock)
+        self._ready_queues: tuple[str, ...] = ()
+        self._queues_read_at = float("-inf")
         self.tokens = StoredTokens(backend, self.clock.now)
         self.waiting = Waiting(backend, self.notifier, self.clock, self.settings.poll_interval)
         self.is_leader = False
@@ -232,14 +234,33 @@ class Service:
         while True:
             ticket = self.notifier.ticket()
             now = self.clock.now()
-            request = ClaimRequest(
-                worker_id, limit, now, self._lease_until(now), qs, salt=secrets.randbits(32)
-            )
-            tasks = await self.backend.task_claim_many(request)
+            open_queues = await self._unpaused(qs)
+            tasks: list[Task] = []
+            if open_queues != ():
+                request = ClaimRequest(
+                    worker_id, limit, now, self._lease_until(now), open_queues,
+                    salt=secrets.randbits(32),
+                )  # fmt: skip
+                tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0 or self.waiting.count >= limits.MAX_WAITING_CLAIMS:
                 return tasks
             await self.waiting.wait(ticket, remaining)
+
+    async def _unpaused(self, queues: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """The queues a claim may take from: paused ones left out. A claim of every queue
+        becomes a claim of the queues with waiting tasks (read at most once a second) that
+        are not paused; with no pause in force nothing changes and nothing is read."""
+        paused = await self.controls.pauses()
+        if not paused:
+            return queues
+        if queues is None:
+            if time.monotonic() - self._queues_read_at > REFRESH_SECONDS:
+                rows = await self.backend.task_count_by_queue()
+                self._ready_queues = tuple(sorted({r.queue for r in rows if r.state == S.QUEUED}))
+                self._queues_read_at = time.monotonic()
+            queues = self._ready_queues
+        return tuple(q for q in queues if q not in paused)
 
     async def _saw(self, worker_id: str | None) -> None:
         """Record that a worker was heard from, at most once a second per worker."""

@@ -15,6 +15,8 @@ from rota.api.outputs import (
     AuditOut,
     BlockOut,
     BlocksOut,
+    PauseOut,
+    PausesOut,
     ResumedOut,
     TokenCreatedOut,
     TokenOut,
@@ -23,11 +25,11 @@ from rota.api.outputs import (
 )
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped, Svc
-from rota.api.schemas import BlockIn, IntakeIn, NamePath, NameQuery, TokenIn
+from rota.api.schemas import BlockIn, IntakeIn, NamePath, NameQuery, PauseIn, QueueIn, TokenIn
 from rota.core import limits
 from rota.core.auth import TokenRecord
 from rota.core.models import AuditEntry
-from rota.service.controls import Block
+from rota.service.controls import Block, Pause
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON)
 
@@ -109,6 +111,35 @@ async def resume(body: IntakeIn, scope: Scoped) -> Response:
     where, name = body.target()
     resumed = await scope.service.controls.resume(where, name)
     await scope.audit("intake.resume", name, scope=where, resumed=resumed)
+    return FastJSON({"resumed": resumed})
+
+
+def pause_json(pause: Pause) -> dict[str, Any]:
+    return {"queue": pause.queue, "reason": pause.reason, "since": pause.since, "by": pause.by}
+
+
+@router.get("/dispatch", response_class=FastJSON, responses=answers(200, PausesOut))
+async def dispatch(service: Svc) -> Response:
+    """The queues whose dispatch is paused."""
+    pauses = await service.controls.pauses()
+    return FastJSON({"paused": [pause_json(p) for p in pauses.values()]})
+
+
+@router.post("/dispatch/pause", response_class=FastJSON, responses=answers(200, PauseOut))
+async def pause(body: PauseIn, scope: Scoped) -> Response:
+    """Hand out none of the queue's tasks until resumed; submits still go in."""
+    service = scope.service
+    made = await service.controls.pause(
+        body.queue, reason=body.reason, by=scope.actor, now=service.clock.now()
+    )
+    await service.audit.record(scope.actor, "dispatch.pause", body.queue, reason=body.reason)
+    return FastJSON(pause_json(made))
+
+
+@router.post("/dispatch/resume", response_class=FastJSON, responses=answers(200, ResumedOut))
+async def resume_dispatch(body: QueueIn, scope: Scoped) -> Response:
+    resumed = await scope.service.controls.unpause(body.queue)
+    await scope.audit("dispatch.resume", body.queue, resumed=resumed)
     return FastJSON({"resumed": resumed})
 
 
