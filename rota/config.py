@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rota.core.errors import RotaError
@@ -61,6 +62,22 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='per-queue retry policies, e.g. {"mail": {"backoff": "fixed", "delay": 5}}',
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cd_names(cls, data: Any) -> Any:
+        """With the cd router mounted, cd's own variables are honoured where no ROTA_ one is
+        set: ``DATABASE_URL`` and ``SWEEP_INTERVAL_SECONDS`` (``SCHEDULER_TIMEOUT_SECONDS``
+        always is). Only then: many platforms set a DATABASE_URL meant for another program."""
+        if not isinstance(data, dict):
+            return data
+        if "cd" not in {n.strip() for n in str(data.get("compat", "")).split(",")}:
+            return data
+        for field, name in (("database_url", "DATABASE_URL"),
+                            ("sweep_interval", "SWEEP_INTERVAL_SECONDS")):  # fmt: skip
+            if field not in data and name in os.environ:
+                data = {**data, field: os.environ[name]}
+        return data
 
     @field_validator("queue_retry")
     @classmethod
