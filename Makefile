@@ -55,7 +55,11 @@ bench-redis: $(STAMP) ## rota beside RQ, Celery, Dramatiq, arq, Huey and SAQ on 
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.bench_redis
 
+bench-hostile: $(STAMP) ## hostile input and 1,000 idle long-polls against rota serve (SQLite, PostgreSQL)
+	$(BIN)/python -m bench.bench_hostile
+	$(BIN)/python -m bench.bench_hostile --postgres
+
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis clean
+.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-hostile clean
