@@ -60,6 +60,8 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/admin/intake/resume"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/api/v1/admin/dispatch"): ADMIN,
+    ("POST", "/api/v1/admin/tasks/cancel"): ADMIN,
+    ("POST", "/api/v1/admin/tasks/priority"): ADMIN,
     ("POST", "/api/v1/admin/dispatch/pause"): ADMIN,
     ("POST", "/api/v1/admin/dispatch/resume"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,

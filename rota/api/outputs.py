@@ -155,6 +155,16 @@ class DiscardedOut(Out):
     discarded: int
 
 
+class CanceledOut(Out):
+    canceled: list[str]
+    count: int
+
+
+class ReprioritizedOut(Out):
+    changed: list[str]
+    count: int
+
+
 class QueueOut(Out):
     name: str
     states: dict[str, int]

@@ -302,8 +302,8 @@ class FailureIn(FailIn):
         )
 
 
-class DeadLetterIn(Body):
-    """Which failed tasks: every field narrows the set; none means all of them."""
+class FilterIn(Body):
+    """Which tasks: every field narrows the set; none means all of them."""
 
     queue: OptName = None
     kind: OptName = None
@@ -313,6 +313,17 @@ class DeadLetterIn(Body):
 
     def filter(self) -> TaskFilter:
         return TaskFilter(queue=self.queue, kind=self.kind, tenant=self.tenant, job_id=self.job_id)
+
+
+class DeadLetterIn(FilterIn):
+    """Which failed tasks: every field narrows the set; none means all of them."""
+
+
+class BulkPriorityIn(FilterIn):
+    """Which waiting tasks, and their new priority."""
+
+    priority: Annotated[StrictInt | StrictStr, WithJsonSchema(PRIORITY_SCHEMA)]
+    to_tail: bool = Field(False, description="true: each goes to the tail of the new level")
 
 
 class WorkerIn(Body):

@@ -292,6 +292,46 @@ def dispatch_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
         console.print("every queue is dispatching")
 
 
+bulk_app = typer.Typer(help="Change waiting tasks by filter (operators).", no_args_is_help=True)
+app.add_typer(bulk_app, name="bulk")
+QueueOpt = Annotated[str | None, typer.Option(help="only this queue")]
+KindOpt = Annotated[str | None, typer.Option(help="only this kind")]
+TenantOnly = Annotated[str | None, typer.Option(help="only this tenant")]
+LimitOpt = Annotated[int, typer.Option(help="at most this many, the newest")]
+
+
+def _filters(queue: str | None, kind: str | None, tenant: str | None, limit: int) -> dict[str, Any]:
+    given = {"queue": queue, "kind": kind, "tenant": tenant}
+    return {"limit": limit, **{key: value for key, value in given.items() if value is not None}}
+
+
+@bulk_app.command("cancel")
+def bulk_cancel(
+    queue: QueueOpt = None, kind: KindOpt = None, tenant: TenantOnly = None,
+    limit: LimitOpt = 1000, url: Url = DEFAULTS.url, token: Token = None,
+) -> None:  # fmt: skip
+    """Cancel the queued and scheduled tasks that match."""
+    with Client(url, token=token) as client:
+        ids = client.cancel_where(**_filters(queue, kind, tenant, limit))
+    console.print(f"canceled {len(ids)} task(s)")
+
+
+@bulk_app.command("priority")
+def bulk_priority(
+    priority: Annotated[str, typer.Argument(help="0..100, or low / mid / high")],
+    queue: QueueOpt = None, kind: KindOpt = None, tenant: TenantOnly = None,
+    to_tail: Annotated[bool, typer.Option(help="to the tail of the new level")] = False,
+    limit: LimitOpt = 1000, url: Url = DEFAULTS.url, token: Token = None,
+) -> None:  # fmt: skip
+    """Give the queued and scheduled tasks that match a new priority."""
+    level: int | str = int(priority) if priority.isdigit() else priority
+    with Client(url, token=token) as client:
+        ids = client.set_priority_where(
+            level, to_tail=to_tail, **_filters(queue, kind, tenant, limit)
+        )
+    console.print(f"changed {len(ids)} task(s)")
+
+
 @app.command("audit")
 def audit(
     action: Annotated[str | None, typer.Option(help="e.g. intake.block, task.cancel")] = None,

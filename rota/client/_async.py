@@ -315,6 +315,21 @@ class AsyncClient:
 
     # -- operators ------------------------------------------------------------------------
 
+    async def cancel_where(self, /, **filters: Any) -> builtins.list[str]:
+        """Cancel waiting tasks; ``filters``: queue, kind, tenant, job_id, limit."""
+        data = await self._request("POST", "/admin/tasks/cancel", json=filters)
+        ids: builtins.list[str] = data["canceled"]
+        return ids
+
+    async def set_priority_where(
+        self, priority: int | str, /, *, to_tail: bool = False, **filters: Any
+    ) -> builtins.list[str]:
+        """A new priority for waiting tasks; ``filters`` as :meth:`cancel_where`."""
+        body = {"priority": priority, "to_tail": to_tail, **filters}
+        data = await self._request("POST", "/admin/tasks/priority", json=body)
+        ids: builtins.list[str] = data["changed"]
+        return ids
+
     async def block_intake(
         self, reason: str, *, queue: str | None = None, tenant: str | None = None
     ) -> dict[str, Any]:

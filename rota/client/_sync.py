@@ -83,6 +83,8 @@ class Client:
     progress = _blocking(AsyncClient.progress)
     retry_failed = _blocking(AsyncClient.retry_failed)
     discard_failed = _blocking(AsyncClient.discard_failed)
+    cancel_where = _blocking(AsyncClient.cancel_where)
+    set_priority_where = _blocking(AsyncClient.set_priority_where)
     block_intake = _blocking(AsyncClient.block_intake)
     resume_intake = _blocking(AsyncClient.resume_intake)
     intake_blocks = _blocking(AsyncClient.intake_blocks)

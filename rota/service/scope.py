@@ -125,6 +125,23 @@ class Scope:
         await self.audit("dead_letter.retry", None, filter=_filter_json(narrowed), count=len(ids))
         return ids
 
+    async def cancel_waiting(self, filter: TaskFilter, *, limit: int) -> list[str]:
+        narrowed = self._narrow(filter)
+        ids = await self.service.cancel_waiting(narrowed, limit=limit, actor=self.actor)
+        await self.audit("tasks.cancel", None, filter=_filter_json(narrowed), count=len(ids))
+        return ids
+
+    async def set_priority_waiting(
+        self, filter: TaskFilter, priority: PriorityInput, *, to_tail: bool, limit: int
+    ) -> list[str]:
+        narrowed = self._narrow(filter)
+        ids = await self.service.set_priority_waiting(
+            narrowed, priority, to_tail=to_tail, limit=limit, actor=self.actor
+        )
+        await self.audit("tasks.priority", None, filter=_filter_json(narrowed),
+                         priority=resolve_priority(priority), count=len(ids))  # fmt: skip
+        return ids
+
     async def discard_failed(self, filter: TaskFilter, *, limit: int) -> int:
         narrowed = self._narrow(filter)
         count = await self.service.discard_failed(narrowed, limit=limit)

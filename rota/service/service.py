@@ -8,6 +8,7 @@ The API, the worker's in-process mode and the CLI call this class; it calls a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Iterable, Sequence
@@ -525,6 +526,50 @@ class Service:
         """Operator: requeue the dead-letter tasks matching ``filter``; their ids."""
         failed = await self._failed(filter, limit)
         return [t.id for t in failed if await self._requeue(t, actor) is not None]
+
+    async def cancel_waiting(
+        self, filter: TaskFilter, *, limit: int = 1000, actor: str = API
+    ) -> list[str]:
+        """Cancel the queued and scheduled tasks that match (the newest ``limit``); their
+        ids. Each is canceled as :meth:`cancel` does it: one claimed meanwhile gets a
+        cancel request, one that ended meanwhile is left alone."""
+        done = []
+        for task in await self._waiting(filter, limit):
+            with contextlib.suppress(IllegalTransition, NotFound):
+                await self.cancel(task.id, actor=actor)
+                done.append(task.id)
+        return done
+
+    async def set_priority_waiting(
+        self,
+        filter: TaskFilter,
+        priority: PriorityInput,
+        *,
+        to_tail: bool = False,
+        limit: int = 1000,
+        actor: str = API,
+    ) -> list[str]:
+        """Give the waiting tasks that match (the newest ``limit``) a new priority, oldest
+        first, so that with ``to_tail`` they keep their order; their ids."""
+        resolve_priority(priority)  # a bad priority fails before anything changes
+        done = []
+        for task in await self._waiting(filter, limit):
+            with contextlib.suppress(IllegalTransition, NotFound):
+                await self.set_priority(task.id, priority, to_tail=to_tail, actor=actor)
+                done.append(task.id)
+        return done
+
+    async def _waiting(self, filter: TaskFilter, limit: int) -> list[Task]:
+        """The newest ``limit`` waiting tasks that match (as a listing's first page), in
+        enqueue order: applied oldest first, moved tasks keep their order."""
+        if not 1 <= limit <= limits.MAX_LIST_LIMIT:
+            raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
+        found: list[Task] = []
+        for state in (S.QUEUED, S.SCHEDULED):
+            page = check_filter(replace(filter, state=state))
+            found += await self.backend.task_list(page, after_seq=None, limit=limit)
+        newest = sorted(found, key=lambda t: t.seq, reverse=True)[:limit]
+        return newest[::-1]
 
     async def discard_failed(self, filter: TaskFilter, *, limit: int = 1000) -> int:
         """Operator: delete the dead-letter tasks matching ``filter``, history and all."""

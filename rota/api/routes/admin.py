@@ -15,8 +15,10 @@ from rota.api.outputs import (
     AuditOut,
     BlockOut,
     BlocksOut,
+    CanceledOut,
     PauseOut,
     PausesOut,
+    ReprioritizedOut,
     ResumedOut,
     TokenCreatedOut,
     TokenOut,
@@ -25,7 +27,17 @@ from rota.api.outputs import (
 )
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped, Svc
-from rota.api.schemas import BlockIn, IntakeIn, NamePath, NameQuery, PauseIn, QueueIn, TokenIn
+from rota.api.schemas import (
+    BlockIn,
+    BulkPriorityIn,
+    FilterIn,
+    IntakeIn,
+    NamePath,
+    NameQuery,
+    PauseIn,
+    QueueIn,
+    TokenIn,
+)
 from rota.core import limits
 from rota.core.auth import TokenRecord
 from rota.core.models import AuditEntry
@@ -141,6 +153,22 @@ async def resume_dispatch(body: QueueIn, scope: Scoped) -> Response:
     resumed = await scope.service.controls.unpause(body.queue)
     await scope.audit("dispatch.resume", body.queue, resumed=resumed)
     return FastJSON({"resumed": resumed})
+
+
+@router.post("/tasks/cancel", response_class=FastJSON, responses=answers(200, CanceledOut))
+async def cancel_by_filter(body: FilterIn, scope: Scoped) -> Response:
+    """Cancel the waiting (queued, scheduled) tasks that match: the newest ``limit``."""
+    ids = await scope.cancel_waiting(body.filter(), limit=body.limit)
+    return FastJSON({"canceled": ids, "count": len(ids)})
+
+
+@router.post("/tasks/priority", response_class=FastJSON, responses=answers(200, ReprioritizedOut))
+async def priority_by_filter(body: BulkPriorityIn, scope: Scoped) -> Response:
+    """A new priority for the waiting tasks that match: the newest ``limit``."""
+    ids = await scope.set_priority_waiting(
+        body.filter(), body.priority, to_tail=body.to_tail, limit=body.limit
+    )
+    return FastJSON({"changed": ids, "count": len(ids)})
 
 
 def audit_json(entry: AuditEntry) -> dict[str, Any]:
