@@ -15,54 +15,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-ROTA = str(Path(sys.executable).parent / "rota")
+from bench.serve import rota_process
+
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def server(database_url: str) -> Iterator[tuple[str, int]]:
-    port = _port()
-    env = {**os.environ, "ROTA_DATABASE_URL": database_url}
-    env.pop("ROTA_TOKEN", None)
-    proc = subprocess.Popen(
-        [ROTA, "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url, proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -141,7 +104,7 @@ def main() -> None:
         else:
             database_url = f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.db"
         try:
-            with server(database_url) as (url, pid):
+            with rota_process(database_url) as (url, pid):
                 rss = memory_kib(pid, "VmRSS")
                 rows = hostile(url, pid)
                 share, latencies = asyncio.run(long_polls(url, pid, args.polls, args.window))

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 import httpx
 
 from bench.peers.common import batch_priority
+from bench.serve import ROTA, rota_process
 from rota.backends import backend_from_url
 from rota.config import Settings
 from rota.core.models import TaskFilter
@@ -26,38 +23,11 @@ from rota.core.states import TaskState
 from rota.service import Completion, Failure, Service, TaskSpec
 from rota.worker import ServiceSource, Worker, WorkerOptions, builtin_registry
 
-ROTA = str(Path(sys.executable).parent / "rota")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 @contextmanager
 def rota_server(database_url: str) -> Iterator[str]:
-    port = _port()
-    env = {**os.environ, "ROTA_DATABASE_URL": database_url}
-    proc = subprocess.Popen(
-        [ROTA, "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with rota_process(database_url) as (url, _):
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
 
 
 @contextmanager
