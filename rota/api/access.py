@@ -64,6 +64,9 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/admin/tasks/priority"): ADMIN,
     ("POST", "/api/v1/admin/dispatch/pause"): ADMIN,
     ("POST", "/api/v1/admin/dispatch/resume"): ADMIN,
+    ("GET", "/api/v1/admin/tenants"): ADMIN,
+    ("POST", "/api/v1/admin/tenants/disable"): ADMIN,
+    ("POST", "/api/v1/admin/tenants/enable"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     # DMS (ROTA_COMPAT=dms)

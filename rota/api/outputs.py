@@ -222,6 +222,25 @@ class PausesOut(Out):
     paused: list[PauseOut]
 
 
+class DisabledOut(Out):
+    tenant: str
+    reason: str
+    since: str
+    by: str
+
+
+class DisabledListOut(Out):
+    disabled: list[DisabledOut]
+
+
+class DisableOut(DisabledOut):
+    canceled: int = Field(description="waiting tasks canceled (with cancel_waiting)")
+
+
+class EnabledOut(Out):
+    enabled: bool = Field(description="whether the tenant was disabled")
+
+
 class AuditEntryOut(Out):
     seq: int = Field(description="the store's order; page with before=<the last seq>")
     at: str

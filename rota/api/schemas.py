@@ -402,6 +402,19 @@ class PauseIn(QueueIn):
     reason: str = Field(description="why; kept with the pause", min_length=1, max_length=500)
 
 
+class TenantIn(Body):
+    tenant: Name
+
+
+class DisableIn(TenantIn):
+    reason: str = Field(
+        description="why; shown to the tenant's refused submitters", min_length=1, max_length=500
+    )
+    cancel_waiting: bool = Field(
+        False, description="also cancel the tenant's waiting (queued, scheduled) tasks"
+    )
+
+
 class BlockIn(IntakeIn):
     reason: str = Field(
         description="why; shown to every refused submitter", min_length=1, max_length=500

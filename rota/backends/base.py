@@ -104,8 +104,9 @@ class Backend(Protocol):
         two callers.
 
         Ready means ``queued``, or ``scheduled`` with ``run_at <= now`` (promoted on the
-        way), and not past ``expires_at``. Each claimed task gets ``attempt + 1``, a new,
-        larger ``lease_token``, ``request.lease_expires_at`` and the request's worker.
+        way), not past ``expires_at``, and not of a tenant in ``request.skip_tenants``.
+        Each claimed task gets ``attempt + 1``, a new, larger ``lease_token``,
+        ``request.lease_expires_at`` and the request's worker.
         """
         ...
 
@@ -184,7 +185,9 @@ class Backend(Protocol):
 
     async def task_position(self, task_id: str) -> Position | None: ...
 
-    async def task_count_by_queue(self) -> list[QueueCount]: ...
+    async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
+        """Tasks by queue, state and priority; only ``tenant``'s when given."""
+        ...
 
     async def task_next_run_at(self) -> datetime | None:
         """Earliest ``run_at`` among scheduled tasks: lets claimers sleep exactly that long."""

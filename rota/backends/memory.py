@@ -150,8 +150,14 @@ class MemoryBackend:
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         now, queues = request.now, request.queues
+        skip = set(request.skip_tenants)
         ready = sorted(
-            (t for t in self._tasks.values() if self._ready(t, queues, now)), key=claim_key
+            (
+                t
+                for t in self._tasks.values()
+                if self._ready(t, queues, now) and (t.tenant is None or t.tenant not in skip)
+            ),
+            key=claim_key,
         )
         claimed = []
         for task in ready[: request.limit]:
@@ -328,9 +334,11 @@ class MemoryBackend:
         in_priority = sum(1 for t in peers if t.priority == task.priority and t.seq < task.seq) + 1
         return Position(in_priority=in_priority, in_queue=in_queue)
 
-    async def task_count_by_queue(self) -> list[QueueCount]:
+    async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         counts: dict[tuple[str, TaskState, int], int] = defaultdict(int)
         for t in self._tasks.values():
+            if tenant is not None and t.tenant != tenant:
+                continue
             counts[(t.queue, t.state, t.priority)] += 1
         return [QueueCount(q, s, p, n) for (q, s, p), n in sorted(counts.items())]
 

@@ -292,6 +292,47 @@ def dispatch_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
         console.print("every queue is dispatching")
 
 
+tenant_app = typer.Typer(
+    help="Disable and enable a tenant's scheduling (operators).", no_args_is_help=True
+)
+app.add_typer(tenant_app, name="tenant")
+TenantArg = Annotated[str, typer.Argument(help="the tenant")]
+
+
+@tenant_app.command("disable")
+def tenant_disable(
+    tenant: TenantArg,
+    reason: Annotated[str, typer.Option(help="why; shown to the tenant's refused submitters")],
+    cancel: Annotated[bool, typer.Option(help="also cancel its waiting tasks")] = False,
+    url: Url = DEFAULTS.url,
+    token: Token = None,
+) -> None:
+    """Refuse the tenant's submits and hand out none of its waiting tasks until enabled."""
+    with Client(url, token=token) as client:
+        made = client.disable_tenant(tenant, reason, cancel_waiting=cancel)
+    canceled = f"; canceled {made['canceled']} waiting tasks" if cancel else ""
+    console.print(f"disabled {tenant}: {reason}{canceled}")
+
+
+@tenant_app.command("enable")
+def tenant_enable(tenant: TenantArg, url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """Take the tenant's submits and hand out its tasks again."""
+    with Client(url, token=token) as client:
+        enabled = client.enable_tenant(tenant)
+    console.print(f"enabled {tenant}" if enabled else f"{tenant} was not disabled")
+
+
+@tenant_app.command("status")
+def tenant_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
+    """The tenants whose scheduling is disabled."""
+    with Client(url, token=token) as client:
+        disabled = client.disabled_tenants()
+    for d in disabled:
+        console.print(f"{d['tenant']}: {d['reason']} (since {d['since']}, by {d['by']})")
+    if not disabled:
+        console.print("every tenant is scheduling")
+
+
 bulk_app = typer.Typer(help="Change waiting tasks by filter (operators).", no_args_is_help=True)
 app.add_typer(bulk_app, name="bulk")
 QueueOpt = Annotated[str | None, typer.Option(help="only this queue")]

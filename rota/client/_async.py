@@ -363,6 +363,24 @@ class AsyncClient:
         paused: builtins.list[dict[str, Any]] = data["paused"]
         return paused
 
+    async def disable_tenant(
+        self, tenant: str, reason: str, *, cancel_waiting: bool = False
+    ) -> dict[str, Any]:
+        """Stop ``tenant``'s scheduling: its submits are refused and its waiting tasks stay
+        unclaimed (or are canceled, with ``cancel_waiting``) until :meth:`enable_tenant`."""
+        body = {"tenant": tenant, "reason": reason, "cancel_waiting": cancel_waiting}
+        made: dict[str, Any] = await self._request("POST", "/admin/tenants/disable", json=body)
+        return made
+
+    async def enable_tenant(self, tenant: str) -> bool:
+        data = await self._request("POST", "/admin/tenants/enable", json={"tenant": tenant})
+        return bool(data["enabled"])
+
+    async def disabled_tenants(self) -> builtins.list[dict[str, Any]]:
+        data = await self._request("GET", "/admin/tenants")
+        disabled: builtins.list[dict[str, Any]] = data["disabled"]
+        return disabled
+
     async def audit(
         self,
         *,

@@ -92,3 +92,6 @@ class Client:
     pause_dispatch = _blocking(AsyncClient.pause_dispatch)
     resume_dispatch = _blocking(AsyncClient.resume_dispatch)
     paused_queues = _blocking(AsyncClient.paused_queues)
+    disable_tenant = _blocking(AsyncClient.disable_tenant)
+    enable_tenant = _blocking(AsyncClient.enable_tenant)
+    disabled_tenants = _blocking(AsyncClient.disabled_tenants)

@@ -54,6 +54,10 @@ class Principal:
         return self.role is Role.OPERATOR or self.role is role
 
 
+#: task kinds whose handler runs what the payload says on the worker's host (the built-in
+#: ``shell``, enabled by ``rota worker --allow-shell``): only an operator may submit them
+OPERATOR_KINDS = frozenset({"shell"})
+
 #: the caller when no token is configured and the server listens on loopback only
 OPEN = Principal("open", Role.OPERATOR, actor="api")
 #: a caller with no token where ``ROTA_ANONYMOUS_SUBMIT`` lets it submit (DMS's rule)

@@ -202,6 +202,8 @@ class ClaimRequest:
     queues: tuple[str, ...] | None = None
     #: The low 32 bits of every lease token this claim hands out (see :func:`next_lease_token`).
     salt: int = 0
+    #: tenants whose tasks this claim leaves waiting (their scheduling is disabled)
+    skip_tenants: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:

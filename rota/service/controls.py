@@ -1,12 +1,15 @@
-"""Operator controls: blocking intake (for everything, one queue or one tenant) and pausing
-dispatch of a queue.
+"""Operator controls: blocking intake (for everything, one queue or one tenant), pausing
+dispatch of a queue, and disabling a tenant's scheduling.
 
 Controls live in the store (``control_*`` verbs), so every replica obeys them; a process
 reads them at most once per ``REFRESH_SECONDS`` (and at once after its own change), so a
 control set through another replica holds everywhere within that time. A blocked submit is
 refused whole with :class:`~rota.core.errors.IntakeBlocked` (503, ``Retry-After``), saying
 why and since when; nothing of it is stored. A paused queue keeps taking submits, and no
-claim hands out its tasks until it is resumed (:meth:`Service.claim`).
+claim hands out its tasks until it is resumed (:meth:`Service.claim`). A disabled tenant
+(KAT's disabled scheduler) is both: its submits are refused and no claim hands out its
+waiting tasks, in any queue, until it is enabled again; the store skips them
+(``ClaimRequest.skip_tenants``).
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ class Pause:
 
 
 _PAUSE = "pause:queue:"
+_DISABLED = "disabled:tenant:"
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    tenant: str
+    reason: str
+    since: str
+    by: str
 
 
 class Controls:
@@ -64,6 +76,7 @@ class Controls:
         self._backend = backend
         self._blocks: dict[str, Block] = {}
         self._pauses: dict[str, Pause] = {}
+        self._disabled: dict[str, Disabled] = {}
         self._read_at = float("-inf")
 
     async def _refresh(self) -> None:
@@ -78,6 +91,11 @@ class Controls:
                 key[len(_PAUSE) :]: Pause(**orjson.loads(value))
                 for key, value in stored.items()
                 if key.startswith(_PAUSE)
+            }
+            self._disabled = {
+                key[len(_DISABLED) :]: Disabled(**orjson.loads(value))
+                for key, value in stored.items()
+                if key.startswith(_DISABLED)
             }
             self._read_at = time.monotonic()
 
@@ -111,11 +129,46 @@ class Controls:
         self.forget()
         return existed
 
+    @property
+    def disabled_now(self) -> dict[str, Disabled]:
+        """The disabled tenants as last read: right after :meth:`blocks` or :meth:`pauses`,
+        which read the store when it is due, without a second look."""
+        return self._disabled
+
+    async def disabled(self) -> dict[str, Disabled]:
+        """The tenants whose scheduling is disabled, by name."""
+        await self._refresh()
+        return self._disabled
+
+    async def disable(self, tenant: str, *, reason: str, by: str, now: datetime) -> Disabled:
+        check_name(tenant, "tenant")
+        _check_reason(reason)
+        made = Disabled(tenant, reason, now.isoformat(), by)
+        value = orjson.dumps({"tenant": tenant, "reason": reason, "since": made.since, "by": by})
+        await self._backend.control_set(_DISABLED + tenant, value.decode())
+        self.forget()
+        return made
+
+    async def enable(self, tenant: str) -> bool:
+        """Enable a tenant's scheduling again; whether it was disabled."""
+        check_name(tenant, "tenant")
+        existed = tenant in await self.disabled()
+        await self._backend.control_set(_DISABLED + tenant, None)
+        self.forget()
+        return existed
+
     async def check_intake(self, tasks: Iterable[Task]) -> None:
         blocks = await self.blocks()
-        if not blocks:
+        disabled = self._disabled
+        if not blocks and not disabled:
             return
         for task in tasks:
+            off = disabled.get(task.tenant) if task.tenant is not None else None
+            if off is not None:
+                raise IntakeBlocked(
+                    f"scheduling for tenant {off.tenant!r} is disabled since {off.since} "
+                    f"by {off.by}: {off.reason}"
+                )
             keys = ["intake", f"intake:queue:{task.queue}"]
             if task.tenant is not None:
                 keys.append(f"intake:tenant:{task.tenant}")

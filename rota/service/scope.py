@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rota.core.auth import Principal
+from rota.core.auth import OPERATOR_KINDS, Principal, Role
 from rota.core.errors import Forbidden, NotFound
 from rota.core.models import Event, Job, JobSummary, Position, QueueCount, Task, TaskFilter
 from rota.core.priority import PriorityInput, resolve_priority
+from rota.service.controls import Disabled
 from rota.service.service import Service
 from rota.service.validation import TaskSpec
 
@@ -38,6 +39,11 @@ class Scope:
         return self.principal.actor
 
     def _stamp(self, spec: TaskSpec) -> TaskSpec:
+        if spec.kind in OPERATOR_KINDS and not self.principal.has(Role.OPERATOR):
+            raise Forbidden(
+                f"kind {spec.kind!r} runs commands on a worker's host: only an operator token "
+                "may submit it"
+            )
         ceiling = self.principal.max_priority
         if ceiling is not None and resolve_priority(spec.priority) > ceiling:
             raise Forbidden(f"without a token a task's priority may be {ceiling} (low) at most")
@@ -93,10 +99,7 @@ class Scope:
         return summary
 
     async def counts(self) -> list[QueueCount]:
-        if self.tenant is not None:
-            # The stores keep counts per queue, state and priority, not per tenant yet.
-            raise Forbidden("counts are not available to a token bound to a tenant yet")
-        return await self.service.counts()
+        return await self.service.counts(self.tenant)
 
     async def audit(self, action: str, target: str | None = None, **detail: Any) -> None:
         await self.service.audit.record(self.actor, action, target, reason=self.reason, **detail)
@@ -147,6 +150,30 @@ class Scope:
         count = await self.service.discard_failed(narrowed, limit=limit)
         await self.audit("dead_letter.discard", None, filter=_filter_json(narrowed), count=count)
         return count
+
+    async def disable_tenant(
+        self, tenant: str, *, reason: str, cancel_waiting: bool
+    ) -> tuple[Disabled, int]:
+        """The record, and how many waiting tasks were canceled."""
+        self._reach(tenant)
+        made, canceled = await self.service.disable_tenant(
+            tenant, reason=reason, cancel_waiting=cancel_waiting, actor=self.actor
+        )
+        await self.service.audit.record(
+            self.actor, "tenant.disable", tenant, reason=reason,
+            cancel_waiting=cancel_waiting, canceled=canceled,
+        )  # fmt: skip
+        return made, canceled
+
+    async def enable_tenant(self, tenant: str) -> bool:
+        self._reach(tenant)
+        enabled = await self.service.controls.enable(tenant)
+        await self.audit("tenant.enable", tenant, enabled=enabled)
+        return enabled
+
+    def _reach(self, tenant: str) -> None:
+        if self.tenant is not None and tenant != self.tenant:
+            raise Forbidden(f"this token reaches tenant {self.tenant!r} only")
 
     def _narrow(self, filter: TaskFilter) -> TaskFilter:
         if self.tenant is None:

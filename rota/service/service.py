@@ -49,7 +49,7 @@ from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
 from rota.service.audit import Audit
-from rota.service.controls import REFRESH_SECONDS, Controls
+from rota.service.controls import REFRESH_SECONDS, Controls, Disabled
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
 from rota.service.tokens import StoredTokens
@@ -149,8 +149,8 @@ class Service:
         tasks: Iterable[Task] = (
             build_task(s, now=now, default_max_attempts=default, job=job) for s in specs
         )
-        if await self.controls.blocks():  # an operator blocked some intake: check each task
-            tasks = list(tasks)
+        if await self.controls.blocks() or self.controls.disabled_now:
+            tasks = list(tasks)  # an operator blocked some intake: check each task
             await self.controls.check_intake(tasks)
         stored = await self.backend.task_insert_many(tasks, job)
         self.notifier.notify()
@@ -196,8 +196,8 @@ class Service:
         await self.get(task_id)
         return await self.backend.event_list(task_id)
 
-    async def counts(self) -> list[QueueCount]:
-        return await self.backend.task_count_by_queue()
+    async def counts(self, tenant: str | None = None) -> list[QueueCount]:
+        return await self.backend.task_count_by_queue(tenant)
 
     async def health(self) -> None:
         """Raise StoreError when the store does not answer a cheap read."""
@@ -240,7 +240,7 @@ class Service:
             if open_queues != ():
                 request = ClaimRequest(
                     worker_id, limit, now, self._lease_until(now), open_queues,
-                    salt=secrets.randbits(32),
+                    salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
                 )  # fmt: skip
                 tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()
@@ -558,6 +558,24 @@ class Service:
                 await self.set_priority(task.id, priority, to_tail=to_tail, actor=actor)
                 done.append(task.id)
         return done
+
+    async def disable_tenant(
+        self, tenant: str, *, reason: str, cancel_waiting: bool = False, actor: str = API
+    ) -> tuple[Disabled, int]:
+        """Stop a tenant's scheduling (KAT's disabled scheduler): refuse its submits and
+        leave its waiting tasks unclaimed, or with ``cancel_waiting`` cancel them all; the
+        record and how many were canceled. Its running tasks run on."""
+        made = await self.controls.disable(tenant, reason=reason, by=actor, now=self.clock.now())
+        canceled = 0
+        if cancel_waiting:  # its intake is closed, so the pages run out
+            while True:
+                page = await self.cancel_waiting(
+                    TaskFilter(tenant=tenant), limit=limits.MAX_LIST_LIMIT, actor=actor
+                )
+                canceled += len(page)
+                if len(page) < limits.MAX_LIST_LIMIT:
+                    break
+        return made, canceled
 
     async def _waiting(self, filter: TaskFilter, limit: int) -> list[Task]:
         """The newest ``limit`` waiting tasks that match (as a listing's first page), in

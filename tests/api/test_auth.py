@@ -31,6 +31,7 @@ SECRETS = {
     "worker": "worker-secret-012345",
     "viewer": "viewer-secret-012345",
     "acme": "acme-producer-secret0",
+    "acme-viewer": "acme-viewer-secret012",
 }
 REVOKED, EXPIRED = "revoked-secret-01234", "expired-secret-01234"
 
@@ -58,6 +59,8 @@ BODIES: dict[str, Any] = {
     "POST /jobs/{job_id}/complete": {"success": True},
     "POST /api/v1/admin/intake/block": {"queue": "mail", "reason": "smtp down"},
     "POST /api/v1/admin/intake/resume": {"queue": "mail"},
+    "POST /api/v1/admin/tenants/disable": {"tenant": "zeta", "reason": "r"},
+    "POST /api/v1/admin/tenants/enable": {"tenant": "zeta"},
 }
 
 
@@ -91,7 +94,10 @@ async def gate(tmp_path: Path) -> AsyncIterator[Gate]:
     configured = [
         TokenRecord(name, digest(SECRETS[name]), Role(name), None, now)
         for name in ("operator", "producer", "worker", "viewer")
-    ] + [TokenRecord("acme", digest(SECRETS["acme"]), Role.PRODUCER, "acme", now)]
+    ] + [
+        TokenRecord("acme", digest(SECRETS["acme"]), Role.PRODUCER, "acme", now),
+        TokenRecord("acme-viewer", digest(SECRETS["acme-viewer"]), Role.VIEWER, "acme", now),
+    ]
     stored = [
         TokenRecord("gone", digest(REVOKED), Role.OPERATOR, None, now),
         TokenRecord(
@@ -202,6 +208,34 @@ async def test_a_tenant_token_sees_and_touches_only_its_tenant(gate: Gate) -> No
     assert (await gate.http.get("/api/v1/stats", headers=acme)).status_code == 403
     own = await gate.http.get(f"/api/v1/tasks/{mine.json()['id']}", headers=acme)
     assert own.status_code == 200 and own.json()["position"] is not None
+
+
+async def test_a_tenant_viewer_counts_only_its_tenants_tasks(gate: Gate) -> None:
+    await gate.service.enqueue(TaskSpec("work", queue="scan", tenant="acme", priority=70))
+    await gate.service.enqueue(TaskSpec("work", queue="scan", tenant="acme", delay=60))
+    viewer = bearer(SECRETS["acme-viewer"])
+    stats = await gate.http.get("/api/v1/stats", headers=viewer)
+    assert stats.json() == {"total": 2, "states": {"queued": 1, "scheduled": 1}, "queues": 1}
+    queues = (await gate.http.get("/api/v1/queues", headers=viewer)).json()["queues"]
+    assert queues == [{"name": "scan", "states": {"queued": 1, "scheduled": 1},
+                       "queued_by_priority": {"70": 1}}]  # fmt: skip
+    everyone = (await gate.http.get("/api/v1/stats", headers=bearer(SECRETS["viewer"]))).json()
+    assert everyone["total"] == 4  # and tenant beta's two (the gate's task and job)
+
+
+async def test_only_an_operator_submits_tasks_that_run_commands(gate: Gate) -> None:
+    shell = {"kind": "shell", "payload": {"cmd": "id"}}
+    producer = bearer(SECRETS["producer"])
+    for path, body in (("/api/v1/tasks", shell), ("/api/v1/tasks/batch", {"tasks": [shell]}),
+                       ("/api/v1/jobs", {"name": "j", "tasks": [shell]}),
+                       ("/jobs", {"job_type": "shell", "payload": {"cmd": "id"}})):  # fmt: skip
+        refused = await gate.http.post(path, json=body, headers=producer)
+        assert refused.status_code == 403, (path, refused.text)
+        assert "only an operator" in refused.json()["message"]
+    shells = await gate.service.list_tasks(TaskFilter(kind="shell"), limit=10)
+    assert shells[0] == []
+    made = await gate.http.post("/api/v1/tasks", json=shell, headers=bearer(SECRETS["operator"]))
+    assert made.status_code == 201
 
 
 async def test_changes_are_recorded_with_the_tokens_name(gate: Gate) -> None:

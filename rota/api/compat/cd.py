@@ -21,12 +21,13 @@ from starlette.responses import Response
 
 from rota.api.encode import FastJSON
 from rota.api.outputs import COMMON, Out, answers
-from rota.api.routes.deps import Svc
+from rota.api.routes.deps import Scoped, Svc
 from rota.api.schemas import NAME_SCHEMA, Body, IdPath, JsonObject, Name
 from rota.core.errors import IllegalTransition, NotFound
 from rota.core.models import Task
 from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
+from rota.service.scope import Scope
 
 QUEUE = "cd"
 MAX_ATTEMPTS = 2
@@ -88,7 +89,7 @@ def job_json(task: Task) -> dict[str, Any]:
     }
 
 
-async def _job(service: Service, job_id: str) -> Task:
+async def _job(service: Service | Scope, job_id: str) -> Task:
     task = await service.get(job_id)
     if task.queue != QUEUE:
         raise NotFound(f"no job with id {job_id!r}")
@@ -96,7 +97,8 @@ async def _job(service: Service, job_id: str) -> Task:
 
 
 @router.post("/jobs", status_code=201, response_class=FastJSON, responses=answers(201, CdJobOut))
-async def create_job(body: CdJobIn, service: Svc) -> Response:
+async def create_job(body: CdJobIn, scope: Scoped) -> Response:
+    service = scope.service
     spec = TaskSpec(
         body.job_type,
         body.payload,
@@ -106,12 +108,12 @@ async def create_job(body: CdJobIn, service: Svc) -> Response:
         timeout=service.settings.cd_timeout_seconds,
         retry={"backoff": "fixed", "delay": 0},
     )
-    return FastJSON(job_json(await service.enqueue(spec)), status_code=201)
+    return FastJSON(job_json(await scope.enqueue(spec)), status_code=201)
 
 
 @router.get("/jobs/{job_id}", response_class=FastJSON, responses=answers(200, CdJobOut, 404))
-async def get_job(job_id: IdPath, service: Svc) -> Response:
-    return FastJSON(job_json(await _job(service, job_id)))
+async def get_job(job_id: IdPath, scope: Scoped) -> Response:
+    return FastJSON(job_json(await _job(scope, job_id)))  # a tenant's token reads its own
 
 
 @router.get(

@@ -16,6 +16,9 @@ from rota.api.outputs import (
     BlockOut,
     BlocksOut,
     CanceledOut,
+    DisabledListOut,
+    DisableOut,
+    EnabledOut,
     PauseOut,
     PausesOut,
     ReprioritizedOut,
@@ -30,18 +33,20 @@ from rota.api.routes.deps import Scoped, Svc
 from rota.api.schemas import (
     BlockIn,
     BulkPriorityIn,
+    DisableIn,
     FilterIn,
     IntakeIn,
     NamePath,
     NameQuery,
     PauseIn,
     QueueIn,
+    TenantIn,
     TokenIn,
 )
 from rota.core import limits
 from rota.core.auth import TokenRecord
 from rota.core.models import AuditEntry
-from rota.service.controls import Block, Pause
+from rota.service.controls import Block, Disabled, Pause
 
 router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], responses=COMMON)
 
@@ -153,6 +158,32 @@ async def resume_dispatch(body: QueueIn, scope: Scoped) -> Response:
     resumed = await scope.service.controls.unpause(body.queue)
     await scope.audit("dispatch.resume", body.queue, resumed=resumed)
     return FastJSON({"resumed": resumed})
+
+
+def disabled_json(off: Disabled) -> dict[str, Any]:
+    return {"tenant": off.tenant, "reason": off.reason, "since": off.since, "by": off.by}
+
+
+@router.get("/tenants", response_class=FastJSON, responses=answers(200, DisabledListOut))
+async def tenants(service: Svc) -> Response:
+    """The tenants whose scheduling is disabled."""
+    disabled = await service.controls.disabled()
+    return FastJSON({"disabled": [disabled_json(d) for d in disabled.values()]})
+
+
+@router.post("/tenants/disable", response_class=FastJSON, responses=answers(200, DisableOut))
+async def disable_tenant(body: DisableIn, scope: Scoped) -> Response:
+    """Stop a tenant's scheduling: its submits get 503 with the reason, no claim hands out
+    its waiting tasks (or, with ``cancel_waiting``, they are canceled); running ones run on."""
+    made, canceled = await scope.disable_tenant(
+        body.tenant, reason=body.reason, cancel_waiting=body.cancel_waiting
+    )
+    return FastJSON({**disabled_json(made), "canceled": canceled})
+
+
+@router.post("/tenants/enable", response_class=FastJSON, responses=answers(200, EnabledOut))
+async def enable_tenant(body: TenantIn, scope: Scoped) -> Response:
+    return FastJSON({"enabled": await scope.enable_tenant(body.tenant)})
 
 
 @router.post("/tasks/cancel", response_class=FastJSON, responses=answers(200, CanceledOut))

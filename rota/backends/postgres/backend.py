@@ -93,10 +93,14 @@ def _with_seq(task: Task, seq: int) -> Task:
     return tuple.__new__(Task, task[:_SEQ] + (seq,) + task[_SEQ + 1 :])  # noqa: RUF005
 
 
+_SKIP_TENANTS = "AND (tenant IS NULL OR tenant <> ALL(%(skip)s::text[]))"
+
+
 @functools.lru_cache(maxsize=256)
-def _claim_query(name: str, limit: int) -> str:
-    """The claim with its limit written in (see claim_any in queries.sql)."""
-    return Q[name].replace("CLAIM_LIMIT", str(int(limit)))
+def _claim_query(name: str, limit: int, skip_tenants: bool = False) -> str:
+    """The claim with its limit and tenant filter written in (see claim_any in queries.sql)."""
+    text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
+    return text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
 
 
 def _json(value: Any) -> str | None:
@@ -435,7 +439,9 @@ class PostgresBackend:
             "queues": None if queues is None else list(queues),
             # Claims do not wait for the WAL flush unless asked to (see CLAIM_PICKED).
             "claim_commit": None if self.url.durable_claims else "off",
+            "skip": list(request.skip_tenants),
         }
+        skip = bool(request.skip_tenants)
         if queues is None:
             # Claims across every queue take claim_any's single statement, unless the last
             # one found several queues with ready rows: then straight to the merge.
@@ -445,7 +451,7 @@ class PostgresBackend:
             name = "claim_queue"
         else:
             name = "claim_queues"
-        query = _claim_query(name, limit)
+        query = _claim_query(name, limit, skip)
         # Rows come back in binary: no timestamps or numbers to parse from text (drain +5%
         # against text, 6 of 6 paired rounds); the Python values are the same.
         async with self._conn() as conn:
@@ -466,7 +472,7 @@ class PostgresBackend:
             rows = await cur.fetchall()
             if name == "claim_any" and not rows:
                 # Several queues have ready rows (or none has): merge their heads.
-                query = _claim_query("claim_merge", limit)
+                query = _claim_query("claim_merge", limit, skip)
                 rows = await (await conn.execute(query, params, binary=True)).fetchall()
                 name = "claim_merge"
             if name in ("claim_merge", "claim_queues"):
@@ -627,9 +633,9 @@ class PostgresBackend:
             row = await (await conn.execute(Q["position"], [task_id])).fetchone()
         return None if row is None else Position(in_priority=row[0], in_queue=row[1])
 
-    async def task_count_by_queue(self) -> list[QueueCount]:
+    async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         async with self._conn() as conn:
-            rows = await (await conn.execute(Q["count"])).fetchall()
+            rows = await (await conn.execute(Q["count"], {"tenant": tenant})).fetchall()
         return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
 
     async def task_next_run_at(self) -> datetime | None:

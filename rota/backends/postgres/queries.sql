@@ -159,6 +159,9 @@ SELECT h FROM (
 -- lookup (see CLAIM_PICKED) the cached generic plan is the good one, and claims skip
 -- planning. The rows come back in no particular order: the backend sorts them (cheaper
 -- than a sort in SQL, which first materializes every returned row).
+-- TENANT_OPEN (in every claim) is written in the same way: nothing, or, while some
+-- tenant's scheduling is disabled, a filter that steps over that tenant's rows on the
+-- walks down the claim index.
 WITH last AS MATERIALIZED (
     SELECT hashtextextended(queue, 0) AS h FROM rota_tasks
     WHERE state = 'queued'
@@ -169,7 +172,7 @@ WITH last AS MATERIALIZED (
            WHERE state = 'queued' AND hashtextextended(queue, 0) < (SELECT h FROM last)
            LAST_FIRST) IS NULL
       AND state = 'queued' AND hashtextextended(queue, 0) = (SELECT h FROM last)
-      AND (expires_at IS NULL OR expires_at > %(now)s)
+      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
     ORDER BY priority DESC, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
@@ -192,7 +195,7 @@ top AS MATERIALIZED (
         SELECT q.h, q.name, priority, seq FROM rota_tasks
         WHERE state = 'queued' AND hashtextextended(queue, 0) = q.h
           AND (q.name IS NULL OR queue = q.name)
-          AND (expires_at IS NULL OR expires_at > %(now)s)
+          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
         ORDER BY priority DESC, seq
         LIMIT CLAIM_LIMIT
     ) AS x
@@ -208,7 +211,7 @@ top AS MATERIALIZED (
         WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
           AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority > bound.priority
-          AND (expires_at IS NULL OR expires_at > %(now)s)
+          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
         ORDER BY priority DESC, seq
         FOR UPDATE SKIP LOCKED
     ) AS above
@@ -218,7 +221,7 @@ top AS MATERIALIZED (
         WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
           AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority = bound.priority AND seq <= bound.seq
-          AND (expires_at IS NULL OR expires_at > %(now)s)
+          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
         ORDER BY seq
         FOR UPDATE SKIP LOCKED
     ) AS level
@@ -249,7 +252,7 @@ WITH picked AS (
     SELECT ctid FROM rota_tasks
     WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
       AND queue = %(queue)s
-      AND (expires_at IS NULL OR expires_at > %(now)s)
+      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
     ORDER BY priority DESC, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
@@ -399,6 +402,7 @@ FROM rota_tasks AS t WHERE t.id = %s AND t.state = 'queued';
 
 -- name: count
 SELECT queue, state, priority, count(*) FROM rota_tasks
+WHERE %(tenant)s::text IS NULL OR tenant = %(tenant)s
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
 
 -- name: next_run_at

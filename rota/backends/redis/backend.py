@@ -312,7 +312,7 @@ class RedisBackend:
         args = (
             to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
             request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
-            request.salt,
+            request.salt, *request.skip_tenants,
         )  # fmt: skip
         rows = await self._run(self._s.claim, self._k.standard + sources, args)
         return [decode_task(r) for r in rows]
@@ -409,9 +409,10 @@ class RedisBackend:
         found = await self._run(self._s.position, [self._k.prefix], [task_id], True)
         return None if found is None else Position(int(found[0]), int(found[1]))
 
-    async def task_count_by_queue(self) -> list[QueueCount]:
+    async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
+        key = self._k.key("counts") if tenant is None else self._k.tenant_counts(tenant)
         with _translated():
-            raw = await _awaited(self._reader.hgetall(self._k.key("counts")))
+            raw = await _awaited(self._reader.hgetall(key))
         counts = []
         for field, n in cast(dict[str, str], raw).items():
             state, priority, queue = field.split("|", 2)

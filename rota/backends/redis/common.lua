@@ -10,6 +10,7 @@
 --   {NAME}:rq:<queue>    the ready zset of one queue
 --   {NAME}:jn:<job id>   a job's task counts by state (hash)
 --   {NAME}:jt:<job id>   a job's tasks by seq (zset)
+--   {NAME}:tn:<tenant>   a tenant's task counts by "state|priority|queue" (hash)
 --
 -- Times are integer microseconds since the epoch. They stay strings (or integral numbers)
 -- and are only handed to redis.call, which writes integral numbers exactly, or compared

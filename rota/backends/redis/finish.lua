@@ -23,8 +23,8 @@ local function opt(value)
 end
 
 -- what the guards, the indexes and the event need
-local read = row_reader({ID, QUEUE, PRIO, STATE, RUN_AT, TIMEOUT, JOB, SEQ, WORKER, TOKEN, LEASE,
-  EXPIRES, CANCEL, RESULT, ERROR, FINISHED})
+local read = row_reader({ID, QUEUE, PRIO, STATE, RUN_AT, TIMEOUT, TENANT, JOB, SEQ, WORKER, TOKEN,
+  LEASE, EXPIRES, CANCEL, RESULT, ERROR, FINISHED})
 
 local applied, woke = {}, false
 for i, f in ipairs(items) do

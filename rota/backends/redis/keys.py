@@ -20,6 +20,7 @@ Cluster slot. The layout (``<id>`` parts are built inside the Lua scripts, see c
 ``{NAME}:counts``           hash: task count by ``state|priority|queue``
 ``{NAME}:jobs``             hash: job record (JSON) by job id
 ``{NAME}:jn:<job>``         hash: a job's task count by state
+``{NAME}:tn:<tenant>``      hash: a tenant's task count by ``state|priority|queue``
 ``{NAME}:jt:<job>``         zset: a job's tasks by seq (listing by job)
 ``{NAME}:workers``          hash: worker record (JSON) by worker id
 ``{NAME}:wseen``            zset: worker ids by last_seen_at
@@ -97,6 +98,9 @@ class Keys:
 
     def job_tasks(self, job_id: str) -> str:
         return self.prefix + "jt:" + job_id
+
+    def tenant_counts(self, tenant: str) -> str:
+        return self.prefix + "tn:" + tenant
 
     def job_counts(self, job_id: str) -> str:
         return self.prefix + "jn:" + job_id

@@ -35,7 +35,7 @@ local HISTORY_MAX = 1000
 local CHUNK = 4000 -- arguments per unpack: well below Lua's C stack limit
 
 local adds, removes = {}, {}
-local counts, job_counts = {}, {}
+local counts, job_counts, tenant_counts = {}, {}, {}
 local event_seq = nil
 
 local function gather(into, key, a, b)
@@ -54,6 +54,15 @@ local function zrem(key, member) gather(removes, key, member) end
 local function count(row, delta)
   local field = row[STATE] .. '|' .. row[PRIO] .. '|' .. row[QUEUE]
   counts[field] = (counts[field] or 0) + delta
+  local tenant = row[TENANT]
+  if tenant then
+    local by_field = tenant_counts[tenant]
+    if not by_field then
+      by_field = {}
+      tenant_counts[tenant] = by_field
+    end
+    by_field[field] = (by_field[field] or 0) + delta
+  end
   local job = row[JOB]
   if job then
     local by_state = job_counts[job]
@@ -181,7 +190,15 @@ local function flush()
       end
     end
   end
-  counts, job_counts = {}, {}
+  for tenant, by_field in pairs(tenant_counts) do
+    local key = P .. 'tn:' .. tenant
+    for field, delta in pairs(by_field) do
+      if delta ~= 0 and redis.call('HINCRBY', key, field, delta) <= 0 then
+        redis.call('HDEL', key, field)
+      end
+    end
+  end
+  counts, job_counts, tenant_counts = {}, {}, {}
   if event_seq then redis.call('SET', K_EVENT_SEQ, event_seq) end
 end
 

@@ -92,6 +92,12 @@ _COLUMNS = (
     "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress"
 )
 Q = load(__package__, "queries.sql", {"TASK_COLUMNS": _COLUMNS, "TOKEN_COLUMNS": _TOKEN_COLUMNS})
+_SKIP_TENANTS = "AND (tenant IS NULL OR tenant NOT IN (SELECT value FROM json_each(:skip)))"
+
+
+def _claim_sql(name: str, request: ClaimRequest) -> str:
+    """A claim with its tenant filter written in (see claim_any in queries.sql)."""
+    return Q[name].replace("TENANT_OPEN", _SKIP_TENANTS if request.skip_tenants else "")
 
 
 def _opt_time(value: int | None) -> datetime | None:
@@ -398,6 +404,8 @@ class SQLiteBackend:
             "limit": request.limit,
             "salt": request.salt,
         }
+        if request.skip_tenants:
+            params["skip"] = orjson.dumps(request.skip_tenants).decode()
         actor = request.actor
         with self._write() as db:
             promoted = db.execute(Q["promote_due"], (now_us,)).fetchall()
@@ -406,10 +414,11 @@ class SQLiteBackend:
                 for r in promoted
             ]
             if request.queues is None:
-                cursor = db.execute(Q["claim_any"], params)
+                cursor = db.execute(_claim_sql("claim_any", request), params)
             else:
                 queues = orjson.dumps(request.queues).decode()
-                cursor = db.execute(Q["claim_queues"], {**params, "queues": queues})
+                sql = _claim_sql("claim_queues", request)
+                cursor = db.execute(sql, {**params, "queues": queues})
             rows = cursor.fetchall()
             tasks = sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
             worker = request.worker_id
@@ -614,11 +623,10 @@ class SQLiteBackend:
 
         return await self._run(run)
 
-    async def task_count_by_queue(self) -> list[QueueCount]:
+    async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         def run() -> list[QueueCount]:
-            return [
-                QueueCount(q, TaskState(s), p, n) for q, s, p, n in self._db.execute(Q["count"])
-            ]
+            rows = self._db.execute(Q["count"], {"tenant": tenant})
+            return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
 
         return await self._run(run)
 

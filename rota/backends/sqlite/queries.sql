@@ -34,12 +34,15 @@ WHERE seq IN (SELECT seq FROM tasks WHERE state = 'scheduled' AND run_at <= ?
 RETURNING id;
 
 -- name: claim_any
+-- TENANT_OPEN (in both claims) is written in by the backend: nothing, or, while some
+-- tenant's scheduling is disabled, a filter that steps over that tenant's rows on the walk
+-- down the claim index.
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
     lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
-    WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now)
+    WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN
     ORDER BY priority DESC, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
@@ -50,7 +53,7 @@ SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32)
 WHERE seq IN (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
-      AND (expires_at IS NULL OR expires_at > :now)
+      AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN
     ORDER BY priority DESC, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
@@ -126,6 +129,7 @@ FROM tasks AS t WHERE t.id = ? AND t.state = 'queued';
 
 -- name: count
 SELECT queue, state, priority, count(*) FROM tasks
+WHERE :tenant IS NULL OR tenant = :tenant
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
 
 -- name: next_run_at
