@@ -3,8 +3,9 @@ check: no 5xx, every status and body as documented, valid input accepted and inv
 refused, and the stateful phase following the document's links (submit -> claim -> report).
 
 ``make test`` runs a short, seeded pass; ``make fuzz`` sets ``ROTA_FUZZ_EXAMPLES=200`` and a
-fresh seed. The intake block routes run in a pass of their own: a block the fuzzer sets
-would turn every later submit into a (documented, correct) 503 and starve the other routes.
+fresh seed. The intake block and tenant disable routes run in a pass of their own: a block
+the fuzzer sets would turn every later submit into a (documented, correct) 503 and starve
+the other routes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 ST = str(Path(sys.executable).parent / "st")
 FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
 TOKEN = "fuzz-operator-token"
-BLOCKS = "/(intake/)?block$"
+BLOCKS = "/((intake/)?block|tenants/disable)$"
 
 
 def schemathesis(procs: Procs, *args: str) -> None:
