@@ -67,6 +67,11 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/admin/tenants"): ADMIN,
     ("POST", "/api/v1/admin/tenants/disable"): ADMIN,
     ("POST", "/api/v1/admin/tenants/enable"): ADMIN,
+    ("POST", "/api/v1/schedules"): ADMIN,
+    ("GET", "/api/v1/schedules"): VIEW,
+    ("GET", "/api/v1/schedules/{schedule_id}"): VIEW,
+    ("PATCH", "/api/v1/schedules/{schedule_id}"): ADMIN,
+    ("DELETE", "/api/v1/schedules/{schedule_id}"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     # DMS (ROTA_COMPAT=dms)

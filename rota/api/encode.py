@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from rota.core.models import Event, JobSummary, Position, Task, WorkerInfo
 from rota.core.priority import priority_name
 from rota.core.states import TaskState
+from rota.service.schedules import parse_occurrence_id
 
 _STATE_TEXT = {state: state.value for state in TaskState}
 
@@ -71,7 +72,12 @@ def task_json(
         "retry": task.retry,
         "expires_at": _time(task.expires_at),
         "progress": task.progress,
+        "schedule_id": None,
+        "scheduled_for": None,
     }
+    occurrence = parse_occurrence_id(task.id)
+    if occurrence is not None:
+        out["schedule_id"], out["scheduled_for"] = occurrence[0], _time(occurrence[1])
     if lease:
         out["lease_token"] = task.lease_token
     if position is not None:

@@ -55,6 +55,8 @@ class TaskOut(Out):
     retry: dict[str, Any] | None
     expires_at: str | None
     progress: Any
+    schedule_id: str | None = Field(description="the schedule that made it")
+    scheduled_for: str | None = Field(description="the occurrence it was made for")
     position: PositionOut | None = Field(None, description="GET /tasks/{id} while queued")
 
 
@@ -290,3 +292,27 @@ def answers(status: int, model: type[Out], *error_codes: int) -> dict[int | str,
 
 #: what any guarded route may answer besides its own statuses
 COMMON = errors(400, 401, 403, 413, 422, 503)
+
+
+class ScheduleOut(Out):
+    id: str
+    name: str
+    cron: str | None
+    rrule: str | None
+    interval: float | None
+    at: str | None
+    timezone: str
+    task: dict[str, Any]
+    catch_up: str
+    overlap: str
+    deadline: float | None
+    enabled: bool
+    next_run_at: str | None
+    last_run_at: str | None
+    last_task_id: str | None
+    created_at: str
+    updated_at: str
+
+
+class SchedulesOut(Out):
+    schedules: list[ScheduleOut]

@@ -31,6 +31,7 @@ from rota.core.models import (
     Job,
     Position,
     QueueCount,
+    ScheduleRecord,
     Task,
     TaskFilter,
     WorkerInfo,
@@ -256,3 +257,26 @@ class Backend(Protocol):
     ) -> list[AuditEntry]:
         """Newest first, ``seq < before`` when given; ``action``/``actor`` match exactly."""
         ...
+
+    # -- schedules (the service reads their definitions; the store indexes due times) ----
+
+    async def schedule_insert(self, schedule: ScheduleRecord) -> bool:
+        """Store a new schedule; False (nothing stored) when its id or name is taken."""
+        ...
+
+    async def schedule_update(self, schedule: ScheduleRecord, *, expect_version: int) -> bool:
+        """Replace the stored schedule of that id if its version is still
+        ``expect_version``; False (nothing changed) otherwise, or when the name is taken."""
+        ...
+
+    async def schedule_get(self, schedule_id: str) -> ScheduleRecord | None: ...
+
+    async def schedule_list(self) -> list[ScheduleRecord]:
+        """Every schedule, by name."""
+        ...
+
+    async def schedule_list_due(self, *, now: datetime, limit: int) -> list[ScheduleRecord]:
+        """Enabled schedules whose ``next_run_at <= now``, earliest first."""
+        ...
+
+    async def schedule_delete(self, schedule_id: str) -> bool: ...

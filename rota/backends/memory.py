@@ -25,6 +25,7 @@ from rota.core.models import (
     Job,
     Position,
     QueueCount,
+    ScheduleRecord,
     Task,
     TaskFilter,
     WorkerInfo,
@@ -48,6 +49,7 @@ class MemoryBackend:
         self._tokens: dict[str, TokenRecord] = {}
         self._controls: dict[str, str] = {}
         self._audit: list[AuditEntry] = []
+        self._schedules: dict[str, ScheduleRecord] = {}
         self._tasks: dict[str, Task] = {}
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
@@ -426,3 +428,40 @@ class MemoryBackend:
             and (actor is None or e.actor == actor)
         ]
         return found[:limit]
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def _name_taken(self, schedule: ScheduleRecord) -> bool:
+        return any(
+            s.name == schedule.name and s.id != schedule.id for s in self._schedules.values()
+        )
+
+    async def schedule_insert(self, schedule: ScheduleRecord) -> bool:
+        if schedule.id in self._schedules or self._name_taken(schedule):
+            return False
+        self._schedules[schedule.id] = schedule
+        return True
+
+    async def schedule_update(self, schedule: ScheduleRecord, *, expect_version: int) -> bool:
+        stored = self._schedules.get(schedule.id)
+        if stored is None or stored.version != expect_version or self._name_taken(schedule):
+            return False
+        self._schedules[schedule.id] = schedule
+        return True
+
+    async def schedule_get(self, schedule_id: str) -> ScheduleRecord | None:
+        return self._schedules.get(schedule_id)
+
+    async def schedule_list(self) -> list[ScheduleRecord]:
+        return sorted(self._schedules.values(), key=lambda s: s.name)
+
+    async def schedule_list_due(self, *, now: datetime, limit: int) -> list[ScheduleRecord]:
+        due = [
+            s
+            for s in self._schedules.values()
+            if s.enabled and s.next_run_at is not None and s.next_run_at <= now
+        ]
+        return sorted(due, key=lambda s: (s.next_run_at, s.id))[:limit]
+
+    async def schedule_delete(self, schedule_id: str) -> bool:
+        return self._schedules.pop(schedule_id, None) is not None

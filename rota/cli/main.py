@@ -16,6 +16,7 @@ from rich.table import Table
 
 from rota.cli import render
 from rota.cli.runners import check_access, make_registry, make_server, run_worker
+from rota.cli.schedules import schedule_app
 from rota.cli.tokens import token_app
 from rota.client import Client
 from rota.config import Settings
@@ -212,6 +213,7 @@ def up(
 
 
 app.add_typer(token_app, name="token")
+app.add_typer(schedule_app, name="schedule")
 intake_app = typer.Typer(help="Block and resume submits (operators).", no_args_is_help=True)
 app.add_typer(intake_app, name="intake")
 Target = Annotated[str | None, typer.Option(help="one queue (default: all intake)")]

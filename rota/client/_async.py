@@ -363,6 +363,35 @@ class AsyncClient:
         paused: builtins.list[dict[str, Any]] = data["paused"]
         return paused
 
+    async def create_schedule(
+        self, name: str, task: dict[str, Any], /, **rule_and_policies: Any
+    ) -> dict[str, Any]:
+        """A schedule making ``task`` (kind, payload, queue, priority, tenant, ...) at the times
+        of one of ``cron=``, ``rrule=``, ``interval=`` (seconds) or ``at=``; with
+        ``timezone=``, ``catch_up=``, ``overlap=``, ``deadline=``, ``enabled=``."""
+        body = {"name": name, "task": task, **rule_and_policies}
+        made: dict[str, Any] = await self._request("POST", "/schedules", json=body)
+        return made
+
+    async def schedules(self) -> builtins.list[dict[str, Any]]:
+        data = await self._request("GET", "/schedules")
+        found: builtins.list[dict[str, Any]] = data["schedules"]
+        return found
+
+    async def schedule(self, schedule_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._request("GET", f"/schedules/{schedule_id}")
+        return found
+
+    async def update_schedule(self, schedule_id: str, /, **changes: Any) -> dict[str, Any]:
+        """Change what is given (``enabled=False`` pauses it; a new rule counts from now)."""
+        changed: dict[str, Any] = await self._request(
+            "PATCH", f"/schedules/{schedule_id}", json=changes
+        )
+        return changed
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        await self._request("DELETE", f"/schedules/{schedule_id}")
+
     async def disable_tenant(
         self, tenant: str, reason: str, *, cancel_waiting: bool = False
     ) -> dict[str, Any]:

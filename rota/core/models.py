@@ -286,3 +286,24 @@ class AuditEntry:
     target: str | None
     reason: str | None
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    """A schedule as stored. ``definition`` is a JSON text only the service reads (the rule,
+    its time zone, the task template and the policies); the store indexes ``next_run_at``
+    of the enabled ones, so finding the due schedules costs what is due. ``version`` grows
+    by one with each change: an update names the version it read (compare-and-set)."""
+
+    id: str
+    name: str
+    definition: str
+    enabled: bool
+    #: None: the schedule fires no more
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    #: the task of the last occurrence (the overlap policy looks at it)
+    last_task_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -81,8 +81,14 @@ async def forget_silent_workers(service: Service) -> int:
     return await service.backend.worker_delete_silent(before=before)
 
 
+async def fire_schedules(service: Service) -> int:
+    """The tasks of the schedules' due occurrences (see :mod:`rota.service.schedules`)."""
+    return await service.schedules.fire_due()
+
+
 def default_services(sweep_interval: float) -> list[LeaderService]:
     return [
+        LeaderService("schedules", sweep_interval, fire_schedules),
         LeaderService("expiry", sweep_interval, expire_waiting),
         LeaderService("lease-sweeper", sweep_interval, sweep_leases),
         LeaderService("promotion", sweep_interval, promote_due),

@@ -60,6 +60,8 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/admin/intake/block": {"queue": "mail", "reason": "smtp down"},
     "POST /api/v1/admin/intake/resume": {"queue": "mail"},
     "POST /api/v1/admin/tenants/disable": {"tenant": "zeta", "reason": "r"},
+    "POST /api/v1/schedules": {"name": "s", "interval": 60, "task": {"kind": "work"}},
+    "PATCH /api/v1/schedules/{schedule_id}": {"enabled": False},
     "POST /api/v1/admin/tenants/enable": {"tenant": "zeta"},
 }
 
@@ -70,7 +72,11 @@ class Gate:
 
     async def call(self, method: str, template: str, headers: dict[str, str]) -> httpx.Response:
         path = template.format(
-            task_id=self.ids["task"], job_id=self.ids["job"], worker_id="w1", name="gone"
+            task_id=self.ids["task"],
+            job_id=self.ids["job"],
+            worker_id="w1",
+            name="gone",
+            schedule_id=self.ids["schedule"],
         )
         body = BODIES.get(f"{method} {template}")
         return await self.http.request(method, path, json=body, headers=headers)
@@ -79,7 +85,15 @@ class Gate:
         tasks, _ = await self.service.list_tasks(TaskFilter(), limit=1000)
         events = await self.service.events(self.ids["task"])
         tokens = await self.service.backend.token_list()
-        return tasks, events, await self.service.workers(), await self.service.counts(), tokens
+        schedules = await self.service.schedules.all()
+        return (
+            tasks,
+            events,
+            await self.service.workers(),
+            await self.service.counts(),
+            tokens,
+            schedules,
+        )
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -117,7 +131,13 @@ async def gate(tmp_path: Path) -> AsyncIterator[Gate]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
         task = await service.enqueue(TaskSpec("work", tenant="beta"))
         job, _ = await service.submit_job("j", [TaskSpec("work", tenant="beta")], "beta")
-        yield Gate(http, service, {"task": task.id, "job": job.id})
+        schedule = await service.schedules.create(
+            "nightly",
+            {"rule": {"kind": "cron", "expr": "0 3 * * *"}, "timezone": "UTC",
+             "task": {"kind": "work", "tenant": "beta"}, "catch_up": "skip", "overlap": "allow"},
+            enabled=True,
+        )  # fmt: skip
+        yield Gate(http, service, {"task": task.id, "job": job.id, "schedule": schedule.id})
     await service.close()
 
 

@@ -3,6 +3,8 @@ pause, a tenant disabled, and the audit log that records them."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -48,3 +50,27 @@ def test_tenant_commands(procs: Procs) -> None:
     assert "every tenant is scheduling" in procs.cli("tenant", "status")
     log = procs.cli("audit", "--action", "tenant.disable")
     assert "tenant.disable" in log and "acme" in log
+
+
+def test_schedule_commands(procs: Procs) -> None:
+    """A live server's leader makes the tasks of a schedule added from the CLI."""
+    procs.serve()
+    out = procs.cli("schedule", "add", "tick", "--kind", "echo", "--queue", "ticks",
+                    "--interval", "1")  # fmt: skip
+    assert "schedule " in out and "next run" in out
+    schedule_id = out.split()[1]
+    assert "tick" in procs.cli("schedule", "list")
+    deadline = time.monotonic() + 10
+    with httpx.Client(base_url=procs.url) as http:
+        while time.monotonic() < deadline:
+            tasks = http.get("/api/v1/tasks", params={"queue": "ticks"}).json()["tasks"]
+            if len(tasks) >= 2:
+                break
+            time.sleep(0.2)
+        assert len(tasks) >= 2, tasks
+        assert {t["schedule_id"] for t in tasks} == {schedule_id}
+        times = sorted(t["scheduled_for"] for t in tasks)
+        assert len(set(times)) == len(times)  # one task per occurrence
+    assert f"paused {schedule_id}" in procs.cli("schedule", "pause", schedule_id)
+    assert f"deleted {schedule_id}" in procs.cli("schedule", "delete", schedule_id)
+    assert "no schedules" in procs.cli("schedule", "list")

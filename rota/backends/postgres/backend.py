@@ -19,6 +19,7 @@ import itertools
 import logging
 import operator
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,7 @@ from rota.core.models import (
     Job,
     Position,
     QueueCount,
+    ScheduleRecord,
     Task,
     TaskFilter,
     WorkerInfo,
@@ -779,6 +781,40 @@ class PostgresBackend:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_audit"], params)).fetchall()
         return [AuditEntry(*row) for row in rows]
+
+    # -- schedules -------------------------------------------------------------------------
+
+    async def schedule_insert(self, schedule: ScheduleRecord) -> bool:
+        args = [getattr(schedule, f.name) for f in fields(ScheduleRecord)]
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["insert_schedule"], args)
+        return cur.rowcount == 1
+
+    async def schedule_update(self, schedule: ScheduleRecord, *, expect_version: int) -> bool:
+        params = {**asdict(schedule), "expect": expect_version}
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["update_schedule"], params)
+        return cur.rowcount == 1
+
+    async def schedule_get(self, schedule_id: str) -> ScheduleRecord | None:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["get_schedule"], (schedule_id,))).fetchone()
+        return None if row is None else ScheduleRecord(*row)
+
+    async def schedule_list(self) -> list[ScheduleRecord]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_schedules"])).fetchall()
+        return [ScheduleRecord(*row) for row in rows]
+
+    async def schedule_list_due(self, *, now: datetime, limit: int) -> list[ScheduleRecord]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["due_schedules"], (now, limit))).fetchall()
+        return [ScheduleRecord(*row) for row in rows]
+
+    async def schedule_delete(self, schedule_id: str) -> bool:
+        async with self._conn() as conn:
+            cur = await conn.execute(Q["delete_schedule"], (schedule_id,))
+        return cur.rowcount == 1
 
 
 def _token(row: Any) -> TokenRecord:

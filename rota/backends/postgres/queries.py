@@ -6,16 +6,24 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from rota.backends.queries import load
-from rota.core.models import Task
+from rota.core.models import ScheduleRecord, Task
 
 COLUMNS = ", ".join(Task._fields)
 _COLUMNS_T = ", ".join(f"t.{name}" for name in Task._fields)
 
 TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
+SCHEDULE_COLUMNS = ", ".join(f.name for f in fields(ScheduleRecord))
 
 Q = load(
     __package__,
     "queries.sql",
-    {"TASK_COLUMNS_T": _COLUMNS_T, "TASK_COLUMNS": COLUMNS, "TOKEN_COLUMNS": TOKEN_COLUMNS},
+    {
+        "TASK_COLUMNS_T": _COLUMNS_T,
+        "TASK_COLUMNS": COLUMNS,
+        "TOKEN_COLUMNS": TOKEN_COLUMNS,
+        "SCHEDULE_COLUMNS": SCHEDULE_COLUMNS,
+    },
 )

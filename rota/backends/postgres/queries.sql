@@ -484,3 +484,30 @@ WHERE (%(before)s::bigint IS NULL OR seq < %(before)s::bigint)
   AND (%(actor)s::text IS NULL OR actor = %(actor)s::text)
 ORDER BY seq DESC
 LIMIT %(limit)s;
+
+-- name: insert_schedule
+INSERT INTO rota_schedules (SCHEDULE_COLUMNS)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING;
+
+-- name: update_schedule
+-- Compare-and-set on version; a name another schedule holds leaves it unchanged.
+UPDATE rota_schedules SET name = %(name)s, definition = %(definition)s, enabled = %(enabled)s,
+    next_run_at = %(next_run_at)s, last_run_at = %(last_run_at)s,
+    last_task_id = %(last_task_id)s, version = %(version)s, updated_at = %(updated_at)s
+WHERE id = %(id)s AND version = %(expect)s
+  AND NOT EXISTS (SELECT 1 FROM rota_schedules WHERE name = %(name)s AND id <> %(id)s);
+
+-- name: get_schedule
+SELECT SCHEDULE_COLUMNS FROM rota_schedules WHERE id = %s;
+
+-- name: list_schedules
+SELECT SCHEDULE_COLUMNS FROM rota_schedules ORDER BY name;
+
+-- name: due_schedules
+SELECT SCHEDULE_COLUMNS FROM rota_schedules
+WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= %s
+ORDER BY next_run_at, id LIMIT %s;
+
+-- name: delete_schedule
+DELETE FROM rota_schedules WHERE id = %s;

@@ -71,10 +71,12 @@ from rota.backends.redis.keys import (
     Keys,
     decode_event,
     decode_job,
+    decode_schedule,
     decode_task,
     decode_token,
     decode_worker,
     encode_job,
+    encode_schedule,
     encode_tasks,
     encode_worker,
     enqueue_event,
@@ -95,6 +97,7 @@ from rota.core.models import (
     Job,
     Position,
     QueueCount,
+    ScheduleRecord,
     Task,
     TaskFilter,
     WorkerInfo,
@@ -558,6 +561,47 @@ class RedisBackend:
                 if len(found) == limit:
                     break
         return found
+
+    # -- schedules -------------------------------------------------------------------------
+
+    def _schedule_keys(self) -> list[str]:
+        return [self._k.key("schedules"), self._k.key("sdue"), self._k.key("snames")]
+
+    async def _schedule_put(self, schedule: ScheduleRecord, expect: int | None) -> bool:
+        s = schedule
+        due = "" if not s.enabled or s.next_run_at is None else to_us(s.next_run_at)
+        args = (s.id, s.name, encode_schedule(s), "" if expect is None else expect, due)
+        return bool(await self._run(self._s.schedule_put, self._schedule_keys(), args))
+
+    async def schedule_insert(self, schedule: ScheduleRecord) -> bool:
+        return await self._schedule_put(schedule, None)
+
+    async def schedule_update(self, schedule: ScheduleRecord, *, expect_version: int) -> bool:
+        return await self._schedule_put(schedule, expect_version)
+
+    async def schedule_get(self, schedule_id: str) -> ScheduleRecord | None:
+        with _translated():
+            raw = await _awaited(self._writer.hget(self._k.key("schedules"), schedule_id))
+        return None if raw is None else decode_schedule(raw)
+
+    async def schedule_list(self) -> list[ScheduleRecord]:
+        with _translated():
+            raw = await _awaited(self._writer.hvals(self._k.key("schedules")))
+        return sorted((decode_schedule(r) for r in raw), key=lambda s: s.name)
+
+    async def schedule_list_due(self, *, now: datetime, limit: int) -> list[ScheduleRecord]:
+        with _translated():
+            ids = await self._writer.zrangebyscore(
+                self._k.key("sdue"), "-inf", to_us(now), start=0, num=limit
+            )
+            if not ids:
+                return []
+            raw = await _awaited(self._writer.hmget(self._k.key("schedules"), cast(list[str], ids)))
+        return [decode_schedule(r) for r in raw if r is not None]
+
+    async def schedule_delete(self, schedule_id: str) -> bool:
+        keys, args = self._schedule_keys(), (schedule_id,)
+        return bool(await self._run(self._s.schedule_delete, keys, args))
 
 
 async def _awaited(result: Any) -> Any:

@@ -27,6 +27,9 @@ Cluster slot. The layout (``<id>`` parts are built inside the Lua scripts, see c
 ``{NAME}:tok:<name>``       hash: a stored API token (its digest, never the secret)
 ``{NAME}:tokdig``           hash: token name by digest
 ``{NAME}:controls``         hash: operator controls (intake blocks), JSON by key
+``{NAME}:schedules``        hash: schedule record (JSON) by schedule id
+``{NAME}:sdue``             zset: ids of enabled schedules that fire again, by next_run_at
+``{NAME}:snames``           hash: schedule id by name
 ``{NAME}:audit``            list: the audit log, newest first, ``<seq>\t<json>``, capped
 ``{NAME}:auditseq``         the audit log's counter
 ``{NAME}:leader``           string: the maintenance lease ``<fence>:<holder>``, with a TTL
@@ -47,7 +50,7 @@ import orjson
 
 from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
-from rota.core.models import Event, Job, Task, WorkerInfo
+from rota.core.models import Event, Job, ScheduleRecord, Task, WorkerInfo
 from rota.core.states import TaskState
 
 #: The task hash's field names, in :class:`~rota.core.models.Task` field order. The Lua
@@ -246,3 +249,38 @@ def decode_token(fields: dict[str, str]) -> TokenRecord:
         revoked_at=at("revoked_at"),
         last_used_at=at("last_used_at"),
     )
+
+
+def encode_schedule(s: ScheduleRecord) -> str:
+    """A schedule as the JSON object schedule_put.lua reads (its name and version)."""
+    return orjson.dumps(
+        {
+            "id": s.id,
+            "name": s.name,
+            "definition": s.definition,
+            "enabled": s.enabled,
+            "next_run_at": _opt_us(s.next_run_at),
+            "last_run_at": _opt_us(s.last_run_at),
+            "last_task_id": s.last_task_id,
+            "version": s.version,
+            "created_at": to_us(s.created_at),
+            "updated_at": to_us(s.updated_at),
+        }
+    ).decode()
+
+
+def decode_schedule(text: str | bytes) -> ScheduleRecord:
+    d = orjson.loads(text)
+    return ScheduleRecord(
+        d["id"], d["name"], d["definition"], d["enabled"], _opt_time(d["next_run_at"]),
+        _opt_time(d["last_run_at"]), d["last_task_id"], d["version"],
+        from_us(d["created_at"]), from_us(d["updated_at"]),
+    )  # fmt: skip
+
+
+def _opt_us(value: datetime | None) -> int | None:
+    return None if value is None else to_us(value)
+
+
+def _opt_time(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)

@@ -26,7 +26,8 @@ WRITERS = (
 #: scripts that only read tasks: common.lua + the file
 READERS = ("list", "rows", "position")
 #: scripts on their own
-PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set", "audit_append")
+PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set", "audit_append",
+         "schedule_put", "schedule_delete")  # fmt: skip
 
 _SUBSTITUTIONS = {
     "TASK_FIELDS": ", ".join(f"'{name}'" for name in FIELDS),
@@ -92,3 +93,5 @@ class Scripts:
         self.token_insert = register(SOURCES["token_insert"])
         self.token_set = register(SOURCES["token_set"])
         self.audit_append = register(SOURCES["audit_append"])
+        self.schedule_put = register(SOURCES["schedule_put"])
+        self.schedule_delete = register(SOURCES["schedule_delete"])

@@ -43,6 +43,7 @@ from rota.core.models import (
     Job,
     Position,
     QueueCount,
+    ScheduleRecord,
     Task,
     TaskFilter,
     WorkerInfo,
@@ -50,7 +51,7 @@ from rota.core.models import (
 from rota.core.states import TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -84,6 +85,14 @@ UPGRADES: dict[int, list[str]] = {
         " actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, reason TEXT,"
         " detail TEXT NOT NULL)",
     ],
+    8: [
+        "CREATE TABLE schedules (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        " definition TEXT NOT NULL, enabled INTEGER NOT NULL, next_run_at INTEGER,"
+        " last_run_at INTEGER, last_task_id TEXT, version INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+        "CREATE INDEX schedules_due ON schedules (next_run_at)"
+        " WHERE enabled = 1 AND next_run_at IS NOT NULL",
+    ],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
@@ -91,7 +100,16 @@ _COLUMNS = (
     "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
     "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress"
 )
-Q = load(__package__, "queries.sql", {"TASK_COLUMNS": _COLUMNS, "TOKEN_COLUMNS": _TOKEN_COLUMNS})
+_SCHEDULE_COLUMNS = (
+    "id, name, definition, enabled, next_run_at, last_run_at, last_task_id, version, "
+    "created_at, updated_at"
+)
+Q = load(
+    __package__,
+    "queries.sql",
+    {"TASK_COLUMNS": _COLUMNS, "TOKEN_COLUMNS": _TOKEN_COLUMNS,
+     "SCHEDULE_COLUMNS": _SCHEDULE_COLUMNS},
+)  # fmt: skip
 _SKIP_TENANTS = "AND (tenant IS NULL OR tenant NOT IN (SELECT value FROM json_each(:skip)))"
 
 
@@ -795,6 +813,62 @@ class SQLiteBackend:
         params = {"limit": limit, "before": before, "action": action, "actor": actor}
         rows = await self._run(lambda: self._db.execute(Q["list_audit"], params).fetchall())
         return [AuditEntry(r[0], from_us(r[1]), *r[2:]) for r in rows]
+
+    # -- schedules -------------------------------------------------------------------------
+
+    async def schedule_insert(self, schedule: ScheduleRecord) -> bool:
+        s = schedule
+        row = (s.id, s.name, s.definition, int(s.enabled), _us_or_none(s.next_run_at),
+               _us_or_none(s.last_run_at), s.last_task_id, s.version, to_us(s.created_at),
+               to_us(s.updated_at))  # fmt: skip
+
+        def run() -> bool:
+            with self._write() as db:
+                return db.execute(Q["insert_schedule"], row).rowcount == 1
+
+        return await self._run(run)
+
+    async def schedule_update(self, schedule: ScheduleRecord, *, expect_version: int) -> bool:
+        s = schedule
+        row = (s.name, s.definition, int(s.enabled), _us_or_none(s.next_run_at),
+               _us_or_none(s.last_run_at), s.last_task_id, s.version, to_us(s.updated_at),
+               s.id, expect_version)  # fmt: skip
+
+        def run() -> bool:
+            with self._write() as db:
+                return db.execute(Q["update_schedule"], row).rowcount == 1
+
+        return await self._run(run)
+
+    async def schedule_get(self, schedule_id: str) -> ScheduleRecord | None:
+        def run() -> ScheduleRecord | None:
+            row = self._db.execute(Q["get_schedule"], (schedule_id,)).fetchone()
+            return None if row is None else _schedule(row)
+
+        return await self._run(run)
+
+    async def schedule_list(self) -> list[ScheduleRecord]:
+        rows = await self._run(lambda: self._db.execute(Q["list_schedules"]).fetchall())
+        return [_schedule(r) for r in rows]
+
+    async def schedule_list_due(self, *, now: datetime, limit: int) -> list[ScheduleRecord]:
+        args = (to_us(now), limit)
+        rows = await self._run(lambda: self._db.execute(Q["due_schedules"], args).fetchall())
+        return [_schedule(r) for r in rows]
+
+    async def schedule_delete(self, schedule_id: str) -> bool:
+        def run() -> bool:
+            with self._write() as db:
+                return db.execute(Q["delete_schedule"], (schedule_id,)).rowcount == 1
+
+        return await self._run(run)
+
+
+def _schedule(row: Sequence[Any]) -> ScheduleRecord:
+    sid, name, definition, enabled, next_run, last_run, last_task, version, made, changed = row
+    return ScheduleRecord(sid, name, definition, bool(enabled), _opt_time(next_run),
+                          _opt_time(last_run), last_task, version, from_us(made),
+                          from_us(changed))  # fmt: skip
 
 
 def _us_or_none(value: datetime | None) -> int | None:

@@ -208,3 +208,26 @@ WHERE (:before IS NULL OR seq < :before)
   AND (:actor IS NULL OR actor = :actor)
 ORDER BY seq DESC
 LIMIT :limit;
+
+-- name: insert_schedule
+INSERT INTO schedules (SCHEDULE_COLUMNS) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: update_schedule
+UPDATE OR IGNORE schedules SET name = ?, definition = ?, enabled = ?, next_run_at = ?,
+    last_run_at = ?, last_task_id = ?, version = ?, updated_at = ?
+WHERE id = ? AND version = ?;
+
+-- name: get_schedule
+SELECT SCHEDULE_COLUMNS FROM schedules WHERE id = ?;
+
+-- name: list_schedules
+SELECT SCHEDULE_COLUMNS FROM schedules ORDER BY name;
+
+-- name: due_schedules
+SELECT SCHEDULE_COLUMNS FROM schedules
+WHERE enabled = 1 AND next_run_at IS NOT NULL AND next_run_at <= ?
+ORDER BY next_run_at, id LIMIT ?;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE id = ?;

@@ -102,3 +102,20 @@ CREATE TABLE IF NOT EXISTS audit (
     reason TEXT,
     detail TEXT    NOT NULL
 );
+
+-- Schedules (service/schedules.py): the definition is the service's JSON; the store finds
+-- the due ones by schedules_due, so an evaluation reads what is due and no more.
+CREATE TABLE IF NOT EXISTS schedules (
+    id           TEXT    PRIMARY KEY,
+    name         TEXT    NOT NULL UNIQUE,
+    definition   TEXT    NOT NULL,
+    enabled      INTEGER NOT NULL,
+    next_run_at  INTEGER,
+    last_run_at  INTEGER,
+    last_task_id TEXT,
+    version      INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_run_at)
+    WHERE enabled = 1 AND next_run_at IS NOT NULL;

@@ -1,0 +1,260 @@
+"""Schedules: tasks made from a template at the times a rule names.
+
+A schedule is a rule (:mod:`rota.core.recurrence`: cron, RFC 5545 rule, interval or one
+time, in an IANA zone), a task template, and three policies:
+
+- **catch-up**, for occurrences missed while nothing evaluated schedules (every replica
+  down, or the leader gone): ``skip`` (the default) runs none of them, ``once`` runs one
+  for all of them (the latest), ``all`` runs each, the latest :data:`MAX_CATCH_UP` at most.
+  An occurrence is missed when it is found more than :data:`GRACE_SECONDS` after its time;
+  the latest one found within that is on time and always runs.
+- **overlap**, while the previous occurrence's task is still waiting or running: ``allow``
+  another, ``skip`` this occurrence, or ``replace`` the previous (cancel it).
+- **deadline**: an occurrence's task not started within that many seconds of its time is
+  not run; it ends canceled with the expiry's reason (the store's expiry, ``expires_at``).
+
+Exactly one task per occurrence, across replicas and restarts: the task's id is made of
+the schedule and the occurrence's time (:func:`occurrence_id`), and a store never holds two
+tasks of one id, so whichever replica inserts it first wins and a second insert is a
+duplicate that changes nothing. The schedule's own advance is a compare-and-set on its
+version. So the leader evaluates schedules for efficiency, not for correctness; and it
+reads only the due ones (``schedule_list_due``, an index on ``next_run_at``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from rota.core.errors import (
+    Conflict,
+    DuplicateTask,
+    IllegalTransition,
+    IntakeBlocked,
+    NotFound,
+    ValidationError,
+)
+from rota.core.ids import new_id
+from rota.core.models import ScheduleRecord, Task
+from rota.core.recurrence import Recurrence, zone
+from rota.core.states import WAITING_STATES, TaskState
+from rota.service.validation import TaskSpec, build_task, check_name
+
+if TYPE_CHECKING:
+    from rota.backends import Backend
+    from rota.service.service import Service
+
+CatchUp = Literal["skip", "once", "all"]
+Overlap = Literal["allow", "skip", "replace"]
+#: an occurrence found later than this after its time was missed (see catch-up)
+GRACE_SECONDS = 2.0
+#: the most missed occurrences ``all`` runs (the latest ones)
+MAX_CATCH_UP = 1000
+#: how many schedules one evaluation round reads at most
+BATCH = 1000
+#: the fields of a task template (TaskSpec's, but those an occurrence sets itself)
+TEMPLATE_FIELDS = ("kind", "payload", "queue", "priority", "max_attempts", "timeout", "tenant",
+                   "retry")  # fmt: skip
+_PREFIX = "sch:"
+_UNFINISHED = WAITING_STATES | {TaskState.RUNNING}
+
+
+def occurrence_id(schedule_id: str, at: datetime) -> str:
+    """The id of the one task of an occurrence: ``sch:<schedule>:<unix seconds>``."""
+    return f"{_PREFIX}{schedule_id}:{int(at.timestamp())}"
+
+
+def parse_occurrence_id(task_id: str) -> tuple[str, datetime] | None:
+    """(schedule id, scheduled time) of a task a schedule made; None for any other."""
+    if not task_id.startswith(_PREFIX):
+        return None
+    schedule_id, _, seconds = task_id[len(_PREFIX) :].rpartition(":")
+    if not schedule_id or not seconds.isdigit():
+        return None
+    return schedule_id, datetime.fromtimestamp(int(seconds), UTC)
+
+
+def rule_of(definition: dict[str, Any], created_at: datetime) -> Recurrence:
+    rule = definition["rule"]
+    start = datetime.fromisoformat(definition.get("start") or created_at.isoformat())
+    return Recurrence.parse(rule["kind"], rule["expr"], zone(definition["timezone"]), start)
+
+
+class Schedules:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    @property
+    def _backend(self) -> Backend:
+        return self.service.backend
+
+    # -- definitions ------------------------------------------------------------------------
+
+    def check(self, definition: dict[str, Any], created_at: datetime) -> Recurrence:
+        """Validate a definition whole (the rule, the template, the policies)."""
+        if definition["catch_up"] not in ("skip", "once", "all"):
+            raise ValidationError("catch_up must be skip, once or all")
+        if definition["overlap"] not in ("allow", "skip", "replace"):
+            raise ValidationError("overlap must be allow, skip or replace")
+        deadline = definition.get("deadline")
+        if deadline is not None and not 0 < deadline <= 366 * 86_400:
+            raise ValidationError("deadline must be in (0, 31622400] seconds")
+        template = definition["task"]
+        unknown = set(template) - set(TEMPLATE_FIELDS)
+        if unknown:
+            raise ValidationError(f"task: unknown fields {sorted(unknown)}")
+        build_task(  # the template, as an occurrence's task
+            self._spec(definition, occurrence=created_at, schedule_id="check"),
+            now=created_at,
+            default_max_attempts=self.service.settings.default_max_attempts,
+        )
+        return rule_of(definition, created_at)
+
+    def _spec(
+        self, definition: dict[str, Any], *, occurrence: datetime, schedule_id: str
+    ) -> TaskSpec:
+        template = definition["task"]
+        deadline = definition.get("deadline")
+        expires = None if deadline is None else occurrence + timedelta(seconds=deadline)
+        return TaskSpec(
+            **{k: template[k] for k in TEMPLATE_FIELDS if k in template},
+            id=occurrence_id(schedule_id, occurrence),
+            expires_at=expires,
+        )
+
+    async def create(
+        self, name: str, definition: dict[str, Any], *, enabled: bool
+    ) -> ScheduleRecord:
+        check_name(name, "schedule name")
+        now = self.service.clock.now()
+        rule = self.check(definition, now)
+        if rule.next_after(now) is None:
+            raise ValidationError(
+                "the rule names no time after now (an 'at' in the past, or a rule that ended)"
+            )
+        record = ScheduleRecord(
+            id=new_id(), name=name, definition=orjson.dumps(definition).decode(),
+            enabled=enabled, next_run_at=rule.next_after(now),
+            last_run_at=None, last_task_id=None, version=1, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if not await self._backend.schedule_insert(record):
+            raise Conflict(f"a schedule named {name!r} exists")
+        return record
+
+    async def get(self, schedule_id: str) -> ScheduleRecord:
+        record = await self._backend.schedule_get(schedule_id)
+        if record is None:
+            raise NotFound(f"no schedule with id {schedule_id!r}")
+        return record
+
+    async def all(self) -> list[ScheduleRecord]:
+        return await self._backend.schedule_list()
+
+    async def update(
+        self,
+        schedule_id: str,
+        *,
+        name: str | None = None,
+        definition: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+    ) -> ScheduleRecord:
+        """Change a schedule; a new rule or re-enabling counts from now (no catch-up)."""
+        record = await self.get(schedule_id)
+        now = self.service.clock.now()
+        new_definition = orjson.loads(record.definition) if definition is None else definition
+        rule = self.check(new_definition, record.created_at)
+        next_run = record.next_run_at
+        if definition is not None or (enabled and not record.enabled):
+            next_run = rule.next_after(now)
+        if name is not None:
+            check_name(name, "schedule name")
+        changed = replace(
+            record,
+            name=record.name if name is None else name,
+            definition=orjson.dumps(new_definition).decode(),
+            enabled=record.enabled if enabled is None else enabled,
+            next_run_at=next_run,
+            version=record.version + 1,
+            updated_at=now,
+        )
+        if not await self._backend.schedule_update(changed, expect_version=record.version):
+            raise Conflict(
+                f"schedule {schedule_id!r} changed meanwhile, or the name {changed.name!r} "
+                "is another's: read it and try again"
+            )
+        return changed
+
+    async def delete(self, schedule_id: str) -> None:
+        if not await self._backend.schedule_delete(schedule_id):
+            raise NotFound(f"no schedule with id {schedule_id!r}")
+
+    # -- evaluation (a leader service) ------------------------------------------------------
+
+    async def fire_due(self) -> int:
+        """Make the tasks of every due occurrence; how many tasks were made."""
+        now = self.service.clock.now()
+        made = 0
+        for record in await self._backend.schedule_list_due(now=now, limit=BATCH):
+            made += await self._fire(record, now)
+        return made
+
+    async def _fire(self, record: ScheduleRecord, now: datetime) -> int:
+        definition = orjson.loads(record.definition)
+        rule = rule_of(definition, record.created_at)
+        assert record.next_run_at is not None  # a due schedule has one
+        found = rule.due(record.next_run_at - timedelta(microseconds=1), now, MAX_CATCH_UP + 1)
+        on_time = [t for t in found[-1:] if (now - t).total_seconds() <= GRACE_SECONDS]
+        missed = found[: len(found) - len(on_time)]
+        policy: CatchUp = definition["catch_up"]
+        if policy == "skip":
+            missed = []
+        elif policy == "once":
+            missed = missed[-1:]
+        else:
+            missed = missed[-MAX_CATCH_UP:]
+        made, last_task = 0, record.last_task_id
+        for at in missed + on_time:
+            task_id = await self._occur(record, definition, at, last_task)
+            if task_id is not None:
+                made += 1
+                last_task = task_id
+        advanced = replace(
+            record,
+            next_run_at=rule.next_after(now),
+            last_run_at=found[-1] if found else record.last_run_at,
+            last_task_id=last_task,
+            version=record.version + 1,
+            updated_at=now,
+        )
+        # lost to another leader: it advanced the schedule, and the ids kept tasks single
+        await self._backend.schedule_update(advanced, expect_version=record.version)
+        return made
+
+    async def _occur(
+        self, record: ScheduleRecord, definition: dict[str, Any], at: datetime, previous: str | None
+    ) -> str | None:
+        """The task of one occurrence, as the overlap policy says; its id, or None."""
+        service = self.service
+        overlap: Overlap = definition["overlap"]
+        if previous is not None and overlap != "allow":
+            try:
+                prior: Task | None = await service.get(previous)
+            except NotFound:
+                prior = None
+            if prior is not None and prior.state in _UNFINISHED:
+                if overlap == "skip":
+                    return None
+                with contextlib.suppress(IllegalTransition):  # it ended meanwhile
+                    await service.cancel(prior.id, actor=f"schedule:{record.name}")
+        spec = self._spec(definition, occurrence=at, schedule_id=record.id)
+        try:
+            task = await service.enqueue(spec)
+        except DuplicateTask:
+            return spec.id  # another replica made it: one task per occurrence
+        except IntakeBlocked:
+            return None  # an operator closed its intake: the occurrence is not run
+        return task.id
