@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from rota.core.errors import RotaError
 from rota.core.models import EXPIRED_ERROR, Task
+from rota.service.schedules import FOLLOWER_LAG
 
 if TYPE_CHECKING:
     from rota.service.service import Service
@@ -130,6 +131,8 @@ class Maintainer:
                     service.is_leader = await service.backend.leader_attempt_elect(hold=hold)
                     if service.is_leader:
                         await self._round()
+                    else:  # the backstop while a dead leader's leadership lapses
+                        await service.schedules.fire_due(lag=FOLLOWER_LAG)
                 try:
                     await asyncio.wait_for(stop.wait(), service.settings.sweep_interval)
                 except TimeoutError:

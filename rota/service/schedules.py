@@ -7,7 +7,7 @@ time, in an IANA zone), a task template, and three policies:
   down, or the leader gone): ``skip`` (the default) runs none of them, ``once`` runs one
   for all of them (the latest), ``all`` runs each, the latest :data:`MAX_CATCH_UP` at most.
   An occurrence is missed when it is found more than :data:`GRACE_SECONDS` after its time;
-  the latest one found within that is on time and always runs.
+  one found within that is on time and always runs (a leader's hand-over stays on time).
 - **overlap**, while the previous occurrence's task is still waiting or running: ``allow``
   another, ``skip`` this occurrence, or ``replace`` the previous (cancel it).
 - **deadline**: an occurrence's task not started within that many seconds of its time is
@@ -54,6 +54,8 @@ Overlap = Literal["allow", "skip", "replace"]
 GRACE_SECONDS = 2.0
 #: the most missed occurrences ``all`` runs (the latest ones)
 MAX_CATCH_UP = 1000
+#: how late an occurrence is before a replica that does not lead makes its task
+FOLLOWER_LAG = 1.0
 #: how many schedules one evaluation round reads at most
 BATCH = 1000
 #: the fields of a task template (TaskSpec's, but those an occurrence sets itself)
@@ -194,11 +196,15 @@ class Schedules:
 
     # -- evaluation (a leader service) ------------------------------------------------------
 
-    async def fire_due(self) -> int:
-        """Make the tasks of every due occurrence; how many tasks were made."""
+    async def fire_due(self, *, lag: float = 0.0) -> int:
+        """Make the tasks of every occurrence due ``lag`` seconds ago or before; how many
+        tasks were made. The leader looks with no lag; every other replica looks with
+        :data:`FOLLOWER_LAG`, so that a dead leader's occurrences are made on time while
+        its leadership lapses, and nothing is made twice (the ids) either way."""
         now = self.service.clock.now()
+        due_by = now - timedelta(seconds=lag)
         made = 0
-        for record in await self._backend.schedule_list_due(now=now, limit=BATCH):
+        for record in await self._backend.schedule_list_due(now=due_by, limit=BATCH):
             made += await self._fire(record, now)
         return made
 
@@ -207,7 +213,7 @@ class Schedules:
         rule = rule_of(definition, record.created_at)
         assert record.next_run_at is not None  # a due schedule has one
         found = rule.due(record.next_run_at - timedelta(microseconds=1), now, MAX_CATCH_UP + 1)
-        on_time = [t for t in found[-1:] if (now - t).total_seconds() <= GRACE_SECONDS]
+        on_time = [t for t in found if (now - t).total_seconds() <= GRACE_SECONDS]
         missed = found[: len(found) - len(on_time)]
         policy: CatchUp = definition["catch_up"]
         if policy == "skip":
