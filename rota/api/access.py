@@ -37,6 +37,7 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/tasks/{task_id}/events"): READ,
     ("POST", "/api/v1/tasks/{task_id}/cancel"): SUBMIT,
     ("POST", "/api/v1/tasks/{task_id}/priority"): ADMIN,
+    ("POST", "/api/v1/tasks/{task_id}/move"): SUBMIT,
     ("POST", "/api/v1/tasks/{task_id}/retry"): ADMIN,
     ("POST", "/api/v1/dead-letter/retry"): ADMIN,
     ("POST", "/api/v1/dead-letter/discard"): ADMIN,

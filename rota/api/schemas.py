@@ -256,6 +256,32 @@ class PriorityIn(Body):
     )
 
 
+_DATE_TIME = {"type": "string", "format": "date-time"}
+
+
+class MoveIn(Body):
+    """A new run time: ``run_at`` or ``delay``, one of them (a past time means now)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["run_at"]}, {"required": ["delay"]}]}
+    )
+
+    run_at: Annotated[
+        datetime | None, WithJsonSchema({"type": "string", "format": "date-time"})
+    ] = Field(None, strict=False, description="ISO 8601, with an offset")
+    delay: Annotated[
+        float | None,
+        WithJsonSchema({"type": "number", "minimum": 0, "maximum": limits.MAX_DELAY_SECONDS}),
+    ] = Field(None, description="or: seconds from now")
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _iso_only(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("times must be ISO 8601 strings with an offset")
+        return value
+
+
 class LeaseIn(Body):
     lease_token: int = Field(ge=0, le=limits.MAX_TOKEN)
 

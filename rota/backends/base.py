@@ -155,6 +155,20 @@ class Backend(Protocol):
         """Re-rank a task still in state ``expect``; ``to_tail`` gives it a fresh ``seq``."""
         ...
 
+    async def task_move(
+        self,
+        task_id: str,
+        run_at: datetime,
+        *,
+        state: TaskState,
+        expect: TaskState,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        """A new ``run_at`` (and ``state``: queued or scheduled, the service decides) for a
+        task still in state ``expect``; event ``moved``. Its place among equals is kept."""
+        ...
+
     async def task_requeue(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:

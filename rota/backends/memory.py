@@ -270,6 +270,22 @@ class MemoryBackend:
         new = task.evolve(priority=priority, seq=self._next_seq() if to_tail else task.seq)
         return self._put(task, new, "priority_changed", now, actor, f"priority {priority}")
 
+    async def task_move(
+        self,
+        task_id: str,
+        run_at: datetime,
+        *,
+        state: TaskState,
+        expect: TaskState,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        task = self._in(task_id, expect)
+        if task is None:
+            return None
+        new = task.evolve(run_at=run_at, state=state)
+        return self._put(task, new, "moved", now, actor, f"run at {run_at.isoformat()}")
+
     async def task_requeue(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:

@@ -363,6 +363,14 @@ class AsyncClient:
         paused: builtins.list[dict[str, Any]] = data["paused"]
         return paused
 
+    async def move(
+        self, task_id: str, *, run_at: datetime | str | None = None, delay: float | None = None
+    ) -> Task:
+        """A waiting task's new run time (``run_at``, or ``delay`` seconds from now)."""
+        when = run_at.isoformat() if isinstance(run_at, datetime) else run_at
+        body = {k: v for k, v in (("run_at", when), ("delay", delay)) if v is not None}
+        return task_from_json(await self._request("POST", f"/tasks/{task_id}/move", json=body))
+
     async def create_schedule(
         self, name: str, task: dict[str, Any], /, **rule_and_policies: Any
     ) -> dict[str, Any]:

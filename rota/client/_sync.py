@@ -92,6 +92,7 @@ class Client:
     pause_dispatch = _blocking(AsyncClient.pause_dispatch)
     resume_dispatch = _blocking(AsyncClient.resume_dispatch)
     paused_queues = _blocking(AsyncClient.paused_queues)
+    move = _blocking(AsyncClient.move)
     create_schedule = _blocking(AsyncClient.create_schedule)
     schedules = _blocking(AsyncClient.schedules)
     schedule = _blocking(AsyncClient.schedule)

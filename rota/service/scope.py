@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from rota.core.auth import OPERATOR_KINDS, Principal, Role
@@ -114,6 +115,12 @@ class Scope:
         await self.get(task_id)
         task = await self.service.set_priority(task_id, priority, to_tail=to_tail, actor=self.actor)
         await self.audit("task.priority", task_id, priority=task.priority, to_tail=to_tail)
+        return task
+
+    async def move(self, task_id: str, *, run_at: datetime | None, delay: float | None) -> Task:
+        await self.get(task_id)
+        task = await self.service.move(task_id, run_at=run_at, delay=delay, actor=self.actor)
+        await self.audit("task.move", task_id, run_at=task.run_at.isoformat())
         return task
 
     async def retry(self, task_id: str) -> Task:

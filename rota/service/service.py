@@ -60,6 +60,7 @@ from rota.service.validation import (
     check_filter,
     check_json,
     check_name,
+    run_time,
 )
 from rota.service.waiting import Waiting
 
@@ -478,6 +479,35 @@ class Service:
             if changed is not None:
                 return changed
         raise Conflict(f"task {task_id} kept changing while its priority was being set")
+
+    async def move(
+        self,
+        task_id: str,
+        *,
+        run_at: datetime | None = None,
+        delay: float | None = None,
+        actor: str = API,
+    ) -> Task:
+        """A waiting task's new run time (Indico's ``move_task``); a time not in the future
+        makes it ready now. It keeps its priority and its place among equals."""
+        for _ in range(3):
+            task = await self.get(task_id)
+            if task.state not in WAITING_STATES:
+                raise IllegalTransition(
+                    f"task {task_id} is {task.state.value}: only a queued or scheduled task "
+                    "can be moved"
+                )
+            now = self.clock.now()
+            at = run_time(run_at, delay, now)
+            state = S.SCHEDULED if at > now else S.QUEUED
+            changed = await self.backend.task_move(
+                task_id, at, state=state, expect=task.state, now=now, actor=actor
+            )
+            if changed is not None:
+                if state == S.QUEUED:
+                    self.notifier.notify()
+                return changed
+        raise Conflict(f"task {task_id} kept changing while it was being moved")
 
     async def retry(self, task_id: str, *, actor: str = API) -> Task:
         task = await self.get(task_id)

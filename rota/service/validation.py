@@ -151,6 +151,13 @@ def build_task(
     )
 
 
+def run_time(run_at: datetime | None, delay: float | None, now: datetime) -> datetime:
+    """When a task given ``run_at`` or ``delay`` (one of them) runs: a past time is now."""
+    if run_at is None and delay is None:
+        raise ValidationError("give run_at or delay")
+    return _run_at(run_at, delay, now)
+
+
 def _run_at(run_at: datetime | None, delay: float | None, now: datetime) -> datetime:
     if run_at is not None:
         if delay is not None:

@@ -39,6 +39,7 @@ BODIES: dict[str, Any] = {
     "POST /api/v1/tasks": {"kind": "work"},
     "POST /api/v1/tasks/batch": {"tasks": [{"kind": "work"}]},
     "POST /api/v1/tasks/{task_id}/priority": {"priority": 5},
+    "POST /api/v1/tasks/{task_id}/move": {"delay": 5},
     "POST /api/v1/dead-letter/retry": {},
     "POST /api/v1/dead-letter/discard": {},
     "POST /api/v1/jobs": {"name": "j", "tasks": [{"kind": "work"}]},

@@ -99,3 +99,19 @@ async def test_the_client_manages_schedules(api: Api, client: AsyncClient) -> No
     assert paused["enabled"] is False and (await client.schedule(made["id"]))["enabled"] is False
     await client.delete_schedule(made["id"])
     assert await client.schedules() == []
+
+
+async def test_move_a_task_over_http_and_with_the_client(api: Api, client: AsyncClient) -> None:
+    task = await api.submit(kind="report", delay=600)
+    moved = await api.http.post(f"/api/v1/tasks/{task['id']}/move",
+                                json={"run_at": "2026-06-01T12:05:00+00:00"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["state"], moved.json()["run_at"]) == (
+        "scheduled", "2026-06-01T12:05:00+00:00")  # fmt: skip
+    now = await client.move(task["id"], delay=0)
+    assert now.state.value == "queued"
+    body = {"run_at": "2026-06-01T12:05:00+00:00", "delay": 1}
+    both = await api.http.post(f"/api/v1/tasks/{task['id']}/move", json=body)
+    assert both.status_code in (400, 422)
+    log = (await api.http.get("/api/v1/audit", params={"action": "task.move"})).json()
+    assert len(log["entries"]) == 2

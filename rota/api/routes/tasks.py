@@ -20,7 +20,16 @@ from rota.api.outputs import (
 )
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
-from rota.api.schemas import BatchIn, DeadLetterIn, IdPath, IdQuery, NameQuery, PriorityIn, TaskIn
+from rota.api.schemas import (
+    BatchIn,
+    DeadLetterIn,
+    IdPath,
+    IdQuery,
+    MoveIn,
+    NameQuery,
+    PriorityIn,
+    TaskIn,
+)
 from rota.core import limits
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
@@ -109,6 +118,17 @@ async def cancel(task_id: IdPath, scope: Scoped) -> Response:
 )
 async def set_priority(task_id: IdPath, body: PriorityIn, scope: Scoped) -> Response:
     task = await scope.set_priority(task_id, body.priority, to_tail=body.to_tail)
+    return FastJSON(task_json(task))
+
+
+@router.post(
+    "/tasks/{task_id}/move",
+    response_class=FastJSON,
+    responses=answers(200, TaskOut, 404, 409),
+)
+async def move(task_id: IdPath, body: MoveIn, scope: Scoped) -> Response:
+    """A waiting task's new run time (Indico's ``move_task``); it keeps its priority."""
+    task = await scope.move(task_id, run_at=body.run_at, delay=body.delay)
     return FastJSON(task_json(task))
 
 

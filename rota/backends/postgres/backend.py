@@ -594,6 +594,24 @@ class PostgresBackend:
             to_tail=to_tail,
         )
 
+    async def task_move(
+        self,
+        task_id: str,
+        run_at: datetime,
+        *,
+        state: TaskState,
+        expect: TaskState,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        moved = await self._change(
+            "move", task_id, expect, now, actor, kind="moved",
+            message=f"run at {run_at.isoformat()}", run_at=run_at, state=_TEXT[state],
+        )  # fmt: skip
+        if moved is not None:
+            self._forget_promote_at()  # it may be due sooner than claims think
+        return moved
+
     async def task_requeue(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:

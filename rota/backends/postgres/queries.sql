@@ -347,6 +347,14 @@ WITH changed AS (
 ), logged AS (CHANGE_LOGGED)
 SELECT * FROM changed;
 
+-- name: move
+WITH changed AS (
+    UPDATE rota_tasks SET run_at = %(run_at)s, state = %(state)s
+    WHERE id = %(id)s AND state = %(before)s
+    RETURNING TASK_COLUMNS
+), logged AS (CHANGE_LOGGED)
+SELECT * FROM changed;
+
 -- name: requeue
 WITH changed AS (
     UPDATE rota_tasks

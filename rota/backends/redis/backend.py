@@ -372,6 +372,20 @@ class RedisBackend:
         args = (task_id, priority, expect.value, "1" if to_tail else "0", to_us(now), actor)
         return _task_or_none(await self._run(self._s.set_priority, self._k.standard, args))
 
+    async def task_move(
+        self,
+        task_id: str,
+        run_at: datetime,
+        *,
+        state: TaskState,
+        expect: TaskState,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        args = (task_id, to_us(run_at), state.value, expect.value, to_us(now), actor,
+                f"run at {run_at.isoformat()}")  # fmt: skip
+        return _task_or_none(await self._run(self._s.move, self._k.standard, args))
+
     async def task_requeue(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:

@@ -21,7 +21,7 @@ from rota.core.states import WAITING_STATES
 #: scripts that change tasks: common.lua + lib.lua + the file
 WRITERS = (
     "insert", "claim", "finish", "heartbeat", "cancel", "cancel_request", "set_priority",
-    "requeue", "promote", "expire", "delete",
+    "requeue", "promote", "expire", "delete", "move",
 )  # fmt: skip
 #: scripts that only read tasks: common.lua + the file
 READERS = ("list", "rows", "position")
@@ -81,6 +81,7 @@ class Scripts:
         self.cancel_request = register(SOURCES["cancel_request"])
         self.set_priority = register(SOURCES["set_priority"])
         self.requeue = register(SOURCES["requeue"])
+        self.move = register(SOURCES["move"])
         self.promote = register(SOURCES["promote"])
         self.expire = register(SOURCES["expire"])
         self.delete = register(SOURCES["delete"])

@@ -565,6 +565,24 @@ class SQLiteBackend:
 
         return await self._run(run)
 
+    async def task_move(
+        self,
+        task_id: str,
+        run_at: datetime,
+        *,
+        state: TaskState,
+        expect: TaskState,
+        now: datetime,
+        actor: str,
+    ) -> Task | None:
+        args = (to_us(run_at), state.value, task_id, expect.value)
+        message = f"run at {run_at.isoformat()}"
+
+        def run() -> Task | None:
+            return self._change(Q["move"], args, "moved", expect.value, now, actor, message)
+
+        return await self._run(run)
+
     async def task_requeue(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:

@@ -86,6 +86,11 @@ UPDATE tasks SET priority = ?, seq = coalesce(?, seq)
 WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
+-- name: move
+UPDATE tasks SET run_at = ?, state = ?
+WHERE id = ? AND state = ?
+RETURNING TASK_COLUMNS;
+
 -- name: requeue
 UPDATE tasks
 SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL, error = NULL,
