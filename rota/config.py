@@ -62,6 +62,15 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='per-queue retry policies, e.g. {"mail": {"backoff": "fixed", "delay": 5}}',
     )
+    retention: float = Field(
+        7 * 86_400.0,
+        gt=0,
+        description="seconds a finished task (succeeded, failed, canceled) and its history "
+        "are kept after it finished",
+    )
+    queue_retention: dict[str, float] = Field(
+        default_factory=dict, description='per-queue retention, e.g. {"ticks": 3600}'
+    )
 
     @model_validator(mode="before")
     @classmethod

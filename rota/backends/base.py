@@ -193,6 +193,11 @@ class Backend(Protocol):
         """Running tasks whose lease ended before ``now`` (the sweeper's input)."""
         ...
 
+    async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
+        """Tasks in the final ``state`` with ``seq > after_seq``, oldest (by ``seq``) first:
+        the retention service's input, read page by page."""
+        ...
+
     async def task_list_timed(self, *, limit: int) -> list[Task]:
         """Running tasks that have a ``timeout``, earliest start first (the timeout
         sweeper's input; the running set is bounded by the workers' concurrency)."""

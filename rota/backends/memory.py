@@ -337,6 +337,10 @@ class MemoryBackend:
         rows.sort(key=lambda t: (t.lease_expires_at, t.seq))
         return rows[:limit]
 
+    async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
+        rows = [t for t in self._tasks.values() if t.state == state and t.seq > after_seq]
+        return sorted(rows, key=lambda t: t.seq)[:limit]
+
     async def task_list_timed(self, *, limit: int) -> list[Task]:
         rows = [t for t in self._tasks.values() if t.state == S.RUNNING and t.timeout is not None]
         rows.sort(key=lambda t: (t.started_at, t.seq))

@@ -87,8 +87,14 @@ async def fire_schedules(service: Service) -> int:
     return await service.schedules.fire_due()
 
 
+async def prune_finished(service: Service) -> int:
+    """Finished tasks past their queue's retention go (see :mod:`rota.service.retention`)."""
+    return await service.retention.prune()
+
+
 def default_services(sweep_interval: float) -> list[LeaderService]:
     return [
+        LeaderService("retention", max(sweep_interval, 10.0), prune_finished),
         LeaderService("schedules", sweep_interval, fire_schedules),
         LeaderService("expiry", sweep_interval, expire_waiting),
         LeaderService("lease-sweeper", sweep_interval, sweep_leases),

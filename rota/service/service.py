@@ -52,6 +52,7 @@ from rota.service.audit import Audit
 from rota.service.controls import REFRESH_SECONDS, Controls, Disabled
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
+from rota.service.retention import Retention
 from rota.service.schedules import Schedules
 from rota.service.tokens import StoredTokens
 from rota.service.validation import (
@@ -116,6 +117,7 @@ class Service:
         self.controls = Controls(backend)
         self.audit = Audit(backend, self.clock)
         self.schedules = Schedules(self)
+        self.retention = Retention(self)
         self._ready_queues: tuple[str, ...] = ()
         self._queues_read_at = float("-inf")
         self.tokens = StoredTokens(backend, self.clock.now)

@@ -638,6 +638,12 @@ class PostgresBackend:
             row = await (await conn.execute(Q["delete_tasks"], {"ids": list(task_ids)})).fetchone()
         return 0 if row is None else int(row[0])
 
+    async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
+        args = (_TEXT[state], after_seq, limit)
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_final"], args)).fetchall()
+        return [_task(r) for r in rows]
+
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_lapsed"], (now, limit))).fetchall()

@@ -387,6 +387,12 @@ WITH gone AS (DELETE FROM rota_tasks WHERE id = ANY(%(ids)s) RETURNING id),
      history AS (DELETE FROM rota_events WHERE task_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
 
+-- name: list_final
+-- Down rota_tasks_seq (finished and scheduled rows by seq), keeping one state.
+SELECT TASK_COLUMNS FROM rota_tasks
+WHERE state NOT IN ('queued', 'running') AND state = %s AND seq > %s
+ORDER BY seq LIMIT %s;
+
 -- name: list_lapsed
 SELECT TASK_COLUMNS FROM rota_tasks
 WHERE state = 'running' AND lease_expires_at < %s

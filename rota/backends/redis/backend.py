@@ -416,6 +416,9 @@ class RedisBackend:
         rows = await self._run(self._s.rows, keys, (low, high, limit))
         return [decode_task(r) for r in rows]
 
+    async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
+        return await self._rows(f"st:{state.value}", f"({after_seq}", "+inf", limit)
+
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         return await self._rows("leases", "-inf", f"({to_us(now)}", limit)
 

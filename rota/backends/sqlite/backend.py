@@ -640,6 +640,11 @@ class SQLiteBackend:
 
         return await self._run(run)
 
+    async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
+        args = (state.value, after_seq, limit)
+        rows = await self._run(lambda: self._db.execute(Q["list_final"], args).fetchall())
+        return [_task(r) for r in rows]
+
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         def run() -> list[Task]:
             return [_task(r) for r in self._db.execute(Q["list_lapsed"], (to_us(now), limit))]

@@ -113,6 +113,9 @@ DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?));
 -- name: delete_events
 DELETE FROM events WHERE task_id IN (SELECT value FROM json_each(?));
 
+-- name: list_final
+SELECT TASK_COLUMNS FROM tasks WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?;
+
 -- name: list_lapsed
 SELECT TASK_COLUMNS FROM tasks
 WHERE state = 'running' AND lease_expires_at < ?
