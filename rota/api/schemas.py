@@ -160,6 +160,36 @@ class Body(BaseModel):
         return data
 
 
+MAX_RANKER_PARAM = 1e12
+RANKER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": NAME_SCHEMA},
+    "additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_RANKER_PARAM},
+    "maxProperties": 16,
+}
+
+
+def check_ranker(value: Any) -> Any:
+    """A ranker's shape, as RANKER_SCHEMA says: a name and up to 15 numbers."""
+    if value is None:
+        return value
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise ValueError('a ranker is {"name": ..., <number parameters>}')
+    if len(value) > 16:
+        raise ValueError("a ranker takes at most 15 parameters")
+    for key, number in value.items():
+        if key != "name" and (
+            isinstance(number, bool)
+            or not isinstance(number, int | float)
+            or not 0 <= number <= MAX_RANKER_PARAM
+        ):
+            raise ValueError(
+                f"ranker parameter {key!r} must be a number in 0..{MAX_RANKER_PARAM:g}"
+            )
+    return value
+
+
 class TaskIn(Body):
     model_config = ConfigDict(
         json_schema_extra={
@@ -171,6 +201,7 @@ class TaskIn(Body):
                     expires_at={"type": "string"},
                     expires_in={"type": "number"},
                 ),
+                not_both("priority", "ranker", priority={}, ranker={"type": "object"}),
             ]
         }
     )
@@ -213,6 +244,9 @@ class TaskIn(Body):
         description="or: seconds from now",
         json_schema_extra={"exclusiveMinimum": 0, "maximum": limits.MAX_DELAY_SECONDS},
     )
+    ranker: Annotated[dict[str, Any] | None, WithJsonSchema({"anyOf": [RANKER_SCHEMA, NULL]})] = (
+        Field(None, description='or: a ranker computes it, e.g. {"name": "time", "window": 600}')
+    )
 
     @field_validator("run_at", "expires_at", mode="before")
     @classmethod
@@ -220,6 +254,11 @@ class TaskIn(Body):
         if value is not None and not isinstance(value, str):
             raise ValueError("times must be ISO 8601 strings with an offset")
         return value
+
+    @field_validator("ranker")
+    @classmethod
+    def _ranker(cls, value: Any) -> Any:
+        return check_ranker(value)
 
     def spec(self) -> TaskSpec:
         return TaskSpec(

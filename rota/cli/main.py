@@ -58,6 +58,10 @@ def serve(
     compat: Annotated[
         list[str] | None, typer.Option(help="serve a foreign API too (repeatable): dms")
     ] = None,
+    app_: Annotated[
+        list[str] | None,
+        typer.Option("--app", help="module:attr of a rota Registry whose rankers to load"),
+    ] = None,
     log_level: str = "info",
 ) -> None:
     """Serve the HTTP API (and run the lease sweeper) on the store at --database-url."""
@@ -69,7 +73,7 @@ def serve(
     console.print(f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}")
     if warning:
         console.print(f"[yellow]{warning}[/]")
-    make_server(settings, log_level=log_level).run()
+    make_server(settings, log_level=log_level, apps=app_ or []).run()
 
 
 @app.command()

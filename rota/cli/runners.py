@@ -48,9 +48,16 @@ class _QuietServer(uvicorn.Server):
 
 
 def make_server(
-    settings: Settings, *, log_level: str = "warning", own_signals: bool = True
+    settings: Settings,
+    *,
+    log_level: str = "warning",
+    own_signals: bool = True,
+    apps: Sequence[str] = (),
 ) -> uvicorn.Server:
     service = Service(backend_from_url(settings.database_url), settings)
+    for spec in apps:  # the rankers of --app (its handlers run on workers)
+        for name, ranker in load_registry(spec).rankers.items():
+            service.rankers.add(name, ranker)
     config = uvicorn.Config(
         create_app(service, on_ready=freeze_startup_heap),
         host=settings.host,

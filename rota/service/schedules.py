@@ -60,7 +60,9 @@ FOLLOWER_LAG = 1.0
 BATCH = 1000
 #: the fields of a task template (TaskSpec's, but those an occurrence sets itself)
 TEMPLATE_FIELDS = ("kind", "payload", "queue", "priority", "max_attempts", "timeout", "tenant",
-                   "retry")  # fmt: skip
+                   "retry", "ranker")  # fmt: skip
+#: the template fields a task takes as they are (a ranker computes the priority instead)
+_SPEC_FIELDS = tuple(f for f in TEMPLATE_FIELDS if f != "ranker")
 _PREFIX = "sch:"
 _UNFINISHED = WAITING_STATES | {TaskState.RUNNING}
 
@@ -109,6 +111,13 @@ class Schedules:
         unknown = set(template) - set(TEMPLATE_FIELDS)
         if unknown:
             raise ValidationError(f"task: unknown fields {sorted(unknown)}")
+        ranker = template.get("ranker")
+        if ranker is not None:
+            if "priority" in template:
+                raise ValidationError("task: give priority or ranker, not both")
+            spec = self._spec(definition, occurrence=created_at, schedule_id="check")
+            with contextlib.suppress(Conflict):  # declining is a ranker's right
+                self.service.rank(ranker, spec)
         build_task(  # the template, as an occurrence's task
             self._spec(definition, occurrence=created_at, schedule_id="check"),
             now=created_at,
@@ -123,7 +132,7 @@ class Schedules:
         deadline = definition.get("deadline")
         expires = None if deadline is None else occurrence + timedelta(seconds=deadline)
         return TaskSpec(
-            **{k: template[k] for k in TEMPLATE_FIELDS if k in template},
+            **{k: template[k] for k in _SPEC_FIELDS if k in template},
             id=occurrence_id(schedule_id, occurrence),
             expires_at=expires,
         )
@@ -222,16 +231,15 @@ class Schedules:
             missed = missed[-1:]
         else:
             missed = missed[-MAX_CATCH_UP:]
-        made, last_task = 0, record.last_task_id
+        made, last_task, last_run = 0, record.last_task_id, record.last_run_at
         for at in missed + on_time:
             task_id = await self._occur(record, definition, at, last_task)
             if task_id is not None:
-                made += 1
-                last_task = task_id
+                made, last_task, last_run = made + 1, task_id, at
         advanced = replace(
             record,
             next_run_at=rule.next_after(now),
-            last_run_at=found[-1] if found else record.last_run_at,
+            last_run_at=last_run,
             last_task_id=last_task,
             version=record.version + 1,
             updated_at=now,
@@ -257,6 +265,13 @@ class Schedules:
                 with contextlib.suppress(IllegalTransition):  # it ended meanwhile
                     await service.cancel(prior.id, actor=f"schedule:{record.name}")
         spec = self._spec(definition, occurrence=at, schedule_id=record.id)
+        ranker = definition["task"].get("ranker")
+        if ranker is not None:  # the priority of this occurrence, from the schedule's history
+            last = record.last_run_at
+            try:
+                spec = service.rank(ranker, spec._replace(run_at=at), last_run_at=last)
+            except Conflict:
+                return None  # the ranker declined this one (inside its grace period)
         try:
             task = await service.enqueue(spec)
         except DuplicateTask:

@@ -52,6 +52,7 @@ from rota.service.audit import Audit
 from rota.service.controls import REFRESH_SECONDS, Controls, Disabled
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
+from rota.service.rankers import RankContext, Rankers
 from rota.service.retention import Retention
 from rota.service.schedules import Schedules
 from rota.service.tokens import StoredTokens
@@ -118,6 +119,7 @@ class Service:
         self.audit = Audit(backend, self.clock)
         self.schedules = Schedules(self)
         self.retention = Retention(self)
+        self.rankers = Rankers()
         self._ready_queues: tuple[str, ...] = ()
         self._queues_read_at = float("-inf")
         self.tokens = StoredTokens(backend, self.clock.now)
@@ -160,6 +162,20 @@ class Service:
         stored = await self.backend.task_insert_many(tasks, job)
         self.notifier.notify()
         return [r.task for r in stored]
+
+    def rank(
+        self, ranker: dict[str, Any], spec: TaskSpec, *, last_run_at: datetime | None = None
+    ) -> TaskSpec:
+        """``spec`` with the priority its ranker gives; Conflict when the ranker declines
+        (a repeat inside its grace period)."""
+        now = self.clock.now()
+        due = run_time(spec.run_at, spec.delay, now) if spec.run_at or spec.delay else now
+        ctx = RankContext(spec.kind, spec.queue, spec.payload or {}, spec.tenant, now, due,
+                          last_run_at)  # fmt: skip
+        priority = self.rankers.rank(ranker, ctx)
+        if priority is None:
+            raise Conflict(f"ranker {ranker.get('name')!r} declined: not queued now")
+        return spec._replace(priority=priority)
 
     async def submit_job(
         self, name: str, specs: Sequence[TaskSpec], tenant: str | None = None

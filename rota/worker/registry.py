@@ -66,6 +66,20 @@ class Handler:
 class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        #: rankers by name (rota.service.rankers), which ``rota serve --app`` loads
+        self.rankers: dict[str, Callable[..., int | None]] = {}
+
+    def ranker(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a ranker: a function of a ``RankContext`` answering a priority or None."""
+
+        def register(fn: F) -> F:
+            key = name or fn.__name__
+            if key in self.rankers:
+                raise ValidationError(f"a ranker named {key!r} is already registered")
+            self.rankers[key] = fn
+            return fn
+
+        return register
 
     def task(
         self,
@@ -98,6 +112,8 @@ class Registry:
         self._handlers[name] = Handler(name, fn, pass_context, is_async, executor)
 
     def merge(self, other: Registry) -> None:
+        for key, ranker in other.rankers.items():
+            self.ranker(key)(ranker)
         for handler in other:
             self.add(
                 handler.name,

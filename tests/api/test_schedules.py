@@ -115,3 +115,18 @@ async def test_move_a_task_over_http_and_with_the_client(api: Api, client: Async
     assert both.status_code in (400, 422)
     log = (await api.http.get("/api/v1/audit", params={"action": "task.move"})).json()
     assert len(log["entries"]) == 2
+
+
+async def test_a_submit_ranked_by_a_ranker(api: Api) -> None:
+    body = {"kind": "scan", "run_at": "2026-06-01T12:30:00+00:00", "ranker": {"name": "time"}}
+    made = await api.http.post("/api/v1/tasks", json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["priority"] == 50  # due in half of the default hour's window
+    batch = await api.http.post("/api/v1/tasks/batch", json={"tasks": [body, {"kind": "x"}]})
+    assert [t["priority"] for t in batch.json()["tasks"]] == [50, 20]
+    both = await api.http.post("/api/v1/tasks", json={**body, "priority": 5})
+    assert both.status_code == 422
+    unknown = await api.http.post("/api/v1/tasks", json={**body, "ranker": {"name": "nope"}})
+    assert_error(unknown, 400, "unknown name 'nope'")
+    nameless = await api.http.post("/api/v1/tasks", json={**body, "ranker": {"window": 5}})
+    assert nameless.status_code == 422

@@ -163,3 +163,27 @@ async def test_a_bad_definition_is_refused_and_stores_nothing(
     with pytest.raises(ValidationError):
         await service.schedules.create("bad", definition(**bad), enabled=True)
     assert await service.schedules.all() == []
+
+
+async def test_a_decay_ranker_ranks_each_occurrence_from_the_schedules_history(
+    backend: Backend,
+) -> None:
+    service, clock = service_at(backend)
+    ranker = {"name": "decay", "never": 90, "grace": 5400, "window": 86_400}
+    template = {"kind": "scan", "queue": "ticks", "ranker": ranker}
+    made = await service.schedules.create(
+        "scan", definition(rule={"kind": "interval", "expr": 3600}, task=template), enabled=True
+    )
+    for _ in range(3):
+        clock.advance(3600)
+        await service.schedules.fire_due()
+    tasks = await made_tasks(service)
+    # +1 h: never run, 90; +2 h: an hour since, inside the grace, not queued;
+    # +3 h: two hours since the last run, 1 + 99 * 7200 / 86400 = 9
+    assert [(parse_occurrence_id(t.id), t.priority) for t in tasks] == [
+        ((made.id, T0 + timedelta(hours=1)), 90),
+        ((made.id, T0 + timedelta(hours=3)), 9),
+    ]
+    with pytest.raises(ValidationError):
+        bad = {**template, "ranker": {"name": "nope"}}
+        await service.schedules.create("bad", definition(task=bad), enabled=True)

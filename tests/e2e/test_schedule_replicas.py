@@ -80,3 +80,15 @@ def test_one_task_per_occurrence_across_a_leader_kill(procs: Procs, store_url: s
                                  - datetime.fromisoformat(t["scheduled_for"])).total_seconds()
             for t in mine}  # fmt: skip
     assert max(late.values()) <= 2.0, late
+
+
+def test_serve_loads_the_rankers_of_app(procs: Procs) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = "tests.unit.process_handlers:registry"
+    proc = procs.spawn("serve", "--port", str(port), "--app", app, log="serve.log")
+    healthy(url, proc)
+    body = {"kind": "scan", "payload": {"items": [1, 2, 3]}, "ranker": {"name": "by_size"}}
+    made = httpx.post(f"{url}/api/v1/tasks", json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["priority"] == 30

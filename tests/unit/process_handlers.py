@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from rota.worker import Registry, RetryLater
 
@@ -35,3 +36,9 @@ def boom() -> None:
 @registry.task("not_now", executor="process")
 def not_now() -> None:
     raise RetryLater(10, "come back later")
+
+
+@registry.ranker("by_size")
+def by_size(ctx: Any) -> int:
+    """A ranker for `rota serve --app` tests: bigger payloads first."""
+    return min(100, 10 * len(ctx.payload.get("items", [])))

@@ -14,6 +14,7 @@ from rota.api.outputs import (
 )
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
+from rota.api.routes.tasks import ranked
 from rota.api.schemas import IdPath, JobIn
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"], responses=COMMON)
@@ -23,10 +24,11 @@ router = APIRouter(prefix=API_PREFIX, tags=["jobs"], responses=COMMON)
     "/jobs",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, JobWithTasksOut, 409),
+    responses=answers(201, JobWithTasksOut, 400, 409),
 )
 async def submit_job(body: JobIn, scope: Scoped) -> Response:
-    job, tasks = await scope.submit_job(body.name, [t.spec() for t in body.tasks], body.tenant)
+    specs = [ranked(t, scope) for t in body.tasks]
+    job, tasks = await scope.submit_job(body.name, specs, body.tenant)
     summary = await scope.job(job.id)
     return FastJSON({**job_json(summary), "tasks": [task_json(t) for t in tasks]}, status_code=201)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter
-from pydantic import Field, StrictInt, StrictStr, WithJsonSchema
+from pydantic import Field, StrictInt, StrictStr, WithJsonSchema, field_validator
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
@@ -24,12 +24,14 @@ from rota.api.routes.deps import Scoped
 from rota.api.schemas import (
     NULL,
     PRIORITY_SCHEMA,
+    RANKER_SCHEMA,
     RETRY_SCHEMA,
     Body,
     IdPath,
     JsonObject,
     Name,
     OptName,
+    check_ranker,
 )
 from rota.core import limits
 from rota.core.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationError
@@ -59,6 +61,14 @@ class TemplateIn(Body):
     )
     tenant: OptName = None
     retry: Annotated[dict[str, Any] | None, WithJsonSchema(RETRY_SCHEMA)] = None
+    ranker: Annotated[dict[str, Any] | None, WithJsonSchema({"anyOf": [RANKER_SCHEMA, NULL]})] = (
+        Field(None, description="or: a ranker computes each occurrence's priority")
+    )
+
+    @field_validator("ranker")
+    @classmethod
+    def _ranker(cls, value: Any) -> Any:
+        return check_ranker(value)
 
 
 class ScheduleFields(Body):

@@ -31,8 +31,11 @@ from rota.api.schemas import (
     TaskIn,
 )
 from rota.core import limits
+from rota.core.errors import ValidationError
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState
+from rota.service.scope import Scope
+from rota.service.validation import TaskSpec
 
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"], responses=COMMON)
 
@@ -41,10 +44,10 @@ router = APIRouter(prefix=API_PREFIX, tags=["tasks"], responses=COMMON)
     "/tasks",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, TaskOut, 409),
+    responses=answers(201, TaskOut, 400, 409),
 )
 async def submit(body: TaskIn, scope: Scoped) -> Response:
-    task = await scope.enqueue(body.spec())
+    task = await scope.enqueue(ranked(body, scope))
     return FastJSON(task_json(task), status_code=201)
 
 
@@ -52,12 +55,22 @@ async def submit(body: TaskIn, scope: Scoped) -> Response:
     "/tasks/batch",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, TaskBatchOut, 409),
+    responses=answers(201, TaskBatchOut, 400, 409),
 )
 async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
     """Submit up to 1,000 tasks atomically: all are stored or none."""
-    tasks = await scope.enqueue_many([t.spec() for t in body.tasks])
+    tasks = await scope.enqueue_many([ranked(t, scope) for t in body.tasks])
     return FastJSON({"tasks": [task_json(t) for t in tasks]}, status_code=201)
+
+
+def ranked(body: TaskIn, scope: Scope) -> TaskSpec:
+    """The task's spec, its priority computed by its ranker when it names one."""
+    spec = body.spec()
+    if body.ranker is None:
+        return spec
+    if body.priority is not None:
+        raise ValidationError("give priority or ranker, not both")
+    return scope.service.rank(body.ranker, spec)
 
 
 @router.get(
