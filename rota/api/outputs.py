@@ -307,6 +307,7 @@ class ScheduleOut(Out):
     overlap: str
     deadline: float | None
     enabled: bool
+    paused: bool
     next_run_at: str | None
     last_run_at: str | None
     last_task_id: str | None

@@ -65,18 +65,34 @@ def list_(url: Url = DEFAULT_URL, token: Token = None) -> None:
 
 @schedule_app.command("pause")
 def pause(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
-    """Make no tasks until resumed."""
+    """Make no tasks until resumed; then the missed ones follow its catch-up policy."""
     with Client(url, token=token) as client:
-        client.update_schedule(schedule_id, enabled=False)
+        client.update_schedule(schedule_id, paused=True)
     console.print(f"paused {schedule_id}")
 
 
 @schedule_app.command("resume")
 def resume(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
-    """Make tasks again, from the next time after now (missed ones are not caught up)."""
+    """Make tasks again; the occurrences missed while paused follow the catch-up policy."""
+    with Client(url, token=token) as client:
+        changed = client.update_schedule(schedule_id, paused=False)
+    console.print(f"resumed {schedule_id}: next run {changed['next_run_at']}")
+
+
+@schedule_app.command("disable")
+def disable(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Make no tasks; enabling it again counts from then (nothing is caught up)."""
+    with Client(url, token=token) as client:
+        client.update_schedule(schedule_id, enabled=False)
+    console.print(f"disabled {schedule_id}")
+
+
+@schedule_app.command("enable")
+def enable(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
+    """Make tasks again, from the next time after now."""
     with Client(url, token=token) as client:
         changed = client.update_schedule(schedule_id, enabled=True)
-    console.print(f"resumed {schedule_id}: next run {changed['next_run_at']}")
+    console.print(f"enabled {schedule_id}: next run {changed['next_run_at']}")
 
 
 @schedule_app.command("delete")

@@ -24,6 +24,7 @@ reads only the due ones (``schedule_list_due``, an index on ``next_run_at``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -82,6 +83,12 @@ def parse_occurrence_id(task_id: str) -> tuple[str, datetime] | None:
     return schedule_id, datetime.fromtimestamp(int(seconds), UTC)
 
 
+def template_id(template: dict[str, Any]) -> str:
+    """A schedule's id from its task template: the same template, the same id."""
+    canonical = orjson.dumps(template, option=orjson.OPT_SORT_KEYS)
+    return "tpl-" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
 def rule_of(definition: dict[str, Any], created_at: datetime) -> Recurrence:
     rule = definition["rule"]
     start = datetime.fromisoformat(definition.get("start") or created_at.isoformat())
@@ -138,22 +145,27 @@ class Schedules:
         )
 
     async def create(
-        self, name: str, definition: dict[str, Any], *, enabled: bool
+        self, name: str, definition: dict[str, Any], *, enabled: bool, by_template: bool = False
     ) -> ScheduleRecord:
+        """A new schedule; with ``by_template`` its id is a hash of its task template (KAT's
+        rule), so a second schedule of the same task is a Conflict."""
         check_name(name, "schedule name")
         now = self.service.clock.now()
+        definition = {**definition, "enabled": enabled, "paused": False}
         rule = self.check(definition, now)
         if rule.next_after(now) is None:
             raise ValidationError(
                 "the rule names no time after now (an 'at' in the past, or a rule that ended)"
             )
+        schedule_id = template_id(definition["task"]) if by_template else new_id()
         record = ScheduleRecord(
-            id=new_id(), name=name, definition=orjson.dumps(definition).decode(),
+            id=schedule_id, name=name, definition=orjson.dumps(definition).decode(),
             enabled=enabled, next_run_at=rule.next_after(now),
             last_run_at=None, last_task_id=None, version=1, created_at=now, updated_at=now,
         )  # fmt: skip
         if not await self._backend.schedule_insert(record):
-            raise Conflict(f"a schedule named {name!r} exists")
+            what = "of this task template" if by_template else f"named {name!r}"
+            raise Conflict(f"a schedule {what} exists")
         return record
 
     async def get(self, schedule_id: str) -> ScheduleRecord:
@@ -172,22 +184,30 @@ class Schedules:
         name: str | None = None,
         definition: dict[str, Any] | None = None,
         enabled: bool | None = None,
+        paused: bool | None = None,
     ) -> ScheduleRecord:
-        """Change a schedule; a new rule or re-enabling counts from now (no catch-up)."""
+        """Change a schedule. A new rule, or enabling a disabled schedule, counts from now
+        (nothing is caught up); resuming a paused one keeps its next run, so the occurrences
+        missed while paused follow its catch-up policy."""
         record = await self.get(schedule_id)
         now = self.service.clock.now()
-        new_definition = orjson.loads(record.definition) if definition is None else definition
-        rule = self.check(new_definition, record.created_at)
+        old = orjson.loads(record.definition)
+        new = dict(old if definition is None else definition)
+        was_enabled, was_paused = old.get("enabled", record.enabled), old.get("paused", False)
+        new["enabled"] = was_enabled if enabled is None else enabled
+        new["paused"] = was_paused if paused is None else paused
+        rule = self.check(new, record.created_at)
+        fires = new["enabled"] and not new["paused"]
         next_run = record.next_run_at
-        if definition is not None or (enabled and not record.enabled):
+        if definition is not None or (fires and not record.enabled and not was_enabled):
             next_run = rule.next_after(now)
         if name is not None:
             check_name(name, "schedule name")
         changed = replace(
             record,
             name=record.name if name is None else name,
-            definition=orjson.dumps(new_definition).decode(),
-            enabled=record.enabled if enabled is None else enabled,
+            definition=orjson.dumps(new).decode(),
+            enabled=fires,
             next_run_at=next_run,
             version=record.version + 1,
             updated_at=now,

@@ -130,3 +130,13 @@ async def test_a_submit_ranked_by_a_ranker(api: Api) -> None:
     assert_error(unknown, 400, "unknown name 'nope'")
     nameless = await api.http.post("/api/v1/tasks", json={**body, "ranker": {"window": 5}})
     assert nameless.status_code == 422
+
+
+async def test_identity_by_template_and_pause_over_http(api: Api) -> None:
+    body = {"name": "scan-a", "interval": 60, "task": {"kind": "scan"}, "identity": "template"}
+    first = await api.http.post(URL, json=body)
+    assert first.status_code == 201 and first.json()["id"].startswith("tpl-")
+    again = await api.http.post(URL, json={**body, "name": "scan-b"})
+    assert_error(again, 409, "task template")
+    paused = await api.http.patch(f"{URL}/{first.json()['id']}", json={"paused": True})
+    assert (paused.json()["paused"], paused.json()["enabled"]) == (True, True)

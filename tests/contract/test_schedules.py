@@ -187,3 +187,34 @@ async def test_a_decay_ranker_ranks_each_occurrence_from_the_schedules_history(
     with pytest.raises(ValidationError):
         bad = {**template, "ranker": {"name": "nope"}}
         await service.schedules.create("bad", definition(task=bad), enabled=True)
+
+
+async def test_pause_catches_up_and_disable_does_not(backend: Backend) -> None:
+    service, clock = service_at(backend)
+    paused = await service.schedules.create("p", definition(catch_up="all"), enabled=True)
+    disabled = await service.schedules.create("d", definition(catch_up="all"), enabled=True)
+    await service.schedules.update(paused.id, paused=True)
+    await service.schedules.update(disabled.id, enabled=False)
+    clock.advance(10)
+    assert await service.schedules.fire_due() == 0  # neither makes tasks meanwhile
+    resumed = await service.schedules.update(paused.id, paused=False)
+    assert resumed.next_run_at == T0 + timedelta(seconds=1)  # kept: its misses are due
+    enabled = await service.schedules.update(disabled.id, enabled=True)
+    assert enabled.next_run_at == T0 + timedelta(seconds=11)  # from now on
+    clock.advance(0.5)
+    assert await service.schedules.fire_due() == 10  # the paused one's ten, caught up
+    made = {parse_occurrence_id(t.id)[0] for t in await made_tasks(service)}  # type: ignore[index]
+    assert made == {paused.id}
+
+
+async def test_identity_by_template_refuses_a_second_schedule_of_one_task(
+    backend: Backend,
+) -> None:
+    service, _ = service_at(backend)
+    first = await service.schedules.create("a", definition(), enabled=True, by_template=True)
+    assert first.id.startswith("tpl-")
+    with pytest.raises(Conflict, match="task template"):
+        await service.schedules.create("b", definition(), enabled=True, by_template=True)
+    other = definition(task={"kind": "tick", "queue": "ticks", "payload": {"n": 2}})
+    second = await service.schedules.create("c", other, enabled=True, by_template=True)
+    assert second.id != first.id

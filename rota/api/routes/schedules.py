@@ -94,7 +94,10 @@ class ScheduleFields(Body):
         description="seconds after its time an occurrence may still start",
         json_schema_extra={"exclusiveMinimum": 0, "maximum": 31_622_400},
     )
-    enabled: bool | None = None
+    enabled: bool | None = Field(None, description="false: no tasks; enabling counts from now")
+    paused: bool | None = Field(
+        None, description="true: no tasks; resuming catches up as catch_up says"
+    )
 
     def rule(self) -> dict[str, Any] | None:
         given = [(k, getattr(self, k)) for k in RULES if getattr(self, k) is not None]
@@ -106,6 +109,11 @@ class ScheduleFields(Body):
 class ScheduleIn(ScheduleFields):
     name: Name
     task: TemplateIn
+    identity: Literal["name", "template"] = Field(
+        "name",
+        description="template: the id is a hash of the task template (KAT's rule): "
+        "a second schedule of the same task is 409",
+    )
 
 
 class SchedulePatch(ScheduleFields):
@@ -122,7 +130,8 @@ def schedule_json(record: ScheduleRecord) -> dict[str, Any]:
 
     return {"id": record.id, "name": record.name, **at, "timezone": d["timezone"],
             "task": d["task"], "catch_up": d["catch_up"], "overlap": d["overlap"],
-            "deadline": d.get("deadline"), "enabled": record.enabled,
+            "deadline": d.get("deadline"), "enabled": d.get("enabled", record.enabled),
+            "paused": d.get("paused", False),
             "next_run_at": time(record.next_run_at), "last_run_at": time(record.last_run_at),
             "last_task_id": record.last_task_id, "created_at": time(record.created_at),
             "updated_at": time(record.updated_at)}  # fmt: skip
@@ -170,7 +179,9 @@ async def create(body: ScheduleIn, scope: Scoped) -> Response:
                       "task": _template(body.task, scope), "catch_up": body.catch_up or "skip",
                       "overlap": body.overlap or "allow", "deadline": body.deadline}  # fmt: skip
         enabled = True if body.enabled is None else body.enabled
-        record = await scope.service.schedules.create(body.name, definition, enabled=enabled)
+        record = await scope.service.schedules.create(
+            body.name, definition, enabled=enabled, by_template=body.identity == "template"
+        )
     await scope.audit("schedule.create", record.id, name=record.name)
     return FastJSON(schedule_json(record), status_code=201)
 
@@ -204,7 +215,7 @@ async def patch(schedule_id: IdPath, body: SchedulePatch, scope: Scoped) -> Resp
     schedules = scope.service.schedules
     record = _mine(await schedules.get(schedule_id), scope)
     definition: dict[str, Any] | None = None
-    changes = body.model_dump(exclude_none=True, exclude={"name", "enabled", *RULES})
+    changes = body.model_dump(exclude_none=True, exclude={"name", "enabled", "paused", *RULES})
     with _definition_errors():
         rule = body.rule()
         if rule is not None or changes:
@@ -215,8 +226,9 @@ async def patch(schedule_id: IdPath, body: SchedulePatch, scope: Scoped) -> Resp
                 changes["task"] = _template(body.task, scope)
             definition.update(changes)
         changed = await schedules.update(
-            schedule_id, name=body.name, definition=definition, enabled=body.enabled
-        )
+            schedule_id, name=body.name, definition=definition, enabled=body.enabled,
+            paused=body.paused,
+        )  # fmt: skip
     await scope.audit("schedule.update", schedule_id, name=changed.name)
     return FastJSON(schedule_json(changed))
 
