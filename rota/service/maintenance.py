@@ -26,6 +26,8 @@ from rota.service.schedules import FOLLOWER_LAG
 if TYPE_CHECKING:
     from rota.service.service import Service
 
+#: Seconds between two looks for due schedule occurrences (at most).
+SCHEDULE_INTERVAL = 0.25
 #: How many rows one round of one service touches at most.
 BATCH = 1000
 #: Rounds a leadership that lapses by time (Redis) outlives its last renewal: a dead
@@ -95,7 +97,8 @@ async def prune_finished(service: Service) -> int:
 def default_services(sweep_interval: float) -> list[LeaderService]:
     return [
         LeaderService("retention", max(sweep_interval, 10.0), prune_finished),
-        LeaderService("schedules", sweep_interval, fire_schedules),
+        # a quarter second: a due occurrence's task is made within that of its time
+        LeaderService("schedules", min(sweep_interval, SCHEDULE_INTERVAL), fire_schedules),
         LeaderService("expiry", sweep_interval, expire_waiting),
         LeaderService("lease-sweeper", sweep_interval, sweep_leases),
         LeaderService("promotion", sweep_interval, promote_due),
@@ -104,14 +107,16 @@ def default_services(sweep_interval: float) -> list[LeaderService]:
 
 
 class Maintainer:
-    """Every ``sweep_interval``: stay or become the leader, and if so, run each service
-    whose interval has passed. When the leader dies its leadership lapses and another
+    """Every ``tick`` (the shortest service interval: a quarter second, for schedules):
+    stay or become the leader, and if so, run each service whose interval has passed. When the leader dies its leadership lapses and another
     replica takes over at its next round."""
 
     def __init__(self, service: Service, services: list[LeaderService]) -> None:
         self.service = service
         self.services = services
         self._last: dict[str, float] = {}
+        #: the loop's period: the shortest interval of its services
+        self.tick = min([service.settings.sweep_interval, *(s.interval for s in services)])
 
     async def run_all(self) -> int:
         """One round of every service, due or not (tests and ``Service.sweep``)."""
@@ -140,7 +145,7 @@ class Maintainer:
                     else:  # the backstop while a dead leader's leadership lapses
                         await service.schedules.fire_due(lag=FOLLOWER_LAG)
                 try:
-                    await asyncio.wait_for(stop.wait(), service.settings.sweep_interval)
+                    await asyncio.wait_for(stop.wait(), self.tick)
                 except TimeoutError:
                     continue
         finally:
