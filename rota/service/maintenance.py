@@ -108,8 +108,9 @@ def default_services(sweep_interval: float) -> list[LeaderService]:
 
 class Maintainer:
     """Every ``tick`` (the shortest service interval: a quarter second, for schedules):
-    stay or become the leader, and if so, run each service whose interval has passed. When the leader dies its leadership lapses and another
-    replica takes over at its next round."""
+    stay or become the leader, and if so, run each service whose interval has passed.
+    When the leader dies its leadership lapses and another replica takes over at its next
+    round."""
 
     def __init__(self, service: Service, services: list[LeaderService]) -> None:
         self.service = service
