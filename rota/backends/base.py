@@ -186,7 +186,8 @@ class Backend(Protocol):
         ...
 
     async def task_delete_many(self, task_ids: Sequence[str]) -> int:
-        """Remove tasks and their history for good (dead-letter discard); how many."""
+        """Remove finished tasks and their history for good (dead-letter discard,
+        retention); a task not in a final state is left; how many went."""
         ...
 
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:

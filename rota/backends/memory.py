@@ -32,7 +32,7 @@ from rota.core.models import (
     next_lease_token,
 )
 from rota.core.ordering import claim_key
-from rota.core.states import WAITING_STATES, TaskState
+from rota.core.states import FINAL_STATES, WAITING_STATES, TaskState
 
 S = TaskState
 
@@ -323,7 +323,9 @@ class MemoryBackend:
         return len(expired)
 
     async def task_delete_many(self, task_ids: Sequence[str]) -> int:
-        gone = [i for i in task_ids if self._tasks.pop(i, None) is not None]
+        gone = [i for i in task_ids if i in self._tasks and self._tasks[i].state in FINAL_STATES]
+        for task_id in gone:
+            del self._tasks[task_id]
         for task_id in gone:
             self._events.pop(task_id, None)
         return len(gone)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from importlib import resources
 
-from rota.core.states import RETRYABLE_STATES, WAITING_STATES, sql_list
+from rota.core.states import FINAL_STATES, RETRYABLE_STATES, WAITING_STATES, sql_list
 
 STATE_SETS = {
     "WAITING_STATES": sql_list(WAITING_STATES),
     "RETRYABLE_STATES": sql_list(RETRYABLE_STATES),
+    "FINAL_STATES": sql_list(FINAL_STATES),
 }
 
 

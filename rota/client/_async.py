@@ -391,7 +391,8 @@ class AsyncClient:
         return found
 
     async def update_schedule(self, schedule_id: str, /, **changes: Any) -> dict[str, Any]:
-        """Change what is given (``enabled=False`` pauses it; a new rule counts from now)."""
+        """Change what is given: ``paused=True`` pauses it (resuming catches up),
+        ``enabled=False`` disables it (enabling counts from now), a new rule counts from now."""
         changed: dict[str, Any] = await self._request(
             "PATCH", f"/schedules/{schedule_id}", json=changes
         )

@@ -7,7 +7,8 @@ and reports counts under its own state names. Here a one-shot task is a rota tas
 with rota's guarantees (one task per occurrence, across replicas). A task's work is a
 handler named ``kind`` on a rota worker, as everywhere in rota::
 
-    from datetime import UTC, datetime, timedelta
+    from datetime import datetime
+from zoneinfo import ZoneInfo, timedelta
     from dateutil import rrule
     from rota.client.indico import Client, OneShotTask, PeriodicTask
 
@@ -21,8 +22,9 @@ handler named ``kind`` on a rota worker, as everywhere in rota::
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule
 
@@ -74,7 +76,8 @@ class PeriodicTask:
         timezone: str = "UTC",
         **keywords: Any,
     ) -> None:
-        keywords.setdefault("dtstart", datetime.now(UTC).replace(microsecond=0, tzinfo=None))
+        local_now = datetime.now(ZoneInfo(timezone))  # the rule is read in this zone
+        keywords.setdefault("dtstart", local_now.replace(microsecond=0, tzinfo=None))
         self.rule = str(rrule(cast(Any, frequency), **keywords))
         self.kind, self.payload, self.queue, self.priority = kind, payload or {}, queue, priority
         self.timezone = timezone

@@ -40,7 +40,7 @@ MAX_STEPS = 20_000
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, e.g. "America"
         raise ValidationError(
             f"timezone {quote(name)} is unknown: give an IANA name such as 'Europe/Amsterdam'"
         ) from None
@@ -100,9 +100,12 @@ class Recurrence:
             raise ValidationError(
                 f"at {quote(self.expr)} is invalid: give an ISO 8601 time"
             ) from None
-        if at.tzinfo is None:  # a local time of the schedule's zone
-            at = _instant(at, self.tz)
-        return at.astimezone(UTC)
+        try:
+            if at.tzinfo is None:  # a local time of the schedule's zone
+                at = _instant(at, self.tz)
+            return at.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError(f"at {quote(self.expr)} is outside the calendar") from None
 
     def next_after(self, after: datetime) -> datetime | None:
         """The first firing strictly after ``after`` (aware); None when there is none."""

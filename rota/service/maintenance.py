@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from rota.service.schedules import FOLLOWER_LAG
 if TYPE_CHECKING:
     from rota.service.service import Service
 
+log = logging.getLogger("rota.maintenance")
 #: Seconds between two looks for due schedule occurrences (at most).
 SCHEDULE_INTERVAL = 0.25
 #: How many rows one round of one service touches at most.
@@ -132,7 +134,10 @@ class Maintainer:
         for job in self.services:
             if now - self._last.get(job.name, float("-inf")) >= job.interval:
                 self._last[job.name] = now
-                await job.run(self.service)
+                try:
+                    await job.run(self.service)
+                except RotaError as exc:  # one service's failure never stops the others
+                    log.warning("maintenance %s: %s", job.name, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         service = self.service

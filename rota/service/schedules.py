@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +39,7 @@ from rota.core.errors import (
     IllegalTransition,
     IntakeBlocked,
     NotFound,
+    RotaError,
     ValidationError,
 )
 from rota.core.ids import new_id
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from rota.backends import Backend
     from rota.service.service import Service
 
+log = logging.getLogger("rota.schedules")
 CatchUp = Literal["skip", "once", "all"]
 Overlap = Literal["allow", "skip", "replace"]
 #: an occurrence found later than this after its time was missed (see catch-up)
@@ -65,7 +68,7 @@ TEMPLATE_FIELDS = ("kind", "payload", "queue", "priority", "max_attempts", "time
                    "retry", "ranker")  # fmt: skip
 #: the template fields a task takes as they are (a ranker computes the priority instead)
 _SPEC_FIELDS = tuple(f for f in TEMPLATE_FIELDS if f != "ranker")
-_PREFIX = "sch:"
+OCCURRENCE_PREFIX = _PREFIX = "sch:"
 _UNFINISHED = WAITING_STATES | {TaskState.RUNNING}
 
 
@@ -339,6 +342,9 @@ class Schedules:
                 spec = service.rank(ranker, spec._replace(run_at=at), last_run_at=last)
             except Conflict:
                 return None  # the ranker declined this one (inside its grace period)
+            except RotaError as exc:  # a ranker this replica lacks, or one that failed
+                log.warning("schedule %s: occurrence %s not made: %s", record.name, at, exc)
+                return None
         try:
             task = await service.enqueue(spec)
         except DuplicateTask:

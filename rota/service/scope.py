@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from rota.core.auth import OPERATOR_KINDS, Principal, Role
-from rota.core.errors import Forbidden, NotFound
+from rota.core.errors import Forbidden, NotFound, ValidationError
 from rota.core.models import Event, Job, JobSummary, Position, QueueCount, Task, TaskFilter
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.service.controls import Disabled
+from rota.service.schedules import OCCURRENCE_PREFIX
 from rota.service.service import Service
 from rota.service.validation import TaskSpec
 
@@ -40,6 +41,10 @@ class Scope:
         return self.principal.actor
 
     def _stamp(self, spec: TaskSpec) -> TaskSpec:
+        if spec.id is not None and spec.id.startswith(OCCURRENCE_PREFIX):
+            raise ValidationError(
+                f"task ids starting with {OCCURRENCE_PREFIX!r} are schedules' occurrences"
+            )
         if spec.kind in OPERATOR_KINDS and not self.principal.has(Role.OPERATOR):
             raise Forbidden(
                 f"kind {spec.kind!r} runs commands on a worker's host: only an operator token "

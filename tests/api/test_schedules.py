@@ -79,6 +79,8 @@ async def test_a_schedule_from_creation_to_deletion(api: Api) -> None:
         ({"rrule": "FREQ=SOMETIMES"}, ["rrule", "invalid"]),
         ({"at": "2026-06-02T00:00:00", "timezone": "Atlantis/Deep"}, ["timezone", "unknown"]),
         ({"at": "2020-01-01T00:00:00+00:00"}, ["at", "past"]),
+        ({"interval": 60, "timezone": "America"}, ["timezone", "unknown"]),
+        ({"at": "0001-01-01T00:00:00+05:00"}, ["at", "calendar"]),
     ],
 )
 async def test_a_bad_schedule_is_refused_and_stores_nothing(
@@ -140,3 +142,8 @@ async def test_identity_by_template_and_pause_over_http(api: Api) -> None:
     assert_error(again, 409, "task template")
     paused = await api.http.patch(f"{URL}/{first.json()['id']}", json={"paused": True})
     assert (paused.json()["paused"], paused.json()["enabled"]) == (True, True)
+
+
+async def test_occurrence_ids_are_reserved(api: Api) -> None:
+    squat = await api.http.post("/api/v1/tasks", json={"kind": "k", "id": "sch:abc:1780000000"})
+    assert_error(squat, 422, "sch:")

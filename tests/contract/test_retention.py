@@ -58,3 +58,12 @@ async def test_finished_tasks_go_after_their_queues_retention(
     assert sum([await service.retention.prune() for _ in range(4)]) == 2
     left, _ = await service.list_tasks(TaskFilter(), limit=100)
     assert sorted(t.id for t in left) == sorted([waiting.id, running.id])
+
+
+async def test_a_delete_leaves_a_task_that_is_not_finished(backend: Backend) -> None:
+    """Retention lists, then deletes: a task retried in between is not deleted."""
+    service = Service(backend, make_settings(), clock=ManualClock(T0))
+    task = await service.enqueue(TaskSpec("k"))
+    assert await backend.task_delete_many([task.id]) == 0
+    assert (await service.get(task.id)).state.value == "queued"
+    assert [e.kind for e in await service.events(task.id)] == ["enqueued"]

@@ -218,3 +218,17 @@ async def test_identity_by_template_refuses_a_second_schedule_of_one_task(
     other = definition(task={"kind": "tick", "queue": "ticks", "payload": {"n": 2}})
     second = await service.schedules.create("c", other, enabled=True, by_template=True)
     assert second.id != first.id
+
+
+async def test_a_replica_without_the_schedules_ranker_skips_it_and_goes_on(
+    backend: Backend,
+) -> None:
+    service, clock = service_at(backend)
+    service.rankers.add("mine", lambda ctx: 70)
+    template = {"kind": "tick", "queue": "ticks", "ranker": {"name": "mine"}}
+    await service.schedules.create("ranked", definition(task=template), enabled=True)
+    await service.schedules.create("plain", definition(), enabled=True)
+    other = Service(backend, make_settings(), clock=clock)  # started without --app
+    clock.advance(1)
+    assert await other.schedules.fire_due() == 1  # the plain one's task; no error
+    assert await service.schedules.fire_due() == 0  # the ranked one moved on meanwhile

@@ -383,7 +383,8 @@ WITH due AS (
 SELECT count(*) FROM gone;
 
 -- name: delete_tasks
-WITH gone AS (DELETE FROM rota_tasks WHERE id = ANY(%(ids)s) RETURNING id),
+WITH gone AS (DELETE FROM rota_tasks WHERE id = ANY(%(ids)s) AND state IN FINAL_STATES
+              RETURNING id),
      history AS (DELETE FROM rota_events WHERE task_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
 

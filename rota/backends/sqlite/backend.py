@@ -634,9 +634,9 @@ class SQLiteBackend:
 
         def run() -> int:
             with self._write() as db:
-                gone = db.execute(Q["delete_tasks"], (ids,)).rowcount
-                db.execute(Q["delete_events"], (ids,))
-            return int(gone)
+                gone = [r[0] for r in db.execute(Q["delete_tasks"], (ids,)).fetchall()]
+                db.execute(Q["delete_events"], (orjson.dumps(gone).decode(),))
+            return len(gone)
 
         return await self._run(run)
 

@@ -108,7 +108,9 @@ UPDATE tasks SET state = 'canceled', finished_at = ?, error = ?
 WHERE id = ? AND state IN WAITING_STATES;
 
 -- name: delete_tasks
-DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?));
+-- Only finished tasks: one that a retry put back meanwhile stays.
+DELETE FROM tasks WHERE id IN (SELECT value FROM json_each(?)) AND state IN FINAL_STATES
+RETURNING id;
 
 -- name: delete_events
 DELETE FROM events WHERE task_id IN (SELECT value FROM json_each(?));
