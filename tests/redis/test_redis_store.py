@@ -83,6 +83,7 @@ async def test_every_key_of_a_full_run_is_in_the_namespace_slot(
     assert await requeue(backend, "b") is not None
     assert await backend.task_promote_due(now=at(20), limit=10) == 1
     assert await backend.task_expire_waiting(now=at(20), limit=10, error="late") == 1
+    assert await cancel(backend, "gone") is not None  # only finished tasks are deleted
     assert await backend.task_delete_many(["gone"]) == 1
     assert await backend.task_list_lapsed(now=at(100), limit=10) == []
     assert await backend.task_list_timed(limit=10) == []
