@@ -12,13 +12,20 @@ one rule for daylight-saving changes, the same for both:
 
 Intervals count seconds in UTC from their anchor, and a one-shot time is an instant: the
 clock's changes do not touch them. Every instant is UTC, to the second.
+
+A rule's cost: dateutil counts a rule's occurrences from its DTSTART, so a stored schedule
+is loaded with its next run as an ``anchor`` (a known occurrence) and its rule restarts
+there; a rule with COUNT cannot restart (the count would), and an explicit DTSTART may lie
+at most :data:`MAX_BACKLOG` occurrences before the schedule's start.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import dropwhile, islice
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +42,10 @@ MIN_INTERVAL, MAX_INTERVAL = 1, 366 * 86_400
 #: wall-clock candidates one look at the next time may step over (a per-second rule inside
 #: a repeated hour steps over 3,600); past it the rule is taken to fire no more
 MAX_STEPS = 20_000
+#: occurrences an explicit DTSTART may lie before the schedule's start
+MAX_BACKLOG = 10_000
+#: the largest step back a zone's clock takes (a daylight-saving end, a zone's new offset)
+MAX_FALL_BACK = timedelta(hours=3)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -52,14 +63,24 @@ class Recurrence:
     #: the cron expression, the rule's text, the interval in seconds, or the ISO instant
     expr: str | float
     tz: ZoneInfo
-    #: the anchor: an interval counts from it, a rule without DTSTART starts at it
+    #: an interval counts from it, a rule without DTSTART starts at it
     start: datetime
+    #: a known firing (a stored schedule's next run), where a rule may restart
+    anchor: datetime | None = None
 
     @classmethod
     def parse(cls, kind: Kind, expr: str | float, tz: ZoneInfo, start: datetime) -> Recurrence:
+        """A new definition, checked whole."""
         made = cls(kind, expr, tz, start.replace(microsecond=0))
         made._check()
         return made
+
+    @classmethod
+    def load(
+        cls, kind: Kind, expr: str | float, tz: ZoneInfo, start: datetime, anchor: datetime | None
+    ) -> Recurrence:
+        """A stored definition (checked when it was stored), restarting at ``anchor``."""
+        return cls(kind, expr, tz, start.replace(microsecond=0), anchor)
 
     def _check(self) -> None:
         if self.kind == "cron":
@@ -69,7 +90,7 @@ class Recurrence:
                     "weekday), or six with a leading seconds field"
                 )
         elif self.kind == "rrule":
-            self._rule()
+            self._check_backlog(self._rule())
         elif self.kind == "interval":
             if not isinstance(self.expr, int | float) or not (
                 MIN_INTERVAL <= self.expr <= MAX_INTERVAL
@@ -81,7 +102,7 @@ class Recurrence:
     def _rule(self) -> rrule:
         if not isinstance(self.expr, str):
             raise ValidationError("rrule must be the text of an RFC 5545 rule")
-        local_start = self.start.astimezone(self.tz).replace(tzinfo=None)
+        local_start = _local(self.start, self.tz)
         try:
             rule = rrulestr(self.expr, dtstart=local_start, ignoretz=True, cache=False)
         except Exception as exc:
@@ -91,7 +112,22 @@ class Recurrence:
             ) from None
         if not isinstance(rule, rrule):
             raise ValidationError("rrule: give one RRULE (with an optional DTSTART)")
-        return rule
+        anchor = self.anchor
+        if anchor is None or "COUNT=" in self.expr.upper() or _is_jump(anchor, self.tz):
+            return rule  # a jump's wall time need not be an occurrence's (it may be a gap's)
+        wall = _local(anchor, self.tz)
+        return rule.replace(dtstart=wall) if wall > local_start else rule
+
+    def _check_backlog(self, rule: rrule) -> None:
+        local_start = _local(self.start, self.tz)
+        for seen, wall in enumerate(rule):
+            if wall >= local_start:
+                return
+            if seen == MAX_BACKLOG:
+                raise ValidationError(
+                    f"rrule: DTSTART lies more than {MAX_BACKLOG} occurrences in the past; "
+                    "give a later DTSTART"
+                )
 
     def _at(self) -> datetime:
         try:
@@ -118,58 +154,76 @@ class Recurrence:
                 return self.start
             step = timedelta(seconds=float(self.expr))
             return self.start + (int((after - self.start) / step) + 1) * step
-        for wall in self._walls(after, forward=True):
+        for wall in self._walls_after(_local(after, self.tz)):
             instant = _instant(wall, self.tz)
             if instant > after:
                 return instant
         return None
 
     def due(self, after: datetime, until: datetime, limit: int) -> list[datetime]:
-        """The latest ``limit`` firings in ``(after, until]``, oldest first. Walks back
-        from ``until``: the cost is ``limit``, not the length of the gap."""
+        """The latest ``limit`` firings in ``(after, until]``, oldest first. A cron
+        expression walks back from ``until`` (the cost is ``limit``, not the length of the
+        gap); a rule walks forward from its anchor, keeping the latest ``limit``."""
         after, until = after.astimezone(UTC), until.astimezone(UTC)
-        found: list[datetime] = []
         if self.kind == "at":
             at = self._at()
             return [at] if after < at <= until else []
         if self.kind == "interval":
-            step = timedelta(seconds=float(self.expr))
-            if until < self.start:
-                return []
-            last = self.start + int((until - self.start) / step) * step
-            while last > after and last >= self.start and len(found) < limit:
-                found.append(last)
-                last -= step
-        else:
-            for wall in self._walls(until + timedelta(seconds=1), forward=False):
+            return self._due_interval(after, until, limit)
+        found: deque[datetime] = deque(maxlen=limit)
+        if self.kind == "rrule":
+            for wall in self._rule():
                 instant = _instant(wall, self.tz)
-                if instant > until or (found and instant >= found[-1]):
-                    continue  # the second pass of a repeated hour, or a gap's repeat
-                if instant <= after or len(found) == limit:
+                if instant > until:
                     break
-                found.append(instant)
+                if instant > after and (not found or instant > found[-1]):  # a gap's repeat
+                    found.append(instant)
+            return list(found)
+        # wall times map to instants in order (a repeated hour's to its first pass), so the
+        # walk back starts at the latest wall time the window shows
+        for wall in self._walls_before(_latest_wall(after, until, self.tz)):
+            instant = _instant(wall, self.tz)
+            if instant > until or (found and instant >= found[0]):
+                continue  # the clock's later pass over a repeated hour, or a gap's repeat
+            if instant <= after or len(found) == limit:
+                break
+            found.appendleft(instant)
+        return list(found)
+
+    def _due_interval(self, after: datetime, until: datetime, limit: int) -> list[datetime]:
+        step = timedelta(seconds=float(self.expr))
+        if until < self.start:
+            return []
+        found: list[datetime] = []
+        last = self.start + int((until - self.start) / step) * step
+        while last > after and last >= self.start and len(found) < limit:
+            found.append(last)
+            last -= step
         return found[::-1]
 
-    def _walls(self, start: datetime, *, forward: bool) -> Iterator[datetime]:
-        """Wall-clock times the cron expression or rule names, after (or before) the wall
-        time of the instant ``start``, at most MAX_STEPS of them."""
-        wall = start.astimezone(self.tz).replace(tzinfo=None)
-        if self.kind == "cron":
-            cron = croniter(str(self.expr), wall, second_at_beginning=True, is_prev=not forward)
-            step = cron.get_next if forward else cron.get_prev
-            for _ in range(MAX_STEPS):
-                try:
-                    yield step(datetime)
-                except CroniterBadDateError:  # no such day within years (e.g. 31 February)
-                    return
+    def _walls_after(self, wall: datetime) -> Iterator[datetime]:
+        """Wall-clock times the cron expression or rule names after ``wall``, at most
+        MAX_STEPS of them."""
+        if self.kind == "rrule":
+            yield from islice(dropwhile(lambda named: named <= wall, self._rule()), MAX_STEPS)
             return
-        rule = self._rule()
+        cron = croniter(str(self.expr), wall, second_at_beginning=True)
         for _ in range(MAX_STEPS):
-            found = rule.after(wall, inc=False) if forward else rule.before(wall, inc=False)
-            if found is None:
+            try:
+                yield cron.get_next(datetime)
+            except CroniterBadDateError:  # no such day within years (e.g. 31 February)
                 return
-            yield found
-            wall = found
+
+    def _walls_before(self, wall: datetime) -> Iterator[datetime]:
+        """Wall-clock times the cron expression names at or before ``wall``, latest first."""
+        cron = croniter(
+            str(self.expr), wall + timedelta(seconds=1), second_at_beginning=True, is_prev=True
+        )
+        for _ in range(MAX_STEPS):
+            try:
+                yield cron.get_prev(datetime)
+            except CroniterBadDateError:
+                return
 
 
 def _valid_cron(expr: str) -> bool:
@@ -183,16 +237,13 @@ def _offset(timestamp: int, tz: ZoneInfo) -> timedelta | None:
     return datetime.fromtimestamp(timestamp, tz).utcoffset()
 
 
-def _instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """The instant a naive wall-clock time of ``tz`` fires at (the module's DST rule)."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == wall:
-        return first  # exists: its first occurrence (fold 0) when it occurs twice
-    # in a gap: fold 0 reads it with the offset before the jump, fold 1 with the one after;
-    # the jump lies between the two readings
-    lo = int(wall.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
-    hi = int(first.timestamp())
-    lo, hi = min(lo, hi), max(lo, hi)
+def _local(instant: datetime, tz: ZoneInfo) -> datetime:
+    """The naive wall-clock time of ``instant`` in ``tz``."""
+    return instant.astimezone(tz).replace(tzinfo=None)
+
+
+def _jump(lo: int, hi: int, tz: ZoneInfo) -> int:
+    """The first second of ``hi``'s offset, for one change of offset in ``(lo, hi]``."""
     after = _offset(hi, tz)
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -200,4 +251,32 @@ def _instant(wall: datetime, tz: ZoneInfo) -> datetime:
             hi = mid
         else:
             lo = mid
-    return datetime.fromtimestamp(hi, UTC)
+    return hi
+
+
+def _is_jump(instant: datetime, tz: ZoneInfo) -> bool:
+    second = int(instant.timestamp())
+    return _offset(second - 1, tz) != _offset(second, tz)
+
+
+def _latest_wall(after: datetime, until: datetime, tz: ZoneInfo) -> datetime:
+    """The latest wall-clock time of an instant in ``(after, until]``: ``until``'s, unless
+    the clock fell back shortly before it, when the last second before the fall is later."""
+    wall = _local(until, tz)
+    lo, hi = int(max(after, until - MAX_FALL_BACK).timestamp()), int(until.timestamp())
+    before, now = _offset(lo, tz), _offset(hi, tz)
+    if before is not None and now is not None and before > now:
+        wall = max(wall, _local(datetime.fromtimestamp(_jump(lo, hi, tz) - 1, UTC), tz))
+    return wall
+
+
+def _instant(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant a naive wall-clock time of ``tz`` fires at (the module's DST rule)."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if _local(first, tz) == wall:
+        return first  # exists: its first occurrence (fold 0) when it occurs twice
+    # in a gap: fold 0 reads it with the offset before the jump, fold 1 with the one after;
+    # the jump lies between the two readings
+    lo = int(wall.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    hi = int(first.timestamp())
+    return datetime.fromtimestamp(_jump(min(lo, hi), max(lo, hi), tz), UTC)

@@ -93,10 +93,17 @@ def template_id(template: dict[str, Any]) -> str:
     return "tpl-" + hashlib.sha256(canonical).hexdigest()[:32]
 
 
-def rule_of(definition: dict[str, Any], created_at: datetime) -> Recurrence:
+def rule_of(
+    definition: dict[str, Any], created_at: datetime, anchor: datetime | None = None
+) -> Recurrence:
+    """A definition's rule: checked whole when new (no ``anchor``); when stored, restarting
+    at its next run. It starts when the definition was last set, else at creation."""
     rule = definition["rule"]
     start = datetime.fromisoformat(definition.get("start") or created_at.isoformat())
-    return Recurrence.parse(rule["kind"], rule["expr"], zone(definition["timezone"]), start)
+    tz = zone(definition["timezone"])
+    if anchor is None:
+        return Recurrence.parse(rule["kind"], rule["expr"], tz, start)
+    return Recurrence.load(rule["kind"], rule["expr"], tz, start, anchor)
 
 
 class Schedules:
@@ -109,8 +116,11 @@ class Schedules:
 
     # -- definitions ------------------------------------------------------------------------
 
-    def check(self, definition: dict[str, Any], created_at: datetime) -> Recurrence:
-        """Validate a definition whole (the rule, the template, the policies)."""
+    def check(
+        self, definition: dict[str, Any], created_at: datetime, anchor: datetime | None = None
+    ) -> Recurrence:
+        """Validate a definition whole (the rule, the template, the policies); the rule of a
+        stored one restarts at ``anchor``, its next run."""
         if definition["catch_up"] not in ("skip", "once", "all"):
             raise ValidationError("catch_up must be skip, once or all")
         if definition["overlap"] not in ("allow", "skip", "replace"):
@@ -134,7 +144,7 @@ class Schedules:
             now=created_at,
             default_max_attempts=self.service.settings.default_max_attempts,
         )
-        return rule_of(definition, created_at)
+        return rule_of(definition, created_at, anchor)
 
     def _spec(
         self, definition: dict[str, Any], *, occurrence: datetime, schedule_id: str
@@ -190,20 +200,27 @@ class Schedules:
         enabled: bool | None = None,
         paused: bool | None = None,
     ) -> ScheduleRecord:
-        """Change a schedule. A new rule, or enabling a disabled schedule, counts from now
-        (nothing is caught up); resuming a paused one keeps its next run, so the occurrences
-        missed while paused follow its catch-up policy."""
+        """Change a schedule. A new rule (or zone) starts now, and enabling a disabled
+        schedule counts from now (nothing is caught up), paused or not; resuming a paused
+        one keeps its next run, so the occurrences missed while paused follow its catch-up
+        policy."""
         record = await self.get(schedule_id)
         now = self.service.clock.now()
         old = orjson.loads(record.definition)
         new = dict(old if definition is None else definition)
+        new_rule = any(new.get(key) != old.get(key) for key in ("rule", "timezone"))
+        start = now.isoformat() if new_rule else old.get("start")
+        new.pop("start", None)
+        if start is not None:
+            new["start"] = start
         was_enabled, was_paused = old.get("enabled", record.enabled), old.get("paused", False)
         new["enabled"] = was_enabled if enabled is None else enabled
         new["paused"] = was_paused if paused is None else paused
-        rule = self.check(new, record.created_at)
+        anchor = None if new_rule else record.next_run_at
+        rule = self.check(new, record.created_at, anchor)
         fires = new["enabled"] and not new["paused"]
         next_run = record.next_run_at
-        if definition is not None or (fires and not record.enabled and not was_enabled):
+        if new_rule or (new["enabled"] and not was_enabled):
             next_run = rule.next_after(now)
         if name is not None:
             check_name(name, "schedule name")
@@ -270,8 +287,8 @@ class Schedules:
     ) -> tuple[dict[str, Any], Recurrence, list[datetime]]:
         """The definition, the rule, and the times to make tasks for now (catch-up applied)."""
         definition = orjson.loads(record.definition)
-        rule = rule_of(definition, record.created_at)
         assert record.next_run_at is not None  # a due schedule has one
+        rule = rule_of(definition, record.created_at, record.next_run_at)
         found = rule.due(record.next_run_at - timedelta(microseconds=1), now, MAX_CATCH_UP + 1)
         on_time = [t for t in found if (now - t).total_seconds() <= GRACE_SECONDS]
         missed = found[: len(found) - len(on_time)]

@@ -207,6 +207,35 @@ async def test_pause_catches_up_and_disable_does_not(backend: Backend) -> None:
     assert made == {paused.id}
 
 
+async def test_a_paused_schedule_disabled_meanwhile_does_not_catch_up_its_disabled_time(
+    backend: Backend,
+) -> None:
+    service, clock = service_at(backend)
+    made = await service.schedules.create("p", definition(catch_up="all"), enabled=True)
+    await service.schedules.update(made.id, paused=True)
+    await service.schedules.update(made.id, enabled=False)
+    clock.advance(10)
+    enabled = await service.schedules.update(made.id, enabled=True)  # still paused
+    assert enabled.next_run_at == T0 + timedelta(seconds=11)
+    clock.advance(3)
+    await service.schedules.update(made.id, paused=False)
+    clock.advance(0.5)
+    assert await service.schedules.fire_due() == 3  # the paused seconds 11-13, not 1-10
+
+
+async def test_a_new_rule_starts_when_it_is_set(backend: Backend) -> None:
+    service, clock = service_at(backend)
+    hourly = {"kind": "rrule", "expr": "FREQ=HOURLY"}  # its minute and second: its start's
+    made = await service.schedules.create("h", definition(rule=hourly), enabled=True)
+    assert made.next_run_at == T0 + timedelta(hours=1)
+    clock.advance(125)
+    kept = await service.schedules.update(made.id, definition=definition(rule=hourly))
+    assert kept.next_run_at == T0 + timedelta(hours=1)  # the same rule: unchanged
+    daily = {"kind": "rrule", "expr": "FREQ=DAILY"}
+    changed = await service.schedules.update(made.id, definition=definition(rule=daily))
+    assert changed.next_run_at == T0 + timedelta(days=1, seconds=125)
+
+
 async def test_identity_by_template_refuses_a_second_schedule_of_one_task(
     backend: Backend,
 ) -> None:

@@ -85,3 +85,58 @@ def test_intervals_and_one_shot_times_ignore_the_wall_clock() -> None:
 def test_bad_rules_say_what_to_fix(kind: Kind, expr: str | float) -> None:
     with pytest.raises(ValidationError):
         Recurrence.parse(kind, expr, zone("UTC"), z("2026-01-01T00:00Z"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "expr"),
+    [("cron", "45 2 * * *"), ("rrule", "FREQ=DAILY;BYHOUR=2;BYMINUTE=45;BYSECOND=0")],
+)
+def test_catch_up_that_ends_inside_the_repeated_hour_keeps_its_first_pass(
+    kind: Kind, expr: str
+) -> None:
+    # down from 02:40 CEST to 02:10 CET on the fall night: 02:45 CEST (00:45Z) was missed
+    rule = Recurrence.parse(kind, expr, zone("Europe/Amsterdam"), z("2026-10-01T00:00Z"))
+    assert rule.due(z("2026-10-25T00:40Z"), z("2026-10-25T01:10Z"), 10) == [z("2026-10-25T00:45Z")]
+    # and one that ends after the repeat is over sees it once, not twice
+    assert rule.due(z("2026-10-25T00:40Z"), z("2026-10-25T02:00Z"), 10) == [z("2026-10-25T00:45Z")]
+
+
+OLD_RULES = [
+    "FREQ=MINUTELY;INTERVAL=7",
+    "FREQ=DAILY",  # its hour, minute and second come from the start
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0;BYSECOND=0",
+    "FREQ=MONTHLY;BYDAY=FR;BYSETPOS=-1;BYHOUR=17;BYMINUTE=30;BYSECOND=0",
+]
+
+
+@pytest.mark.parametrize("expr", OLD_RULES)
+def test_a_stored_rule_restarts_at_its_next_run_and_names_the_same_times(expr: str) -> None:
+    tz, start = zone("Europe/Amsterdam"), z("2026-01-05T08:17:23Z")
+    whole = Recurrence.parse("rrule", expr, tz, start)
+    anchor = whole.next_after(z("2026-10-20T00:00Z"))  # across the fall-back night
+    assert anchor is not None
+    stored = Recurrence.load("rrule", expr, tz, start, anchor)
+    # the restarted rule starts at its anchor: its cost no longer grows with its age
+    assert next(iter(stored._rule())) == anchor.astimezone(tz).replace(tzinfo=None)
+    until = anchor + timedelta(days=70)
+    assert stored.due(anchor - timedelta(seconds=1), until, 100) == whole.due(
+        anchor - timedelta(seconds=1), until, 100
+    )
+    for at in (anchor, anchor + timedelta(days=5, hours=3), until):
+        assert stored.next_after(at) == whole.next_after(at)
+
+
+def test_a_rule_with_count_is_not_restarted() -> None:
+    tz, start = zone("UTC"), z("2026-01-01T00:00Z")
+    rule = Recurrence.load("rrule", "FREQ=DAILY;COUNT=3", tz, start, z("2026-01-02T00:00Z"))
+    assert rule.next_after(z("2026-01-02T00:00Z")) == z("2026-01-03T00:00Z")
+    assert rule.next_after(z("2026-01-03T00:00Z")) is None  # the count still holds
+
+
+def test_an_explicit_dtstart_far_in_the_past_is_refused_and_a_near_one_is_not() -> None:
+    tz, start = zone("UTC"), z("2026-12-06T00:00Z")
+    with pytest.raises(ValidationError, match="DTSTART"):
+        Recurrence.parse("rrule", "DTSTART:20000101T000000\nRRULE:FREQ=SECONDLY", tz, start)
+    biweekly = "DTSTART:20200106T090000\nRRULE:FREQ=WEEKLY;INTERVAL=2"  # 360 before the start
+    rule = Recurrence.parse("rrule", biweekly, tz, start)
+    assert rule.next_after(start) == z("2026-12-14T09:00Z")  # a Monday of its fortnights
