@@ -63,36 +63,35 @@ def list_(url: Url = DEFAULT_URL, token: Token = None) -> None:
     console.print(table if found else "no schedules")
 
 
+def _switch(schedule_id: str, url: str, token: str | None, done: str, **change: bool) -> None:
+    with Client(url, token=token) as client:
+        changed = client.update_schedule(schedule_id, **change)
+    upcoming = changed["next_run_at"] if changed["enabled"] else None
+    console.print(f"{done} {schedule_id}" + (f": next run {upcoming}" if upcoming else ""))
+
+
 @schedule_app.command("pause")
 def pause(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Make no tasks until resumed; then the missed ones follow its catch-up policy."""
-    with Client(url, token=token) as client:
-        client.update_schedule(schedule_id, paused=True)
-    console.print(f"paused {schedule_id}")
+    _switch(schedule_id, url, token, "paused", paused=True)
 
 
 @schedule_app.command("resume")
 def resume(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Make tasks again; the occurrences missed while paused follow the catch-up policy."""
-    with Client(url, token=token) as client:
-        changed = client.update_schedule(schedule_id, paused=False)
-    console.print(f"resumed {schedule_id}: next run {changed['next_run_at']}")
+    _switch(schedule_id, url, token, "resumed", paused=False)
 
 
 @schedule_app.command("disable")
 def disable(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Make no tasks; enabling it again counts from then (nothing is caught up)."""
-    with Client(url, token=token) as client:
-        client.update_schedule(schedule_id, enabled=False)
-    console.print(f"disabled {schedule_id}")
+    _switch(schedule_id, url, token, "disabled", enabled=False)
 
 
 @schedule_app.command("enable")
 def enable(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Make tasks again, from the next time after now."""
-    with Client(url, token=token) as client:
-        changed = client.update_schedule(schedule_id, enabled=True)
-    console.print(f"enabled {schedule_id}: next run {changed['next_run_at']}")
+    _switch(schedule_id, url, token, "enabled", enabled=True)
 
 
 @schedule_app.command("delete")

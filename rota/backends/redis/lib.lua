@@ -173,31 +173,22 @@ local function send(command, key, list)
   end
 end
 
+-- add the deltas to a counter hash, dropping the fields that reach zero
+local function add_counts(key, deltas)
+  for field, delta in pairs(deltas) do
+    if delta ~= 0 and redis.call('HINCRBY', key, field, delta) <= 0 then
+      redis.call('HDEL', key, field)
+    end
+  end
+end
+
 local function flush()
   for key, members in pairs(removes) do send('ZREM', key, members) end
   for key, pairs_ in pairs(adds) do send('ZADD', key, pairs_) end
   adds, removes = {}, {}
-  for field, delta in pairs(counts) do
-    if delta ~= 0 and redis.call('HINCRBY', K_COUNTS, field, delta) <= 0 then
-      redis.call('HDEL', K_COUNTS, field)
-    end
-  end
-  for job, by_state in pairs(job_counts) do
-    local key = P .. 'jn:' .. job
-    for state, delta in pairs(by_state) do
-      if delta ~= 0 and redis.call('HINCRBY', key, state, delta) <= 0 then
-        redis.call('HDEL', key, state)
-      end
-    end
-  end
-  for tenant, by_field in pairs(tenant_counts) do
-    local key = P .. 'tn:' .. tenant
-    for field, delta in pairs(by_field) do
-      if delta ~= 0 and redis.call('HINCRBY', key, field, delta) <= 0 then
-        redis.call('HDEL', key, field)
-      end
-    end
-  end
+  add_counts(K_COUNTS, counts)
+  for job, by_state in pairs(job_counts) do add_counts(P .. 'jn:' .. job, by_state) end
+  for tenant, by_field in pairs(tenant_counts) do add_counts(P .. 'tn:' .. tenant, by_field) end
   counts, job_counts, tenant_counts = {}, {}, {}
   if event_seq then redis.call('SET', K_EVENT_SEQ, event_seq) end
 end
