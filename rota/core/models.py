@@ -102,6 +102,8 @@ class Event:
 
 #: The actor of every change that maintenance makes (sweeps, promotion, expiry).
 SYSTEM = "system"
+#: The actor of API calls whose caller names no holder.
+API = "api"
 #: The error of a task canceled because it did not start before its ``expires_at``.
 EXPIRED_ERROR = "expired: not started in time"
 

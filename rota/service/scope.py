@@ -136,13 +136,13 @@ class Scope:
 
     async def retry_failed(self, filter: TaskFilter, *, limit: int) -> list[str]:
         narrowed = self._narrow(filter)
-        ids = await self.service.retry_failed(narrowed, limit=limit, actor=self.actor)
+        ids = await self.service.bulk.retry_failed(narrowed, limit=limit, actor=self.actor)
         await self.audit("dead_letter.retry", None, filter=_filter_json(narrowed), count=len(ids))
         return ids
 
     async def cancel_waiting(self, filter: TaskFilter, *, limit: int) -> list[str]:
         narrowed = self._narrow(filter)
-        ids = await self.service.cancel_waiting(narrowed, limit=limit, actor=self.actor)
+        ids = await self.service.bulk.cancel_waiting(narrowed, limit=limit, actor=self.actor)
         await self.audit("tasks.cancel", None, filter=_filter_json(narrowed), count=len(ids))
         return ids
 
@@ -150,7 +150,7 @@ class Scope:
         self, filter: TaskFilter, priority: PriorityInput, *, to_tail: bool, limit: int
     ) -> list[str]:
         narrowed = self._narrow(filter)
-        ids = await self.service.set_priority_waiting(
+        ids = await self.service.bulk.set_priority_waiting(
             narrowed, priority, to_tail=to_tail, limit=limit, actor=self.actor
         )
         await self.audit("tasks.priority", None, filter=_filter_json(narrowed),
@@ -159,7 +159,7 @@ class Scope:
 
     async def discard_failed(self, filter: TaskFilter, *, limit: int) -> int:
         narrowed = self._narrow(filter)
-        count = await self.service.discard_failed(narrowed, limit=limit)
+        count = await self.service.bulk.discard_failed(narrowed, limit=limit)
         await self.audit("dead_letter.discard", None, filter=_filter_json(narrowed), count=count)
         return count
 
@@ -168,7 +168,7 @@ class Scope:
     ) -> tuple[Disabled, int]:
         """The record, and how many waiting tasks were canceled."""
         self._reach(tenant)
-        made, canceled = await self.service.disable_tenant(
+        made, canceled = await self.service.bulk.disable_tenant(
             tenant, reason=reason, cancel_waiting=cancel_waiting, actor=self.actor
         )
         await self.service.audit.record(

@@ -8,11 +8,9 @@ The API, the worker's in-process mode and the CLI call this class; it calls a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -31,6 +29,7 @@ from rota.core.errors import (
 )
 from rota.core.ids import check_id, new_id
 from rota.core.models import (
+    API,
     SYSTEM,
     ClaimRequest,
     Event,
@@ -49,7 +48,8 @@ from rota.core.priority import PriorityInput, resolve_priority
 from rota.core.retry import RetryPolicy
 from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_transition
 from rota.service.audit import Audit
-from rota.service.controls import REFRESH_SECONDS, Controls, Disabled
+from rota.service.bulk import Bulk
+from rota.service.controls import REFRESH_SECONDS, Controls
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
 from rota.service.rankers import RankContext, Rankers
@@ -69,8 +69,6 @@ from rota.service.waiting import Waiting
 S = TaskState
 # Looked up once: an Enum member lookup costs 150 ns, and reports touch these per result.
 _SUCCEEDED = S.SUCCEEDED
-#: The actor of API calls until tokens name their holders.
-API = "api"
 
 
 class Completion(NamedTuple):
@@ -118,6 +116,7 @@ class Service:
         self.controls = Controls(backend)
         self.audit = Audit(backend, self.clock)
         self.schedules = Schedules(self)
+        self.bulk = Bulk(self)
         self.retention = Retention(self)
         self.rankers = Rankers()
         self._ready_queues: tuple[str, ...] = ()
@@ -534,7 +533,7 @@ class Service:
                 f"task {task_id} is {task.state.value}: "
                 "only failed or canceled tasks can be retried"
             )
-        changed = await self._requeue(task, actor)
+        changed = await self.requeue(task, actor)
         if changed is None:
             raise Conflict(f"task {task_id} changed while it was being retried")
         return changed
@@ -570,87 +569,8 @@ class Service:
         self.notifier.notify()
         return sum(applied)
 
-    async def retry_failed(
-        self, filter: TaskFilter, *, limit: int = 1000, actor: str = API
-    ) -> list[str]:
-        """Operator: requeue the dead-letter tasks matching ``filter``; their ids."""
-        failed = await self._failed(filter, limit)
-        return [t.id for t in failed if await self._requeue(t, actor) is not None]
-
-    async def cancel_waiting(
-        self, filter: TaskFilter, *, limit: int = 1000, actor: str = API
-    ) -> list[str]:
-        """Cancel the queued and scheduled tasks that match (the newest ``limit``); their
-        ids. Each is canceled as :meth:`cancel` does it: one claimed meanwhile gets a
-        cancel request, one that ended meanwhile is left alone."""
-        done = []
-        for task in await self._waiting(filter, limit):
-            with contextlib.suppress(IllegalTransition, NotFound):
-                await self.cancel(task.id, actor=actor)
-                done.append(task.id)
-        return done
-
-    async def set_priority_waiting(
-        self,
-        filter: TaskFilter,
-        priority: PriorityInput,
-        *,
-        to_tail: bool = False,
-        limit: int = 1000,
-        actor: str = API,
-    ) -> list[str]:
-        """Give the waiting tasks that match (the newest ``limit``) a new priority, oldest
-        first, so that with ``to_tail`` they keep their order; their ids."""
-        resolve_priority(priority)  # a bad priority fails before anything changes
-        done = []
-        for task in await self._waiting(filter, limit):
-            with contextlib.suppress(IllegalTransition, NotFound):
-                await self.set_priority(task.id, priority, to_tail=to_tail, actor=actor)
-                done.append(task.id)
-        return done
-
-    async def disable_tenant(
-        self, tenant: str, *, reason: str, cancel_waiting: bool = False, actor: str = API
-    ) -> tuple[Disabled, int]:
-        """Stop a tenant's scheduling (KAT's disabled scheduler): refuse its submits and
-        leave its waiting tasks unclaimed, or with ``cancel_waiting`` cancel them all; the
-        record and how many were canceled. Its running tasks run on."""
-        made = await self.controls.disable(tenant, reason=reason, by=actor, now=self.clock.now())
-        canceled = 0
-        if cancel_waiting:  # its intake is closed, so the pages run out
-            while True:
-                page = await self.cancel_waiting(
-                    TaskFilter(tenant=tenant), limit=limits.MAX_LIST_LIMIT, actor=actor
-                )
-                canceled += len(page)
-                if len(page) < limits.MAX_LIST_LIMIT:
-                    break
-        return made, canceled
-
-    async def _waiting(self, filter: TaskFilter, limit: int) -> list[Task]:
-        """The newest ``limit`` waiting tasks that match (as a listing's first page), in
-        enqueue order: applied oldest first, moved tasks keep their order."""
-        if not 1 <= limit <= limits.MAX_LIST_LIMIT:
-            raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
-        found: list[Task] = []
-        for state in (S.QUEUED, S.SCHEDULED):
-            page = check_filter(replace(filter, state=state))
-            found += await self.backend.task_list(page, after_seq=None, limit=limit)
-        newest = sorted(found, key=lambda t: t.seq, reverse=True)[:limit]
-        return newest[::-1]
-
-    async def discard_failed(self, filter: TaskFilter, *, limit: int = 1000) -> int:
-        """Operator: delete the dead-letter tasks matching ``filter``, history and all."""
-        ids = [t.id for t in await self._failed(filter, limit)]
-        return await self.backend.task_delete_many(ids) if ids else 0
-
-    async def _failed(self, filter: TaskFilter, limit: int) -> list[Task]:
-        if not 1 <= limit <= limits.MAX_LIST_LIMIT:
-            raise ValidationError(f"limit must be 1..{limits.MAX_LIST_LIMIT}")
-        dead = replace(check_filter(filter), state=S.FAILED)
-        return await self.backend.task_list(dead, after_seq=None, limit=limit)
-
-    async def _requeue(self, task: Task, actor: str) -> Task | None:
+    async def requeue(self, task: Task, actor: str) -> Task | None:
+        """Put a failed or canceled task back in its queue (None when it moved meanwhile)."""
         changed = await self.backend.task_requeue(
             task.id, expect=task.state, now=self.clock.now(), actor=actor
         )

@@ -22,14 +22,14 @@ async def test_cancel_and_reprioritize_by_filter(backend: Backend) -> None:
     later = await service.enqueue(TaskSpec("k", queue="bulk", delay=60))
     other = await service.enqueue(TaskSpec("k", queue="other"))
 
-    changed = await service.set_priority_waiting(TaskFilter(queue="bulk"), 70, limit=2)
+    changed = await service.bulk.set_priority_waiting(TaskFilter(queue="bulk"), 70, limit=2)
     assert changed == [queued[2].id, later.id]  # the newest two, applied oldest first
     priorities = [(await service.get(t.id)).priority for t in [*queued, later]]
     assert priorities == [10, 10, 70, 70]
 
-    canceled = await service.cancel_waiting(TaskFilter(queue="bulk"))
+    canceled = await service.bulk.cancel_waiting(TaskFilter(queue="bulk"))
     assert canceled == [*(t.id for t in queued), later.id]
     states = {t.id: (await service.get(t.id)).state for t in [*queued, later, running, other]}
     assert states == {**dict.fromkeys(canceled, S.CANCELED), running.id: S.RUNNING,
                       other.id: S.QUEUED}  # fmt: skip
-    assert await service.cancel_waiting(TaskFilter(queue="bulk")) == []
+    assert await service.bulk.cancel_waiting(TaskFilter(queue="bulk")) == []

@@ -28,7 +28,7 @@ async def test_a_disabled_tenant_is_not_dispatched(backend: Backend) -> None:
         await service.enqueue(TaskSpec("work", queue=queue, priority=90, tenant="acme"))
         await service.enqueue(TaskSpec("work", queue=queue, priority=10, tenant="beta"))
         await service.enqueue(TaskSpec("work", queue=queue, priority=10))
-    await service.disable_tenant("acme", reason="contract ended", actor="token:ops")
+    await service.bulk.disable_tenant("acme", reason="contract ended", actor="token:ops")
 
     with pytest.raises(IntakeBlocked, match=r"tenant 'acme' is disabled .* contract ended"):
         await service.enqueue(TaskSpec("work", queue="scan", tenant="acme"))
@@ -58,7 +58,7 @@ async def test_disabling_can_cancel_every_waiting_task(backend: Backend) -> None
     later = await service.enqueue(TaskSpec("work", tenant="acme", delay=60))
     kept = await service.enqueue(TaskSpec("work", tenant="beta"))
 
-    _, canceled = await service.disable_tenant(
+    _, canceled = await service.bulk.disable_tenant(
         "acme", reason="offboarded", cancel_waiting=True, actor="token:ops"
     )
     assert canceled == many + 1

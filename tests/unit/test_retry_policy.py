@@ -176,9 +176,9 @@ async def test_dead_letter_retry_and_discard_by_filter(service: Service) -> None
         await service.enqueue(TaskSpec("work", queue=queue, max_attempts=1))
     for claimed in await service.claim("w", limit=3):
         await service.fail(claimed.id, claimed.lease_token, "broken")
-    retried = await service.retry_failed(TaskFilter(queue="a"))
+    retried = await service.bulk.retry_failed(TaskFilter(queue="a"))
     assert len(retried) == 2
     assert {(await service.get(i)).state for i in retried} == {S.QUEUED}
-    assert await service.discard_failed(TaskFilter(queue="b")) == 1
+    assert await service.bulk.discard_failed(TaskFilter(queue="b")) == 1
     remaining, _ = await service.list_tasks(TaskFilter())
     assert sorted(t.queue for t in remaining) == ["a", "a"]
