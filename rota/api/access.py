@@ -52,6 +52,8 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/tasks/{task_id}/complete"): WORK,
     ("POST", "/api/v1/tasks/{task_id}/fail"): WORK,
     ("GET", "/api/v1/queues"): VIEW,
+    ("GET", "/api/v1/queues/{name}"): VIEW,
+    ("PATCH", "/api/v1/queues/{name}"): ADMIN,
     ("GET", "/api/v1/stats"): VIEW,
     ("POST", "/api/v1/admin/tokens"): ADMIN,
     ("GET", "/api/v1/admin/tokens"): ADMIN,

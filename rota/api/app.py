@@ -14,7 +14,7 @@ from rota.api.access import document
 from rota.api.compat import cd, dms
 from rota.api.limits import BodyLimit
 from rota.api.links import add_links
-from rota.api.routes import admin, jobs, meta, schedules, tasks, workers
+from rota.api.routes import admin, jobs, meta, queues, schedules, tasks, workers
 from rota.api.routes.deps import gate
 from rota.api.schemas import COMPONENTS
 from rota.core import limits
@@ -78,7 +78,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for module in (tasks, workers, jobs, meta, admin, schedules):
+    for module in (tasks, workers, jobs, meta, queues, admin, schedules):
         app.include_router(module.router)  # each carries API_PREFIX
     app.include_router(admin.audit_router)
     for name in filter(None, (n.strip() for n in service.settings.compat.split(","))):

@@ -18,6 +18,7 @@ from rota.core.errors import (
     IntakeBlocked,
     NotFound,
     PayloadTooLarge,
+    QueueFull,
     RotaError,
     StoreError,
     ValidationError,
@@ -31,6 +32,7 @@ _STATUS: list[tuple[type[RotaError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (IntakeBlocked, 503),
+    (QueueFull, 429),
     (StoreError, 503),
 ]
 
@@ -58,7 +60,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RotaError)
     async def rota_error(_: Request, exc: RotaError) -> Response:
         status, body = error_body(exc)
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        retry = status in (429, 503)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
         return FastJSON(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

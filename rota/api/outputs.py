@@ -177,6 +177,24 @@ class QueuesOut(Out):
     queues: list[QueueOut]
 
 
+class AgingOut(Out):
+    rate: float = Field(description="priority points per minute of waiting")
+    cap: int
+
+
+class QueueSettingsOut(Out):
+    name: str
+    paused: bool
+    waiting: int = Field(description="queued and scheduled tasks (the caller's tenant's)")
+    max_size: int | None
+    fairness: str
+    weights: dict[str, int]
+    aging: AgingOut | None
+    max_attempts: int | None
+    timeout: float | None
+    retention: float | None
+
+
 class StatsOut(Out):
     total: int
     states: dict[str, int]
@@ -276,6 +294,7 @@ _DESCRIPTIONS = {
     409: "the request contradicts the stored state (a duplicate id, a stale lease, ...)",
     413: "the body or a payload is over its limit (docs/limits.md)",
     422: "bad input: the message says what to fix",
+    429: "the queue holds its max_size of waiting tasks: try after Retry-After seconds",
     503: "the store is unavailable; nothing was changed",
 }
 

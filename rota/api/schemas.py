@@ -230,6 +230,9 @@ class TaskIn(Body):
         json_schema_extra={"exclusiveMinimum": 0, "maximum": limits.MAX_TIMEOUT_SECONDS},
     )
     tenant: OptName = None
+    fairness_key: OptName = Field(
+        None, description="what a queue with fairness shares by (default: the tenant)"
+    )
     retry: Annotated[dict[str, Any] | None, WithJsonSchema(RETRY_SCHEMA)] = Field(
         None,
         description='e.g. {"backoff": "exponential", "delay": 1, "max_delay": 300, '
@@ -275,6 +278,7 @@ class TaskIn(Body):
             retry=self.retry,
             expires_at=self.expires_at,
             expires_in=self.expires_in,
+            fairness_key=self.fairness_key,
         )
 
 

@@ -152,7 +152,8 @@ class Backend(Protocol):
         now: datetime,
         actor: str,
     ) -> Task | None:
-        """Re-rank a task still in state ``expect``; ``to_tail`` gives it a fresh ``seq``."""
+        """Re-rank a task still in state ``expect``; ``to_tail`` gives it a fresh ``seq``
+        (and that as its ``place``)."""
         ...
 
     async def task_move(
@@ -173,7 +174,7 @@ class Backend(Protocol):
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:
         """Operator retry: a task still in state ``expect`` back to queued, attempts reset,
-        at the tail of its priority."""
+        at the tail of its priority (a fresh ``seq``, and that as its ``place``)."""
         ...
 
     async def task_promote_due(self, *, now: datetime, limit: int) -> int:
@@ -208,6 +209,22 @@ class Backend(Protocol):
 
     async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         """Tasks by queue, state and priority; only ``tenant``'s when given."""
+        ...
+
+    async def task_count_waiting(self, queue: str) -> int:
+        """Queued and scheduled tasks of ``queue`` (its size, as ``max_size`` counts it)."""
+        ...
+
+    async def task_age(self, queue: str, *, cap: int, ready_before: datetime) -> int:
+        """One aging step (:mod:`rota.core.aging`): every queued task of ``queue`` with
+        ``run_at <= ready_before`` and ``priority < cap`` gains one point, once; how many."""
+        ...
+
+    async def fairness_advance(
+        self, queue: str, demands: Sequence[tuple[str, float]]
+    ) -> list[float]:
+        """Apply :func:`rota.core.fairness.advance` for each ``(key, amount)`` in order,
+        atomically, with the place of ``queue``'s ready head as the head; each key's base."""
         ...
 
     async def task_next_run_at(self) -> datetime | None:

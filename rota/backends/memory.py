@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rota.backends.base import Capabilities
+from rota.core import fairness
 from rota.core.auth import TokenRecord
 from rota.core.errors import DuplicateTask
 from rota.core.models import (
@@ -53,6 +54,7 @@ class MemoryBackend:
         self._tasks: dict[str, Task] = {}
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
+        self._fair: dict[str, dict[str, float]] = {}  # queue -> fairness key -> pass
         self._seq = 0
         self._event_seq = 0
 
@@ -118,7 +120,8 @@ class MemoryBackend:
             self._jobs[job.id] = job
         out = []
         for task in tasks:
-            stored = task.evolve(seq=self._next_seq())
+            seq = self._next_seq()
+            stored = task.evolve(seq=seq, place=task.place or float(seq))
             self._tasks[stored.id] = stored
             self._record(stored, "enqueued", stored.created_at, None, None)
             out.append(Inserted(stored))
@@ -267,7 +270,11 @@ class MemoryBackend:
         task = self._in(task_id, expect)
         if task is None:
             return None
-        new = task.evolve(priority=priority, seq=self._next_seq() if to_tail else task.seq)
+        if to_tail:
+            seq = self._next_seq()
+            new = task.evolve(priority=priority, seq=seq, place=float(seq))
+        else:
+            new = task.evolve(priority=priority)
         return self._put(task, new, "priority_changed", now, actor, f"priority {priority}")
 
     async def task_move(
@@ -300,7 +307,8 @@ class MemoryBackend:
             error=None,
             result=None,
             cancel_requested=False,
-            seq=self._next_seq(),
+            seq=(seq := self._next_seq()),
+            place=float(seq),
         )
         return self._put(task, new, "requeued", now, actor, None)
 
@@ -365,6 +373,29 @@ class MemoryBackend:
                 continue
             counts[(t.queue, t.state, t.priority)] += 1
         return [QueueCount(q, s, p, n) for (q, s, p), n in sorted(counts.items())]
+
+    async def task_count_waiting(self, queue: str) -> int:
+        tasks = self._tasks.values()
+        return sum(1 for t in tasks if t.queue == queue and t.state in WAITING_STATES)
+
+    async def task_age(self, queue: str, *, cap: int, ready_before: datetime) -> int:
+        aged = [
+            t
+            for t in self._tasks.values()
+            if t.queue == queue and t.state == S.QUEUED and t.priority < cap
+            and t.run_at <= ready_before
+        ]  # fmt: skip
+        for task in aged:
+            self._tasks[task.id] = task.evolve(priority=task.priority + 1)
+        return len(aged)
+
+    async def fairness_advance(
+        self, queue: str, demands: Sequence[tuple[str, float]]
+    ) -> list[float]:
+        counters = self._fair.setdefault(queue, {})
+        ready = [t for t in self._tasks.values() if t.queue == queue and t.state == S.QUEUED]
+        head = min(ready, key=claim_key).place if ready else None
+        return [fairness.advance(counters, key, amount, head) for key, amount in demands]
 
     async def task_next_run_at(self) -> datetime | None:
         times = [t.run_at for t in self._tasks.values() if t.state == S.SCHEDULED]

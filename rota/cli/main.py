@@ -15,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from rota.cli import render
+from rota.cli.queues import queue_app
 from rota.cli.runners import check_access, make_registry, make_server, run_worker
 from rota.cli.schedules import schedule_app
+from rota.cli.simulate import simulate
 from rota.cli.tokens import token_app
 from rota.client import Client
 from rota.config import Settings
@@ -218,6 +220,8 @@ def up(
 
 app.add_typer(token_app, name="token")
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(queue_app, name="queue")
+app.command("simulate")(simulate)
 intake_app = typer.Typer(help="Block and resume submits (operators).", no_args_is_help=True)
 app.add_typer(intake_app, name="intake")
 Target = Annotated[str | None, typer.Option(help="one queue (default: all intake)")]

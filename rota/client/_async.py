@@ -44,6 +44,7 @@ def task_body(
     retry: dict[str, Any] | None = None,
     expires_at: datetime | None = None,
     expires_in: float | None = None,
+    fairness_key: str | None = None,
 ) -> dict[str, Any]:
     """One task as the API expects it; only the fields you set are sent."""
     body: dict[str, Any] = {"kind": kind, "payload": payload or {}}
@@ -59,6 +60,7 @@ def task_body(
         "retry": retry,
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "expires_in": expires_in,
+        "fairness_key": fairness_key,
     }
     body.update({k: v for k, v in options.items() if v is not None})
     return body
@@ -396,6 +398,17 @@ class AsyncClient:
         changed: dict[str, Any] = await self._request(
             "PATCH", f"/schedules/{schedule_id}", json=changes
         )
+        return changed
+
+    async def queue(self, name: str) -> dict[str, Any]:
+        """A queue's settings, whether it is paused, and its waiting tasks."""
+        found: dict[str, Any] = await self._request("GET", f"/queues/{name}")
+        return found
+
+    async def update_queue(self, name: str, /, **changes: Any) -> dict[str, Any]:
+        """Change a queue's settings (``max_size``, ``fairness``, ``weights``, ``aging``,
+        ``paused``, defaults, ...); ``None`` resets one to its default."""
+        changed: dict[str, Any] = await self._request("PATCH", f"/queues/{name}", json=changes)
         return changed
 
     async def delete_schedule(self, schedule_id: str) -> None:

@@ -98,6 +98,8 @@ class Client:
     schedule = _blocking(AsyncClient.schedule)
     update_schedule = _blocking(AsyncClient.update_schedule)
     delete_schedule = _blocking(AsyncClient.delete_schedule)
+    queue = _blocking(AsyncClient.queue)
+    update_queue = _blocking(AsyncClient.update_queue)
     disable_tenant = _blocking(AsyncClient.disable_tenant)
     enable_tenant = _blocking(AsyncClient.enable_tenant)
     disabled_tenants = _blocking(AsyncClient.disabled_tenants)

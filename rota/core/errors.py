@@ -15,6 +15,7 @@ error contract of the HTTP API::
     │   ├── IllegalTransition    the state machine forbids the change
     │   └── StaleLease           the lease token is not the live one
     ├── IntakeBlocked            an operator blocked new work for now      (503)
+    ├── QueueFull                the queue holds its max_size of tasks     (429)
     ├── StoreError               the store failed; nothing was changed     (503)
     │   └── SchemaMismatch       the store's schema is not the one this code needs
     └── ClientError              raised by the HTTP client
@@ -66,6 +67,10 @@ class StaleLease(Conflict):
 
 class IntakeBlocked(RotaError):
     """An operator blocked submits (everywhere, to a queue or for a tenant); try later."""
+
+
+class QueueFull(RotaError):
+    """A submit would take a queue past its ``max_size``; try later."""
 
 
 class StoreError(RotaError):

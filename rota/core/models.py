@@ -49,6 +49,9 @@ class Task(NamedTuple):
     expires_at: datetime | None = None
     #: the last progress the running attempt reported
     progress: JSON = None
+    #: the place in line among its priority (:mod:`rota.core.fairness`): its ``seq``
+    #: unless its queue has fairness on; 0 until stored
+    place: float = 0.0
 
     def evolve(self, **changes: Any) -> Task:
         return self._replace(**changes)
@@ -72,6 +75,7 @@ def new_task(
     job_id: str | None,
     retry: JSONObject | None,
     expires_at: datetime | None,
+    place: float = 0.0,
 ) -> Task:
     """A task as enqueued (never run, no seq yet): ``Task(...)`` with every other field at
     its default, three times faster (a batch builds a thousand)."""
@@ -79,7 +83,7 @@ def new_task(
         Task,
         (id, queue, kind, payload, priority, state, run_at, created_at, 0, max_attempts,
          timeout, tenant, job_id, 0, None, None, None, 0, None, False, None, None, retry,
-         expires_at, None),
+         expires_at, None, place),
     )  # fmt: skip
 
 

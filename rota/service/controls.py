@@ -1,5 +1,5 @@
 """Operator controls: blocking intake (for everything, one queue or one tenant), pausing
-dispatch of a queue, and disabling a tenant's scheduling.
+dispatch of a queue, disabling a tenant's scheduling, and the queues' settings.
 
 Controls live in the store (``control_*`` verbs), so every replica obeys them; a process
 reads them at most once per ``REFRESH_SECONDS`` (and at once after its own change), so a
@@ -24,6 +24,7 @@ import orjson
 
 from rota.core.errors import IntakeBlocked, ValidationError
 from rota.core.models import Task
+from rota.core.queues import QueueSettings
 from rota.service.validation import check_name
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Pause:
 
 _PAUSE = "pause:queue:"
 _DISABLED = "disabled:tenant:"
+_SETTINGS = "settings:queue:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class Controls:
         self._blocks: dict[str, Block] = {}
         self._pauses: dict[str, Pause] = {}
         self._disabled: dict[str, Disabled] = {}
+        self._settings: dict[str, QueueSettings] = {}
         self._read_at = float("-inf")
 
     async def _refresh(self) -> None:
@@ -96,6 +99,11 @@ class Controls:
                 key[len(_DISABLED) :]: Disabled(**orjson.loads(value))
                 for key, value in stored.items()
                 if key.startswith(_DISABLED)
+            }
+            self._settings = {
+                key[len(_SETTINGS) :]: QueueSettings.from_json(orjson.loads(value))
+                for key, value in stored.items()
+                if key.startswith(_SETTINGS)
             }
             self._read_at = time.monotonic()
 
@@ -156,6 +164,22 @@ class Controls:
         await self._backend.control_set(_DISABLED + tenant, None)
         self.forget()
         return existed
+
+    @property
+    def settings_now(self) -> dict[str, QueueSettings]:
+        """The queues' settings (those that have any) as last read, like
+        :attr:`disabled_now`."""
+        return self._settings
+
+    async def queue_settings(self) -> dict[str, QueueSettings]:
+        await self._refresh()
+        return self._settings
+
+    async def set_queue_settings(self, queue: str, settings: QueueSettings) -> None:
+        check_name(queue, "queue")
+        value = None if settings == QueueSettings() else orjson.dumps(settings.to_json()).decode()
+        await self._backend.control_set(_SETTINGS + queue, value)
+        self.forget()
 
     async def check_intake(self, tasks: Iterable[Task]) -> None:
         blocks = await self.blocks()

@@ -96,8 +96,19 @@ async def prune_finished(service: Service) -> int:
     return await service.retention.prune()
 
 
+async def age_waiting(service: Service) -> int:
+    """Aging queues take their due steps (see :mod:`rota.core.aging`)."""
+    return await service.queues.age()
+
+
+#: how often the aging service looks for queues whose step is due, seconds
+AGING_INTERVAL = 1.0
+
+
 def default_services(sweep_interval: float) -> list[LeaderService]:
     return [
+        # a second: an aging step comes at most that late (part of the documented bound)
+        LeaderService("aging", min(sweep_interval, AGING_INTERVAL), age_waiting),
         LeaderService("retention", max(sweep_interval, 10.0), prune_finished),
         # a quarter second: a due occurrence's task is made within that of its time
         LeaderService("schedules", min(sweep_interval, SCHEDULE_INTERVAL), fire_schedules),

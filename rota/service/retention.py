@@ -27,12 +27,17 @@ class Retention:
         self._after = dict.fromkeys(FINAL_STATES, 0)
 
     def keep_for(self, queue: str) -> timedelta:
+        """The queue's own setting, else the server's per-queue one, else the default."""
+        own = self.service.controls.settings_now.get(queue)
+        if own is not None and own.retention is not None:
+            return timedelta(seconds=own.retention)
         settings = self.service.settings
         return timedelta(seconds=settings.queue_retention.get(queue, settings.retention))
 
     async def prune(self) -> int:
         """One round; how many tasks were deleted."""
         backend, now = self.service.backend, self.service.clock.now()
+        await self.service.controls.queue_settings()  # keep_for reads them as last read
         removed = 0
         for state in sorted(FINAL_STATES):
             page = await backend.task_list_final(

@@ -52,6 +52,7 @@ from rota.service.bulk import Bulk
 from rota.service.controls import REFRESH_SECONDS, Controls
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
+from rota.service.queues import Queues
 from rota.service.rankers import RankContext, Rankers
 from rota.service.retention import Retention
 from rota.service.schedules import Schedules
@@ -117,6 +118,7 @@ class Service:
         self.audit = Audit(backend, self.clock)
         self.schedules = Schedules(self)
         self.bulk = Bulk(self)
+        self.queues = Queues(self)
         self.retention = Retention(self)
         self.rankers = Rankers()
         self._ready_queues: tuple[str, ...] = ()
@@ -150,14 +152,20 @@ class Service:
             raise DuplicateTask("the batch names the same task id twice")
         now = self.clock.now()
         default = self.settings.default_max_attempts
+        blocks = await self.controls.blocks()
+        settings = self.controls.settings_now
+        if settings:
+            specs = self.queues.with_defaults(specs, settings)
         # Lazy on purpose: a backend may store the first tasks while later ones are checked;
         # one that fails its checks aborts the whole insert.
         tasks: Iterable[Task] = (
             build_task(s, now=now, default_max_attempts=default, job=job) for s in specs
         )
-        if await self.controls.blocks() or self.controls.disabled_now:
-            tasks = list(tasks)  # an operator blocked some intake: check each task
+        if blocks or self.controls.disabled_now or settings:
+            tasks = list(tasks)  # an operator blocked some intake, or queues have settings
             await self.controls.check_intake(tasks)
+            if settings:
+                tasks = await self.queues.admit(tasks, specs, settings)
         stored = await self.backend.task_insert_many(tasks, job)
         self.notifier.notify()
         return [r.task for r in stored]

@@ -43,6 +43,8 @@ class TaskSpec(NamedTuple):
     retry: dict[str, Any] | None = None
     expires_at: datetime | None = None
     expires_in: float | None = None
+    #: the key fairness shares a queue by (default: the tenant)
+    fairness_key: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -105,7 +107,7 @@ def build_task(
     # Written for speed: it runs once per task of every batch (one unpack of the spec,
     # the task built as a plain tuple in field order).
     (kind, payload, queue, priority, task_id, run_at, delay, max_attempts, timeout, tenant,
-     retry, expires_at, expires_in) = spec  # fmt: skip
+     retry, expires_at, expires_in, _) = spec  # fmt: skip
     if payload is None:
         payload = {}
     elif not isinstance(payload, dict):

@@ -24,7 +24,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["jobs"], responses=COMMON)
     "/jobs",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, JobWithTasksOut, 400, 409),
+    responses=answers(201, JobWithTasksOut, 400, 409, 429),
 )
 async def submit_job(body: JobIn, scope: Scoped) -> Response:
     specs = [ranked(t, scope) for t in body.tasks]

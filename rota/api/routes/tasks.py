@@ -44,7 +44,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["tasks"], responses=COMMON)
     "/tasks",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, TaskOut, 400, 409),
+    responses=answers(201, TaskOut, 400, 409, 429),
 )
 async def submit(body: TaskIn, scope: Scoped) -> Response:
     task = await scope.enqueue(ranked(body, scope))
@@ -55,7 +55,7 @@ async def submit(body: TaskIn, scope: Scoped) -> Response:
     "/tasks/batch",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, TaskBatchOut, 400, 409),
+    responses=answers(201, TaskBatchOut, 400, 409, 429),
 )
 async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
     """Submit up to 1,000 tasks atomically: all are stored or none."""

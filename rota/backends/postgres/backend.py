@@ -35,7 +35,7 @@ from rota.backends.postgres.copyrows import RowWriter
 from rota.backends.postgres.listing import list_query
 from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
-from rota.core import limits
+from rota.core import fairness, limits
 from rota.core.auth import Role, TokenRecord
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import (
@@ -60,6 +60,8 @@ _STATE = _FIELDS.index("state")
 _state_of = operator.attrgetter("state")  # of a Task or a Finish
 _SEQ = _FIELDS.index("seq")
 _PRIORITY = _FIELDS.index("priority")
+_PLACE = _FIELDS.index("place")
+assert len(_FIELDS) - 1 == _PLACE, "place is the last field"
 COPY_FROM = 50  # batches this large go in by COPY
 COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 # Claims skip promoting scheduled tasks until the earliest is due, as long as every write
@@ -86,13 +88,15 @@ def _any_scheduled(items: Iterable[Task] | Iterable[Finish]) -> bool:
     return TaskState.SCHEDULED in set(map(_state_of, items))
 
 
-def _contract_order(row: Sequence[Any]) -> tuple[int, int]:
-    return -row[_PRIORITY], row[_SEQ]
+def _contract_order(row: Sequence[Any]) -> tuple[int, float, int]:
+    return -row[_PRIORITY], row[_PLACE], row[_SEQ]
 
 
 def _with_seq(task: Task, seq: int) -> Task:
-    """``task.evolve(seq=seq)``, several times faster (it runs once per inserted row)."""
-    return tuple.__new__(Task, task[:_SEQ] + (seq,) + task[_SEQ + 1 :])  # noqa: RUF005
+    """``task.evolve(seq=seq)``, and its seq as its place unless fairness gave it one;
+    several times faster (it runs once per inserted row)."""
+    place = task[_PLACE] or float(seq)
+    return tuple.__new__(Task, task[:_SEQ] + (seq,) + task[_SEQ + 1 : _PLACE] + (place,))  # noqa: RUF005
 
 
 _SKIP_TENANTS = "AND (tenant IS NULL OR tenant <> ALL(%(skip)s::text[]))"
@@ -338,6 +342,7 @@ class PostgresBackend:
             "created_at": task.created_at,
             "retry": _json(task.retry),
             "expires_at": task.expires_at,
+            "place": task.place or None,
         }
         async with self._conn() as conn:
             row = await (await conn.execute(Q["insert_one"], params)).fetchone()
@@ -360,6 +365,7 @@ class PostgresBackend:
             "created_ats": [t.created_at for t in tasks],
             "retries": [_json(t.retry) for t in tasks],
             "expires": [t.expires_at for t in tasks],
+            "places": [t.place or None for t in tasks],
         }
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()
@@ -663,6 +669,31 @@ class PostgresBackend:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["count"], {"tenant": tenant})).fetchall()
         return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
+    async def task_count_waiting(self, queue: str) -> int:
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["count_waiting"], (queue,))).fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def task_age(self, queue: str, *, cap: int, ready_before: datetime) -> int:
+        params = {"queue": queue, "cap": cap, "before": ready_before}
+        async with self._conn() as conn:
+            return (await conn.execute(Q["age"], params)).rowcount
+
+    async def fairness_advance(
+        self, queue: str, demands: Sequence[tuple[str, float]]
+    ) -> list[float]:
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute(Q["fair_lock"], (queue,))
+            row = await (await conn.execute(Q["fair_head"], {"queue": queue})).fetchone()
+            head = None if row is None else row[0]
+            passes = await (await conn.execute(Q["fair_passes"], (queue,))).fetchall()
+            counters: dict[str, float] = dict(passes)
+            bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
+            touched = sorted({key for key, _ in demands} | {fairness.CLOCK})
+            async with conn.cursor() as cur:
+                await cur.executemany(Q["fair_put"], [(queue, k, counters[k]) for k in touched])
+        return bases
 
     async def task_next_run_at(self) -> datetime | None:
         async with self._conn() as conn:

@@ -54,7 +54,7 @@ class RowWriter:
         # Written for speed: it runs once per row.
         (tid, queue, kind, payload, priority, state, run_at, created_at, _, max_attempts,
          timeout, tenant, job_id, _, _, _, _, _, _, _, _, _, retry, expires_at,
-         _) = task  # fmt: skip
+         _, place) = task  # fmt: skip
         # retry as its JSON: equal dicts can still differ as JSON (1 == 1.0 == True)
         shared = (queue, kind, state, max_attempts, timeout, tenant, job_id, run_at,
                   created_at, retry if retry is None else orjson.dumps(retry),
@@ -65,7 +65,8 @@ class RowWriter:
         if not (tid.isprintable() and "\\" not in tid):
             tid = tid.translate(_ESCAPES)
         payload_text = _json(payload) if payload else "{}"
-        return f"{tid}\t{seq}\t{payload_text}\t{priority:d}\t{self._shared_text}"
+        place_text = repr(float(place)) if place else f"{seq}"
+        return f"{tid}\t{seq}\t{payload_text}\t{priority:d}\t{place_text}\t{self._shared_text}"
 
 
 def _shared_text(

@@ -15,27 +15,32 @@ WITH block AS (
         %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
         %(timeouts)s::float8[], %(tenants)s::text[], %(job_ids)s::text[],
         %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[], %(retries)s::text[],
-        %(expires)s::timestamptz[]
+        %(expires)s::timestamptz[], %(places)s::float8[]
     ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
-                          tenant, job_id, run_at, created_at, retry, expires_at, n)
+                          tenant, job_id, run_at, created_at, retry, expires_at, place, n)
 )
 INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                         max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at)
+                        expires_at, place)
 SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
-       max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at
+       max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at,
+       coalesce(place, block.first + n - 1)
 FROM input, block ORDER BY n
 RETURNING id, seq;
 
 -- name: insert_one
--- One task: plain VALUES (no arrays to build and unpack), one round trip.
-INSERT INTO rota_tasks (id, queue, kind, payload, priority, state, enqueued_state,
+-- One task: plain values (no arrays to build and unpack), one round trip. Without
+-- fairness its place is its seq, drawn once for both.
+WITH s AS (SELECT nextval('rota_task_seq') AS seq)
+INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                         max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at)
-VALUES (%(id)s, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
-        %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
-        %(created_at)s, %(retry)s::jsonb, %(expires_at)s)
-RETURNING seq;
+                        expires_at, place)
+SELECT %(id)s, s.seq, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
+       %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
+       %(created_at)s, %(retry)s::jsonb, %(expires_at)s,
+       coalesce(%(place)s::float8, s.seq)
+FROM s
+RETURNING seq, place;
 
 -- name: seq_block
 -- The first seq of a block of SEQ_BLOCK for a batch.
@@ -43,8 +48,8 @@ SELECT nextval('rota_task_seq');
 
 -- name: copy_tasks
 -- Text format on purpose, and the columns a batch shares last: see copyrows.py.
-COPY rota_tasks (id, seq, payload, priority, queue, kind, state, enqueued_state, max_attempts,
-                 timeout, tenant, job_id, run_at, created_at, retry, expires_at)
+COPY rota_tasks (id, seq, payload, priority, place, queue, kind, state, enqueued_state,
+                 max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at)
 FROM STDIN;
 
 -- name: insert_job
@@ -123,7 +128,7 @@ RETURNING TASK_COLUMNS_T;
 -- the query gives one) that has ready rows, landing where its newest lowest-priority rows
 -- are (live, unlike the claimed rows at its head). The order is the index's, reversed, so
 -- the probe is one descent.
-ORDER BY hashtextextended(queue, 0) DESC, priority, seq DESC LIMIT 1
+ORDER BY hashtextextended(queue, 0) DESC, priority, place DESC, seq DESC LIMIT 1
 
 -- name: READY_QUEUES
 -- The hash of every queue that has ready rows, highest first: a skip scan down the claim
@@ -173,7 +178,7 @@ WITH last AS MATERIALIZED (
            LAST_FIRST) IS NULL
       AND state = 'queued' AND hashtextextended(queue, 0) = (SELECT h FROM last)
       AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
-    ORDER BY priority DESC, seq
+    ORDER BY priority DESC, place, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 )
@@ -189,20 +194,20 @@ CLAIM_PICKED;
 -- best is locked, and no other claimer is made to skip a row that this claim will not
 -- take; a row claimed by someone else since the snapshot is skipped. Both locking scans
 -- are exact ranges of the index (rows of higher priority; rows of the bound's priority up
--- to its seq), so none reads past the bound.
+-- to its place and seq), so none reads past the bound.
 top AS MATERIALIZED (
-    SELECT x.h, x.name, x.priority, x.seq FROM q, LATERAL (
-        SELECT q.h, q.name, priority, seq FROM rota_tasks
+    SELECT x.h, x.name, x.priority, x.place, x.seq FROM q, LATERAL (
+        SELECT q.h, q.name, priority, place, seq FROM rota_tasks
         WHERE state = 'queued' AND hashtextextended(queue, 0) = q.h
           AND (q.name IS NULL OR queue = q.name)
           AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
-        ORDER BY priority DESC, seq
+        ORDER BY priority DESC, place, seq
         LIMIT CLAIM_LIMIT
     ) AS x
-    ORDER BY x.priority DESC, x.seq
+    ORDER BY x.priority DESC, x.place, x.seq
     LIMIT CLAIM_LIMIT
 ), bound AS MATERIALIZED (
-    SELECT priority, seq FROM top ORDER BY priority, seq DESC LIMIT 1
+    SELECT priority, place, seq FROM top ORDER BY priority, place DESC, seq DESC LIMIT 1
 ), chosen AS (
     SELECT DISTINCT h, name FROM top
 ), picked AS (
@@ -212,7 +217,7 @@ top AS MATERIALIZED (
           AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority > bound.priority
           AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
-        ORDER BY priority DESC, seq
+        ORDER BY priority DESC, place, seq
         FOR UPDATE SKIP LOCKED
     ) AS above
     UNION ALL
@@ -220,9 +225,9 @@ top AS MATERIALIZED (
         SELECT ctid FROM rota_tasks
         WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
           AND (chosen.name IS NULL OR queue = chosen.name)
-          AND priority = bound.priority AND seq <= bound.seq
+          AND priority = bound.priority AND (place, seq) <= (bound.place, bound.seq)
           AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
-        ORDER BY seq
+        ORDER BY place, seq
         FOR UPDATE SKIP LOCKED
     ) AS level
 )
@@ -253,7 +258,7 @@ WITH picked AS (
     WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
       AND queue = %(queue)s
       AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
-    ORDER BY priority DESC, seq
+    ORDER BY priority DESC, place, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 )
@@ -338,10 +343,14 @@ WITH changed AS (
 SELECT * FROM changed;
 
 -- name: set_priority
-WITH changed AS (
+-- To the tail: a fresh seq, and that as the place.
+WITH tail AS MATERIALIZED (
+    SELECT nextval('rota_task_seq') AS seq WHERE %(to_tail)s
+), changed AS (
     UPDATE rota_tasks
     SET priority = %(priority)s,
-        seq = CASE WHEN %(to_tail)s THEN nextval('rota_task_seq') ELSE seq END
+        seq = coalesce((SELECT seq FROM tail), seq),
+        place = coalesce((SELECT seq FROM tail), place)
     WHERE id = %(id)s AND state = %(before)s
     RETURNING TASK_COLUMNS
 ), logged AS (CHANGE_LOGGED)
@@ -356,10 +365,13 @@ WITH changed AS (
 SELECT * FROM changed;
 
 -- name: requeue
-WITH changed AS (
+WITH tail AS MATERIALIZED (
+    SELECT nextval('rota_task_seq') AS seq
+), changed AS (
     UPDATE rota_tasks
     SET state = 'queued', attempt = 0, run_at = %(now)s, finished_at = NULL, error = NULL,
-        result = NULL, cancel_requested = FALSE, seq = nextval('rota_task_seq')
+        result = NULL, cancel_requested = FALSE, seq = (SELECT seq FROM tail),
+        place = (SELECT seq FROM tail)
     WHERE id = %(id)s AND state = %(before)s
     RETURNING TASK_COLUMNS
 ), logged AS (CHANGE_LOGGED)
@@ -408,17 +420,45 @@ ORDER BY started_at, seq LIMIT %s;
 SELECT
     (SELECT count(*) FROM rota_tasks
       WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(t.queue, 0)
-        AND queue = t.queue AND priority = t.priority AND seq < t.seq) + 1,
+        AND queue = t.queue AND priority = t.priority AND (place, seq) < (t.place, t.seq)) + 1,
     (SELECT count(*) FROM rota_tasks
       WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(t.queue, 0)
         AND queue = t.queue
-        AND (priority > t.priority OR (priority = t.priority AND seq < t.seq))) + 1
+        AND (priority > t.priority
+             OR (priority = t.priority AND (place, seq) < (t.place, t.seq)))) + 1
 FROM rota_tasks AS t WHERE t.id = %s AND t.state = 'queued';
 
 -- name: count
 SELECT queue, state, priority, count(*) FROM rota_tasks
 WHERE %(tenant)s::text IS NULL OR tenant = %(tenant)s
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
+
+-- name: count_waiting
+SELECT count(*) FROM rota_tasks WHERE queue = %s AND state IN ('queued', 'scheduled');
+
+-- name: age
+-- One aging step (rota.core.aging): each waiting ready task below the cap gains a point.
+UPDATE rota_tasks SET priority = priority + 1
+WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
+  AND queue = %(queue)s AND priority < %(cap)s AND run_at <= %(before)s;
+
+-- name: fair_lock
+-- Fairness counters change one queue at a time: the transaction holds this lock.
+SELECT pg_advisory_xact_lock(hashtextextended('rota_fairness:' || %s, 0));
+
+-- name: fair_head
+-- The place of the queue's ready head: the floor a lagging fairness key rises to.
+SELECT place FROM rota_tasks
+WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
+  AND queue = %(queue)s
+ORDER BY priority DESC, place, seq LIMIT 1;
+
+-- name: fair_passes
+SELECT key, pass FROM rota_fairness WHERE queue = %s;
+
+-- name: fair_put
+INSERT INTO rota_fairness (queue, key, pass) VALUES (%s, %s, %s)
+ON CONFLICT (queue, key) DO UPDATE SET pass = excluded.pass;
 
 -- name: next_run_at
 SELECT min(run_at) FROM rota_tasks WHERE state = 'scheduled';

@@ -35,6 +35,8 @@ CREATE TABLE rota_tasks (
     claim_seq        BIGINT,       -- the running (or succeeded) attempt's place in the history
     finished_by      TEXT,         -- the actor of the finish, NULL for the lease's worker
                                    -- (a success stores no event row)
+    place            DOUBLE PRECISION NOT NULL DEFAULT 0,  -- place in line among its
+                                   -- priority: seq, unless its queue has fairness (0014)
     -- rota.core.priority's range; listings read queued rows over it (migration 0005)
     CONSTRAINT rota_tasks_priority_range CHECK (priority BETWEEN 0 AND 100)
 );
@@ -48,7 +50,7 @@ CREATE INDEX rota_tasks_seq ON rota_tasks (seq) WHERE state NOT IN ('queued', 'r
 -- 0005); queries add `queue = name` against collisions. Claims across every queue merge
 -- the queues' heads (migration 0006 dropped the all-queues index).
 CREATE INDEX rota_tasks_ready_by_queue
-    ON rota_tasks (hashtextextended(queue, 0), priority DESC, seq) WHERE state = 'queued';
+    ON rota_tasks (hashtextextended(queue, 0), priority DESC, place, seq) WHERE state = 'queued';
 CREATE INDEX rota_tasks_scheduled ON rota_tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX rota_tasks_leased ON rota_tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX rota_tasks_timed ON rota_tasks (started_at)
@@ -165,3 +167,11 @@ CREATE TABLE rota_schedules (
 );
 CREATE INDEX rota_schedules_due ON rota_schedules (next_run_at)
     WHERE enabled AND next_run_at IS NOT NULL;
+
+-- Fairness: each key's pass per queue, and the queue's clock (key ''); rota.core.fairness.
+CREATE TABLE rota_fairness (
+    queue TEXT COLLATE "C" NOT NULL,
+    key   TEXT COLLATE "C" NOT NULL,
+    pass  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (queue, key)
+);

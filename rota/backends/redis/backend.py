@@ -5,10 +5,11 @@ it touches in its header, are the ``.lua`` files beside this module. All keys of
 under ``{NAME}:`` (``?prefix=NAME``, default ``rota``): one hash tag, one cluster slot.
 
 Ordering. Ready tasks sit in sorted sets, one per queue and one over every queue, scored
-``(100 - priority) * 2**45 + seq``: priority first, then enqueue order, as one exact
-integer. A double holds it exactly while ``seq < 2**45`` (:data:`SEQ_BOUND`, about 3.5e13
-enqueues, re-queues and moves to the tail: 11 years at 100,000 a second); the scripts refuse
-to pass it (``StoreError``) rather than mis-order. A claim over every queue reads the head of
+``(100 - priority) * 2**45 + place``: priority first, then place in line (the seq, unless
+the queue has fairness: common.lua), as one number. A double holds it exactly while
+``seq < 2**45`` (:data:`SEQ_BOUND`, about 3.5e13 enqueues, re-queues and moves to the tail:
+11 years at 100,000 a second); the scripts refuse to pass it (``StoreError``) rather than
+mis-order. A claim over every queue reads the head of
 the global set; a claim over some queues merges the heads of theirs. Either way it reads a
 bounded range, skipping tasks past ``expires_at`` (left queued for the expiry service), and
 promotes due scheduled tasks first, in the same script.
@@ -102,12 +103,13 @@ from rota.core.models import (
     TaskFilter,
     WorkerInfo,
 )
-from rota.core.states import TaskState
+from rota.core.states import WAITING_STATES, TaskState
 
 log = logging.getLogger("rota.redis")
 
 SEQ_BOUND = 2**45
 PROMOTE_MAX = 1000  # due scheduled tasks one claim promotes at most
+AGE_PAGE = 1000  # queued tasks one aging script looks at
 SKIP_MAX = 10_000  # expired tasks one claim steps over at most before it gives up
 LIST_BUDGET = 1000  # index entries one listing call reads at most (filters walk pages)
 AUDIT_CAP = 10_000  # audit entries Redis keeps, the newest (docs/security.md)
@@ -271,9 +273,10 @@ class RedisBackend:
             raise DuplicateTask(f"job id {value!r} already exists")
         seq = int(value)
         return [
-            _new(Inserted, (_new(Task, t[:_SEQ] + (seq + i,) + t[_SEQ + 1 :]), False))  # noqa: RUF005
+            _new(Inserted, (_new(Task, (*t[:_SEQ], seq + i, *t[_SEQ + 1 : -1],
+                                        t[-1] or float(seq + i))), False))
             for i, t in enumerate(batch)
-        ]
+        ]  # fmt: skip
 
     async def task_get(self, task_id: str) -> Task | None:
         with _translated():
@@ -428,6 +431,30 @@ class RedisBackend:
     async def task_position(self, task_id: str) -> Position | None:
         found = await self._run(self._s.position, [self._k.prefix], [task_id], True)
         return None if found is None else Position(int(found[0]), int(found[1]))
+
+    async def task_count_waiting(self, queue: str) -> int:
+        return sum(
+            c.count
+            for c in await self.task_count_by_queue()
+            if c.queue == queue and c.state in WAITING_STATES
+        )
+
+    async def task_age(self, queue: str, *, cap: int, ready_before: datetime) -> int:
+        raised, start = 0, "-inf"
+        while True:  # a page at a time: one script never holds Redis long
+            args = (queue, cap, to_us(ready_before), start, AGE_PAGE)
+            done, seen, last = await self._run(self._s.age, self._k.standard, args)
+            raised += int(done)
+            if int(seen) < AGE_PAGE:
+                return raised
+            start = "(" + str(last)
+
+    async def fairness_advance(
+        self, queue: str, demands: Sequence[tuple[str, float]]
+    ) -> list[float]:
+        args = [queue, *(part for key, amount in demands for part in (key, repr(float(amount))))]
+        bases = await self._run(self._s.fair_advance, [self._k.prefix], args)
+        return [float(base) for base in bases]
 
     async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         key = self._k.key("counts") if tenant is None else self._k.tenant_counts(tenant)

@@ -25,9 +25,13 @@ local P = KEYS[1]
 local FIELDS = {TASK_FIELDS}
 local ID, QUEUE, KIND, PAYLOAD, PRIO, STATE, RUN_AT, CREATED, ATTEMPT, MAX_ATTEMPTS = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 local TIMEOUT, TENANT, JOB, SEQ, STARTED, FINISHED, WORKER, TOKEN, LEASE = 11, 12, 13, 14, 15, 16, 17, 18, 19
-local CANCEL, RESULT, ERROR, RETRY, EXPIRES, PROGRESS = 20, 21, 22, 23, 24, 25
+local CANCEL, RESULT, ERROR, RETRY, EXPIRES, PROGRESS, PLACE = 20, 21, 22, 23, 24, 25, 26
 
--- Ready scores are (100 - priority) * 2^45 + seq: exact in a double while seq < 2^45.
+-- Ready scores are (100 - priority) * 2^45 + place, the place in line among the priority
+-- (rota.core.fairness): the seq, exact in a double while seq < 2^45, unless the queue has
+-- fairness. A fair place is a fraction (1/3 for a key of weight 3 of 1); the score keeps
+-- it to the nearest half at the lowest priorities, and equal scores go by task id. The
+-- task hash holds 'pl' only for a place that is not the seq.
 local SEQ_BOUND = 35184372088832
 
 local function task_key(id) return P .. 't:' .. id end
@@ -47,6 +51,6 @@ local function row_reader(which)
     return row
   end
 end
-local function ready_score(priority, seq)
-  return (100 - tonumber(priority)) * SEQ_BOUND + tonumber(seq)
+local function ready_score(priority, place)
+  return (100 - tonumber(priority)) * SEQ_BOUND + tonumber(place)
 end

@@ -57,7 +57,7 @@ from rota.core.states import TaskState
 #: scripts receive this list (common.lua, ``TASK_FIELDS``) and return rows in this order.
 FIELDS: tuple[str, ...] = (
     "id", "q", "k", "p", "pr", "s", "ra", "ca", "a", "ma", "to", "tn", "j", "sq", "sa",
-    "fa", "w", "lt", "le", "cr", "r", "e", "rt", "x", "pg",
+    "fa", "w", "lt", "le", "cr", "r", "e", "rt", "x", "pg", "pl",
 )  # fmt: skip
 assert len(FIELDS) == len(Task._fields)
 
@@ -142,7 +142,8 @@ def decode_task(r: Sequence[Any]) -> Task:
          int(r[13]), _time(r[14]), _time(r[15]), r[16], int(r[17] or 0), _time(r[18]),
          r[19] is not None, None if r[20] is None else _loads(r[20]), r[21],
          None if r[22] is None else _loads(r[22]), _time(r[23]),
-         None if r[24] is None else _loads(r[24])),
+         None if r[24] is None else _loads(r[24]),
+         float(r[13] if r[25] is None else r[25])),
     )  # fmt: skip
 
 
@@ -197,6 +198,7 @@ def encode_tasks(tasks: Sequence[Task]) -> bytes:
                 None if t.timeout is None else repr(float(t.timeout)), t.tenant, t.job_id,
                 None if t.retry is None else _dumps(t.retry).decode(),
                 None if t.expires_at is None else to_us(t.expires_at),
+                repr(t.place) if t.place else None,
             )
             for t in tasks
         ]

@@ -96,7 +96,7 @@ local function enter(row)
   local state, id = row[STATE], row[ID]
   zadd(K_STATE[state], row[SEQ], id)
   if state == 'queued' then
-    local score = ready_score(row[PRIO], row[SEQ])
+    local score = ready_score(row[PRIO], row[PLACE] or row[SEQ])
     zadd(K_READY, score, id)
     zadd(queue_key(row[QUEUE]), score, id)
   elseif state == 'scheduled' then

@@ -1,5 +1,5 @@
 -- requeue.lua: operator retry: a task still in the expected state back to queued, its
--- attempts reset, at the tail of its priority (a fresh seq).
+-- attempts reset, at the tail of its priority (a fresh seq, and that as its place).
 --
 -- KEYS: the standard keys (lib.lua). Writes seq, all, st:*, ready, sched, expiring,
 --   leases, timed, counts, eseq and {NAME}:t:<id>, {NAME}:h:<id>, {NAME}:rq:<queue>,
@@ -21,9 +21,10 @@ row[ERROR] = false
 row[RESULT] = false
 row[CANCEL] = false
 row[SEQ] = seq
+row[PLACE] = false
 enter(row)
 enter_seq(row)
-write(row, STATE, ATTEMPT, RUN_AT, FINISHED, ERROR, RESULT, CANCEL, SEQ)
+write(row, STATE, ATTEMPT, RUN_AT, FINISHED, ERROR, RESULT, CANCEL, SEQ, PLACE)
 event(row, 'requeued', from, ARGV[3], false, ARGV[4])
 flush()
 redis.call('PUBLISH', WAKE, '1')

@@ -24,6 +24,7 @@ import orjson
 from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
 from rota.backends.queries import load
+from rota.core import fairness
 from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.errors import (
@@ -48,10 +49,11 @@ from rota.core.models import (
     TaskFilter,
     WorkerInfo,
 )
+from rota.core.ordering import claim_key
 from rota.core.states import TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -93,12 +95,23 @@ UPGRADES: dict[int, list[str]] = {
         "CREATE INDEX schedules_due ON schedules (next_run_at)"
         " WHERE enabled = 1 AND next_run_at IS NOT NULL",
     ],
+    9: [
+        "ALTER TABLE tasks ADD COLUMN place REAL NOT NULL DEFAULT 0",
+        "UPDATE tasks SET place = seq",
+        "DROP INDEX tasks_ready_by_queue",
+        "DROP INDEX tasks_ready",
+        "CREATE INDEX tasks_ready_by_queue ON tasks (queue, priority DESC, place, seq)"
+        " WHERE state = 'queued'",
+        "CREATE INDEX tasks_ready ON tasks (priority DESC, place, seq) WHERE state = 'queued'",
+        "CREATE TABLE fairness (queue TEXT NOT NULL, key TEXT NOT NULL, pass REAL NOT NULL,"
+        " PRIMARY KEY (queue, key)) WITHOUT ROWID",
+    ],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
     "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
     "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
-    "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress"
+    "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress, place"
 )
 _SCHEDULE_COLUMNS = (
     "id, name, definition, enabled, next_run_at, last_run_at, last_task_id, version, "
@@ -149,6 +162,7 @@ def _task(row: Sequence[Any]) -> Task:
         retry=None if row[22] is None else orjson.loads(row[22]),
         expires_at=_opt_time(row[23]),
         progress=None if row[24] is None else orjson.loads(row[24]),
+        place=float(row[25]),
     )
 
 
@@ -348,7 +362,9 @@ class SQLiteBackend:
         if job is not None:
             db.execute(Q["insert_job"], (job.id, job.name, job.tenant, to_us(job.created_at)))
         first = db.execute(Q["max_seq"]).fetchone()[0] + 1
-        stored = [t.evolve(seq=first + i) for i, t in enumerate(tasks)]
+        stored = [
+            t.evolve(seq=first + i, place=t.place or float(first + i)) for i, t in enumerate(tasks)
+        ]
         us = functools.lru_cache(maxsize=64)(to_us)  # a batch shares a few timestamps
         db.executemany(
             Q["insert_task"],
@@ -371,6 +387,7 @@ class SQLiteBackend:
                     us(t.created_at),
                     _dump(t.retry),
                     None if t.expires_at is None else us(t.expires_at),
+                    t.place,
                 )
                 for t in stored
             ],
@@ -438,7 +455,7 @@ class SQLiteBackend:
                 sql = _claim_sql("claim_queues", request)
                 cursor = db.execute(sql, {**params, "queues": queues})
             rows = cursor.fetchall()
-            tasks = sorted((_task(r) for r in rows), key=lambda t: (-t.priority, t.seq))
+            tasks = sorted((_task(r) for r in rows), key=claim_key)
             worker = request.worker_id
             events += [
                 (t.id, now_us, "claimed", "queued", "running", worker, None, actor) for t in tasks
@@ -559,7 +576,7 @@ class SQLiteBackend:
     ) -> Task | None:
         def run() -> Task | None:
             tail = self._db.execute(Q["max_seq"]).fetchone()[0] + 1 if to_tail else None
-            args = (priority, tail, task_id, expect.value)
+            args = (priority, tail, tail, task_id, expect.value)
             kind, message = "priority_changed", f"priority {priority}"
             return self._change(Q["set_priority"], args, kind, expect.value, now, actor, message)
 
@@ -588,7 +605,7 @@ class SQLiteBackend:
     ) -> Task | None:
         def run() -> Task | None:
             tail = self._db.execute(Q["max_seq"]).fetchone()[0] + 1
-            args = (to_us(now), tail, task_id, expect.value)
+            args = (to_us(now), tail, tail, task_id, expect.value)
             return self._change(Q["requeue"], args, "requeued", expect.value, now, actor)
 
         return await self._run(run)
@@ -668,6 +685,36 @@ class SQLiteBackend:
         def run() -> list[QueueCount]:
             rows = self._db.execute(Q["count"], {"tenant": tenant})
             return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
+        return await self._run(run)
+
+    async def task_count_waiting(self, queue: str) -> int:
+        def run() -> int:
+            return int(self._db.execute(Q["count_waiting"], (queue,)).fetchone()[0])
+
+        return await self._run(run)
+
+    async def task_age(self, queue: str, *, cap: int, ready_before: datetime) -> int:
+        def run() -> int:
+            with self._write() as db:
+                return db.execute(Q["age"], (queue, cap, to_us(ready_before))).rowcount
+
+        return await self._run(run)
+
+    async def fairness_advance(
+        self, queue: str, demands: Sequence[tuple[str, float]]
+    ) -> list[float]:
+        def run() -> list[float]:
+            with self._write() as db:
+                found = db.execute(Q["fair_head"], (queue,)).fetchone()
+                head = None if found is None else found[0]
+                counters = dict(db.execute(Q["fair_passes"], (queue,)).fetchall())
+                bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
+                touched = {key for key, _ in demands} | {fairness.CLOCK}
+                db.executemany(
+                    Q["fair_put"], [(queue, key, counters[key]) for key in sorted(touched)]
+                )
+                return bases
 
         return await self._run(run)
 

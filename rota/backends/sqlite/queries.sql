@@ -6,8 +6,9 @@ SELECT coalesce(max(seq), 0) FROM tasks;
 
 -- name: insert_task
 INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, enqueued_state, attempt,
-                   max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                   max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at,
+                   place)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_event
 INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message, actor)
@@ -43,7 +44,7 @@ SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32)
 WHERE seq IN (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN
-    ORDER BY priority DESC, seq LIMIT :limit)
+    ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
 -- name: claim_queues
@@ -54,7 +55,7 @@ WHERE seq IN (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
       AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN
-    ORDER BY priority DESC, seq LIMIT :limit)
+    ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
 -- name: heartbeat
@@ -82,7 +83,7 @@ WHERE id = ? AND state = 'running' AND lease_token = ?
 RETURNING TASK_COLUMNS;
 
 -- name: set_priority
-UPDATE tasks SET priority = ?, seq = coalesce(?, seq)
+UPDATE tasks SET priority = ?, seq = coalesce(?, seq), place = coalesce(?, place)
 WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
@@ -94,7 +95,7 @@ RETURNING TASK_COLUMNS;
 -- name: requeue
 UPDATE tasks
 SET state = 'queued', attempt = 0, run_at = ?, finished_at = NULL, error = NULL,
-    result = NULL, cancel_requested = 0, seq = ?
+    result = NULL, cancel_requested = 0, seq = ?, place = ?
 WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
@@ -131,16 +132,38 @@ ORDER BY started_at, seq LIMIT ?;
 -- name: position
 SELECT
     (SELECT count(*) FROM tasks
-      WHERE state = 'queued' AND queue = t.queue AND priority = t.priority AND seq < t.seq) + 1,
+      WHERE state = 'queued' AND queue = t.queue AND priority = t.priority
+        AND (place < t.place OR (place = t.place AND seq < t.seq))) + 1,
     (SELECT count(*) FROM tasks
       WHERE state = 'queued' AND queue = t.queue
-        AND (priority > t.priority OR (priority = t.priority AND seq < t.seq))) + 1
+        AND (priority > t.priority OR (priority = t.priority
+             AND (place < t.place OR (place = t.place AND seq < t.seq))))) + 1
 FROM tasks AS t WHERE t.id = ? AND t.state = 'queued';
 
 -- name: count
 SELECT queue, state, priority, count(*) FROM tasks
 WHERE :tenant IS NULL OR tenant = :tenant
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
+
+-- name: count_waiting
+SELECT count(*) FROM tasks WHERE queue = ? AND state IN ('queued', 'scheduled');
+
+-- name: age
+-- One aging step (rota.core.aging): each waiting ready task below the cap gains a point.
+UPDATE tasks SET priority = priority + 1
+WHERE queue = ? AND state = 'queued' AND priority < ? AND run_at <= ?;
+
+-- name: fair_head
+-- The place of the queue's ready head: the floor a lagging fairness key rises to.
+SELECT place FROM tasks WHERE state = 'queued' AND queue = ?
+ORDER BY priority DESC, place, seq LIMIT 1;
+
+-- name: fair_passes
+SELECT key, pass FROM fairness WHERE queue = ?;
+
+-- name: fair_put
+INSERT INTO fairness (queue, key, pass) VALUES (?, ?, ?)
+ON CONFLICT (queue, key) DO UPDATE SET pass = excluded.pass;
 
 -- name: next_run_at
 SELECT min(run_at) FROM tasks WHERE state = 'scheduled';

@@ -26,13 +26,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     error            TEXT,
     retry            TEXT,     -- the task's own retry policy (JSON), if any
     expires_at       INTEGER,  -- not started by then: never run
-    progress         TEXT      -- last progress report of the running attempt (JSON)
+    progress         TEXT,     -- last progress report of the running attempt (JSON)
+    place            REAL NOT NULL DEFAULT 0  -- place in line (= seq without fairness)
 );
 
 -- The claim index: exactly the ordering contract, holding only ready rows so it stays small.
-CREATE INDEX IF NOT EXISTS tasks_ready_by_queue ON tasks (queue, priority DESC, seq)
+CREATE INDEX IF NOT EXISTS tasks_ready_by_queue ON tasks (queue, priority DESC, place, seq)
     WHERE state = 'queued';
-CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (priority DESC, seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (priority DESC, place, seq)
+    WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX IF NOT EXISTS tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, seq);
@@ -119,3 +121,11 @@ CREATE TABLE IF NOT EXISTS schedules (
 );
 CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_run_at)
     WHERE enabled = 1 AND next_run_at IS NOT NULL;
+
+-- Fairness: each key's pass per queue, and the queue's clock (key ''); see rota.core.fairness.
+CREATE TABLE IF NOT EXISTS fairness (
+    queue TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    pass  REAL NOT NULL,
+    PRIMARY KEY (queue, key)
+) WITHOUT ROWID;

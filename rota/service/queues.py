@@ -1,0 +1,130 @@
+"""Queue settings applied: defaults for a queue's tasks, its size limit, fair places at
+enqueue, and aging (a leader service).
+
+Settings are stored as controls (:class:`~rota.service.controls.Controls`), so every
+replica applies the same ones within ``REFRESH_SECONDS`` of a change. A queue without
+settings costs nothing here: the enqueue path looks at this module only for the queues of a
+batch that have some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rota.core import fairness
+from rota.core.errors import QueueFull
+from rota.core.models import Task
+from rota.core.queues import BYPASS_PRIORITY, QueueSettings
+from rota.service.validation import TaskSpec, check_name
+
+if TYPE_CHECKING:
+    from rota.service.service import Service
+
+
+class Queues:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._aged_at: dict[str, datetime] = {}  # queue -> the last aging step (this leader)
+
+    async def get(self, queue: str) -> QueueSettings:
+        check_name(queue, "queue")
+        return (await self.service.controls.queue_settings()).get(queue, QueueSettings())
+
+    async def update(self, queue: str, changes: dict[str, Any], *, actor: str) -> QueueSettings:
+        """Change some settings (a null resets one to its default); the whole result is
+        checked before anything is stored, and the change is audited."""
+        current = (await self.get(queue)).to_json()
+        defaults = QueueSettings().to_json()
+        merged = {k: (defaults[k] if v is None else v) for k, v in changes.items()}
+        made = QueueSettings.from_json(current | merged)
+        await self.service.controls.set_queue_settings(queue, made)
+        await self.service.audit.record(actor, "queue.settings", queue, **changes)
+        return made
+
+    # -- enqueue ------------------------------------------------------------------------
+
+    @staticmethod
+    def with_defaults(
+        specs: Sequence[TaskSpec], settings: dict[str, QueueSettings]
+    ) -> Sequence[TaskSpec]:
+        """The specs with their queues' default attempts and timeout where they name none."""
+        if not any(s.max_attempts is not None or s.timeout is not None for s in settings.values()):
+            return specs
+        out = []
+        for spec in specs:
+            queue = settings.get(spec.queue)
+            if queue is not None:
+                if spec.max_attempts is None and queue.max_attempts is not None:
+                    spec = spec._replace(max_attempts=queue.max_attempts)
+                if spec.timeout is None and queue.timeout is not None:
+                    spec = spec._replace(timeout=queue.timeout)
+            out.append(spec)
+        return out
+
+    async def admit(
+        self, tasks: list[Task], specs: Sequence[TaskSpec], settings: dict[str, QueueSettings]
+    ) -> list[Task]:
+        """Refuse a batch that would take a queue past its ``max_size`` (QueueFull, nothing
+        stored), then give the tasks of fair queues their places."""
+        backend = self.service.backend
+        by_queue: dict[str, list[int]] = {}
+        for i, task in enumerate(tasks):
+            if task.queue in settings:
+                by_queue.setdefault(task.queue, []).append(i)
+        for queue, members in by_queue.items():
+            limit = settings[queue].max_size
+            if limit is None:
+                continue
+            counted = sum(1 for i in members if tasks[i].priority < BYPASS_PRIORITY)
+            if counted and await backend.task_count_waiting(queue) + counted > limit:
+                raise QueueFull(
+                    f"queue {queue!r} holds its max_size of {limit} waiting tasks: try later "
+                    f"(priority {BYPASS_PRIORITY} is admitted past it)"
+                )
+        placed = list(tasks)
+        for queue, members in by_queue.items():
+            queue_settings = settings[queue]
+            if queue_settings.fairness == "off":
+                continue
+            keyed: dict[str, list[int]] = {}
+            for i in members:
+                keyed.setdefault(fair_key(specs[i], tasks[i]), []).append(i)
+            strides = {key: fairness.stride(queue_settings, key) for key in keyed}
+            demands = [(key, strides[key] * len(ix)) for key, ix in keyed.items()]
+            bases = await backend.fairness_advance(queue, demands)
+            for (key, ix), base in zip(keyed.items(), bases, strict=True):
+                for n, i in enumerate(ix, start=1):
+                    placed[i] = tasks[i]._replace(place=base + strides[key] * n)
+        return placed
+
+    # -- aging (a leader service) -------------------------------------------------------
+
+    async def age(self) -> int:
+        """One look: each aging queue whose step is due takes it; how many tasks rose."""
+        now = self.service.clock.now()
+        raised = 0
+        for queue, settings in (await self.service.controls.queue_settings()).items():
+            aging = settings.aging
+            if aging is None:
+                continue
+            step = timedelta(seconds=aging.step_seconds)
+            last = self._aged_at.get(queue)
+            if last is not None and now - last < step:
+                continue
+            raised += await self.service.backend.task_age(
+                queue, cap=aging.cap, ready_before=now - step
+            )
+            self._aged_at[queue] = now
+        return raised
+
+
+def fair_key(spec: TaskSpec, task: Task) -> str:
+    """A task's fairness key: the one given on submit, else its tenant."""
+    key = spec.fairness_key or task.tenant
+    if key is None:
+        return fairness.NO_KEY
+    if key != task.tenant:
+        check_name(key, "fairness_key")
+    return key
