@@ -71,6 +71,9 @@ class TaskPageOut(Out):
 
 class TaskBatchOut(Out):
     tasks: list[TaskOut]
+    existing: list[str] = Field(
+        description="ids of the tasks that answered items whose unique key they hold"
+    )
 
 
 class EventOut(Out):
@@ -190,6 +193,7 @@ class QueueSettingsOut(Out):
     fairness: str
     weights: dict[str, int]
     aging: AgingOut | None
+    on_conflict: str = Field(description="the rule of a submit whose unique key is held")
     max_attempts: int | None
     timeout: float | None
     retention: float | None

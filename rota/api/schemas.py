@@ -20,9 +20,11 @@ from pydantic import (
 )
 
 from rota.core import limits
+from rota.core.dedup import KEY_PATTERN, MAX_KEY_CHARS, MAX_UNIQUE_FOR, Rule
 from rota.core.errors import ValidationError
 from rota.core.models import TaskFilter
 from rota.service import Completion, Failure, TaskSpec
+from rota.service.validation import UniqueSpec
 
 # What the service accepts, written into the OpenAPI document so that a client (or a fuzzer)
 # knows it; the service checks it, with messages that say what to fix (docs/limits.md).
@@ -80,6 +82,19 @@ COMPONENTS["AnyJson"] = {
 }
 JsonObject = Annotated[dict[str, Any], WithJsonSchema(JSON_OBJECT_SCHEMA)]
 JsonValue = Annotated[Any, WithJsonSchema({"allOf": [_JSON_REF]})]
+
+
+_KEY_GIVEN = {
+    "anyOf": [
+        {"required": ["unique_key"], "properties": {"unique_key": {"type": "string"}}},
+        {"required": ["unique"], "properties": {"unique": {"type": "string"}}},
+    ]
+}
+
+
+def needs_key(field: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The schema of "``field`` given (as ``given`` says) only with a unique key"."""
+    return {"not": {"required": [field], "properties": {field: given}, "not": _KEY_GIVEN}}
 
 
 def not_both(first: str, second: str, **types: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +217,12 @@ class TaskIn(Body):
                     expires_in={"type": "number"},
                 ),
                 not_both("priority", "ranker", priority={}, ranker={"type": "object"}),
+                not_both(
+                    "unique_key", "unique", unique_key={"type": "string"}, unique={"type": "string"}
+                ),
+                needs_key("on_conflict", {"type": "string"}),
+                needs_key("unique_for", {"type": "number"}),
+                needs_key("unique_while_running", {"const": True}),
             ]
         }
     )
@@ -233,6 +254,28 @@ class TaskIn(Body):
     fairness_key: OptName = Field(
         None, description="what a queue with fairness shares by (default: the tenant)"
     )
+    unique_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        pattern=KEY_PATTERN,
+        description="at most one waiting task of the queue and tenant holds this key "
+        "(printable ASCII)",
+    )
+    unique: Literal["content"] | None = Field(
+        None, description='or: "content", a key made of kind, payload and tenant'
+    )
+    on_conflict: Rule | None = Field(
+        None,
+        description="when an equal task holds the key: reject (409), existing, replace, "
+        "update_payload or raise_priority (default: the queue's on_conflict, else reject)",
+    )
+    unique_for: float | None = Field(
+        None,
+        description="the key stays held this many seconds from the submit, whatever the state",
+        json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_UNIQUE_FOR},
+    )
+    unique_while_running: bool = Field(False, description="the key stays held while it runs")
     retry: Annotated[dict[str, Any] | None, WithJsonSchema(RETRY_SCHEMA)] = Field(
         None,
         description='e.g. {"backoff": "exponential", "delay": 1, "max_delay": 300, '
@@ -279,6 +322,19 @@ class TaskIn(Body):
             expires_at=self.expires_at,
             expires_in=self.expires_in,
             fairness_key=self.fairness_key,
+            unique=self._unique(),
+        )
+
+    def _unique(self) -> UniqueSpec | None:
+        if self.unique_key is None and self.unique is None:
+            if self.on_conflict or self.unique_for is not None or self.unique_while_running:
+                raise ValidationError("on_conflict, unique_for and unique_while_running need "
+                                      'a unique_key or unique: "content"')  # fmt: skip
+            return None
+        if self.unique_key is not None and self.unique is not None:
+            raise ValidationError('give unique_key or unique: "content", not both')
+        return UniqueSpec(
+            self.unique_key, self.on_conflict, self.unique_for, self.unique_while_running
         )
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from rota.core.auth import TokenRecord
+from rota.core.dedup import Unique
 from rota.core.models import (
     AuditEntry,
     ClaimRequest,
@@ -80,7 +81,10 @@ class Backend(Protocol):
     # -- tasks ---------------------------------------------------------------------------
 
     async def task_insert_many(
-        self, tasks: Iterable[Task], job: Job | None = None
+        self,
+        tasks: Iterable[Task],
+        job: Job | None = None,
+        uniques: Sequence[Unique | None] | None = None,
     ) -> list[Inserted]:
         """Insert all or nothing (with ``job`` when given); one result per task, in order,
         each with ``seq`` set.
@@ -89,6 +93,13 @@ class Backend(Protocol):
         can send the first rows while later ones are still being checked. If drawing raises,
         the error propagates and nothing is inserted. Raises DuplicateTask if any id exists,
         and then inserts none.
+
+        ``uniques`` (one per task, None for a task without a key) asks the store to hold
+        each key for its task, atomically with the insert (:mod:`rota.core.dedup`): a
+        task whose key is held follows :func:`rota.core.dedup.plan`'s step (DuplicateKey
+        for ``reject``, and then nothing is stored; the holder, changed as its step says,
+        as an ``existing`` result; ``replace`` cancels a waiting holder, event
+        ``canceled`` with message ``replaced by <id>``). ``now`` is the tasks' created_at.
         """
         ...
 

@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from rota.backends.base import Capabilities
-from rota.core import fairness
+from rota.core import dedup, fairness
 from rota.core.auth import TokenRecord
+from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask
 from rota.core.models import (
     SYSTEM,
@@ -55,6 +56,8 @@ class MemoryBackend:
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
         self._fair: dict[str, dict[str, float]] = {}  # queue -> fairness key -> pass
+        #: unique key -> (holder's id, held while it runs, held until)
+        self._uniques: dict[str, tuple[str, bool, datetime | None]] = {}
         self._seq = 0
         self._event_seq = 0
 
@@ -107,7 +110,10 @@ class MemoryBackend:
         return new
 
     async def task_insert_many(
-        self, tasks: Iterable[Task], job: Job | None = None
+        self,
+        tasks: Iterable[Task],
+        job: Job | None = None,
+        uniques: Sequence[Unique | None] | None = None,
     ) -> list[Inserted]:
         tasks = list(tasks)
         ids = [t.id for t in tasks]
@@ -116,16 +122,51 @@ class MemoryBackend:
             raise DuplicateTask(f"task id {taken!r} already exists")
         if job is not None and job.id in self._jobs:
             raise DuplicateTask(f"job id {job.id!r} already exists")
+        steps = [dedup.Step("insert")] * len(tasks)
+        if uniques and tasks:
+            stored_keys = {
+                u.key: self._held(u.key)
+                for u in uniques
+                if u is not None and u.key in self._uniques
+            }
+            steps = dedup.plan(tasks, uniques, stored_keys, tasks[0].created_at)
         if job is not None:
             self._jobs[job.id] = job
         out = []
-        for task in tasks:
+        for i, (task, step) in enumerate(zip(tasks, steps, strict=True)):
+            if step.holder is not None and step.action != "replace":
+                out.append(Inserted(self._keep(step, task), existing=True))
+                continue
+            if step.holder is not None and step.holder.state in WAITING_STATES:
+                holder = step.holder
+                gone = holder.evolve(state=S.CANCELED, finished_at=task.created_at)
+                self._put(holder, gone, "canceled", task.created_at, None, f"replaced by {task.id}")
             seq = self._next_seq()
             stored = task.evolve(seq=seq, place=task.place or float(seq))
             self._tasks[stored.id] = stored
             self._record(stored, "enqueued", stored.created_at, None, None)
+            unique = None if uniques is None else uniques[i]
+            if unique is not None:
+                self._uniques[unique.key] = (stored.id, unique.while_running, unique.until)
             out.append(Inserted(stored))
         return out
+
+    def _held(self, key: str) -> dedup.Held:
+        task_id, while_running, until = self._uniques[key]
+        return dedup.Held(self._tasks.get(task_id), while_running, until)
+
+    def _keep(self, step: dedup.Step, task: Task) -> Task:
+        """The holder an insert answers with, changed as its step says."""
+        holder = step.holder
+        assert holder is not None
+        at = task.created_at
+        if step.action == "update_payload":
+            return self._put(holder, holder.evolve(payload=task.payload), "payload_updated",
+                             at, None, None)  # fmt: skip
+        if step.action == "raise_priority" and task.priority > holder.priority:
+            new = holder.evolve(priority=task.priority)
+            return self._put(holder, new, "priority_changed", at, None, f"priority {task.priority}")
+        return holder
 
     async def task_get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)

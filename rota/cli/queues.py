@@ -58,6 +58,10 @@ def set_(
         str | None, typer.Option(help=f"priority points per minute of waiting, or {RESET}")
     ] = None,
     aging_cap: Annotated[int, typer.Option(help="the priority aging stops at")] = 100,
+    on_conflict: Annotated[
+        str | None,
+        typer.Option(help="reject, existing, replace, update_payload or raise_priority"),
+    ] = None,
     max_attempts: Annotated[str | None, typer.Option(help=f"default, or {RESET}")] = None,
     timeout: Annotated[str | None, typer.Option(help=f"default seconds, or {RESET}")] = None,
     retention: Annotated[str | None, typer.Option(help=f"seconds, or {RESET}")] = None,
@@ -70,6 +74,8 @@ def set_(
         changes["max_size"] = _number(max_size, int)
     if fairness is not None:
         changes["fairness"] = fairness
+    if on_conflict is not None:
+        changes["on_conflict"] = on_conflict
     if weight:
         pairs = [w.partition("=") for w in weight]
         if any(not sep for _, sep, _ in pairs):

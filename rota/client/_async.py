@@ -45,6 +45,11 @@ def task_body(
     expires_at: datetime | None = None,
     expires_in: float | None = None,
     fairness_key: str | None = None,
+    unique_key: str | None = None,
+    unique: str | None = None,
+    on_conflict: str | None = None,
+    unique_for: float | None = None,
+    unique_while_running: bool | None = None,
 ) -> dict[str, Any]:
     """One task as the API expects it; only the fields you set are sent."""
     body: dict[str, Any] = {"kind": kind, "payload": payload or {}}
@@ -61,6 +66,11 @@ def task_body(
         "expires_at": None if expires_at is None else expires_at.isoformat(),
         "expires_in": expires_in,
         "fairness_key": fairness_key,
+        "unique_key": unique_key,
+        "unique": unique,
+        "on_conflict": on_conflict,
+        "unique_for": unique_for,
+        "unique_while_running": unique_while_running,
     }
     body.update({k: v for k, v in options.items() if v is not None})
     return body

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from rota.core.dedup import RULES, Rule
 from rota.core.errors import ValidationError
+from rota.core.limits import MAX_ATTEMPTS, MAX_TIMEOUT_SECONDS
 from rota.core.priority import PRIORITY_MAX, PRIORITY_MIN
 
 Fairness = Literal["off", "round_robin", "weighted"]
@@ -22,6 +24,8 @@ BYPASS_PRIORITY = PRIORITY_MAX
 MAX_SIZE_LIMIT = 100_000_000
 MAX_WEIGHT = 1000
 MAX_WEIGHTS = 10_000
+#: the longest timeout and retention a queue may set, seconds
+MAX_SECONDS = 366 * 86_400
 #: aging: the fastest and slowest rate, priority points per minute of waiting
 MIN_AGING_RATE, MAX_AGING_RATE = 0.01, 600.0
 
@@ -47,6 +51,8 @@ class QueueSettings:
     #: fairness key -> weight (``weighted``); a key not named weighs 1
     weights: dict[str, int] = field(default_factory=dict)
     aging: Aging | None = None
+    #: what a submit whose unique key is held meets, unless it says (rota.core.dedup)
+    on_conflict: Rule = "reject"
     #: defaults for the queue's tasks: attempts, timeout (seconds), retention (seconds)
     max_attempts: int | None = None
     timeout: float | None = None
@@ -72,6 +78,8 @@ class QueueSettings:
     def _check(self) -> None:
         if self.max_size is not None and not 0 <= self.max_size <= MAX_SIZE_LIMIT:
             raise ValidationError(f"max_size must be 0..{MAX_SIZE_LIMIT}, or null for none")
+        if self.on_conflict not in RULES:
+            raise ValidationError(f"on_conflict must be one of {', '.join(RULES)}")
         if self.fairness not in ("off", "round_robin", "weighted"):
             raise ValidationError("fairness must be off, round_robin or weighted")
         if len(self.weights) > MAX_WEIGHTS:
@@ -79,12 +87,12 @@ class QueueSettings:
         for key, weight in self.weights.items():
             if type(weight) is not int or not 1 <= weight <= MAX_WEIGHT:
                 raise ValidationError(f"weights[{key!r}] must be an integer 1..{MAX_WEIGHT}")
-        if self.max_attempts is not None and not 1 <= self.max_attempts <= 1000:
-            raise ValidationError("max_attempts must be 1..1000")
-        for name in ("timeout", "retention"):
+        if self.max_attempts is not None and not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise ValidationError(f"max_attempts must be 1..{MAX_ATTEMPTS}")
+        for name, top in (("timeout", MAX_TIMEOUT_SECONDS), ("retention", MAX_SECONDS)):
             value = getattr(self, name)
-            if value is not None and not 0 < value <= 366 * 86_400:
-                raise ValidationError(f"{name} must be in (0, 31622400] seconds")
+            if value is not None and not 0 < value <= top:
+                raise ValidationError(f"{name} must be in (0, {top:g}] seconds")
 
 
 def _aging(data: Any) -> Aging:

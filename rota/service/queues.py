@@ -9,12 +9,14 @@ batch that have some.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from rota.core import fairness
-from rota.core.errors import QueueFull
+from rota.core import dedup, fairness
+from rota.core.dedup import Unique
+from rota.core.errors import QueueFull, ValidationError
 from rota.core.models import Task
 from rota.core.queues import BYPASS_PRIORITY, QueueSettings
 from rota.service.validation import TaskSpec, check_name
@@ -99,6 +101,36 @@ class Queues:
                     placed[i] = tasks[i]._replace(place=base + strides[key] * n)
         return placed
 
+    @staticmethod
+    def uniques(
+        tasks: Sequence[Task], specs: Sequence[TaskSpec], settings: dict[str, QueueSettings]
+    ) -> list[Unique | None]:
+        """What each task asks of the store about its unique key (None: it has none)."""
+        made: list[Unique | None] = []
+        for task, spec in zip(tasks, specs, strict=True):
+            asked = spec.unique
+            if asked is None:
+                made.append(None)
+                continue
+            key = asked.key
+            if key is None:
+                key = dedup.content_key(task.kind, task.payload, task.tenant)
+            elif len(key) > dedup.MAX_KEY_CHARS or not re.fullmatch(dedup.KEY_PATTERN, key):
+                raise ValidationError(
+                    f"unique_key must be 1..{dedup.MAX_KEY_CHARS} printable ASCII characters, "
+                    "not starting with a space"
+                )
+            rule = asked.on_conflict or settings.get(task.queue, QueueSettings()).on_conflict
+            if rule not in dedup.RULES:
+                raise ValidationError(f"on_conflict must be one of {', '.join(dedup.RULES)}")
+            window = asked.for_seconds
+            if window is not None and not 0 < window <= dedup.MAX_UNIQUE_FOR:
+                raise ValidationError(f"unique_for must be in (0, {dedup.MAX_UNIQUE_FOR}] seconds")
+            until = None if window is None else task.created_at + timedelta(seconds=window)
+            scoped = dedup.scoped(task.queue, task.tenant, key)
+            made.append(Unique(scoped, rule, asked.while_running, until))
+        return made
+
     # -- aging (a leader service) -------------------------------------------------------
 
     async def age(self) -> int:
@@ -122,9 +154,5 @@ class Queues:
 
 def fair_key(spec: TaskSpec, task: Task) -> str:
     """A task's fairness key: the one given on submit, else its tenant."""
-    key = spec.fairness_key or task.tenant
-    if key is None:
-        return fairness.NO_KEY
-    if key != task.tenant:
-        check_name(key, "fairness_key")
-    return key
+    key = spec.fairness_key or task.tenant  # both checked names (build_task)
+    return fairness.NO_KEY if key is None else key

@@ -17,7 +17,16 @@ from typing import Any
 
 from rota.core.auth import OPERATOR_KINDS, Principal, Role
 from rota.core.errors import Forbidden, NotFound, ValidationError
-from rota.core.models import Event, Job, JobSummary, Position, QueueCount, Task, TaskFilter
+from rota.core.models import (
+    Event,
+    Inserted,
+    Job,
+    JobSummary,
+    Position,
+    QueueCount,
+    Task,
+    TaskFilter,
+)
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.service.controls import Disabled
 from rota.service.schedules import OCCURRENCE_PREFIX
@@ -64,6 +73,10 @@ class Scope:
 
     async def enqueue_many(self, specs: Sequence[TaskSpec]) -> list[Task]:
         return await self.service.enqueue_many([self._stamp(s) for s in specs])
+
+    async def insert_many(self, specs: Sequence[TaskSpec]) -> list[Inserted]:
+        """As :meth:`enqueue_many`, telling which items an equal task answered (dedup)."""
+        return await self.service.insert_many([self._stamp(s) for s in specs])
 
     async def submit_job(
         self, name: str, specs: Sequence[TaskSpec], tenant: str | None

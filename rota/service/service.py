@@ -34,6 +34,7 @@ from rota.core.models import (
     ClaimRequest,
     Event,
     Finish,
+    Inserted,
     Job,
     JobSummary,
     Position,
@@ -143,6 +144,13 @@ class Service:
         return (await self.enqueue_many([spec]))[0]
 
     async def enqueue_many(self, specs: Sequence[TaskSpec], job: Job | None = None) -> list[Task]:
+        return [r.task for r in await self.insert_many(specs, job)]
+
+    async def insert_many(
+        self, specs: Sequence[TaskSpec], job: Job | None = None
+    ) -> list[Inserted]:
+        """The batch stored all or nothing; each item the new task, or, when its unique
+        key is held and its rule answers with the holder, the holder (``existing``)."""
         if len(specs) > limits.MAX_BATCH:
             raise ValidationError(
                 f"{len(specs)} tasks in one batch; the limit is {limits.MAX_BATCH}"
@@ -161,14 +169,17 @@ class Service:
         tasks: Iterable[Task] = (
             build_task(s, now=now, default_max_attempts=default, job=job) for s in specs
         )
-        if blocks or self.controls.disabled_now or settings:
-            tasks = list(tasks)  # an operator blocked some intake, or queues have settings
+        uniques = None
+        if blocks or self.controls.disabled_now or settings or any(s.unique for s in specs):
+            tasks = list(tasks)  # intake blocked somewhere, queues have settings, or keys
             await self.controls.check_intake(tasks)
             if settings:
                 tasks = await self.queues.admit(tasks, specs, settings)
-        stored = await self.backend.task_insert_many(tasks, job)
+            if any(s.unique for s in specs):
+                uniques = self.queues.uniques(tasks, specs, settings)
+        stored = await self.backend.task_insert_many(tasks, job, uniques)
         self.notifier.notify()
-        return [r.task for r in stored]
+        return stored
 
     def rank(
         self, ranker: dict[str, Any], spec: TaskSpec, *, last_run_at: datetime | None = None

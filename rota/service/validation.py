@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from rota.core import limits
+from rota.core.dedup import Rule
 from rota.core.errors import PayloadTooLarge, ValidationError
 from rota.core.ids import check_id, new_id, quote
 from rota.core.models import Job, Task, TaskFilter, new_task
@@ -23,6 +24,18 @@ from rota.core.retry import RetryPolicy
 from rota.core.states import TaskState
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]*")
+
+
+class UniqueSpec(NamedTuple):
+    """A submit's unique key and what to do when an equal task holds it (rota.core.dedup)."""
+
+    #: the caller's key; None: a hash of kind, payload and tenant (``unique: "content"``)
+    key: str | None = None
+    #: None: the queue's default (``on_conflict`` setting, else reject)
+    on_conflict: Rule | None = None
+    #: held this many seconds from the submit, whatever the state
+    for_seconds: float | None = None
+    while_running: bool = False
 
 
 class TaskSpec(NamedTuple):
@@ -45,6 +58,7 @@ class TaskSpec(NamedTuple):
     expires_in: float | None = None
     #: the key fairness shares a queue by (default: the tenant)
     fairness_key: str | None = None
+    unique: UniqueSpec | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -107,7 +121,7 @@ def build_task(
     # Written for speed: it runs once per task of every batch (one unpack of the spec,
     # the task built as a plain tuple in field order).
     (kind, payload, queue, priority, task_id, run_at, delay, max_attempts, timeout, tenant,
-     retry, expires_at, expires_in, _) = spec  # fmt: skip
+     retry, expires_at, expires_in, fairness_key, _) = spec  # fmt: skip
     if payload is None:
         payload = {}
     elif not isinstance(payload, dict):
@@ -131,6 +145,8 @@ def build_task(
         # an expiry at or before the run time is kept, as Celery keeps it: the task is
         # stored and expires unrun (a schema cannot say "after run_at", so no 422 for it)
         expires_at = _expiry(expires_at, expires_in, now)
+    if fairness_key is not None:
+        check_name(fairness_key, "fairness_key")
     if tenant is not None:
         tenant = check_name(tenant, "tenant")
     elif job is not None:

@@ -58,7 +58,9 @@ async def test_a_405_names_every_method_the_path_serves(api: Api) -> None:
 async def test_cross_field_rules_are_in_the_document(api: Api) -> None:
     schemas = (await api.http.get("/openapi.json")).json()["components"]["schemas"]
     both = [rule["not"]["required"] for rule in schemas["TaskIn"]["allOf"]]
-    assert both == [["run_at", "delay"], ["expires_at", "expires_in"], ["priority", "ranker"]]
+    assert both == [["run_at", "delay"], ["expires_at", "expires_in"], ["priority", "ranker"],
+                    ["unique_key", "unique"], ["on_conflict"], ["unique_for"],
+                    ["unique_while_running"]]  # fmt: skip
     assert schemas["IntakeIn"]["not"]["required"] == ["queue", "tenant"]
     # and the server enforces what the document says
     answer = await api.http.post(

@@ -46,7 +46,9 @@ def schemathesis(procs: Procs, *args: str) -> None:
     done = subprocess.run(
         command, cwd=procs.tmp, env=env, capture_output=True, text=True, timeout=1800
     )
-    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]
+    report = procs.tmp / "schemathesis.txt"  # the whole report: the message keeps its end
+    report.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, f"{report}\n" + done.stdout[-20000:] + done.stderr[-5000:]
     assert " passed" in done.stdout  # it ran cases, not nothing
 
 

@@ -96,7 +96,9 @@ async def _job(service: Service | Scope, job_id: str) -> Task:
     return task
 
 
-@router.post("/jobs", status_code=201, response_class=FastJSON, responses=answers(201, CdJobOut))
+@router.post(
+    "/jobs", status_code=201, response_class=FastJSON, responses=answers(201, CdJobOut, 429)
+)
 async def create_job(body: CdJobIn, scope: Scoped) -> Response:
     service = scope.service
     spec = TaskSpec(

@@ -171,7 +171,7 @@ async def overview(service: Service) -> dict[str, int]:
     "/tasks",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, DmsRecordOut, 409) | _BLOCKED,
+    responses=answers(201, DmsRecordOut, 409, 429) | _BLOCKED,
 )
 async def submit(
     body: DmsTaskIn,

@@ -2,24 +2,33 @@
 
 A PATCH names only what it changes; ``null`` puts a setting back to its default. A body
 that breaks the schema is a 422; settings that fit the schema but not each other or their
-ranges (an aging rate of 0, a weight over the limit) are a 400 that says what to fix, and
-nothing of them is stored."""
+ranges are a 400 that says what to fix, and nothing of them is stored."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field, StrictFloat, StrictInt
+from pydantic import Field, StrictInt
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
 from rota.api.outputs import COMMON, QueueSettingsOut, answers
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
-from rota.api.schemas import Body, NamePath
+from rota.api.schemas import Body, Name, NamePath
+from rota.core import limits
+from rota.core.dedup import Rule
 from rota.core.errors import BadRequest, ValidationError
-from rota.core.queues import MAX_WEIGHTS
+from rota.core.priority import PRIORITY_MAX, PRIORITY_MIN
+from rota.core.queues import (
+    MAX_AGING_RATE,
+    MAX_SECONDS,
+    MAX_SIZE_LIMIT,
+    MAX_WEIGHT,
+    MAX_WEIGHTS,
+    MIN_AGING_RATE,
+)
 from rota.core.states import WAITING_STATES
 from rota.service.scope import Scope
 
@@ -30,24 +39,39 @@ PAUSE_REASON = "paused through the queue's settings"
 
 
 class AgingIn(Body):
-    rate: StrictFloat | StrictInt = Field(description="priority points per minute of waiting")
-    cap: StrictInt = Field(100, description="the priority aging stops at")
+    rate: float = Field(
+        ge=MIN_AGING_RATE, le=MAX_AGING_RATE, description="priority points per minute of waiting"
+    )
+    cap: StrictInt = Field(PRIORITY_MAX, ge=PRIORITY_MIN, le=PRIORITY_MAX,
+                           description="the priority aging stops at")  # fmt: skip
+
+
+Weight = Annotated[StrictInt, Field(ge=1, le=MAX_WEIGHT)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
+RunSeconds = Annotated[float, Field(gt=0, le=limits.MAX_TIMEOUT_SECONDS)]
 
 
 class QueueSettingsIn(Body):
     paused: bool | None = Field(None, description="hand out none of its tasks (submits go in)")
-    pause_reason: str | None = Field(None, max_length=500, description="why, when pausing")
-    max_size: StrictInt | None = Field(None, description="waiting tasks past which submits get 429")
+    pause_reason: str | None = Field(
+        None, min_length=1, max_length=500, description="why, when pausing"
+    )
+    max_size: StrictInt | None = Field(
+        None, ge=0, le=MAX_SIZE_LIMIT, description="waiting tasks past which submits get 429"
+    )
     fairness: Literal["off", "round_robin", "weighted"] | None = None
-    weights: dict[str, StrictInt] | None = Field(
+    weights: dict[Name, Weight] | None = Field(
         None, max_length=MAX_WEIGHTS, description="fairness key -> weight (weighted)"
     )
     aging: AgingIn | None = None
-    max_attempts: StrictInt | None = Field(None, description="default for its tasks")
-    timeout: StrictFloat | StrictInt | None = Field(None, description="default, seconds")
-    retention: StrictFloat | StrictInt | None = Field(
-        None, description="seconds its finished tasks are kept"
+    on_conflict: Rule | None = Field(
+        None, description="what a submit whose unique key an equal task holds meets"
     )
+    max_attempts: StrictInt | None = Field(
+        None, ge=1, le=limits.MAX_ATTEMPTS, description="default for its tasks"
+    )
+    timeout: RunSeconds | None = Field(None, description="default, seconds")
+    retention: Seconds | None = Field(None, description="seconds its finished tasks are kept")
 
 
 async def queue_json(scope: Scope, name: str) -> dict[str, Any]:
@@ -72,10 +96,9 @@ async def queue(name: NamePath, scope: Scoped) -> Response:
     "/queues/{name}", response_class=FastJSON, responses=answers(200, QueueSettingsOut) | COMMON
 )
 async def update_queue(name: NamePath, body: QueueSettingsIn, scope: Scoped) -> Response:
-    """Change some of a queue's settings; ``null`` resets one to its default."""
+    """Change some of a queue's settings; ``null`` resets one to its default (an empty
+    body changes nothing and answers the settings)."""
     changes = body.model_dump(include=body.model_fields_set - {"paused", "pause_reason"})
-    if not changes and body.paused is None:
-        raise BadRequest("nothing to change: give at least one setting")
     service = scope.service
     if changes:
         try:

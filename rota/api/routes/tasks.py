@@ -38,17 +38,23 @@ from rota.service.scope import Scope
 from rota.service.validation import TaskSpec
 
 router = APIRouter(prefix=API_PREFIX, tags=["tasks"], responses=COMMON)
+#: a submit answered with the equal task that holds its unique key
+HELD: dict[int | str, dict[str, Any]] = {
+    200: {"model": TaskOut, "description": "an equal task holds the unique key: it"}
+}
 
 
 @router.post(
     "/tasks",
     status_code=201,
     response_class=FastJSON,
-    responses=answers(201, TaskOut, 400, 409, 429),
+    responses=answers(201, TaskOut, 400, 409, 429) | HELD,
 )
 async def submit(body: TaskIn, scope: Scoped) -> Response:
-    task = await scope.enqueue(ranked(body, scope))
-    return FastJSON(task_json(task), status_code=201)
+    """201 with the new task; 200 with the equal task that holds its unique key, when its
+    ``on_conflict`` answers with it (existing, update_payload, raise_priority)."""
+    (done,) = await scope.insert_many([ranked(body, scope)])
+    return FastJSON(task_json(done.task), status_code=200 if done.existing else 201)
 
 
 @router.post(
@@ -58,9 +64,13 @@ async def submit(body: TaskIn, scope: Scoped) -> Response:
     responses=answers(201, TaskBatchOut, 400, 409, 429),
 )
 async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
-    """Submit up to 1,000 tasks atomically: all are stored or none."""
-    tasks = await scope.enqueue_many([ranked(t, scope) for t in body.tasks])
-    return FastJSON({"tasks": [task_json(t) for t in tasks]}, status_code=201)
+    """Submit up to 1,000 tasks atomically: all are stored or none. An item whose unique
+    key an equal task holds is answered with that task, and its id listed in
+    ``existing``."""
+    done = await scope.insert_many([ranked(t, scope) for t in body.tasks])
+    existing = [d.task.id for d in done if d.existing]
+    body_out = {"tasks": [task_json(d.task) for d in done], "existing": existing}
+    return FastJSON(body_out, status_code=201)
 
 
 def ranked(body: TaskIn, scope: Scope) -> TaskSpec:

@@ -35,8 +35,9 @@ from rota.backends.postgres.copyrows import RowWriter
 from rota.backends.postgres.listing import list_query
 from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
-from rota.core import fairness, limits
+from rota.core import dedup, fairness, limits
 from rota.core.auth import Role, TokenRecord
+from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import (
     AuditEntry,
@@ -52,7 +53,7 @@ from rota.core.models import (
     TaskFilter,
     WorkerInfo,
 )
-from rota.core.states import TaskState
+from rota.core.states import WAITING_STATES, TaskState
 
 log = logging.getLogger("rota.postgres")
 _FIELDS = Task._fields
@@ -304,10 +305,20 @@ class PostgresBackend:
     # -- tasks -------------------------------------------------------------------------
 
     async def task_insert_many(
-        self, tasks: Iterable[Task], job: Job | None = None
+        self,
+        tasks: Iterable[Task],
+        job: Job | None = None,
+        uniques: Sequence[Unique | None] | None = None,
     ) -> list[Inserted]:
         """One statement for a few tasks; text ``COPY`` for a batch, streamed as the tasks
-        are drawn, so PostgreSQL stores the first rows while later ones are still checked."""
+        are drawn, so PostgreSQL stores the first rows while later ones are still checked.
+        Tasks with unique keys go in one transaction that holds their keys' locks."""
+        if uniques and any(u is not None for u in uniques):
+            batch = list(tasks)
+            try:
+                return await self._insert_unique(batch, job, uniques)
+            except pg_errors.UniqueViolation as exc:
+                raise await self._duplicate(batch, job, exc) from exc
         rest = iter(tasks)
         head = list(itertools.islice(rest, COPY_FROM))
         if not head:
@@ -326,8 +337,76 @@ class PostgresBackend:
             self._forget_promote_at()  # the NOTIFY tells the other replicas
         return [Inserted(t) for t in stored]
 
+    async def _insert_unique(
+        self, tasks: list[Task], job: Job | None, uniques: Sequence[Unique | None]
+    ) -> list[Inserted]:
+        """Lock the batch's keys (sorted: no two submitters wait on each other), read their
+        holders, plan (rota.core.dedup), then apply it, all in one transaction."""
+        keys = sorted({u.key for u in uniques if u is not None})
+        now = tasks[0].created_at
+        async with self._conn() as conn, conn.transaction():
+            for key in keys:
+                await conn.execute(Q["unique_lock"], (key,))
+            rows = await (await conn.execute(Q["get_uniques"], (keys,))).fetchall()
+            stored = {
+                r[0]: dedup.Held(None if r[4] is None else _task(r[4:]), r[2], r[3]) for r in rows
+            }
+            steps = dedup.plan(tasks, uniques, stored, now)
+            if job is not None:
+                await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
+            out = []
+            for task, step, unique in zip(tasks, steps, uniques, strict=True):
+                holder = step.holder
+                if holder is not None and step.action != "replace":
+                    out.append(Inserted(await self._keep(conn, step, holder, task), True))
+                    continue
+                if holder is not None and holder.state in WAITING_STATES:
+                    replaced = f"replaced by {task.id}"
+                    await self._change_on(conn, "cancel", holder.id, holder.state, now, None,
+                                          kind="canceled", message=replaced)  # fmt: skip
+                row = await (await conn.execute(Q["insert_one"], self._one(task))).fetchone()
+                assert row is not None
+                if unique is not None:
+                    args = (unique.key, task.id, unique.while_running, unique.until)
+                    await conn.execute(Q["put_unique"], args)
+                out.append(Inserted(_with_seq(task, row[0])))
+        if _any_scheduled(r.task for r in out):
+            self._forget_promote_at()
+        return out
+
+    async def _keep(
+        self, conn: psycopg.AsyncConnection[Any], step: dedup.Step, holder: Task, task: Task
+    ) -> Task:
+        """The holder an insert answers with, changed as its step says (or as it now is,
+        when a worker took it meanwhile)."""
+        now, changed = task.created_at, None
+        if step.action == "update_payload":
+            payload = orjson.dumps(task.payload).decode()
+            changed = await self._change_on(conn, "set_payload", holder.id, holder.state,
+                                            now, None, kind="payload_updated",
+                                            payload=payload)  # fmt: skip
+        elif step.action == "raise_priority" and task.priority > holder.priority:
+            changed = await self._change_on(conn, "set_priority", holder.id, holder.state, now,
+                                            None, kind="priority_changed", to_tail=False,
+                                            priority=task.priority,
+                                            message=f"priority {task.priority}")  # fmt: skip
+        else:
+            return holder
+        if changed is None:
+            row = await (await conn.execute(Q["get_task"], (holder.id,))).fetchone()
+            return holder if row is None else _task(row)
+        return changed
+
     async def _insert_one(self, task: Task) -> Task:
-        params = {
+        async with self._conn() as conn:
+            row = await (await conn.execute(Q["insert_one"], self._one(task))).fetchone()
+        assert row is not None
+        return _with_seq(task, row[0])
+
+    @staticmethod
+    def _one(task: Task) -> dict[str, Any]:
+        """insert_one's parameters."""
+        return {
             "id": task.id,
             "queue": task.queue,
             "kind": task.kind,
@@ -344,10 +423,6 @@ class PostgresBackend:
             "expires_at": task.expires_at,
             "place": task.place or None,
         }
-        async with self._conn() as conn:
-            row = await (await conn.execute(Q["insert_one"], params)).fetchone()
-        assert row is not None
-        return _with_seq(task, row[0])
 
     async def _insert_statement(self, tasks: Sequence[Task]) -> list[Task]:
         params = {
@@ -548,16 +623,22 @@ class PostgresBackend:
         self, name: str, task_id: str, before: TaskState, now: datetime, actor: str, **extra: Any
     ) -> Task | None:
         """One guarded single-row change and its event, in one statement (CHANGE_LOGGED)."""
-        params = {
-            "id": task_id,
-            "before": before.value,
-            "now": now,
-            "actor": actor,
-            "message": None,
-            **extra,
-        }
         async with self._conn() as conn:
-            row = await (await conn.execute(Q[name], params)).fetchone()
+            return await self._change_on(conn, name, task_id, before, now, actor, **extra)
+
+    @staticmethod
+    async def _change_on(
+        conn: psycopg.AsyncConnection[Any],
+        name: str,
+        task_id: str,
+        before: TaskState,
+        now: datetime,
+        actor: str | None,
+        **extra: Any,
+    ) -> Task | None:
+        params = {"id": task_id, "before": before.value, "now": now, "actor": actor,
+                  "message": None, **extra}  # fmt: skip
+        row = await (await conn.execute(Q[name], params)).fetchone()
         return None if row is None else _task(row)
 
     async def task_cancel(

@@ -356,6 +356,29 @@ WITH tail AS MATERIALIZED (
 ), logged AS (CHANGE_LOGGED)
 SELECT * FROM changed;
 
+-- name: set_payload
+WITH changed AS (
+    UPDATE rota_tasks SET payload = %(payload)s::jsonb
+    WHERE id = %(id)s AND state = %(before)s
+    RETURNING TASK_COLUMNS
+), logged AS (CHANGE_LOGGED)
+SELECT * FROM changed;
+
+-- name: unique_lock
+-- A submit's hold on one unique key for its transaction (see migration 0015).
+SELECT pg_advisory_xact_lock(hashtextextended('rota_uniques:' || %s, 0));
+
+-- name: get_uniques
+-- Stored unique keys and their holders (NULL columns when the holder is gone).
+SELECT u.key, u.task_id, u.while_running, u.held_until, TASK_COLUMNS_T
+FROM rota_uniques AS u LEFT JOIN rota_tasks AS t ON t.id = u.task_id
+WHERE u.key = ANY(%s);
+
+-- name: put_unique
+INSERT INTO rota_uniques (key, task_id, while_running, held_until) VALUES (%s, %s, %s, %s)
+ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id,
+    while_running = excluded.while_running, held_until = excluded.held_until;
+
 -- name: move
 WITH changed AS (
     UPDATE rota_tasks SET run_at = %(run_at)s, state = %(state)s

@@ -175,3 +175,11 @@ CREATE TABLE rota_fairness (
     pass  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (queue, key)
 );
+
+-- Unique keys (rota.core.dedup): the task that holds each key, and how (migration 0015).
+CREATE TABLE rota_uniques (
+    key           TEXT COLLATE "C" PRIMARY KEY,
+    task_id       TEXT COLLATE "C" NOT NULL,
+    while_running BOOLEAN NOT NULL,
+    held_until    TIMESTAMPTZ
+);

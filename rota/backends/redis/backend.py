@@ -79,15 +79,18 @@ from rota.backends.redis.keys import (
     encode_job,
     encode_schedule,
     encode_tasks,
+    encode_uniques,
     encode_worker,
     enqueue_event,
     json_text,
 )
 from rota.backends.redis.scripts import Scripts
 from rota.backends.redis.url import RedisUrl
+from rota.core import dedup
 from rota.core.auth import TokenRecord
 from rota.core.clock import from_us, to_us
-from rota.core.errors import DuplicateTask, StoreError
+from rota.core.dedup import Unique
+from rota.core.errors import DuplicateTask, StoreError, ValidationError
 from rota.core.models import (
     SYSTEM,
     AuditEntry,
@@ -258,25 +261,43 @@ class RedisBackend:
     # -- tasks -------------------------------------------------------------------------
 
     async def task_insert_many(
-        self, tasks: Iterable[Task], job: Job | None = None
+        self,
+        tasks: Iterable[Task],
+        job: Job | None = None,
+        uniques: Sequence[Unique | None] | None = None,
     ) -> list[Inserted]:
         batch = list(tasks)  # drawing validates: an error here sends nothing
         if not batch and job is None:
             return []
-        args = [encode_tasks(batch), "", ""] if job is None else [
-            encode_tasks(batch), job.id, encode_job(job)
+        keys: bytes | str = ""
+        now = 0
+        if uniques and any(u is not None for u in uniques):
+            keys, now = encode_uniques(uniques), to_us(batch[0].created_at)
+        args = [encode_tasks(batch), "", "", keys, now] if job is None else [
+            encode_tasks(batch), job.id, encode_job(job), keys, now
         ]  # fmt: skip
-        tag, value = await self._run(self._s.insert, self._k.standard, args)
+        tag, *value = await self._run(self._s.insert, self._k.standard, args)
         if tag == "task":
-            raise DuplicateTask(f"task id {value!r} already exists")
+            raise DuplicateTask(f"task id {value[0]!r} already exists")
         if tag == "job":
-            raise DuplicateTask(f"job id {value!r} already exists")
-        seq = int(value)
-        return [
-            _new(Inserted, (_new(Task, (*t[:_SEQ], seq + i, *t[_SEQ + 1 : -1],
-                                        t[-1] or float(seq + i))), False))
-            for i, t in enumerate(batch)
-        ]  # fmt: skip
+            raise DuplicateTask(f"job id {value[0]!r} already exists")
+        if tag == "twice":
+            raise ValidationError(f"the batch names unique key {dedup.shown(value[0])!r} twice")
+        if tag == "unique":
+            which = f"task {value[1]!r}" if value[1] else "a task within its window"
+            raise dedup.DuplicateKey(f"unique key {dedup.shown(value[0])!r} is held by {which}")
+        seq, answered = int(value[0]), value[1]
+        holders = {int(answered[i]) - 1: decode_task(answered[i + 1])
+                   for i in range(0, len(answered), 2)}  # fmt: skip
+        out = []
+        for i, t in enumerate(batch):
+            if i in holders:
+                out.append(_new(Inserted, (holders[i], True)))
+                continue
+            stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : -1], t[-1] or float(seq)))
+            out.append(_new(Inserted, (stored, False)))
+            seq += 1
+        return out
 
     async def task_get(self, task_id: str) -> Task | None:
         with _translated():

@@ -9,10 +9,16 @@
 --   are JSON text sent as strings, so their bytes are stored as the client encoded them
 --   (cjson would re-encode numbers); timeout is a decimal string; absent values are null.
 -- ARGV[2]: the job id, or '' for none; ARGV[3]: the job's record (JSON) to store.
+-- ARGV[4]: '' or a JSON array of unique keys, one per task: null, or [key, rule,
+--   while_running (0 or 1), until (µs) or null] (rota.core.dedup; the same decision as
+--   dedup.plan, kept in step with it by the contract tests). ARGV[5]: now (µs).
+--   Reads and writes {NAME}:uq (key -> "task id|while running|until").
 -- The enqueue event is the task hash's field 'es' (common.lua), not a history entry.
--- Returns {'ok', first seq} (the tasks take consecutive seqs in order), or
---   {'task', id} for the first id that exists or is named twice, or {'job', id}; then
---   nothing is written. Publishes on {NAME}:wake.
+-- Returns {'ok', first seq, answered} (the inserted tasks take consecutive seqs in order;
+--   answered: pairs of a task's 1-based place in the batch and the fields of the holder
+--   it is answered with), or {'task', id} for the first id that exists or is named twice,
+--   {'job', id}, {'unique', key, holder id or false} for a rejected key, {'twice', key}
+--   for a key the batch names twice; then nothing is written. Publishes on {NAME}:wake.
 local tasks = cjson.decode(ARGV[1])
 local job, job_record = ARGV[2], ARGV[3]
 local null = cjson.null
@@ -34,7 +40,40 @@ if existing > 0 or repeated then
 end
 if job ~= '' and redis.call('HEXISTS', K_JOBS, job) == 1 then return {'job', job} end
 
-local first = take_seqs(#tasks)
+local K_UNIQUES = P .. 'uq'
+local uniques = ARGV[4] ~= '' and cjson.decode(ARGV[4]) or {}
+local now = ARGV[5]
+
+-- first every task's step, before any write: a rejected key leaves the store untouched
+local steps, seen, fresh = {}, {}, #tasks
+for i, u in ipairs(uniques) do
+  if u ~= null then
+    local key, rule = u[1], u[2]
+    if seen[key] then return {'twice', key} end
+    seen[key] = true
+    local stored = redis.call('HGET', K_UNIQUES, key)
+    if stored then
+      local holder_id, while_running, held_until =
+        string.match(stored, '^(.*)|(%d)|(%d*)$')
+      local row = read_row(holder_id)
+      local state = row[ID] and row[STATE] or nil
+      local held = (held_until ~= '' and tonumber(now) < tonumber(held_until))
+        or (state ~= nil
+            and (WAITING[state] ~= nil or (while_running == '1' and state == 'running')))
+      if held and rule == 'reject' then return {'unique', key, row[ID] or false} end
+      if held and row[ID] then -- a holder gone (its window holds the key) answers nothing
+        local act = rule
+        if rule ~= 'existing' and rule ~= 'replace' and not WAITING[state] then
+          act = 'existing'
+        end
+        steps[i] = {act, row}
+        if act ~= 'replace' then fresh = fresh - 1 end
+      end
+    end
+  end
+end
+
+local first = take_seqs(fresh)
 if not first then return redis.error_reply(SEQ_EXHAUSTED) end
 
 local function opt(value)
@@ -42,9 +81,36 @@ local function opt(value)
   return value
 end
 
-for i, t in ipairs(tasks) do
+-- the holder a task is answered with, changed as its step says
+local function answer(t, act, holder)
+  if act == 'update_payload' then
+    holder[PAYLOAD] = t[4]
+    write(holder, PAYLOAD)
+    event(holder, 'payload_updated', holder[STATE], now, false, false)
+  elseif act == 'raise_priority' and tonumber(t[5]) > tonumber(holder[PRIO]) then
+    leave(holder)
+    holder[PRIO] = t[5]
+    enter(holder)
+    write(holder, PRIO)
+    event(holder, 'priority_changed', holder[STATE], now, 'priority ' .. t[5], false)
+  end
+  return holder
+end
+
+local function replace(t, holder)
+  if not WAITING[holder[STATE]] then return end -- running or ended: it is left as it is
+  local from = holder[STATE]
+  leave(holder)
+  holder[STATE] = 'canceled'
+  holder[FINISHED] = now
+  enter(holder)
+  write(holder, STATE, FINISHED)
+  event(holder, 'canceled', from, now, 'replaced by ' .. t[1], false)
+end
+
+local function insert(i, t, seq)
   local row = {t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], false, t[9], opt(t[10]),
-    opt(t[11]), opt(t[12]), first + i - 1, false, false, false, false, false, false, false,
+    opt(t[11]), opt(t[12]), seq, false, false, false, false, false, false, false,
     false, opt(t[13]), opt(t[14]), false, opt(t[15])}
   local args = {keys[i]}
   for f = 1, #FIELDS do
@@ -58,8 +124,27 @@ for i, t in ipairs(tasks) do
   redis.call('HSET', unpack(args))
   enter(row)
   enter_seq(row)
+  local u = uniques[i]
+  if u and u ~= null then
+    local held_until = u[4] ~= null and string.format('%d', u[4]) or ''
+    local value = t[1] .. '|' .. string.format('%d', u[3]) .. '|' .. held_until
+    redis.call('HSET', K_UNIQUES, u[1], value)
+  end
+end
+
+local answered, n = {}, 0
+for i, t in ipairs(tasks) do
+  local step = steps[i]
+  if step and step[1] ~= 'replace' then
+    answered[#answered + 1] = i
+    answered[#answered + 1] = answer(t, step[1], step[2])
+  else
+    if step then replace(t, step[2]) end
+    insert(i, t, first + n)
+    n = n + 1
+  end
 end
 if job ~= '' then redis.call('HSET', K_JOBS, job, job_record) end
 flush()
-if #tasks > 0 then redis.call('PUBLISH', WAKE, '1') end
-return {'ok', first}
+if fresh > 0 then redis.call('PUBLISH', WAKE, '1') end
+return {'ok', first, answered}

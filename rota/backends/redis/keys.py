@@ -50,6 +50,7 @@ import orjson
 
 from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
+from rota.core.dedup import Unique
 from rota.core.models import Event, Job, ScheduleRecord, Task, WorkerInfo
 from rota.core.states import TaskState
 
@@ -201,6 +202,17 @@ def encode_tasks(tasks: Sequence[Task]) -> bytes:
                 repr(t.place) if t.place else None,
             )
             for t in tasks
+        ]
+    )  # fmt: skip
+
+
+def encode_uniques(uniques: Sequence[Unique | None]) -> bytes:
+    """insert.lua's ARGV[4]: one entry per task (see the script's header)."""
+    return _dumps(
+        [
+            None if u is None else (u.key, u.rule, int(u.while_running),
+                                    None if u.until is None else to_us(u.until))
+            for u in uniques
         ]
     )  # fmt: skip
 

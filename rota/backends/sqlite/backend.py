@@ -24,9 +24,10 @@ import orjson
 from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
 from rota.backends.queries import load
-from rota.core import fairness
+from rota.core import dedup, fairness
 from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
+from rota.core.dedup import DuplicateKey, Unique
 from rota.core.errors import (
     DuplicateTask,
     RotaError,
@@ -50,10 +51,10 @@ from rota.core.models import (
     WorkerInfo,
 )
 from rota.core.ordering import claim_key
-from rota.core.states import TaskState
+from rota.core.states import WAITING_STATES, TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -105,6 +106,10 @@ UPGRADES: dict[int, list[str]] = {
         "CREATE INDEX tasks_ready ON tasks (priority DESC, place, seq) WHERE state = 'queued'",
         "CREATE TABLE fairness (queue TEXT NOT NULL, key TEXT NOT NULL, pass REAL NOT NULL,"
         " PRIMARY KEY (queue, key)) WITHOUT ROWID",
+    ],
+    10: [
+        "CREATE TABLE uniques (key TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
+        " while_running INTEGER NOT NULL, held_until INTEGER) WITHOUT ROWID",
     ],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
@@ -193,8 +198,11 @@ class SQLiteBackend:
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._pending_inserts: list[
-            tuple[list[Task], Job | None, asyncio.Future[list[Inserted]]]
-        ] = []
+            tuple[
+                list[Task], Job | None, Sequence[Unique | None] | None,
+                asyncio.Future[list[Inserted]],
+            ]
+        ] = []  # fmt: skip
         self._insert_lock = asyncio.Lock()
         self._writers: set[asyncio.Task[None]] = set()
 
@@ -299,7 +307,10 @@ class SQLiteBackend:
     # -- tasks -------------------------------------------------------------------------
 
     async def task_insert_many(
-        self, tasks: Iterable[Task], job: Job | None = None
+        self,
+        tasks: Iterable[Task],
+        job: Job | None = None,
+        uniques: Sequence[Unique | None] | None = None,
     ) -> list[Inserted]:
         """Group commit: inserts that arrive while one is being written share the next commit.
 
@@ -308,7 +319,7 @@ class SQLiteBackend:
         savepoint per batch): one caller's bad input never fails another caller's insert.
         """
         done: asyncio.Future[list[Inserted]] = asyncio.get_running_loop().create_future()
-        self._pending_inserts.append((list(tasks), job, done))
+        self._pending_inserts.append((list(tasks), job, uniques or None, done))
         if len(self._pending_inserts) == 1:
             writer = asyncio.get_running_loop().create_task(self._write_pending_inserts())
             self._writers.add(writer)
@@ -321,13 +332,14 @@ class SQLiteBackend:
             if not batches:
                 return
             try:
-                results = await self._run(self._insert_batches, [(t, j) for t, j, _ in batches])
+                pending = [(t, j, u) for t, j, u, _ in batches]
+                results = await self._run(self._insert_batches, pending)
             except Exception as exc:  # the store failed: every waiting caller hears it
-                for _, _, done in batches:
+                for *_, done in batches:
                     if not done.done():
                         done.set_exception(exc)
                 return
-            for (_, _, done), result in zip(batches, results, strict=True):
+            for (*_, done), result in zip(batches, results, strict=True):
                 if done.done():
                     continue
                 if isinstance(result, BaseException):
@@ -336,14 +348,20 @@ class SQLiteBackend:
                     done.set_result(result)
 
     def _insert_batches(
-        self, batches: list[tuple[list[Task], Job | None]]
+        self, batches: list[tuple[list[Task], Job | None, Sequence[Unique | None] | None]]
     ) -> list[list[Inserted] | RotaError]:
         with self._write() as db:
             results: list[list[Inserted] | RotaError] = []
-            for tasks, job in batches:
+            for tasks, job, uniques in batches:
                 db.execute("SAVEPOINT batch")
                 try:
-                    results.append(self._insert_many(tasks, job))
+                    if uniques:
+                        results.append(self._insert_unique(tasks, job, uniques))
+                    else:
+                        results.append(self._insert_many(tasks, job))
+                except (DuplicateKey, ValidationError) as exc:  # a rejected key: nothing stored
+                    db.execute("ROLLBACK TO batch")
+                    results.append(exc)
                 except sqlite3.IntegrityError:
                     db.execute("ROLLBACK TO batch")
                     results.append(self._duplicate(tasks, job))
@@ -393,6 +411,66 @@ class SQLiteBackend:
             ],
         )
         return [Inserted(t) for t in stored]
+
+    def _insert_unique(
+        self, tasks: list[Task], job: Job | None, uniques: Sequence[Unique | None]
+    ) -> list[Inserted]:
+        """A batch whose tasks hold unique keys (rota.core.dedup), inside the caller's
+        transaction: the stored holders are read, the plan made, then applied."""
+        db = self._db
+        keys = orjson.dumps([u.key for u in uniques if u is not None]).decode()
+        stored = {
+            row[0]: dedup.Held(None if row[4] is None else _task(row[4:]), bool(row[2]),
+                               _opt_time(row[3]))
+            for row in db.execute(Q["get_uniques"], (keys,))
+        }  # fmt: skip
+        now = tasks[0].created_at
+        steps = dedup.plan(tasks, uniques, stored, now)
+        fresh = [t for t, step in zip(tasks, steps, strict=True)
+                 if step.holder is None or step.action == "replace"]  # fmt: skip
+        made = iter(self._insert_many(fresh, job))
+        out = []
+        for task, step, unique in zip(tasks, steps, uniques, strict=True):
+            holder = step.holder
+            if holder is not None and step.action != "replace":
+                out.append(Inserted(self._keep(step, holder, task), existing=True))
+                continue
+            inserted = next(made)
+            if holder is not None and holder.state in WAITING_STATES:
+                self._changed(Q["cancel"], (to_us(now), holder.id, holder.state.value),
+                              "canceled", holder, now, f"replaced by {task.id}")  # fmt: skip
+            if unique is not None:
+                until = None if unique.until is None else to_us(unique.until)
+                db.execute(Q["put_unique"], (unique.key, task.id, unique.while_running, until))
+            out.append(inserted)
+        return out
+
+    def _keep(self, step: dedup.Step, holder: Task, task: Task) -> Task:
+        """The holder an insert answers with, changed as its step says."""
+        now = task.created_at
+        if step.action == "update_payload":
+            payload = orjson.dumps(task.payload).decode()
+            return self._changed(Q["set_payload"], (payload, holder.id, holder.state.value),
+                                 "payload_updated", holder, now, None)  # fmt: skip
+        if step.action == "raise_priority" and task.priority > holder.priority:
+            raise_args = (task.priority, None, None, holder.id, holder.state.value)
+            message = f"priority {task.priority}"
+            return self._changed(Q["set_priority"], raise_args, "priority_changed", holder, now,
+                                 message)  # fmt: skip
+        return holder
+
+    def _changed(
+        self, query: str, args: tuple[Any, ...], kind: str, before: Task, now: datetime,
+        message: str | None,
+    ) -> Task:  # fmt: skip
+        """A guarded change of a task the caller's transaction read, and its event."""
+        row = self._db.execute(query, args).fetchone()
+        if row is None:  # not possible inside the transaction that read it
+            raise StoreError(f"task {before.id!r} changed during the insert")
+        task = _task(row)
+        event = (task.id, to_us(now), kind, before.state.value, task.state.value, task.worker_id)
+        self._events(self._db, [(*event, message, None)])
+        return task
 
     def _duplicate(self, tasks: list[Task], job: Job | None) -> DuplicateTask:
         """Name the id that broke a batch (called after its rows were rolled back)."""

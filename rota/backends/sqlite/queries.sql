@@ -82,6 +82,21 @@ UPDATE tasks SET cancel_requested = 1
 WHERE id = ? AND state = 'running' AND lease_token = ?
 RETURNING TASK_COLUMNS;
 
+-- name: get_uniques
+-- Stored unique keys and their holders (no task row when the holder is gone).
+SELECT key, task_id, while_running, held_until, TASK_COLUMNS
+FROM uniques LEFT JOIN tasks ON tasks.id = uniques.task_id
+WHERE key IN (SELECT value FROM json_each(?));
+
+-- name: put_unique
+INSERT INTO uniques (key, task_id, while_running, held_until) VALUES (?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id,
+    while_running = excluded.while_running, held_until = excluded.held_until;
+
+-- name: set_payload
+UPDATE tasks SET payload = ? WHERE id = ? AND state = ?
+RETURNING TASK_COLUMNS;
+
 -- name: set_priority
 UPDATE tasks SET priority = ?, seq = coalesce(?, seq), place = coalesce(?, place)
 WHERE id = ? AND state = ?

@@ -129,3 +129,11 @@ CREATE TABLE IF NOT EXISTS fairness (
     pass  REAL NOT NULL,
     PRIMARY KEY (queue, key)
 ) WITHOUT ROWID;
+
+-- Unique keys (rota.core.dedup): the task that holds each, and how it holds it.
+CREATE TABLE IF NOT EXISTS uniques (
+    key           TEXT PRIMARY KEY,  -- queue, tenant and the caller's key
+    task_id       TEXT NOT NULL,
+    while_running INTEGER NOT NULL,
+    held_until    INTEGER            -- held at least until then, in any state
+) WITHOUT ROWID;
