@@ -72,6 +72,7 @@ def task_json(
         "retry": task.retry,
         "expires_at": _time(task.expires_at),
         "progress": task.progress,
+        "requires": list(task.requires),
         "schedule_id": None,
         "scheduled_for": None,
     }

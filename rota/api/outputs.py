@@ -55,6 +55,7 @@ class TaskOut(Out):
     retry: dict[str, Any] | None
     expires_at: str | None
     progress: Any
+    requires: list[str] = Field(description="capabilities a worker needs to claim it")
     schedule_id: str | None = Field(description="the schedule that made it")
     scheduled_for: str | None = Field(description="the occurrence it was made for")
     position: PositionOut | None = Field(None, description="GET /tasks/{id} while queued")
@@ -189,6 +190,10 @@ class QueueSettingsOut(Out):
     name: str
     paused: bool
     waiting: int = Field(description="queued and scheduled tasks (the caller's tenant's)")
+    unroutable: int | None = Field(
+        description="waiting tasks that require capabilities no live worker of the queue has "
+        "(null for a token bound to a tenant)"
+    )
     max_size: int | None
     fairness: str
     weights: dict[str, int]
@@ -203,6 +208,9 @@ class StatsOut(Out):
     total: int
     states: dict[str, int]
     queues: int
+    unroutable: int | None = Field(
+        description="waiting tasks no live worker can run (null for a token bound to a tenant)"
+    )
 
 
 class TokenOut(Out):

@@ -276,6 +276,11 @@ class TaskIn(Body):
         json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_UNIQUE_FOR},
     )
     unique_while_running: bool = Field(False, description="the key stays held while it runs")
+    requires: list[Name] | None = Field(
+        None,
+        max_length=limits.MAX_CAPABILITIES,
+        description="capabilities a worker needs to run it (rota worker --capability)",
+    )
     retry: Annotated[dict[str, Any] | None, WithJsonSchema(RETRY_SCHEMA)] = Field(
         None,
         description='e.g. {"backoff": "exponential", "delay": 1, "max_delay": 300, '
@@ -323,6 +328,7 @@ class TaskIn(Body):
             expires_in=self.expires_in,
             fairness_key=self.fairness_key,
             unique=self._unique(),
+            requires=self.requires,
         )
 
     def _unique(self) -> UniqueSpec | None:
@@ -467,6 +473,12 @@ class ReportIn(Body):
 
 class ClaimIn(Body):
     queues: list[Name] | None = Field(None, max_length=100, description="null: every queue")
+    capabilities: list[Name] = Field(
+        default_factory=list,
+        max_length=limits.MAX_CAPABILITIES,
+        description="what this worker can run: it gets only tasks whose requires are among "
+        "them (none: only tasks that require nothing)",
+    )
     max: int = Field(1, ge=1, le=limits.MAX_CLAIM)
     wait: float = Field(0.0, ge=0, le=limits.MAX_WAIT_SECONDS, description="long-poll seconds")
     completions: list[CompletionIn] = Field(

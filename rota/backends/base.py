@@ -115,6 +115,7 @@ class Backend(Protocol):
         """Lease up to ``request.limit`` ready tasks in contract order; never one task to
         two callers.
 
+        Only tasks whose ``requires`` are among ``request.capabilities`` (routing).
         Ready means ``queued``, or ``scheduled`` with ``run_at <= now`` (promoted on the
         way), not past ``expires_at``, and not of a tenant in ``request.skip_tenants``.
         Each claimed task gets ``attempt + 1``, a new, larger ``lease_token``,
@@ -220,6 +221,10 @@ class Backend(Protocol):
 
     async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         """Tasks by queue, state and priority; only ``tenant``'s when given."""
+        ...
+
+    async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
+        """Waiting tasks that require capabilities, by queue and ``requires``."""
         ...
 
     async def task_count_waiting(self, queue: str) -> int:

@@ -187,8 +187,12 @@ class MemoryBackend:
         rows.sort(key=lambda t: t.seq, reverse=True)
         return rows[:limit]
 
-    def _ready(self, task: Task, queues: Sequence[str] | None, now: datetime) -> bool:
+    def _ready(
+        self, task: Task, queues: Sequence[str] | None, now: datetime, can: frozenset[str]
+    ) -> bool:
         if queues is not None and task.queue not in queues:
+            return False
+        if task.requires and not can.issuperset(task.requires):
             return False
         if task.expires_at is not None and task.expires_at <= now:
             return False
@@ -196,12 +200,12 @@ class MemoryBackend:
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         now, queues = request.now, request.queues
-        skip = set(request.skip_tenants)
+        skip, can = set(request.skip_tenants), frozenset(request.capabilities)
         ready = sorted(
             (
                 t
                 for t in self._tasks.values()
-                if self._ready(t, queues, now) and (t.tenant is None or t.tenant not in skip)
+                if self._ready(t, queues, now, can) and (t.tenant is None or t.tenant not in skip)
             ),
             key=claim_key,
         )
@@ -414,6 +418,13 @@ class MemoryBackend:
                 continue
             counts[(t.queue, t.state, t.priority)] += 1
         return [QueueCount(q, s, p, n) for (q, s, p), n in sorted(counts.items())]
+
+    async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
+        counts: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
+        for t in self._tasks.values():
+            if t.requires and t.state in WAITING_STATES:
+                counts[(t.queue, t.requires)] += 1
+        return [(q, r, n) for (q, r), n in sorted(counts.items())]
 
     async def task_count_waiting(self, queue: str) -> int:
         tasks = self._tasks.values()

@@ -84,6 +84,10 @@ def worker(
     token: Token = None,
     concurrency: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     queue: Annotated[list[str] | None, typer.Option(help="repeatable; default: all")] = None,
+    capability: Annotated[
+        list[str] | None,
+        typer.Option(help="what this worker can run (repeatable): tasks that require it"),
+    ] = None,
     app_: Annotated[
         list[str] | None, typer.Option("--app", help="module:attr of a rota Registry")
     ] = None,
@@ -113,6 +117,7 @@ def worker(
     options = WorkerOptions(
         concurrency=concurrency,
         queues=tuple(queue) if queue else None,
+        capabilities=tuple(sorted(set(capability or ()))),
         claim_wait=claim_wait,
         heartbeat_interval=heartbeat_interval,
         grace=grace,

@@ -50,6 +50,7 @@ def task_body(
     on_conflict: str | None = None,
     unique_for: float | None = None,
     unique_while_running: bool | None = None,
+    requires: list[str] | None = None,
 ) -> dict[str, Any]:
     """One task as the API expects it; only the fields you set are sent."""
     body: dict[str, Any] = {"kind": kind, "payload": payload or {}}
@@ -71,6 +72,7 @@ def task_body(
         "on_conflict": on_conflict,
         "unique_for": unique_for,
         "unique_while_running": unique_while_running,
+        "requires": requires,
     }
     body.update({k: v for k, v in options.items() if v is not None})
     return body
@@ -282,11 +284,14 @@ class AsyncClient:
         wait: float = 0.0,
         completions: builtins.list[dict[str, Any]] | None = None,
         failures: builtins.list[dict[str, Any]] | None = None,
+        capabilities: builtins.list[str] | None = None,
     ) -> builtins.list[Task]:
-        """Lease up to ``max`` tasks. Results to report may ride along (items as for
-        :meth:`report`); their per-item answers are not returned: use :meth:`report` when
-        you need them."""
+        """Lease up to ``max`` tasks (only those whose ``requires`` are among
+        ``capabilities``). Results to report may ride along (items as for :meth:`report`);
+        their per-item answers are not returned: use :meth:`report` when you need them."""
         body: dict[str, Any] = {"queues": queues, "max": max, "wait": wait}
+        if capabilities:
+            body["capabilities"] = capabilities
         if completions:
             body["completions"] = completions
         if failures:

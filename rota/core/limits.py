@@ -19,3 +19,4 @@ MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 MAX_DELAY_SECONDS = 52 * MAX_TIMEOUT_SECONDS  # delay, expires_in: about a year
 MAX_LIST_LIMIT = 1000
 MAX_TOKEN = 2**53 - 1  # lease tokens and cursors: exact in a double (JavaScript, Lua)
+MAX_CAPABILITIES = 32  # a task's requires, a worker's capabilities

@@ -52,6 +52,8 @@ class Task(NamedTuple):
     #: the place in line among its priority (:mod:`rota.core.fairness`): its ``seq``
     #: unless its queue has fairness on; 0 until stored
     place: float = 0.0
+    #: the capabilities a worker needs to claim it, sorted (empty: any worker)
+    requires: tuple[str, ...] = ()
 
     def evolve(self, **changes: Any) -> Task:
         return self._replace(**changes)
@@ -76,6 +78,7 @@ def new_task(
     retry: JSONObject | None,
     expires_at: datetime | None,
     place: float = 0.0,
+    requires: tuple[str, ...] = (),
 ) -> Task:
     """A task as enqueued (never run, no seq yet): ``Task(...)`` with every other field at
     its default, three times faster (a batch builds a thousand)."""
@@ -83,7 +86,7 @@ def new_task(
         Task,
         (id, queue, kind, payload, priority, state, run_at, created_at, 0, max_attempts,
          timeout, tenant, job_id, 0, None, None, None, 0, None, False, None, None, retry,
-         expires_at, None, place),
+         expires_at, None, place, requires),
     )  # fmt: skip
 
 
@@ -210,6 +213,9 @@ class ClaimRequest:
     salt: int = 0
     #: tenants whose tasks this claim leaves waiting (their scheduling is disabled)
     skip_tenants: tuple[str, ...] = ()
+    #: what the claiming worker can run: it gets only tasks whose ``requires`` are among
+    #: them (a worker with none gets only tasks that require nothing)
+    capabilities: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:

@@ -64,6 +64,7 @@ from rota.service.validation import (
     check_filter,
     check_json,
     check_name,
+    check_requires,
     run_time,
 )
 from rota.service.waiting import Waiting
@@ -261,14 +262,17 @@ class Service:
         queues: Sequence[str] | None = None,
         limit: int = 1,
         wait: float = 0.0,
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
-        """Lease up to ``limit`` tasks; with ``wait`` > 0, long-poll until one is ready."""
+        """Lease up to ``limit`` tasks; with ``wait`` > 0, long-poll until one is ready.
+        Only tasks whose ``requires`` are among ``capabilities`` (routing)."""
         check_name(worker_id, "worker id")
         if not 1 <= limit <= limits.MAX_CLAIM:
             raise ValidationError(f"max must be 1..{limits.MAX_CLAIM}")
         if not 0 <= wait <= limits.MAX_WAIT_SECONDS:
             raise ValidationError(f"wait must be 0..{limits.MAX_WAIT_SECONDS} seconds")
         qs = None if not queues else tuple(check_name(q, "queue") for q in queues)
+        can = check_requires(tuple(capabilities)) if capabilities else ()
         await self._saw(worker_id)
         deadline = time.monotonic() + wait
         while True:
@@ -280,6 +284,7 @@ class Service:
                 request = ClaimRequest(
                     worker_id, limit, now, self._lease_until(now), open_queues,
                     salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
+                    capabilities=can,
                 )  # fmt: skip
                 tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()
@@ -632,6 +637,20 @@ class Service:
         await self.backend.worker_upsert(info)
         self._seen[info.id] = now
         return info
+
+    async def unroutable(self) -> dict[str, int]:
+        """Waiting tasks no live worker can run (it lacks a capability they require, or
+        serves other queues), by queue."""
+        cutoff = self.clock.now() - timedelta(seconds=self.settings.worker_silence)
+        live = [w for w in await self.backend.worker_list() if w.last_seen_at >= cutoff]
+        stuck: dict[str, int] = {}
+        for queue, requires, count in await self.backend.task_count_requiring():
+            if not any(
+                (w.queues is None or queue in w.queues) and set(requires) <= set(w.capabilities)
+                for w in live
+            ):
+                stuck[queue] = stuck.get(queue, 0) + count
+        return stuck
 
     async def workers(self) -> list[tuple[WorkerInfo, list[Task]]]:
         """Workers heard from within ``worker_silence``, each with the tasks it runs."""

@@ -59,6 +59,8 @@ class TaskSpec(NamedTuple):
     #: the key fairness shares a queue by (default: the tenant)
     fairness_key: str | None = None
     unique: UniqueSpec | None = None
+    #: capabilities a worker needs to run it
+    requires: tuple[str, ...] | list[str] | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -121,7 +123,7 @@ def build_task(
     # Written for speed: it runs once per task of every batch (one unpack of the spec,
     # the task built as a plain tuple in field order).
     (kind, payload, queue, priority, task_id, run_at, delay, max_attempts, timeout, tenant,
-     retry, expires_at, expires_in, fairness_key, _) = spec  # fmt: skip
+     retry, expires_at, expires_in, fairness_key, _, requires) = spec  # fmt: skip
     if payload is None:
         payload = {}
     elif not isinstance(payload, dict):
@@ -166,7 +168,16 @@ def build_task(
         None if job is None else job.id,
         None if retry is None else RetryPolicy.from_json(retry).to_json(),
         expires_at,
+        0.0,
+        () if not requires else check_requires(requires),
     )
+
+
+def check_requires(requires: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A task's capabilities, checked as names, each once, sorted (a store compares sets)."""
+    if len(requires) > limits.MAX_CAPABILITIES:
+        raise ValidationError(f"requires: at most {limits.MAX_CAPABILITIES} capabilities")
+    return tuple(sorted({check_name(c, "capability") for c in requires}))
 
 
 def run_time(run_at: datetime | None, delay: float | None, now: datetime) -> datetime:

@@ -47,6 +47,9 @@ class WorkerOptions:
     concurrency: int = 10
     queues: tuple[str, ...] | None = None
     claim_wait: float = 2.0
+    #: what this worker can run (``rota worker --capability``): tasks that require more are
+    #: left to other workers
+    capabilities: tuple[str, ...] = ()
     heartbeat_interval: float = 10.0
     grace: float = 30.0
     #: after a cancel request, how long a handler may take to stop by itself
@@ -131,7 +134,7 @@ class Worker:
             name=self.name,
             host=socket.gethostname(),
             queues=self.options.queues,
-            capabilities=(),
+            capabilities=self.options.capabilities,
             concurrency=self.options.concurrency,
             version=__version__,
             started_at=epoch,
@@ -183,7 +186,13 @@ class Worker:
                 done, failed = self._take_results()
             try:
                 tasks = await self.source.claim(
-                    self.id, self.options.queues, free, self.options.claim_wait, done, failed
+                    self.id,
+                    self.options.queues,
+                    free,
+                    self.options.claim_wait,
+                    done,
+                    failed,
+                    self.options.capabilities,
                 )
                 failures = 0
             except BaseException as exc:

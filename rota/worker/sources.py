@@ -27,9 +27,10 @@ class Source(Protocol):
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
-        """Lease up to ``limit`` tasks, reporting ``completions`` and ``failures`` on the
-        way (one request instead of two)."""
+        """Lease up to ``limit`` tasks that ``capabilities`` cover, reporting
+        ``completions`` and ``failures`` on the way (one request instead of two)."""
         ...
 
     async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
@@ -62,6 +63,7 @@ class HttpSource:
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
         return await self.client.claim(
             worker_id,
@@ -70,6 +72,7 @@ class HttpSource:
             wait=wait,
             completions=_completions(completions),
             failures=_failures(failures),
+            capabilities=list(capabilities),
         )
 
     async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
@@ -115,8 +118,11 @@ class ServiceSource:
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
-        claiming = self.service.claim(worker_id, queues=queues, limit=limit, wait=wait)
+        claiming = self.service.claim(
+            worker_id, queues=queues, limit=limit, wait=wait, capabilities=capabilities
+        )
         if not completions and not failures:
             return await claiming
         reporting = self.service.report(completions, failures, worker_id=worker_id)

@@ -126,7 +126,7 @@ async def test_queues_overview(api: Api) -> None:
 
 async def test_stats(api: Api) -> None:
     empty = (await api.http.get(f"{API}/stats")).json()
-    assert empty == {"total": 0, "states": {}, "queues": 0}
+    assert empty == {"total": 0, "states": {}, "queues": 0, "unroutable": 0}
     await api.submit(queue="a")
     await api.submit(queue="a")
     await api.submit(queue="b", delay=50)

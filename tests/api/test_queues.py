@@ -20,7 +20,8 @@ async def test_a_queue_nobody_set_up_reads_as_the_defaults(api: Api) -> None:
     got = await api.http.get(URL)
     assert got.status_code == 200, got.text
     assert got.json() == {
-        "name": "scan", "paused": False, "waiting": 0, "max_size": None, "fairness": "off",
+        "name": "scan", "paused": False, "waiting": 0, "unroutable": 0, "max_size": None,
+        "fairness": "off",
         "weights": {}, "aging": None, "on_conflict": "reject", "max_attempts": None,
         "timeout": None, "retention": None,
     }  # fmt: skip

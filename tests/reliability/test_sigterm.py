@@ -185,6 +185,7 @@ class _SlowServer:
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
         if completions or failures:
             await self.report(worker_id, completions, failures)
@@ -260,6 +261,7 @@ class _PollingServer(_SlowServer):
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
         if not self.given:
             return await super().claim(worker_id, queues, limit, wait)

@@ -281,9 +281,12 @@ class _CountingSource(ServiceSource):
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
         self.on_claims += len(completions) + len(failures)
-        return await super().claim(worker_id, queues, limit, wait, completions, failures)
+        return await super().claim(
+            worker_id, queues, limit, wait, completions, failures, capabilities
+        )
 
     async def report(self, worker_id: str, completions: Any, failures: Any) -> None:
         self.in_reports += len(completions) + len(failures)
@@ -331,6 +334,7 @@ class _SlowReports(ServiceSource):
         wait: float,
         completions: Sequence[Completion] = (),
         failures: Sequence[Failure] = (),
+        capabilities: Sequence[str] = (),
     ) -> list[Task]:
         self.peak = max(self.peak, self.claimed - self.handed + limit)
         tasks = await super().claim(worker_id, queues, limit, wait, completions, failures)

@@ -45,7 +45,11 @@ async def stats(scope: Scoped) -> Response:
     for row in await scope.counts():
         states[row.state.value] += row.count
         names.add(row.queue)
-    return FastJSON({"total": sum(states.values()), "states": states, "queues": len(names)})
+    stuck = None
+    if scope.tenant is None:  # counted over every tenant
+        stuck = sum((await scope.service.unroutable()).values())
+    return FastJSON({"total": sum(states.values()), "states": states, "queues": len(names),
+                     "unroutable": stuck})  # fmt: skip
 
 
 @router.get(

@@ -80,7 +80,10 @@ async def queue_json(scope: Scope, name: str) -> dict[str, Any]:
     paused = name in await service.controls.pauses()
     counts = await scope.counts()
     waiting = sum(c.count for c in counts if c.queue == name and c.state in WAITING_STATES)
-    return {"name": name, "paused": paused, "waiting": waiting, **settings.to_json()}
+    # counted over every tenant: a token bound to one does not see it
+    stuck = None if scope.tenant is not None else (await service.unroutable()).get(name, 0)
+    return {"name": name, "paused": paused, "waiting": waiting, "unroutable": stuck,
+            **settings.to_json()}  # fmt: skip
 
 
 @router.get(

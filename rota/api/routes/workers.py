@@ -76,7 +76,13 @@ async def claim(worker_id: NamePath, body: ClaimIn, service: Svc) -> Response:
     Results may ride along (``completions``, ``failures``, as in ``/report``): they are
     applied while the claim runs, and the answer carries their ``results``.
     """
-    claiming = service.claim(worker_id, queues=body.queues, limit=body.max, wait=body.wait)
+    claiming = service.claim(
+        worker_id,
+        queues=body.queues,
+        limit=body.max,
+        wait=body.wait,
+        capabilities=body.capabilities,
+    )
     results = None
     if body.completions or body.failures:
         reporting = service.report(

@@ -62,7 +62,8 @@ _state_of = operator.attrgetter("state")  # of a Task or a Finish
 _SEQ = _FIELDS.index("seq")
 _PRIORITY = _FIELDS.index("priority")
 _PLACE = _FIELDS.index("place")
-assert len(_FIELDS) - 1 == _PLACE, "place is the last field"
+_REQUIRES = _FIELDS.index("requires")
+assert _REQUIRES == len(_FIELDS) - 1 == _PLACE + 1, "place and requires end a task"
 COPY_FROM = 50  # batches this large go in by COPY
 COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 # Claims skip promoting scheduled tasks until the earliest is due, as long as every write
@@ -80,7 +81,9 @@ _TEXT = {state: state.value for state in TaskState}  # and beats .value
 def _task(row: tuple[Any, ...]) -> Task:
     # Tuples joined with + rather than unpacked into a new one: twice as fast, and it runs
     # once per claimed or listed row.
-    return tuple.__new__(Task, row[:_STATE] + (_STATES[row[_STATE]],) + row[_STATE + 1 :])  # noqa: RUF005
+    needs = row[_REQUIRES]
+    head = row[:_STATE] + (_STATES[row[_STATE]],) + row[_STATE + 1 : _REQUIRES]  # noqa: RUF005
+    return tuple.__new__(Task, head + (() if needs is None else tuple(needs),))  # noqa: RUF005
 
 
 def _any_scheduled(items: Iterable[Task] | Iterable[Finish]) -> bool:
@@ -97,17 +100,28 @@ def _with_seq(task: Task, seq: int) -> Task:
     """``task.evolve(seq=seq)``, and its seq as its place unless fairness gave it one;
     several times faster (it runs once per inserted row)."""
     place = task[_PLACE] or float(seq)
-    return tuple.__new__(Task, task[:_SEQ] + (seq,) + task[_SEQ + 1 : _PLACE] + (place,))  # noqa: RUF005
+    return tuple.__new__(
+        Task, (*task[:_SEQ], seq, *task[_SEQ + 1 : _PLACE], place, task[_REQUIRES])
+    )
 
 
 _SKIP_TENANTS = "AND (tenant IS NULL OR tenant <> ALL(%(skip)s::text[]))"
+_NO_NEEDS = "AND requires IS NULL"
+_NEEDS_MET = "AND (requires IS NULL OR requires <@ %(caps)s::text[])"
 
 
 @functools.lru_cache(maxsize=256)
-def _claim_query(name: str, limit: int, skip_tenants: bool = False) -> str:
-    """The claim with its limit and tenant filter written in (see claim_any in queries.sql)."""
+def _claim_query(name: str, limit: int, skip_tenants: bool = False, capable: bool = False) -> str:
+    """The claim with its limit, tenant and capability filters written in (see claim_any in
+    queries.sql)."""
     text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
-    return text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
+    text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
+    return text.replace("CAN_RUN", _NEEDS_MET if capable else _NO_NEEDS)
+
+
+def _array(values: tuple[str, ...]) -> str | None:
+    """A text[] element of an array of arrays, as the array literal (unnest keeps it whole)."""
+    return "{" + ",".join(values) + "}" if values else None
 
 
 def _json(value: Any) -> str | None:
@@ -422,6 +436,7 @@ class PostgresBackend:
             "retry": _json(task.retry),
             "expires_at": task.expires_at,
             "place": task.place or None,
+            "requires": list(task.requires) or None,
         }
 
     async def _insert_statement(self, tasks: Sequence[Task]) -> list[Task]:
@@ -441,6 +456,7 @@ class PostgresBackend:
             "retries": [_json(t.retry) for t in tasks],
             "expires": [t.expires_at for t in tasks],
             "places": [t.place or None for t in tasks],
+            "requires": [_array(t.requires) for t in tasks],
         }
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()
@@ -523,8 +539,9 @@ class PostgresBackend:
             # Claims do not wait for the WAL flush unless asked to (see CLAIM_PICKED).
             "claim_commit": None if self.url.durable_claims else "off",
             "skip": list(request.skip_tenants),
+            "caps": list(request.capabilities),
         }
-        skip = bool(request.skip_tenants)
+        skip, capable = bool(request.skip_tenants), bool(request.capabilities)
         if queues is None:
             # Claims across every queue take claim_any's single statement, unless the last
             # one found several queues with ready rows: then straight to the merge.
@@ -534,7 +551,7 @@ class PostgresBackend:
             name = "claim_queue"
         else:
             name = "claim_queues"
-        query = _claim_query(name, limit, skip)
+        query = _claim_query(name, limit, skip, capable)
         # Rows come back in binary: no timestamps or numbers to parse from text (drain +5%
         # against text, 6 of 6 paired rounds); the Python values are the same.
         async with self._conn() as conn:
@@ -555,7 +572,7 @@ class PostgresBackend:
             rows = await cur.fetchall()
             if name == "claim_any" and not rows:
                 # Several queues have ready rows (or none has): merge their heads.
-                query = _claim_query("claim_merge", limit, skip)
+                query = _claim_query("claim_merge", limit, skip, capable)
                 rows = await (await conn.execute(query, params, binary=True)).fetchall()
                 name = "claim_merge"
             if name in ("claim_merge", "claim_queues"):
@@ -750,6 +767,11 @@ class PostgresBackend:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["count"], {"tenant": tenant})).fetchall()
         return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
+    async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["count_requiring"])).fetchall()
+        return [(q, tuple(r), n) for q, r, n in rows]
 
     async def task_count_waiting(self, queue: str) -> int:
         async with self._conn() as conn:

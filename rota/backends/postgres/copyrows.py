@@ -54,7 +54,7 @@ class RowWriter:
         # Written for speed: it runs once per row.
         (tid, queue, kind, payload, priority, state, run_at, created_at, _, max_attempts,
          timeout, tenant, job_id, _, _, _, _, _, _, _, _, _, retry, expires_at,
-         _, place) = task  # fmt: skip
+         _, place, requires) = task  # fmt: skip
         # retry as its JSON: equal dicts can still differ as JSON (1 == 1.0 == True)
         shared = (queue, kind, state, max_attempts, timeout, tenant, job_id, run_at,
                   created_at, retry if retry is None else orjson.dumps(retry),
@@ -66,7 +66,11 @@ class RowWriter:
             tid = tid.translate(_ESCAPES)
         payload_text = _json(payload) if payload else "{}"
         place_text = repr(float(place)) if place else f"{seq}"
-        return f"{tid}\t{seq}\t{payload_text}\t{priority:d}\t{place_text}\t{self._shared_text}"
+        needs = "{" + ",".join(requires) + "}" if requires else NULL  # checked names: no quoting
+        return (
+            f"{tid}\t{seq}\t{payload_text}\t{priority:d}\t{place_text}\t{self._shared_text}"
+            f"\t{needs}\n"
+        )
 
 
 def _shared_text(
@@ -90,7 +94,7 @@ def _shared_text(
         NULL if retry is None else _escape_json(retry.decode()),
         _time(expires_at),
     )  # fmt: skip
-    return "\t".join(columns) + "\n"
+    return "\t".join(columns)
 
 
 def _time(value: datetime | None) -> str:

@@ -15,16 +15,17 @@ WITH block AS (
         %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
         %(timeouts)s::float8[], %(tenants)s::text[], %(job_ids)s::text[],
         %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[], %(retries)s::text[],
-        %(expires)s::timestamptz[], %(places)s::float8[]
+        %(expires)s::timestamptz[], %(places)s::float8[], %(requires)s::text[]
     ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
-                          tenant, job_id, run_at, created_at, retry, expires_at, place, n)
+                          tenant, job_id, run_at, created_at, retry, expires_at, place,
+                          requires, n)
 )
 INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                         max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place)
+                        expires_at, place, requires)
 SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
        max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at,
-       coalesce(place, block.first + n - 1)
+       coalesce(place, block.first + n - 1), requires::text[]
 FROM input, block ORDER BY n
 RETURNING id, seq;
 
@@ -34,11 +35,11 @@ RETURNING id, seq;
 WITH s AS (SELECT nextval('rota_task_seq') AS seq)
 INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                         max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place)
+                        expires_at, place, requires)
 SELECT %(id)s, s.seq, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
        %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
        %(created_at)s, %(retry)s::jsonb, %(expires_at)s,
-       coalesce(%(place)s::float8, s.seq)
+       coalesce(%(place)s::float8, s.seq), %(requires)s::text[]
 FROM s
 RETURNING seq, place;
 
@@ -49,7 +50,8 @@ SELECT nextval('rota_task_seq');
 -- name: copy_tasks
 -- Text format on purpose, and the columns a batch shares last: see copyrows.py.
 COPY rota_tasks (id, seq, payload, priority, place, queue, kind, state, enqueued_state,
-                 max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at)
+                 max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at,
+                 requires)
 FROM STDIN;
 
 -- name: insert_job
@@ -166,7 +168,8 @@ SELECT h FROM (
 -- than a sort in SQL, which first materializes every returned row).
 -- TENANT_OPEN (in every claim) is written in the same way: nothing, or, while some
 -- tenant's scheduling is disabled, a filter that steps over that tenant's rows on the
--- walks down the claim index.
+-- walks down the claim index. CAN_RUN likewise: the rows whose requires the worker's
+-- capabilities cover (none: the rows that require nothing).
 WITH last AS MATERIALIZED (
     SELECT hashtextextended(queue, 0) AS h FROM rota_tasks
     WHERE state = 'queued'
@@ -177,7 +180,7 @@ WITH last AS MATERIALIZED (
            WHERE state = 'queued' AND hashtextextended(queue, 0) < (SELECT h FROM last)
            LAST_FIRST) IS NULL
       AND state = 'queued' AND hashtextextended(queue, 0) = (SELECT h FROM last)
-      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
+      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
     ORDER BY priority DESC, place, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
@@ -200,7 +203,7 @@ top AS MATERIALIZED (
         SELECT q.h, q.name, priority, place, seq FROM rota_tasks
         WHERE state = 'queued' AND hashtextextended(queue, 0) = q.h
           AND (q.name IS NULL OR queue = q.name)
-          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
+          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
         ORDER BY priority DESC, place, seq
         LIMIT CLAIM_LIMIT
     ) AS x
@@ -216,7 +219,7 @@ top AS MATERIALIZED (
         WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
           AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority > bound.priority
-          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
+          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
         ORDER BY priority DESC, place, seq
         FOR UPDATE SKIP LOCKED
     ) AS above
@@ -226,7 +229,7 @@ top AS MATERIALIZED (
         WHERE state = 'queued' AND hashtextextended(queue, 0) = chosen.h
           AND (chosen.name IS NULL OR queue = chosen.name)
           AND priority = bound.priority AND (place, seq) <= (bound.place, bound.seq)
-          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
+          AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
         ORDER BY place, seq
         FOR UPDATE SKIP LOCKED
     ) AS level
@@ -257,7 +260,7 @@ WITH picked AS (
     SELECT ctid FROM rota_tasks
     WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
       AND queue = %(queue)s
-      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN
+      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
     ORDER BY priority DESC, place, seq
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
@@ -455,6 +458,11 @@ FROM rota_tasks AS t WHERE t.id = %s AND t.state = 'queued';
 SELECT queue, state, priority, count(*) FROM rota_tasks
 WHERE %(tenant)s::text IS NULL OR tenant = %(tenant)s
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
+
+-- name: count_requiring
+SELECT queue, requires, count(*) FROM rota_tasks
+WHERE requires IS NOT NULL AND state IN ('queued', 'scheduled')
+GROUP BY queue, requires ORDER BY queue, requires;
 
 -- name: count_waiting
 SELECT count(*) FROM rota_tasks WHERE queue = %s AND state IN ('queued', 'scheduled');

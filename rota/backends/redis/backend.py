@@ -117,6 +117,7 @@ SKIP_MAX = 10_000  # expired tasks one claim steps over at most before it gives 
 LIST_BUDGET = 1000  # index entries one listing call reads at most (filters walk pages)
 AUDIT_CAP = 10_000  # audit entries Redis keeps, the newest (docs/security.md)
 _SEQ = Task._fields.index("seq")
+_PLACE = Task._fields.index("place")
 _new = tuple.__new__
 _dumps = orjson.dumps
 
@@ -294,7 +295,8 @@ class RedisBackend:
             if i in holders:
                 out.append(_new(Inserted, (holders[i], True)))
                 continue
-            stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : -1], t[-1] or float(seq)))
+            stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : _PLACE], t[_PLACE] or float(seq),
+                                 *t[_PLACE + 1 :]))  # fmt: skip
             out.append(_new(Inserted, (stored, False)))
             seq += 1
         return out
@@ -339,7 +341,7 @@ class RedisBackend:
         args = (
             to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
             request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
-            request.salt, *request.skip_tenants,
+            request.salt, _dumps(request.capabilities), *request.skip_tenants,
         )  # fmt: skip
         rows = await self._run(self._s.claim, self._k.standard + sources, args)
         return [decode_task(r) for r in rows]
@@ -452,6 +454,15 @@ class RedisBackend:
     async def task_position(self, task_id: str) -> Position | None:
         found = await self._run(self._s.position, [self._k.prefix], [task_id], True)
         return None if found is None else Position(int(found[0]), int(found[1]))
+
+    async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
+        with _translated():
+            raw = await _awaited(self._reader.hgetall(self._k.key("needs")))
+        found = []
+        for field, n in cast(dict[str, str], raw).items():
+            queue, _, needs = field.rpartition("|")
+            found.append((queue, tuple(orjson.loads(needs)), int(n)))
+        return sorted(found)
 
     async def task_count_waiting(self, queue: str) -> int:
         return sum(

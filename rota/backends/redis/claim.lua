@@ -6,7 +6,8 @@
 --   expiring, counts, eseq and, per task, {NAME}:t:<id>, {NAME}:h:<id>, {NAME}:rq:<queue>,
 --   {NAME}:jn:<job>.
 -- ARGV: now, lease_expires_at, worker_id, limit, actor, promote_max, system_actor,
---   skip_max, salt, then the tenants whose tasks stay waiting (scheduling disabled).
+--   skip_max, salt, the worker's capabilities (a JSON list), then the tenants whose tasks
+--   stay waiting (scheduling disabled).
 -- A lease token's high bits count the task's claims and its low 32 bits are the claim's
 -- salt (random, drawn by the service; rota.core.models.next_lease_token): a claim that a crash undid (appendfsync everysec or no)
 -- is followed by one whose token differs from it except with odds of 2^-32, so the worker
@@ -16,13 +17,23 @@
 -- event 'promoted' by system_actor), then picks. A task past its expires_at is skipped
 -- and left queued (the expiry service cancels it); after skip_max of them the claim stops
 -- looking, so a backlog of expired tasks cannot make one script run long. A task of a
--- disabled tenant is stepped over the same way, counted against the same skip_max.
+-- disabled tenant is stepped over the same way, counted against the same skip_max, and so
+-- is a task that requires a capability the worker lacks.
 -- Returns the claimed tasks as field arrays (FIELDS order), best first.
 local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now_n, skip_max, salt = tonumber(now), tonumber(ARGV[8]), tonumber(ARGV[9])
 local CLAIM_UNIT = 4294967296 -- 2^32: one claim in a lease token
+local can = {}
+for _, capability in ipairs(cjson.decode(ARGV[10])) do can[capability] = true end
+local function runnable(row)
+  if not row[REQUIRES] then return true end
+  for _, capability in ipairs(cjson.decode(row[REQUIRES])) do
+    if not can[capability] then return false end
+  end
+  return true
+end
 local skip_tenant = {}
-for i = 10, #ARGV do skip_tenant[ARGV[i]] = true end
+for i = 11, #ARGV do skip_tenant[ARGV[i]] = true end
 
 if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
 
@@ -66,7 +77,7 @@ while #picked < limit and skipped < skip_max do
     zrem(best.key, best_id)
     zrem(K_READY, best_id)
   elseif (row[EXPIRES] and tonumber(row[EXPIRES]) <= now_n)
-      or (row[TENANT] and skip_tenant[row[TENANT]]) then
+      or (row[TENANT] and skip_tenant[row[TENANT]]) or not runnable(row) then
     skipped = skipped + 1
   else
     picked[#picked + 1] = row

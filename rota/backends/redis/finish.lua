@@ -24,7 +24,7 @@ end
 
 -- what the guards, the indexes and the event need
 local read = row_reader({ID, QUEUE, PRIO, STATE, RUN_AT, TIMEOUT, TENANT, JOB, SEQ, WORKER, TOKEN,
-  LEASE, EXPIRES, CANCEL, RESULT, ERROR, FINISHED})
+  LEASE, EXPIRES, CANCEL, RESULT, ERROR, FINISHED, PLACE, REQUIRES})
 
 local applied, woke = {}, false
 for i, f in ipairs(items) do

@@ -11,6 +11,8 @@
 --   8 {NAME}:timed       running tasks that have a timeout, by started_at (zset)
 --   9 {NAME}:expiring    waiting tasks that have an expires_at, by it (zset)
 --  10 {NAME}:counts      task counts by "state|priority|queue" (hash)
+--     ({NAME}:needs, not a KEY: waiting tasks that require capabilities, by
+--     "queue|requires" (hash), kept beside the counts)
 --  11 {NAME}:jobs        job records by job id (hash of JSON)
 --  12..17 {NAME}:st:<state>  tasks of one state by seq (zsets), for the six states
 -- Each script's header says which of them it touches. The wake-up channel is
@@ -35,7 +37,7 @@ local HISTORY_MAX = 1000
 local CHUNK = 4000 -- arguments per unpack: well below Lua's C stack limit
 
 local adds, removes = {}, {}
-local counts, job_counts, tenant_counts = {}, {}, {}
+local counts, job_counts, tenant_counts, need_counts = {}, {}, {}, {}
 local event_seq = nil
 
 local function gather(into, key, a, b)
@@ -62,6 +64,10 @@ local function count(row, delta)
       tenant_counts[tenant] = by_field
     end
     by_field[field] = (by_field[field] or 0) + delta
+  end
+  if row[REQUIRES] and WAITING[row[STATE]] then
+    local need = row[QUEUE] .. '|' .. row[REQUIRES]
+    need_counts[need] = (need_counts[need] or 0) + delta
   end
   local job = row[JOB]
   if job then
@@ -189,7 +195,8 @@ local function flush()
   add_counts(K_COUNTS, counts)
   for job, by_state in pairs(job_counts) do add_counts(P .. 'jn:' .. job, by_state) end
   for tenant, by_field in pairs(tenant_counts) do add_counts(P .. 'tn:' .. tenant, by_field) end
-  counts, job_counts, tenant_counts = {}, {}, {}
+  add_counts(P .. 'needs', need_counts)
+  counts, job_counts, tenant_counts, need_counts = {}, {}, {}, {}
   if event_seq then redis.call('SET', K_EVENT_SEQ, event_seq) end
 end
 

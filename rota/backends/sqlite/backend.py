@@ -54,7 +54,7 @@ from rota.core.ordering import claim_key
 from rota.core.states import WAITING_STATES, TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -111,12 +111,14 @@ UPGRADES: dict[int, list[str]] = {
         "CREATE TABLE uniques (key TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
         " while_running INTEGER NOT NULL, held_until INTEGER) WITHOUT ROWID",
     ],
+    11: ["ALTER TABLE tasks ADD COLUMN requires TEXT"],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
     "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
     "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
-    "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress, place"
+    "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress, place, "
+    "requires"
 )
 _SCHEDULE_COLUMNS = (
     "id, name, definition, enabled, next_run_at, last_run_at, last_task_id, version, "
@@ -129,11 +131,18 @@ Q = load(
      "SCHEDULE_COLUMNS": _SCHEDULE_COLUMNS},
 )  # fmt: skip
 _SKIP_TENANTS = "AND (tenant IS NULL OR tenant NOT IN (SELECT value FROM json_each(:skip)))"
+_NO_NEEDS = "AND requires IS NULL"
+_NEEDS_MET = (
+    "AND (requires IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(requires)"
+    " WHERE value NOT IN (SELECT value FROM json_each(:caps))))"
+)
 
 
 def _claim_sql(name: str, request: ClaimRequest) -> str:
-    """A claim with its tenant filter written in (see claim_any in queries.sql)."""
-    return Q[name].replace("TENANT_OPEN", _SKIP_TENANTS if request.skip_tenants else "")
+    """A claim with its tenant and capability filters written in (see claim_any in
+    queries.sql)."""
+    text = Q[name].replace("TENANT_OPEN", _SKIP_TENANTS if request.skip_tenants else "")
+    return text.replace("CAN_RUN", _NEEDS_MET if request.capabilities else _NO_NEEDS)
 
 
 def _opt_time(value: int | None) -> datetime | None:
@@ -168,6 +177,7 @@ def _task(row: Sequence[Any]) -> Task:
         expires_at=_opt_time(row[23]),
         progress=None if row[24] is None else orjson.loads(row[24]),
         place=float(row[25]),
+        requires=() if row[26] is None else tuple(orjson.loads(row[26])),
     )
 
 
@@ -406,6 +416,7 @@ class SQLiteBackend:
                     _dump(t.retry),
                     None if t.expires_at is None else us(t.expires_at),
                     t.place,
+                    _dump(list(t.requires)) if t.requires else None,
                 )
                 for t in stored
             ],
@@ -519,6 +530,8 @@ class SQLiteBackend:
         }
         if request.skip_tenants:
             params["skip"] = orjson.dumps(request.skip_tenants).decode()
+        if request.capabilities:
+            params["caps"] = orjson.dumps(request.capabilities).decode()
         actor = request.actor
         with self._write() as db:
             promoted = db.execute(Q["promote_due"], (now_us,)).fetchall()
@@ -763,6 +776,13 @@ class SQLiteBackend:
         def run() -> list[QueueCount]:
             rows = self._db.execute(Q["count"], {"tenant": tenant})
             return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
+        return await self._run(run)
+
+    async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
+        def run() -> list[tuple[str, tuple[str, ...], int]]:
+            rows = self._db.execute(Q["count_requiring"]).fetchall()
+            return [(q, tuple(orjson.loads(r)), n) for q, r, n in rows]
 
         return await self._run(run)
 

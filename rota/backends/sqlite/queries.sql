@@ -7,8 +7,8 @@ SELECT coalesce(max(seq), 0) FROM tasks;
 -- name: insert_task
 INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, enqueued_state, attempt,
                    max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at,
-                   place)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                   place, requires)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_event
 INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message, actor)
@@ -37,13 +37,14 @@ RETURNING id;
 -- name: claim_any
 -- TENANT_OPEN (in both claims) is written in by the backend: nothing, or, while some
 -- tenant's scheduling is disabled, a filter that steps over that tenant's rows on the walk
--- down the claim index.
+-- down the claim index. CAN_RUN likewise: the rows whose requires the worker's
+-- capabilities cover (none: the rows that require nothing).
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
     lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
     SELECT seq FROM tasks
-    WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN
+    WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
@@ -54,7 +55,7 @@ SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32)
 WHERE seq IN (
     SELECT seq FROM tasks
     WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
-      AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN
+      AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
@@ -159,6 +160,11 @@ FROM tasks AS t WHERE t.id = ? AND t.state = 'queued';
 SELECT queue, state, priority, count(*) FROM tasks
 WHERE :tenant IS NULL OR tenant = :tenant
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
+
+-- name: count_requiring
+SELECT queue, requires, count(*) FROM tasks
+WHERE requires IS NOT NULL AND state IN ('queued', 'scheduled')
+GROUP BY queue, requires ORDER BY queue, requires;
 
 -- name: count_waiting
 SELECT count(*) FROM tasks WHERE queue = ? AND state IN ('queued', 'scheduled');

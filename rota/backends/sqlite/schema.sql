@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     retry            TEXT,     -- the task's own retry policy (JSON), if any
     expires_at       INTEGER,  -- not started by then: never run
     progress         TEXT,     -- last progress report of the running attempt (JSON)
-    place            REAL NOT NULL DEFAULT 0  -- place in line (= seq without fairness)
+    place            REAL NOT NULL DEFAULT 0, -- place in line (= seq without fairness)
+    requires         TEXT      -- capabilities a worker needs (JSON list, sorted), or NULL
 );
 
 -- The claim index: exactly the ordering contract, holding only ready rows so it stays small.

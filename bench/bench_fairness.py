@@ -1,0 +1,108 @@
+"""Claim speed with fair share on against off, on a real store, at 10 and 10,000 tenants.
+
+Fair share changes two things on the hot path: an enqueue into a fair queue first moves its
+keys' passes on (one more round trip per batch: ``fairness_advance``), and the claim walks
+the claim index in (priority, place, seq) order instead of (priority, seq). This measures
+both, in-process through the service, against the same queue without fairness:
+
+- enqueue: batches of 1,000 tasks, tenants round robin through the batch;
+- drain: one claimer taking 100 at a time and completing them, until the queue is empty.
+
+The bar of issue 16: with fairness on, at least 0.7x the claim speed with it off.
+
+    python -m bench.bench_fairness                    # PostgreSQL and Redis
+    python -m bench.bench_fairness --store sqlite --tasks 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+
+from rota.backends import backend_from_url
+from rota.config import Settings
+from rota.service import Service, TaskSpec
+from rota.service.service import Completion
+from tests.conftest import drop_pg_schema, drop_redis_store, new_pg_schema, new_redis_store
+
+BATCH = 1000
+CLAIM = 100
+
+
+def store_url(store: str, tmp: str) -> tuple[str, Callable[[], None]]:
+    if store == "postgres":
+        url = new_pg_schema()
+        return url, lambda: drop_pg_schema(url)
+    if store == "redis":
+        url = new_redis_store()
+        return url, lambda: drop_redis_store(url)
+    return f"sqlite:///{tmp}/bench-fair-{time.monotonic_ns()}.db", lambda: None
+
+
+async def run_once(url: str, tasks: int, tenants: int, fair: bool) -> tuple[float, float]:
+    """(enqueue tasks/s, drain tasks/s) for one fresh store."""
+    service = Service(backend_from_url(url), Settings(database_url=url))
+    await service.open()
+    try:
+        if fair:
+            await service.queues.update("q", {"fairness": "round_robin"}, actor="bench")
+        specs = [TaskSpec("noop", queue="q", tenant=f"t{i % tenants}") for i in range(tasks)]
+        start = time.perf_counter()
+        for first in range(0, tasks, BATCH):
+            await service.enqueue_many(specs[first : first + BATCH])
+        enqueue = tasks / (time.perf_counter() - start)
+        done = 0
+        start = time.perf_counter()
+        while done < tasks:
+            claimed = await service.claim("bench", queues=["q"], limit=CLAIM)
+            if not claimed:
+                break
+            await service.report([Completion(t.id, t.lease_token) for t in claimed], [])
+            done += len(claimed)
+        drain = done / (time.perf_counter() - start)
+        return enqueue, drain
+    finally:
+        await service.close()
+
+
+async def median_of(
+    runs: int, store: str, tasks: int, tenants: int, fair: bool
+) -> tuple[float, float]:
+    """Each run on a fresh store, one after another; the medians."""
+    figures = []
+    for _ in range(runs):
+        url, cleanup = store_url(store, "/tmp")
+        try:
+            figures.append(await run_once(url, tasks, tenants, fair))
+        finally:
+            cleanup()
+    return statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", action="append", choices=["postgres", "redis", "sqlite"])
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--tenants", type=int, action="append")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print("| store | tenants | fairness | enqueue /s | drain /s | drain ratio |")
+    print("|---|---:|---|---:|---:|---:|")
+    for store in args.store or ["postgres", "redis"]:
+        for tenants in args.tenants or [10, 10_000]:
+            results = {
+                fair: await median_of(args.runs, store, args.tasks, tenants, fair)
+                for fair in (False, True)
+            }
+            for fair in (False, True):
+                enqueue, drain = results[fair]
+                ratio = drain / results[False][1]
+                print(f"| {store} | {tenants:,} | {'on' if fair else 'off'} | {enqueue:,.0f} | "
+                      f"{drain:,.0f} | {ratio:.2f}x |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
