@@ -59,6 +59,9 @@ bench-schedules: $(STAMP) ## 10,000 and 100,000 schedules, 1,000 due in one seco
 	$(BIN)/python -m bench.bench_schedules
 	$(BIN)/python -m bench.bench_schedules --store redis
 
+bench-fairness: $(STAMP) ## claim speed with fair share on against off, 10 and 10,000 tenants (PostgreSQL, Redis)
+	$(BIN)/python -m bench.bench_fairness
+
 bench-hostile: $(STAMP) ## hostile input and 1,000 idle long-polls against rota serve (SQLite, PostgreSQL)
 	$(BIN)/python -m bench.bench_hostile
 	$(BIN)/python -m bench.bench_hostile --postgres
@@ -66,4 +69,4 @@ bench-hostile: $(STAMP) ## hostile input and 1,000 idle long-polls against rota 
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-schedules bench-hostile clean
+.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-schedules bench-fairness bench-hostile clean
