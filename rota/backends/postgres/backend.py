@@ -790,12 +790,12 @@ class PostgresBackend:
             await conn.execute(Q["fair_lock"], (queue,))
             row = await (await conn.execute(Q["fair_head"], {"queue": queue})).fetchone()
             head = None if row is None else row[0]
-            passes = await (await conn.execute(Q["fair_passes"], (queue,))).fetchall()
-            counters: dict[str, float] = dict(passes)
-            bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
             touched = sorted({key for key, _ in demands} | {fairness.CLOCK})
-            async with conn.cursor() as cur:
-                await cur.executemany(Q["fair_put"], [(queue, k, counters[k]) for k in touched])
+            cur = await conn.execute(Q["fair_passes"], (queue, touched))
+            counters: dict[str, float] = dict(await cur.fetchall())
+            bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
+            passes = [counters[k] for k in touched]
+            await conn.execute(Q["fair_put"], (queue, touched, passes))
         return bases
 
     async def task_next_run_at(self) -> datetime | None:

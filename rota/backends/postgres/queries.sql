@@ -485,10 +485,13 @@ WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue
 ORDER BY priority DESC, place, seq LIMIT 1;
 
 -- name: fair_passes
-SELECT key, pass FROM rota_fairness WHERE queue = %s;
+-- The passes of the batch's keys and the queue's clock (key '').
+SELECT key, pass FROM rota_fairness WHERE queue = %s AND key = ANY(%s);
 
 -- name: fair_put
-INSERT INTO rota_fairness (queue, key, pass) VALUES (%s, %s, %s)
+-- Every changed pass in one statement.
+INSERT INTO rota_fairness (queue, key, pass)
+SELECT %s, key, pass FROM unnest(%s::text[], %s::float8[]) AS p(key, pass)
 ON CONFLICT (queue, key) DO UPDATE SET pass = excluded.pass;
 
 -- name: next_run_at

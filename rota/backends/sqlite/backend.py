@@ -806,9 +806,10 @@ class SQLiteBackend:
             with self._write() as db:
                 found = db.execute(Q["fair_head"], (queue,)).fetchone()
                 head = None if found is None else found[0]
-                counters = dict(db.execute(Q["fair_passes"], (queue,)).fetchall())
-                bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
                 touched = {key for key, _ in demands} | {fairness.CLOCK}
+                keys = orjson.dumps(sorted(touched)).decode()
+                counters = dict(db.execute(Q["fair_passes"], (queue, keys)).fetchall())
+                bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
                 db.executemany(
                     Q["fair_put"], [(queue, key, counters[key]) for key in sorted(touched)]
                 )

@@ -180,7 +180,8 @@ SELECT place FROM tasks WHERE state = 'queued' AND queue = ?
 ORDER BY priority DESC, place, seq LIMIT 1;
 
 -- name: fair_passes
-SELECT key, pass FROM fairness WHERE queue = ?;
+-- The passes of the batch's keys and the queue's clock (key '').
+SELECT key, pass FROM fairness WHERE queue = ? AND key IN (SELECT value FROM json_each(?));
 
 -- name: fair_put
 INSERT INTO fairness (queue, key, pass) VALUES (?, ?, ?)
