@@ -199,6 +199,9 @@ class QueueSettingsOut(Out):
     weights: dict[str, int]
     aging: AgingOut | None
     on_conflict: str = Field(description="the rule of a submit whose unique key is held")
+    concurrency_limit: int | None
+    tenant_concurrency_limit: int | None
+    rate_limit: float | None
     max_attempts: int | None
     timeout: float | None
     retention: float | None

@@ -6,7 +6,7 @@ middle, so on one event loop every verb is atomic.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -14,6 +14,7 @@ from typing import Any
 
 from rota.backends.base import Capabilities
 from rota.core import dedup, fairness
+from rota.core.admission import Admission
 from rota.core.auth import TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask
@@ -56,6 +57,7 @@ class MemoryBackend:
         self._events: dict[str, list[Event]] = defaultdict(list)
         self._jobs: dict[str, Job] = {}
         self._fair: dict[str, dict[str, float]] = {}  # queue -> fairness key -> pass
+        self._buckets: dict[str, tuple[float, datetime]] = {}  # queue -> rate limit bucket
         #: unique key -> (holder's id, held while it runs, held until)
         self._uniques: dict[str, tuple[str, bool, datetime | None]] = {}
         self._seq = 0
@@ -209,6 +211,15 @@ class MemoryBackend:
             ),
             key=claim_key,
         )
+        if request.limits:
+            admission, admitted = self._admission(request), list[Task]()
+            for task in ready:
+                if len(admitted) == request.limit:
+                    break
+                if admission.admit(task.queue, task.tenant):
+                    admitted.append(task)
+            ready = admitted
+            self._buckets.update(admission.buckets())
         claimed = []
         for task in ready[: request.limit]:
             if task.state == S.SCHEDULED:
@@ -225,6 +236,17 @@ class MemoryBackend:
             )
             claimed.append(self._put(task, running, "claimed", now, request.actor, None))
         return claimed
+
+    def _admission(self, request: ClaimRequest) -> Admission:
+        limited = {limit.queue: limit for limit in request.limits}
+        running: Counter[str] = Counter()
+        tenants: Counter[tuple[str, str]] = Counter()
+        for t in self._tasks.values():
+            if t.state == S.RUNNING and t.queue in limited:
+                running[t.queue] += 1
+                if t.tenant is not None:
+                    tenants[(t.queue, t.tenant)] += 1
+        return Admission(limited, running, tenants, self._buckets, request.now)
 
     def _live(self, task_id: str, token: int) -> Task | None:
         task = self._tasks.get(task_id)

@@ -62,6 +62,15 @@ def set_(
         str | None,
         typer.Option(help="reject, existing, replace, update_payload or raise_priority"),
     ] = None,
+    concurrency_limit: Annotated[
+        str | None, typer.Option(help=f"running tasks across every worker, or {RESET}")
+    ] = None,
+    tenant_concurrency_limit: Annotated[
+        str | None, typer.Option(help=f"one tenant's running tasks, or {RESET}")
+    ] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option(help=f"tasks started a second, or {RESET}")
+    ] = None,
     max_attempts: Annotated[str | None, typer.Option(help=f"default, or {RESET}")] = None,
     timeout: Annotated[str | None, typer.Option(help=f"default seconds, or {RESET}")] = None,
     retention: Annotated[str | None, typer.Option(help=f"seconds, or {RESET}")] = None,
@@ -84,8 +93,12 @@ def set_(
     if aging_rate is not None:
         rate = _number(aging_rate, float)
         changes["aging"] = None if rate is None else {"rate": rate, "cap": aging_cap}
-    for key, text, convert in (("max_attempts", max_attempts, int), ("timeout", timeout, float),
-                               ("retention", retention, float)):  # fmt: skip
+    for key, text, convert in (
+        ("max_attempts", max_attempts, int), ("timeout", timeout, float),
+        ("retention", retention, float), ("concurrency_limit", concurrency_limit, int),
+        ("tenant_concurrency_limit", tenant_concurrency_limit, int),
+        ("rate_limit", rate_limit, float),
+    ):  # fmt: skip
         if text is not None:
             changes[key] = _number(text, convert)
     if not changes:

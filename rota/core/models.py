@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rota.core.states import FINISH_EVENTS, WAITING_STATES, TaskState
+
+if TYPE_CHECKING:
+    from rota.core.admission import QueueLimit
 
 JSON = Any
 JSONObject = dict[str, Any]
@@ -216,6 +219,8 @@ class ClaimRequest:
     #: what the claiming worker can run: it gets only tasks whose ``requires`` are among
     #: them (a worker with none gets only tasks that require nothing)
     capabilities: tuple[str, ...] = ()
+    #: the global limits of the claimed queues that have any (rota.core.admission)
+    limits: tuple[QueueLimit, ...] = ()
 
     @property
     def actor(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from rota.core.admission import QueueLimit
 from rota.core.dedup import RULES, Rule
 from rota.core.errors import ValidationError
 from rota.core.limits import MAX_ATTEMPTS, MAX_TIMEOUT_SECONDS
@@ -24,6 +25,9 @@ BYPASS_PRIORITY = PRIORITY_MAX
 MAX_SIZE_LIMIT = 100_000_000
 MAX_WEIGHT = 1000
 MAX_WEIGHTS = 10_000
+#: the largest concurrency limit, and the slowest and fastest rate limit (starts a second)
+MAX_CONCURRENCY = 1_000_000
+MIN_RATE, MAX_RATE = 0.001, 1_000_000.0
 #: the longest timeout and retention a queue may set, seconds
 MAX_SECONDS = 366 * 86_400
 #: aging: the fastest and slowest rate, priority points per minute of waiting
@@ -53,6 +57,10 @@ class QueueSettings:
     aging: Aging | None = None
     #: what a submit whose unique key is held meets, unless it says (rota.core.dedup)
     on_conflict: Rule = "reject"
+    #: running tasks of the queue across every worker; of one tenant in it; starts a second
+    concurrency_limit: int | None = None
+    tenant_concurrency_limit: int | None = None
+    rate_limit: float | None = None
     #: defaults for the queue's tasks: attempts, timeout (seconds), retention (seconds)
     max_attempts: int | None = None
     timeout: float | None = None
@@ -72,12 +80,28 @@ class QueueSettings:
         made._check()
         return made
 
+    def limit(self, queue: str) -> QueueLimit | None:
+        """The queue's global limits for a claim, or None when it has none."""
+        if (self.concurrency_limit, self.tenant_concurrency_limit, self.rate_limit) == (
+            None, None, None,
+        ):  # fmt: skip
+            return None
+        return QueueLimit(
+            queue, self.concurrency_limit, self.tenant_concurrency_limit, self.rate_limit
+        )
+
     def weight(self, key: str) -> int:
         return self.weights.get(key, 1) if self.fairness == "weighted" else 1
 
     def _check(self) -> None:
         if self.max_size is not None and not 0 <= self.max_size <= MAX_SIZE_LIMIT:
             raise ValidationError(f"max_size must be 0..{MAX_SIZE_LIMIT}, or null for none")
+        for name in ("concurrency_limit", "tenant_concurrency_limit"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= MAX_CONCURRENCY:
+                raise ValidationError(f"{name} must be 1..{MAX_CONCURRENCY}, or null for none")
+        if self.rate_limit is not None and not MIN_RATE <= self.rate_limit <= MAX_RATE:
+            raise ValidationError(f"rate_limit must be {MIN_RATE}..{MAX_RATE} tasks a second")
         if self.on_conflict not in RULES:
             raise ValidationError(f"on_conflict must be one of {', '.join(RULES)}")
         if self.fairness not in ("off", "round_robin", "weighted"):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rota.core import dedup, fairness
+from rota.core.admission import QueueLimit
 from rota.core.dedup import Unique
 from rota.core.errors import QueueFull, ValidationError
 from rota.core.models import Task
@@ -130,6 +131,17 @@ class Queues:
             scoped = dedup.scoped(task.queue, task.tenant, key)
             made.append(Unique(scoped, rule, asked.while_running, until))
         return made
+
+    def limits(self, queues: tuple[str, ...] | None) -> tuple[QueueLimit, ...]:
+        """The global limits of the claimed queues (every queue: all that have some), as
+        last read (a claim reads the controls first)."""
+        found = []
+        for queue, settings in self.service.controls.settings_now.items():
+            if queues is None or queue in queues:
+                limit = settings.limit(queue)
+                if limit is not None:
+                    found.append(limit)
+        return tuple(found)
 
     # -- aging (a leader service) -------------------------------------------------------
 

@@ -284,7 +284,7 @@ class Service:
                 request = ClaimRequest(
                     worker_id, limit, now, self._lease_until(now), open_queues,
                     salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
-                    capabilities=can,
+                    capabilities=can, limits=self.queues.limits(open_queues),
                 )  # fmt: skip
                 tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()

@@ -23,11 +23,14 @@ from rota.core.errors import BadRequest, ValidationError
 from rota.core.priority import PRIORITY_MAX, PRIORITY_MIN
 from rota.core.queues import (
     MAX_AGING_RATE,
+    MAX_CONCURRENCY,
+    MAX_RATE,
     MAX_SECONDS,
     MAX_SIZE_LIMIT,
     MAX_WEIGHT,
     MAX_WEIGHTS,
     MIN_AGING_RATE,
+    MIN_RATE,
 )
 from rota.core.states import WAITING_STATES
 from rota.service.scope import Scope
@@ -66,6 +69,15 @@ class QueueSettingsIn(Body):
     aging: AgingIn | None = None
     on_conflict: Rule | None = Field(
         None, description="what a submit whose unique key an equal task holds meets"
+    )
+    concurrency_limit: StrictInt | None = Field(
+        None, ge=1, le=MAX_CONCURRENCY, description="its running tasks, across every worker"
+    )
+    tenant_concurrency_limit: StrictInt | None = Field(
+        None, ge=1, le=MAX_CONCURRENCY, description="one tenant's running tasks in it"
+    )
+    rate_limit: float | None = Field(
+        None, ge=MIN_RATE, le=MAX_RATE, description="tasks started a second, across workers"
     )
     max_attempts: StrictInt | None = Field(
         None, ge=1, le=limits.MAX_ATTEMPTS, description="default for its tasks"

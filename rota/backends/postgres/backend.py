@@ -36,6 +36,7 @@ from rota.backends.postgres.listing import list_query
 from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
 from rota.core import dedup, fairness, limits
+from rota.core.admission import Admission
 from rota.core.auth import Role, TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
@@ -69,6 +70,8 @@ COPY_CHUNK = 100  # rows per write: the server gets them as they are made
 # Claims skip promoting scheduled tasks until the earliest is due, as long as every write
 # that schedules one is heard (NOTIFY); they re-check at least this often all the same.
 PROMOTE_RECHECK = timedelta(seconds=1)
+#: candidates a claim bound by global limits reads at most (per queue) before it gives up
+LIMITED_SCAN_MAX = 10_000
 MERGE_TRIES = 3  # a merged claim's attempts when others took what it chose (_merged)
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
 assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
@@ -542,6 +545,8 @@ class PostgresBackend:
             "caps": list(request.capabilities),
         }
         skip, capable = bool(request.skip_tenants), bool(request.capabilities)
+        if request.limits:
+            return await self._claim_limited(request, params)
         if queues is None:
             # Claims across every queue take claim_any's single statement, unless the last
             # one found several queues with ready rows: then straight to the merge.
@@ -600,6 +605,56 @@ class PostgresBackend:
                 break
             rows = await (await conn.execute(query, params, binary=True)).fetchall()
         return [], merged
+
+    async def _claim_limited(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
+        """A claim that some queue's global limits bound (rota.core.admission), in one
+        transaction holding those queues' locks: each claimed queue's candidates in order,
+        a window at a time, merged, admitted one by one, then leased."""
+        limited = {limit.queue: limit for limit in request.limits}
+        names = sorted(limited)
+        skip, capable = bool(request.skip_tenants), bool(request.capabilities)
+        window = max(4 * request.limit, 64)
+        async with self._conn() as conn, conn.transaction():
+            for name in names:
+                await conn.execute(Q["limit_lock"], (name,))
+            await conn.execute(Q["promote_due"], params)
+            running: dict[str, int] = {}
+            tenants: dict[tuple[str, str], int] = {}
+            for queue, tenant, n in await (
+                await conn.execute(Q["running_by_queue"], (names,))
+            ).fetchall():
+                running[queue] = running.get(queue, 0) + n
+                if tenant is not None:
+                    tenants[(queue, tenant)] = n
+            stored = await (await conn.execute(Q["get_buckets"], (names,))).fetchall()
+            buckets = {q: (tokens, at) for q, tokens, at in stored}
+            admission = Admission(limited, running, tenants, buckets, request.now)
+            if request.queues is None:
+                rows = await (await conn.execute(_claim_query("ready_hashes", 0))).fetchall()
+                walks = [("pick_hash", {"h": r[0]}) for r in rows]
+            else:
+                walks = [("pick_queue", {"queue": q}) for q in dict.fromkeys(request.queues)]
+            chosen: list[str] = []
+            for offset in range(0, LIMITED_SCAN_MAX, window):
+                page: list[Any] = []
+                for name, extra in walks:
+                    query = _claim_query(name, 0, skip, capable)
+                    args = {**params, **extra, "window": window, "offset": offset}
+                    page += await (await conn.execute(query, args)).fetchall()
+                page.sort(key=lambda r: (-r[3], r[4], r[5]))
+                for task_id, queue, tenant, *_ in page:
+                    if len(chosen) < request.limit and admission.admit(queue, tenant):
+                        chosen.append(task_id)
+                if len(chosen) == request.limit or len(page) < window:
+                    break
+            kept = admission.buckets()
+            if kept:
+                tokens = [kept[q][0] for q in sorted(kept)]
+                await conn.execute(Q["put_buckets"], (request.now, sorted(kept), tokens))
+            claim = _claim_query("claim_ids", 0)
+            rows = await (await conn.execute(claim, {**params, "ids": chosen})).fetchall()
+        rows.sort(key=_contract_order)
+        return [_task(r) for r in rows]
 
     async def task_heartbeat(
         self,

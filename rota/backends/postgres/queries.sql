@@ -274,6 +274,51 @@ WITH q AS (
     FROM unnest(%(queues)s::text[]) AS n(name)
 ), MERGED_PICK, MERGED_CLAIM;
 
+-- name: limit_lock
+-- Claims of a queue with global limits take its lock for their transaction, one at a time
+-- (rota.core.admission): what they count stays true until they commit.
+SELECT pg_advisory_xact_lock(hashtextextended('rota_limits:' || %s, 0));
+
+-- name: running_by_queue
+SELECT queue, tenant, count(*) FROM rota_tasks
+WHERE state = 'running' AND queue = ANY(%s) GROUP BY queue, tenant;
+
+-- name: get_buckets
+SELECT queue, tokens, updated_at FROM rota_rate_buckets WHERE queue = ANY(%s);
+
+-- name: put_buckets
+INSERT INTO rota_rate_buckets (queue, tokens, updated_at)
+SELECT queue, tokens, %s FROM unnest(%s::text[], %s::float8[]) AS b(queue, tokens)
+ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at;
+
+-- name: ready_hashes
+SELECT h FROM (READY_QUEUES) AS ready;
+
+-- name: pick_queue
+-- A limited claim's candidates in one queue, in order, a window at a time: the same walk
+-- down the claim index as claim_queue, without locks (the queues' locks are held).
+SELECT id, queue, tenant, priority, place, seq FROM rota_tasks
+WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
+  AND queue = %(queue)s
+  AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
+ORDER BY priority DESC, place, seq
+LIMIT %(window)s OFFSET %(offset)s;
+
+-- name: pick_hash
+-- The same, for a claim of every queue: one queue's part of the index, found by its hash.
+SELECT id, queue, tenant, priority, place, seq FROM rota_tasks
+WHERE state = 'queued' AND hashtextextended(queue, 0) = %(h)s
+  AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
+ORDER BY priority DESC, place, seq
+LIMIT %(window)s OFFSET %(offset)s;
+
+-- name: claim_ids
+-- The chosen candidates of a limited claim, leased as every claim leases.
+WITH picked AS (
+    SELECT ctid FROM rota_tasks WHERE id = ANY(%(ids)s) AND state = 'queued' FOR UPDATE
+)
+CLAIM_PICKED;
+
 -- name: heartbeat
 UPDATE rota_tasks
 SET lease_expires_at = %(lease)s, progress = coalesce(%(progress)s::jsonb, progress)

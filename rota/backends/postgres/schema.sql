@@ -184,3 +184,10 @@ CREATE TABLE rota_uniques (
     while_running BOOLEAN NOT NULL,
     held_until    TIMESTAMPTZ
 );
+
+-- Rate limits (rota.core.admission): each limited queue's token bucket (migration 0017).
+CREATE TABLE rota_rate_buckets (
+    queue      TEXT COLLATE "C" PRIMARY KEY,
+    tokens     DOUBLE PRECISION NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);

@@ -341,7 +341,10 @@ class RedisBackend:
         args = (
             to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
             request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
-            request.salt, _dumps(request.capabilities), *request.skip_tenants,
+            request.salt, _dumps(request.capabilities),
+            _dumps([(x.queue, x.running_max, x.tenant_running_max, x.rate)
+                    for x in request.limits]),
+            *request.skip_tenants,
         )  # fmt: skip
         rows = await self._run(self._s.claim, self._k.standard + sources, args)
         return [decode_task(r) for r in rows]

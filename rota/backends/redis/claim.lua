@@ -6,8 +6,11 @@
 --   expiring, counts, eseq and, per task, {NAME}:t:<id>, {NAME}:h:<id>, {NAME}:rq:<queue>,
 --   {NAME}:jn:<job>.
 -- ARGV: now, lease_expires_at, worker_id, limit, actor, promote_max, system_actor,
---   skip_max, salt, the worker's capabilities (a JSON list), then the tenants whose tasks
---   stay waiting (scheduling disabled).
+--   skip_max, salt, the worker's capabilities (a JSON list), the claimed queues' global
+--   limits (a JSON list of [queue, running max, tenant running max, rate], nulls for none;
+--   rota.core.admission, the same arithmetic), then the tenants whose tasks stay waiting
+--   (scheduling disabled). Limits read counts and {NAME}:tn:<tenant> for what runs, and
+--   read and write {NAME}:rates (queue -> "tokens|updated µs", the rate buckets).
 -- A lease token's high bits count the task's claims and its low 32 bits are the claim's
 -- salt (random, drawn by the service; rota.core.models.next_lease_token): a claim that a crash undid (appendfsync everysec or no)
 -- is followed by one whose token differs from it except with odds of 2^-32, so the worker
@@ -18,7 +21,7 @@
 -- and left queued (the expiry service cancels it); after skip_max of them the claim stops
 -- looking, so a backlog of expired tasks cannot make one script run long. A task of a
 -- disabled tenant is stepped over the same way, counted against the same skip_max, and so
--- is a task that requires a capability the worker lacks.
+-- is a task that requires a capability the worker lacks, and one that a limit holds back.
 -- Returns the claimed tasks as field arrays (FIELDS order), best first.
 local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now_n, skip_max, salt = tonumber(now), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -33,7 +36,64 @@ local function runnable(row)
   return true
 end
 local skip_tenant = {}
-for i = 11, #ARGV do skip_tenant[ARGV[i]] = true end
+for i = 12, #ARGV do skip_tenant[ARGV[i]] = true end
+
+-- global limits: what runs now, per limited queue and per tenant in it, and the buckets
+local K_RATES = P .. 'rates'
+local limited, running, tenant_running, tokens, bucket_at = {}, {}, {}, {}, {}
+local function value(v) if v == cjson.null then return nil end return v end
+for _, l in ipairs(cjson.decode(ARGV[11])) do
+  limited[l[1]] = {running = value(l[2]), tenant = value(l[3]), rate = value(l[4])}
+end
+local function running_in(key, into, prefix)
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local state, queue = string.match(fields[i], '^([^|]*)|[^|]*|(.*)$')
+    if state == 'running' and limited[queue] then
+      into[prefix .. queue] = (into[prefix .. queue] or 0) + tonumber(fields[i + 1])
+    end
+  end
+end
+if next(limited) then
+  running_in(K_COUNTS, running, '')
+  for queue, l in pairs(limited) do
+    if l.rate then
+      local burst = math.max(1, l.rate)
+      local stored = redis.call('HGET', K_RATES, queue)
+      bucket_at[queue] = now
+      if stored then
+        local held, at = string.match(stored, '^(.*)|(.*)$')
+        local elapsed = math.max(now_n - tonumber(at), 0) / 1e6
+        tokens[queue] = math.min(burst, tonumber(held) + l.rate * elapsed)
+        -- a claim's now may be older than the bucket's last change: its time never goes back
+        if tonumber(at) > now_n then bucket_at[queue] = at end
+      else
+        tokens[queue] = burst
+      end
+    end
+  end
+end
+local counted_tenants = {}
+local function admit(row)
+  local queue = row[QUEUE]
+  local l = limited[queue]
+  if not l then return true end
+  local tenant = row[TENANT]
+  if l.running and (running[queue] or 0) >= l.running then return false end
+  local key = tenant and (tenant .. '|' .. queue)
+  if tenant and l.tenant then
+    if not counted_tenants[tenant] then
+      running_in(P .. 'tn:' .. tenant, tenant_running, tenant .. '|')
+      counted_tenants[tenant] = true
+    end
+    if (tenant_running[key] or 0) >= l.tenant then return false end
+  end
+  if l.rate and tokens[queue] < 1 then return false end
+  running[queue] = (running[queue] or 0) + 1
+  if key then tenant_running[key] = (tenant_running[key] or 0) + 1 end
+  if l.rate then tokens[queue] = tokens[queue] - 1 end
+  return true
+end
 
 if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
 
@@ -77,11 +137,16 @@ while #picked < limit and skipped < skip_max do
     zrem(best.key, best_id)
     zrem(K_READY, best_id)
   elseif (row[EXPIRES] and tonumber(row[EXPIRES]) <= now_n)
-      or (row[TENANT] and skip_tenant[row[TENANT]]) or not runnable(row) then
+      or (row[TENANT] and skip_tenant[row[TENANT]]) or not runnable(row)
+      or not admit(row) then
     skipped = skipped + 1
   else
     picked[#picked + 1] = row
   end
+end
+
+for queue, held in pairs(tokens) do
+  redis.call('HSET', K_RATES, queue, string.format('%.17g', held) .. '|' .. bucket_at[queue])
 end
 
 for _, row in ipairs(picked) do

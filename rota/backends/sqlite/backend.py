@@ -25,6 +25,7 @@ from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
 from rota.backends.queries import load
 from rota.core import dedup, fairness
+from rota.core.admission import Admission
 from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.dedup import DuplicateKey, Unique
@@ -111,7 +112,11 @@ UPGRADES: dict[int, list[str]] = {
         "CREATE TABLE uniques (key TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
         " while_running INTEGER NOT NULL, held_until INTEGER) WITHOUT ROWID",
     ],
-    11: ["ALTER TABLE tasks ADD COLUMN requires TEXT"],
+    11: [
+        "ALTER TABLE tasks ADD COLUMN requires TEXT",
+        "CREATE TABLE rate_buckets (queue TEXT PRIMARY KEY, tokens REAL NOT NULL,"
+        " updated_at INTEGER NOT NULL) WITHOUT ROWID",
+    ],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
@@ -130,6 +135,8 @@ Q = load(
     {"TASK_COLUMNS": _COLUMNS, "TOKEN_COLUMNS": _TOKEN_COLUMNS,
      "SCHEDULE_COLUMNS": _SCHEDULE_COLUMNS},
 )  # fmt: skip
+#: candidates a claim bound by global limits reads at most before it gives up
+LIMITED_SCAN_MAX = 10_000
 _SKIP_TENANTS = "AND (tenant IS NULL OR tenant NOT IN (SELECT value FROM json_each(:skip)))"
 _NO_NEEDS = "AND requires IS NULL"
 _NEEDS_MET = (
@@ -539,13 +546,14 @@ class SQLiteBackend:
                 (r[0], now_us, "promoted", "scheduled", "queued", None, None, SYSTEM)
                 for r in promoted
             ]
-            if request.queues is None:
-                cursor = db.execute(_claim_sql("claim_any", request), params)
+            if request.queues is not None:
+                params["queues"] = orjson.dumps(request.queues).decode()
+            if request.limits:
+                rows = self._claim_limited(db, request, params)
+            elif request.queues is None:
+                rows = db.execute(_claim_sql("claim_any", request), params).fetchall()
             else:
-                queues = orjson.dumps(request.queues).decode()
-                sql = _claim_sql("claim_queues", request)
-                cursor = db.execute(sql, {**params, "queues": queues})
-            rows = cursor.fetchall()
+                rows = db.execute(_claim_sql("claim_queues", request), params).fetchall()
             tasks = sorted((_task(r) for r in rows), key=claim_key)
             worker = request.worker_id
             events += [
@@ -553,6 +561,39 @@ class SQLiteBackend:
             ]
             self._events(db, events)
         return tasks
+
+    def _claim_limited(
+        self, db: sqlite3.Connection, request: ClaimRequest, params: dict[str, Any]
+    ) -> list[Any]:
+        """A claim that some queue's global limits bound, inside the claim's transaction:
+        its candidates in order, a window at a time, as rota.core.admission admits them."""
+        limited = {limit.queue: limit for limit in request.limits}
+        names = orjson.dumps(sorted(limited)).decode()
+        running: dict[str, int] = {}
+        tenants: dict[tuple[str, str], int] = {}
+        for queue, tenant, n in db.execute(Q["running_by_queue"], (names,)):
+            running[queue] = running.get(queue, 0) + n
+            if tenant is not None:
+                tenants[(queue, tenant)] = n
+        buckets = {
+            queue: (tokens, from_us(at))
+            for queue, tokens, at in db.execute(Q["get_buckets"], (names,))
+        }
+        admission = Admission(limited, running, tenants, buckets, request.now)
+        pick = _claim_sql("pick_any" if request.queues is None else "pick_queues", request)
+        window, offset, chosen = max(4 * request.limit, 64), 0, list[int]()
+        while len(chosen) < request.limit and offset < LIMITED_SCAN_MAX:
+            page = db.execute(pick, {**params, "window": window, "offset": offset}).fetchall()
+            for seq, queue, tenant in page:
+                if len(chosen) < request.limit and admission.admit(queue, tenant):
+                    chosen.append(seq)
+            if len(page) < window:
+                break
+            offset += window
+        now = to_us(request.now)
+        db.executemany(Q["put_bucket"], [(q, t, now) for q, (t, _) in admission.buckets().items()])
+        seqs = orjson.dumps(chosen).decode()
+        return db.execute(Q["claim_seqs"], {**params, "seqs": seqs}).fetchall()
 
     async def task_heartbeat(
         self,

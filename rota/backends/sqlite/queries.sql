@@ -59,6 +59,39 @@ WHERE seq IN (
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
+-- name: pick_any
+-- A claim with global limits first reads its candidates in order (rota.core.admission
+-- decides which of them start), a window at a time; then claim_seqs takes the chosen.
+SELECT seq, queue, tenant FROM tasks
+WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
+ORDER BY priority DESC, place, seq LIMIT :window OFFSET :offset;
+
+-- name: pick_queues
+SELECT seq, queue, tenant FROM tasks
+WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
+  AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
+ORDER BY priority DESC, place, seq LIMIT :window OFFSET :offset;
+
+-- name: claim_seqs
+UPDATE tasks
+SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
+    lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
+WHERE seq IN (SELECT value FROM json_each(:seqs)) AND state = 'queued'
+RETURNING TASK_COLUMNS;
+
+-- name: running_by_queue
+SELECT queue, tenant, count(*) FROM tasks
+WHERE state = 'running' AND queue IN (SELECT value FROM json_each(?))
+GROUP BY queue, tenant;
+
+-- name: get_buckets
+SELECT queue, tokens, updated_at FROM rate_buckets
+WHERE queue IN (SELECT value FROM json_each(?));
+
+-- name: put_bucket
+INSERT INTO rate_buckets (queue, tokens, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (queue) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at;
+
 -- name: heartbeat
 UPDATE tasks
 SET lease_expires_at = :lease, progress = coalesce(:progress, progress)

@@ -138,3 +138,10 @@ CREATE TABLE IF NOT EXISTS uniques (
     while_running INTEGER NOT NULL,
     held_until    INTEGER            -- held at least until then, in any state
 ) WITHOUT ROWID;
+
+-- Rate limits (rota.core.admission): each limited queue's token bucket.
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    queue      TEXT PRIMARY KEY,
+    tokens     REAL NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;

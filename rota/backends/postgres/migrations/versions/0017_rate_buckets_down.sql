@@ -1,0 +1,1 @@
+DROP TABLE rota_rate_buckets;

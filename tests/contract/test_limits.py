@@ -1,0 +1,72 @@
+"""Global limits on every store, through the service: a queue's running tasks, a tenant's
+running tasks in it, and its start rate (a token bucket the store keeps), whichever worker
+claims; a task held back by a limit stays queued and the tasks behind it that fit go, in
+order; concurrent claimers never over-admit. Time moves by the manual clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rota.backends import Backend
+from rota.core.clock import ManualClock
+from rota.core.models import TaskFilter
+from rota.core.states import TaskState as S
+from rota.service import Service, TaskSpec
+from tests.api.conftest import make_settings
+from tests.contract.helpers import T0
+
+OPS = "token:ops"
+
+
+def service_at(backend: Backend) -> tuple[Service, ManualClock]:
+    clock = ManualClock(T0)
+    return Service(backend, make_settings(), clock=clock), clock
+
+
+async def running(service: Service) -> int:
+    found, _ = await service.list_tasks(TaskFilter(state=S.RUNNING), limit=1000)
+    return len(found)
+
+
+async def test_a_queue_runs_at_most_its_concurrency_limit(backend: Backend) -> None:
+    service, _ = service_at(backend)
+    await service.queues.update("scan", {"concurrency_limit": 2}, actor=OPS)
+    await service.enqueue_many([TaskSpec("work", queue="scan")] * 5)
+    await service.enqueue(TaskSpec("work", queue="free"))
+    first = await service.claim("w1", limit=10)
+    assert sorted(t.queue for t in first) == ["free", "scan", "scan"]
+    assert await service.claim("w2", queues=["scan"], limit=10) == []
+    done = next(t for t in first if t.queue == "scan")
+    await service.complete(done.id, done.lease_token)
+    assert len(await service.claim("w2", queues=["scan"], limit=10)) == 1
+
+
+async def test_a_tenant_at_its_limit_lets_the_others_pass(backend: Backend) -> None:
+    service, _ = service_at(backend)
+    await service.queues.update("scan", {"tenant_concurrency_limit": 1}, actor=OPS)
+    await service.enqueue_many([TaskSpec("work", queue="scan", tenant="a", priority=90)] * 3)
+    await service.enqueue_many([TaskSpec("work", queue="scan", tenant="b", priority=10)] * 3)
+    claimed = await service.claim("w", queues=["scan"], limit=10)
+    assert sorted(str(t.tenant) for t in claimed) == ["a", "b"]
+    assert await service.claim("w", queues=["scan"], limit=10) == []
+
+
+async def test_the_rate_limit_is_a_bucket_the_store_keeps(backend: Backend) -> None:
+    service, clock = service_at(backend)
+    await service.queues.update("scan", {"rate_limit": 4}, actor=OPS)
+    await service.enqueue_many([TaskSpec("work", queue="scan")] * 20)
+    assert len(await service.claim("w", queues=["scan"], limit=10)) == 4  # the full bucket
+    assert await service.claim("w", queues=["scan"], limit=10) == []
+    clock.advance(0.5)
+    assert len(await service.claim("w", queues=["scan"], limit=10)) == 2
+    clock.advance(10)
+    assert len(await service.claim("w", queues=["scan"], limit=10)) == 4  # capped at rate
+
+
+async def test_concurrent_claimers_never_over_admit(backend: Backend) -> None:
+    service, _ = service_at(backend)
+    await service.queues.update("scan", {"concurrency_limit": 3}, actor=OPS)
+    await service.enqueue_many([TaskSpec("work", queue="scan")] * 50)
+    got = await asyncio.gather(*(service.claim(f"w{n}", limit=5) for n in range(16)))
+    assert sum(len(g) for g in got) == 3
+    assert await running(service) == 3
