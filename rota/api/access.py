@@ -43,6 +43,7 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/dead-letter/discard"): ADMIN,
     ("POST", "/api/v1/jobs"): SUBMIT,
     ("GET", "/api/v1/jobs/{job_id}"): READ,
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): SUBMIT,
     ("PUT", "/api/v1/workers/{worker_id}"): WORK,
     ("GET", "/api/v1/workers"): VIEW,
     ("POST", "/api/v1/workers/{worker_id}/claim"): WORK,

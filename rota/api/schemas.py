@@ -348,10 +348,23 @@ class BatchIn(Body):
     tasks: list[TaskIn] = Field(max_length=limits.MAX_BATCH)
 
 
+class JobTaskIn(TaskIn):
+    name: OptName = Field(None, description="its name in the job, for depends_on")
+    depends_on: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="names or ids of the job's tasks it waits for: it starts when they all "
+        "succeeded, and is canceled when one fails or is canceled",
+    )
+
+
 class JobIn(Body):
     name: Name
     tenant: OptName = None
-    tasks: list[TaskIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
+    tasks: list[JobTaskIn] = Field(min_length=1, max_length=limits.MAX_BATCH)
+
+    def links(self) -> list[tuple[str | None, list[str]]]:
+        return [(t.name, t.depends_on) for t in self.tasks]
 
 
 class PriorityIn(Body):

@@ -223,6 +223,10 @@ class Backend(Protocol):
         """Tasks by queue, state and priority; only ``tenant``'s when given."""
         ...
 
+    async def task_list_blocked(self, *, limit: int) -> list[Task]:
+        """Tasks waiting for dependencies (scheduled at ``BLOCKED_AT``), oldest first."""
+        ...
+
     async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
         """Waiting tasks that require capabilities, by queue and ``requires``."""
         ...

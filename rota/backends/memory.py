@@ -19,6 +19,7 @@ from rota.core.auth import TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask
 from rota.core.models import (
+    BLOCKED_AT,
     SYSTEM,
     AuditEntry,
     ClaimRequest,
@@ -440,6 +441,12 @@ class MemoryBackend:
                 continue
             counts[(t.queue, t.state, t.priority)] += 1
         return [QueueCount(q, s, p, n) for (q, s, p), n in sorted(counts.items())]
+
+    async def task_list_blocked(self, *, limit: int) -> list[Task]:
+        blocked = [
+            t for t in self._tasks.values() if t.state == S.SCHEDULED and t.run_at >= BLOCKED_AT
+        ]
+        return sorted(blocked, key=lambda t: t.seq)[:limit]
 
     async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
         counts: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)

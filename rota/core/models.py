@@ -8,7 +8,7 @@ ordering contract (see :mod:`rota.core.ordering`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rota.core.states import FINISH_EVENTS, WAITING_STATES, TaskState
@@ -128,6 +128,12 @@ class Job:
     name: str
     created_at: datetime
     tenant: str | None = None
+    #: task id -> the ids of the job's tasks it waits for (rota.service.jobs)
+    needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+#: the run_at of a task that waits for dependencies: past any time a submit may name
+BLOCKED_AT = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,11 @@ async def prune_finished(service: Service) -> int:
     return await service.retention.prune()
 
 
+async def release_dependents(service: Service) -> int:
+    """Tasks whose dependencies are done start; those below a failure are canceled."""
+    return await service.jobs.release()
+
+
 async def age_waiting(service: Service) -> int:
     """Aging queues take their due steps (see :mod:`rota.core.aging`)."""
     return await service.queues.age()
@@ -112,6 +117,8 @@ def default_services(sweep_interval: float) -> list[LeaderService]:
         LeaderService("retention", max(sweep_interval, 10.0), prune_finished),
         # a quarter second: a due occurrence's task is made within that of its time
         LeaderService("schedules", min(sweep_interval, SCHEDULE_INTERVAL), fire_schedules),
+        # as often as schedules: each level of a job's graph starts within that
+        LeaderService("dependencies", min(sweep_interval, SCHEDULE_INTERVAL), release_dependents),
         LeaderService("expiry", sweep_interval, expire_waiting),
         LeaderService("lease-sweeper", sweep_interval, sweep_leases),
         LeaderService("promotion", sweep_interval, promote_due),

@@ -29,6 +29,7 @@ from rota.core.models import (
 )
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.service.controls import Disabled
+from rota.service.jobs import Links
 from rota.service.schedules import OCCURRENCE_PREFIX
 from rota.service.service import Service
 from rota.service.validation import TaskSpec
@@ -79,14 +80,20 @@ class Scope:
         return await self.service.insert_many([self._stamp(s) for s in specs])
 
     async def submit_job(
-        self, name: str, specs: Sequence[TaskSpec], tenant: str | None
+        self, name: str, specs: Sequence[TaskSpec], tenant: str | None, links: Links | None = None
     ) -> tuple[Job, list[Task]]:
         if self.tenant is not None and tenant not in (None, self.tenant):
             raise Forbidden(f"this token submits for tenant {self.tenant!r} only")
         stamped = [self._stamp(s) for s in specs]
         return await self.service.submit_job(
-            name, stamped, tenant if tenant is not None else self.tenant
+            name, stamped, tenant if tenant is not None else self.tenant, links
         )
+
+    async def cancel_job(self, job_id: str) -> list[str]:
+        await self.job(job_id)  # another tenant's job reads as missing
+        done = await self.service.jobs.cancel(job_id, actor=self.actor)
+        await self.audit("job.cancel", job_id, canceled=len(done))
+        return done
 
     async def get(self, task_id: str) -> Task:
         task = await self.service.get(task_id)

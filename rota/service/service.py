@@ -51,6 +51,7 @@ from rota.core.states import RETRYABLE_STATES, WAITING_STATES, TaskState, check_
 from rota.service.audit import Audit
 from rota.service.bulk import Bulk
 from rota.service.controls import REFRESH_SECONDS, Controls
+from rota.service.jobs import Jobs, Links
 from rota.service.maintenance import Maintainer, default_services
 from rota.service.notifier import Notifier
 from rota.service.queues import Queues
@@ -121,6 +122,7 @@ class Service:
         self.schedules = Schedules(self)
         self.bulk = Bulk(self)
         self.queues = Queues(self)
+        self.jobs = Jobs(self)
         self.retention = Retention(self)
         self.rankers = Rankers()
         self._ready_queues: tuple[str, ...] = ()
@@ -171,8 +173,12 @@ class Service:
             build_task(s, now=now, default_max_attempts=default, job=job) for s in specs
         )
         uniques = None
-        if blocks or self.controls.disabled_now or settings or any(s.unique for s in specs):
+        graph = job is not None and bool(job.needs)
+        if (blocks or self.controls.disabled_now or settings or graph
+                or any(s.unique for s in specs)):  # fmt: skip
             tasks = list(tasks)  # intake blocked somewhere, queues have settings, or keys
+            if job is not None and job.needs:
+                tasks = self.jobs.block(tasks, job.needs)
             await self.controls.check_intake(tasks)
             if settings:
                 tasks = await self.queues.admit(tasks, specs, settings)
@@ -197,15 +203,25 @@ class Service:
         return spec._replace(priority=priority)
 
     async def submit_job(
-        self, name: str, specs: Sequence[TaskSpec], tenant: str | None = None
+        self,
+        name: str,
+        specs: Sequence[TaskSpec],
+        tenant: str | None = None,
+        links: Links | None = None,
     ) -> tuple[Job, list[Task]]:
+        """A job of ``specs``, all or nothing; with ``links`` (per task: its name in the job
+        and what it depends on) its tasks wait for each other (rota.service.jobs)."""
         if not specs:
             raise ValidationError("a job needs at least one task")
+        needs: dict[str, tuple[str, ...]] = {}
+        if links is not None and any(name is not None or refs for name, refs in links):
+            specs, needs = self.jobs.plan(specs, links)
         job = Job(
             id=new_id(),
             name=check_name(name, "job name"),
             created_at=self.clock.now(),
             tenant=None if tenant is None else check_name(tenant, "tenant"),
+            needs=needs,
         )
         return job, await self.enqueue_many(specs, job)
 

@@ -193,7 +193,7 @@ def _run_at(run_at: datetime | None, delay: float | None, now: datetime) -> date
             raise ValidationError("give run_at or delay, not both")
         if run_at.tzinfo is None:
             raise ValidationError("run_at needs a timezone offset, e.g. 2026-01-01T12:00:00Z")
-        return max(_utc(run_at), now)
+        return max(_utc(run_at), now)  # before BLOCKED_AT: the calendar's edge is a day short
     assert delay is not None
     if not 0 <= delay <= limits.MAX_DELAY_SECONDS:
         raise ValidationError("delay must be between 0 and one year of seconds")

@@ -195,3 +195,22 @@ async def test_unknown_path_and_method_are_json_errors(api: Api) -> None:
     wrong_method = await api.http.delete(f"{API}/tasks")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["message"]
+
+
+async def test_a_job_graph_over_http_and_canceling_a_job(api: Api) -> None:
+    body = {"name": "g", "tasks": [
+        {"name": "a", "kind": "work", "queue": "g"},
+        {"name": "b", "kind": "work", "queue": "g", "depends_on": ["a"]},
+    ]}  # fmt: skip
+    made = await api.http.post("/api/v1/jobs", json=body)
+    assert made.status_code == 201, made.text
+    tasks = made.json()["tasks"]
+    assert [t["state"] for t in tasks] == ["queued", "scheduled"]
+    canceled = await api.http.post(f"/api/v1/jobs/{made.json()['id']}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["count"] == 2
+    job = (await api.http.get(f"/api/v1/jobs/{made.json()['id']}")).json()
+    assert job["state"] == "canceled" and job["counts"] == {"canceled": 2}
+    missing = await api.http.post("/api/v1/jobs/nope/cancel")
+    assert missing.status_code == 404
+    unknown = {"name": "u", "tasks": [{"kind": "work", "depends_on": ["ghost"]}]}
+    assert (await api.http.post("/api/v1/jobs", json=unknown)).status_code == 422

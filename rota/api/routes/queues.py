@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, WithJsonSchema, field_validator
 from starlette.responses import Response
 
 from rota.api.encode import FastJSON
 from rota.api.outputs import COMMON, QueueSettingsOut, answers
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
-from rota.api.schemas import Body, Name, NamePath
+from rota.api.schemas import NAME_SCHEMA, NULL, Body, NamePath
 from rota.core import limits
 from rota.core.dedup import Rule
 from rota.core.errors import BadRequest, ValidationError
@@ -34,6 +34,7 @@ from rota.core.queues import (
 )
 from rota.core.states import WAITING_STATES
 from rota.service.scope import Scope
+from rota.service.validation import check_name
 
 router = APIRouter(prefix=API_PREFIX, tags=["queues"])
 
@@ -50,6 +51,17 @@ class AgingIn(Body):
 
 
 Weight = Annotated[StrictInt, Field(ge=1, le=MAX_WEIGHT)]
+WEIGHTS_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "object",
+            "maxProperties": MAX_WEIGHTS,
+            "propertyNames": NAME_SCHEMA,
+            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": MAX_WEIGHT},
+        },
+        NULL,
+    ]
+}
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
 RunSeconds = Annotated[float, Field(gt=0, le=limits.MAX_TIMEOUT_SECONDS)]
 
@@ -63,9 +75,20 @@ class QueueSettingsIn(Body):
         None, ge=0, le=MAX_SIZE_LIMIT, description="waiting tasks past which submits get 429"
     )
     fairness: Literal["off", "round_robin", "weighted"] | None = None
-    weights: dict[Name, Weight] | None = Field(
+    weights: Annotated[dict[str, Weight] | None, WithJsonSchema(WEIGHTS_SCHEMA)] = Field(
         None, max_length=MAX_WEIGHTS, description="fairness key -> weight (weighted)"
     )
+
+    @field_validator("weights")
+    @classmethod
+    def _keys(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        for key in value or {}:
+            try:
+                check_name(key, "weights key")
+            except ValidationError as exc:  # as a schema error: 422, like the document's
+                raise ValueError(str(exc)) from None
+        return value
+
     aging: AgingIn | None = None
     on_conflict: Rule | None = Field(
         None, description="what a submit whose unique key an equal task holds meets"

@@ -41,6 +41,7 @@ from rota.core.auth import Role, TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
 from rota.core.models import (
+    BLOCKED_AT,
     AuditEntry,
     ClaimRequest,
     Event,
@@ -120,6 +121,10 @@ def _claim_query(name: str, limit: int, skip_tenants: bool = False, capable: boo
     text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
     text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
     return text.replace("CAN_RUN", _NEEDS_MET if capable else _NO_NEEDS)
+
+
+def _job_row(job: Job) -> tuple[Any, ...]:
+    return (job.id, job.name, job.tenant, job.created_at, _json(job.needs) if job.needs else None)
 
 
 def _array(values: tuple[str, ...]) -> str | None:
@@ -370,7 +375,7 @@ class PostgresBackend:
             }
             steps = dedup.plan(tasks, uniques, stored, now)
             if job is not None:
-                await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
+                await conn.execute(Q["insert_job"], _job_row(job))
             out = []
             for task, step, unique in zip(tasks, steps, uniques, strict=True):
                 holder = step.holder
@@ -476,7 +481,7 @@ class PostgresBackend:
             if job is None:
                 return await self._copy(conn, tasks, drawn)
             async with conn.transaction():
-                await conn.execute(Q["insert_job"], (job.id, job.name, job.tenant, job.created_at))
+                await conn.execute(Q["insert_job"], _job_row(job))
                 return await self._copy(conn, tasks, drawn)
 
     async def _copy(
@@ -823,6 +828,11 @@ class PostgresBackend:
             rows = await (await conn.execute(Q["count"], {"tenant": tenant})).fetchall()
         return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
 
+    async def task_list_blocked(self, *, limit: int) -> list[Task]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_blocked"], (BLOCKED_AT, limit))).fetchall()
+        return [_task(r) for r in rows]
+
     async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["count_requiring"])).fetchall()
@@ -887,7 +897,10 @@ class PostgresBackend:
     async def job_get(self, job_id: str) -> Job | None:
         async with self._conn() as conn:
             row = await (await conn.execute(Q["get_job"], [job_id])).fetchone()
-        return None if row is None else Job(row[0], row[1], row[2], row[3])
+        if row is None:
+            return None
+        needs = {k: tuple(v) for k, v in (row[4] or {}).items()}
+        return Job(row[0], row[1], row[2], row[3], needs)
 
     async def job_count(self, job_id: str) -> dict[TaskState, int]:
         async with self._conn() as conn:

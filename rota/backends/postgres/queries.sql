@@ -55,7 +55,7 @@ COPY rota_tasks (id, seq, payload, priority, place, queue, kind, state, enqueued
 FROM STDIN;
 
 -- name: insert_job
-INSERT INTO rota_jobs (id, name, tenant, created_at) VALUES (%s, %s, %s, %s);
+INSERT INTO rota_jobs (id, name, tenant, created_at, needs) VALUES (%s, %s, %s, %s, %s);
 
 -- name: existing_ids
 SELECT id FROM rota_tasks WHERE id = ANY(%s);
@@ -509,6 +509,12 @@ SELECT queue, requires, count(*) FROM rota_tasks
 WHERE requires IS NOT NULL AND state IN ('queued', 'scheduled')
 GROUP BY queue, requires ORDER BY queue, requires;
 
+-- name: list_blocked
+-- Tasks that wait for dependencies (their run_at is rota.core.models.BLOCKED_AT): the end
+-- of rota_tasks_scheduled.
+SELECT TASK_COLUMNS FROM rota_tasks WHERE state = 'scheduled' AND run_at >= %s
+ORDER BY run_at LIMIT %s;
+
 -- name: count_waiting
 SELECT count(*) FROM rota_tasks WHERE queue = %s AND state IN ('queued', 'scheduled');
 
@@ -549,7 +555,7 @@ FROM rota_history WHERE task_id = %(id)s
 ORDER BY seq;
 
 -- name: get_job
-SELECT id, name, created_at, tenant FROM rota_jobs WHERE id = %s;
+SELECT id, name, created_at, tenant, needs FROM rota_jobs WHERE id = %s;
 
 -- name: count_job
 SELECT state, count(*) FROM rota_tasks WHERE job_id = %s GROUP BY state;

@@ -108,7 +108,8 @@ CREATE TABLE rota_jobs (
     id         TEXT        PRIMARY KEY,
     name       TEXT        NOT NULL,
     tenant     TEXT,
-    created_at TIMESTAMPTZ NOT NULL
+    created_at TIMESTAMPTZ NOT NULL,
+    needs      JSONB       -- task id -> the ids it waits for (migration 0018)
 );
 
 CREATE TABLE rota_workers (

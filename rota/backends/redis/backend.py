@@ -92,6 +92,7 @@ from rota.core.clock import from_us, to_us
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, StoreError, ValidationError
 from rota.core.models import (
+    BLOCKED_AT,
     SYSTEM,
     AuditEntry,
     ClaimRequest,
@@ -457,6 +458,11 @@ class RedisBackend:
     async def task_position(self, task_id: str) -> Position | None:
         found = await self._run(self._s.position, [self._k.prefix], [task_id], True)
         return None if found is None else Position(int(found[0]), int(found[1]))
+
+    async def task_list_blocked(self, *, limit: int) -> list[Task]:
+        # BLOCKED_AT's microseconds are past a double's exact range; the scheduled zset holds
+        # it rounded, and every other run_at is far below it
+        return await self._rows("sched", str(to_us(BLOCKED_AT) - 10**12), "+inf", limit)
 
     async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
         with _translated():

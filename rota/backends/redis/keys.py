@@ -184,12 +184,14 @@ def json_text(value: Any) -> str | None:
 def encode_tasks(tasks: Sequence[Task]) -> bytes:
     """insert.lua's ARGV[1]: one array per task (see the script's header)."""
     last_time: datetime | None = None
-    last_us = 0
+    last_us = ""
 
-    def us(value: datetime) -> int:  # a batch's tasks mostly share their times
+    # Times go as decimal text: cjson reads a JSON number as a double, exact only below
+    # 2^53 microseconds (year 2255), and a run_at may be as late as year 9999.
+    def us(value: datetime) -> str:  # a batch's tasks mostly share their times
         nonlocal last_time, last_us
         if value is not last_time:
-            last_time, last_us = value, to_us(value)
+            last_time, last_us = value, str(to_us(value))
         return last_us
 
     return _dumps(
@@ -199,7 +201,7 @@ def encode_tasks(tasks: Sequence[Task]) -> bytes:
                 us(t.run_at), us(t.created_at), t.max_attempts,
                 None if t.timeout is None else repr(float(t.timeout)), t.tenant, t.job_id,
                 None if t.retry is None else _dumps(t.retry).decode(),
-                None if t.expires_at is None else to_us(t.expires_at),
+                None if t.expires_at is None else str(to_us(t.expires_at)),
                 repr(t.place) if t.place else None,
                 _dumps(t.requires).decode() if t.requires else None,
             )
@@ -220,12 +222,13 @@ def encode_uniques(uniques: Sequence[Unique | None]) -> bytes:
 
 
 def encode_job(job: Job) -> bytes:
-    return _dumps([job.name, to_us(job.created_at), job.tenant])
+    return _dumps([job.name, to_us(job.created_at), job.tenant, job.needs or None])
 
 
 def decode_job(job_id: str, text: str) -> Job:
-    name, created, tenant = _loads(text)
-    return Job(job_id, name, from_us(created), tenant)
+    name, created, tenant, *rest = _loads(text)  # jobs stored before dependencies: three
+    needs = {k: tuple(v) for k, v in (rest[0] or {}).items()} if rest else {}
+    return Job(job_id, name, from_us(created), tenant, needs)
 
 
 def encode_worker(w: WorkerInfo) -> bytes:

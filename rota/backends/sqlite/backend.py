@@ -37,6 +37,7 @@ from rota.core.errors import (
     ValidationError,
 )
 from rota.core.models import (
+    BLOCKED_AT,
     SYSTEM,
     AuditEntry,
     ClaimRequest,
@@ -55,7 +56,7 @@ from rota.core.ordering import claim_key
 from rota.core.states import WAITING_STATES, TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -117,6 +118,7 @@ UPGRADES: dict[int, list[str]] = {
         "CREATE TABLE rate_buckets (queue TEXT PRIMARY KEY, tokens REAL NOT NULL,"
         " updated_at INTEGER NOT NULL) WITHOUT ROWID",
     ],
+    12: ["ALTER TABLE jobs ADD COLUMN needs TEXT"],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
@@ -395,7 +397,10 @@ class SQLiteBackend:
         """Insert one batch inside the caller's transaction."""
         db = self._db
         if job is not None:
-            db.execute(Q["insert_job"], (job.id, job.name, job.tenant, to_us(job.created_at)))
+            needs = orjson.dumps(job.needs).decode() if job.needs else None
+            db.execute(
+                Q["insert_job"], (job.id, job.name, job.tenant, to_us(job.created_at), needs)
+            )
         first = db.execute(Q["max_seq"]).fetchone()[0] + 1
         stored = [
             t.evolve(seq=first + i, place=t.place or float(first + i)) for i, t in enumerate(tasks)
@@ -820,6 +825,13 @@ class SQLiteBackend:
 
         return await self._run(run)
 
+    async def task_list_blocked(self, *, limit: int) -> list[Task]:
+        def run() -> list[Task]:
+            rows = self._db.execute(Q["list_blocked"], (to_us(BLOCKED_AT), limit))
+            return [_task(r) for r in rows]
+
+        return await self._run(run)
+
     async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
         def run() -> list[tuple[str, tuple[str, ...], int]]:
             rows = self._db.execute(Q["count_requiring"]).fetchall()
@@ -889,7 +901,10 @@ class SQLiteBackend:
     async def job_get(self, job_id: str) -> Job | None:
         def run() -> Job | None:
             row = self._db.execute(Q["get_job"], (job_id,)).fetchone()
-            return None if row is None else Job(row[0], row[1], from_us(row[2]), row[3])
+            if row is None:
+                return None
+            needs = {} if row[4] is None else {k: tuple(v) for k, v in orjson.loads(row[4]).items()}
+            return Job(row[0], row[1], from_us(row[2]), row[3], needs)
 
         return await self._run(run)
 

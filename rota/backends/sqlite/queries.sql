@@ -15,7 +15,7 @@ INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message,
 VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_job
-INSERT INTO jobs (id, name, tenant, created_at) VALUES (?, ?, ?, ?);
+INSERT INTO jobs (id, name, tenant, created_at, needs) VALUES (?, ?, ?, ?, ?);
 
 -- name: existing_ids
 SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?));
@@ -199,6 +199,11 @@ SELECT queue, requires, count(*) FROM tasks
 WHERE requires IS NOT NULL AND state IN ('queued', 'scheduled')
 GROUP BY queue, requires ORDER BY queue, requires;
 
+-- name: list_blocked
+-- Tasks that wait for dependencies (their run_at is rota.core.models.BLOCKED_AT).
+SELECT TASK_COLUMNS FROM tasks WHERE state = 'scheduled' AND run_at >= ?
+ORDER BY seq LIMIT ?;
+
 -- name: count_waiting
 SELECT count(*) FROM tasks WHERE queue = ? AND state IN ('queued', 'scheduled');
 
@@ -234,7 +239,7 @@ FROM events WHERE task_id = :id
 ORDER BY 8;
 
 -- name: get_job
-SELECT id, name, created_at, tenant FROM jobs WHERE id = ?;
+SELECT id, name, created_at, tenant, needs FROM jobs WHERE id = ?;
 
 -- name: count_job
 SELECT state, count(*) FROM tasks WHERE job_id = ? GROUP BY state;

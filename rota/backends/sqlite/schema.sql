@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     id         TEXT    PRIMARY KEY,
     name       TEXT    NOT NULL,
     tenant     TEXT,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    needs      TEXT      -- task id -> the ids it waits for (JSON), or NULL
 );
 
 -- Workers as registered; listed while heard from within ROTA_WORKER_SILENCE.

@@ -1,0 +1,1 @@
+ALTER TABLE rota_jobs DROP COLUMN needs;
