@@ -618,20 +618,22 @@ class PostgresBackend:
         limited = {limit.queue: limit for limit in request.limits}
         names = sorted(limited)
         skip, capable = bool(request.skip_tenants), bool(request.capabilities)
-        window = max(4 * request.limit, 64)
+        window = request.limit + 32  # a page more when limits hold some back
         async with self._conn() as conn, conn.transaction():
-            for name in names:
-                await conn.execute(Q["limit_lock"], (name,))
-            await conn.execute(Q["promote_due"], params)
+            async with conn.pipeline():  # the locks, the promotion and the reads: one trip
+                for name in names:
+                    await conn.execute(Q["limit_lock"], (name,))
+                if not (self._listening and self._promote_at and request.now < self._promote_at):
+                    await conn.execute(Q["promote_due"], params)
+                counted = await conn.execute(Q["running_by_queue"], (names,))
+                held = await conn.execute(Q["get_buckets"], (names,))
             running: dict[str, int] = {}
             tenants: dict[tuple[str, str], int] = {}
-            for queue, tenant, n in await (
-                await conn.execute(Q["running_by_queue"], (names,))
-            ).fetchall():
+            for queue, tenant, n in await counted.fetchall():
                 running[queue] = running.get(queue, 0) + n
                 if tenant is not None:
                     tenants[(queue, tenant)] = n
-            stored = await (await conn.execute(Q["get_buckets"], (names,))).fetchall()
+            stored = await held.fetchall()
             buckets = {q: (tokens, at) for q, tokens, at in stored}
             admission = Admission(limited, running, tenants, buckets, request.now)
             if request.queues is None:
@@ -653,11 +655,13 @@ class PostgresBackend:
                 if len(chosen) == request.limit or len(page) < window:
                     break
             kept = admission.buckets()
-            if kept:
-                tokens = [kept[q][0] for q in sorted(kept)]
-                await conn.execute(Q["put_buckets"], (request.now, sorted(kept), tokens))
-            claim = _claim_query("claim_ids", 0)
-            rows = await (await conn.execute(claim, {**params, "ids": chosen})).fetchall()
+            async with conn.pipeline():  # the buckets and the lease: one trip
+                if kept:
+                    tokens = [kept[q][0] for q in sorted(kept)]
+                    await conn.execute(Q["put_buckets"], (request.now, sorted(kept), tokens))
+                claim = _claim_query("claim_ids", 0)
+                leased = await conn.execute(claim, {**params, "ids": chosen})
+            rows = await leased.fetchall()
         rows.sort(key=_contract_order)
         return [_task(r) for r in rows]
 

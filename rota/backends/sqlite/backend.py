@@ -586,7 +586,7 @@ class SQLiteBackend:
         }
         admission = Admission(limited, running, tenants, buckets, request.now)
         pick = _claim_sql("pick_any" if request.queues is None else "pick_queues", request)
-        window, offset, chosen = max(4 * request.limit, 64), 0, list[int]()
+        window, offset, chosen = request.limit + 32, 0, list[int]()
         while len(chosen) < request.limit and offset < LIMITED_SCAN_MAX:
             page = db.execute(pick, {**params, "window": window, "offset": offset}).fetchall()
             for seq, queue, tenant in page:
