@@ -203,6 +203,7 @@ class QueueSettingsOut(Out):
     tenant_concurrency_limit: int | None
     rate_limit: float | None
     max_attempts: int | None
+    retry: dict[str, Any] | None
     timeout: float | None
     retention: float | None
 

@@ -16,6 +16,7 @@ from rota.core.dedup import RULES, Rule
 from rota.core.errors import ValidationError
 from rota.core.limits import MAX_ATTEMPTS, MAX_TIMEOUT_SECONDS
 from rota.core.priority import PRIORITY_MAX, PRIORITY_MIN
+from rota.core.retry import RetryPolicy
 
 Fairness = Literal["off", "round_robin", "weighted"]
 
@@ -61,8 +62,10 @@ class QueueSettings:
     concurrency_limit: int | None = None
     tenant_concurrency_limit: int | None = None
     rate_limit: float | None = None
-    #: defaults for the queue's tasks: attempts, timeout (seconds), retention (seconds)
+    #: defaults for the queue's tasks: attempts, retry policy (RetryPolicy's JSON), timeout
+    #: (seconds), retention (seconds)
     max_attempts: int | None = None
+    retry: dict[str, Any] | None = None
     timeout: float | None = None
     retention: float | None = None
 
@@ -111,6 +114,8 @@ class QueueSettings:
         for key, weight in self.weights.items():
             if type(weight) is not int or not 1 <= weight <= MAX_WEIGHT:
                 raise ValidationError(f"weights[{key!r}] must be an integer 1..{MAX_WEIGHT}")
+        if self.retry is not None:
+            RetryPolicy.from_json(self.retry)  # a bad policy says what to fix
         if self.max_attempts is not None and not 1 <= self.max_attempts <= MAX_ATTEMPTS:
             raise ValidationError(f"max_attempts must be 1..{MAX_ATTEMPTS}")
         for name, top in (("timeout", MAX_TIMEOUT_SECONDS), ("retention", MAX_SECONDS)):

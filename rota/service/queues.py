@@ -52,8 +52,12 @@ class Queues:
     def with_defaults(
         specs: Sequence[TaskSpec], settings: dict[str, QueueSettings]
     ) -> Sequence[TaskSpec]:
-        """The specs with their queues' default attempts and timeout where they name none."""
-        if not any(s.max_attempts is not None or s.timeout is not None for s in settings.values()):
+        """The specs with their queues' default attempts, retry policy and timeout where they
+        name none."""
+        if not any(
+            s.max_attempts is not None or s.timeout is not None or s.retry is not None
+            for s in settings.values()
+        ):
             return specs
         out = []
         for spec in specs:
@@ -63,6 +67,8 @@ class Queues:
                     spec = spec._replace(max_attempts=queue.max_attempts)
                 if spec.timeout is None and queue.timeout is not None:
                     spec = spec._replace(timeout=queue.timeout)
+                if spec.retry is None and queue.retry is not None:
+                    spec = spec._replace(retry=queue.retry)
             out.append(spec)
         return out
 

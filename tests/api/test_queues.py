@@ -23,7 +23,7 @@ async def test_a_queue_nobody_set_up_reads_as_the_defaults(api: Api) -> None:
         "name": "scan", "paused": False, "waiting": 0, "unroutable": 0, "max_size": None,
         "fairness": "off",
         "weights": {}, "aging": None, "on_conflict": "reject", "concurrency_limit": None,
-        "tenant_concurrency_limit": None, "rate_limit": None, "max_attempts": None,
+        "tenant_concurrency_limit": None, "rate_limit": None, "max_attempts": None, "retry": None,
         "timeout": None, "retention": None,
     }  # fmt: skip
 

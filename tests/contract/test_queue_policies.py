@@ -150,11 +150,15 @@ async def test_max_size_refuses_the_overflow_and_lets_the_top_priority_in(
 
 async def test_queue_defaults_fill_what_a_submit_leaves_out(backend: Backend) -> None:
     service, _ = service_at(backend)
-    await service.queues.update("scan", {"max_attempts": 7, "timeout": 30.0}, actor=OPS)
-    given = await service.enqueue(TaskSpec("work", queue="scan", max_attempts=2, timeout=5.0))
+    fixed = {"backoff": "fixed", "delay": 9.0}
+    changes = {"max_attempts": 7, "timeout": 30.0, "retry": fixed}
+    await service.queues.update("scan", changes, actor=OPS)
+    given = await service.enqueue(TaskSpec("work", queue="scan", max_attempts=2, timeout=5.0,
+                                           retry={"backoff": "fixed", "delay": 1.0}))  # fmt: skip
     left = await service.enqueue(TaskSpec("work", queue="scan"))
-    assert (given.max_attempts, given.timeout) == (2, 5.0)
+    assert (given.max_attempts, given.timeout, given.retry["delay"]) == (2, 5.0, 1.0)
     assert (left.max_attempts, left.timeout) == (7, 30.0)
+    assert left.retry is not None and left.retry["delay"] == 9.0
     await service.queues.update("scan", {"retention": 60.0}, actor=OPS)
     await service.retention.prune()
     assert service.retention.keep_for("scan") == timedelta(seconds=60)

@@ -16,7 +16,7 @@ from rota.api.encode import FastJSON
 from rota.api.outputs import COMMON, QueueSettingsOut, answers
 from rota.api.routes import API_PREFIX
 from rota.api.routes.deps import Scoped
-from rota.api.schemas import NAME_SCHEMA, NULL, Body, NamePath
+from rota.api.schemas import NAME_SCHEMA, NULL, RETRY_SCHEMA, Body, NamePath
 from rota.core import limits
 from rota.core.dedup import Rule
 from rota.core.errors import BadRequest, ValidationError
@@ -104,6 +104,9 @@ class QueueSettingsIn(Body):
     )
     max_attempts: StrictInt | None = Field(
         None, ge=1, le=limits.MAX_ATTEMPTS, description="default for its tasks"
+    )
+    retry: Annotated[dict[str, Any] | None, WithJsonSchema({"anyOf": [RETRY_SCHEMA, NULL]})] = (
+        Field(None, description="default retry policy, as a task's retry")
     )
     timeout: RunSeconds | None = Field(None, description="default, seconds")
     retention: Seconds | None = Field(None, description="seconds its finished tasks are kept")
