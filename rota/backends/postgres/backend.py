@@ -614,56 +614,88 @@ class PostgresBackend:
     async def _claim_limited(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
         """A claim that some queue's global limits bound (rota.core.admission), in one
         transaction holding those queues' locks: each claimed queue's candidates in order,
-        a window at a time, merged, admitted one by one, then leased."""
+        a window at a time, merged, admitted one by one, then leased. Two round trips when
+        the first window suffices: BEGIN, the locks, the reads and the first candidates;
+        then the buckets, the lease and COMMIT."""
         limited = {limit.queue: limit for limit in request.limits}
         names = sorted(limited)
-        skip, capable = bool(request.skip_tenants), bool(request.capabilities)
         window = request.limit + 32  # a page more when limits hold some back
-        async with self._conn() as conn, conn.transaction():
-            async with conn.pipeline():  # the locks, the promotion and the reads: one trip
-                for name in names:
-                    await conn.execute(Q["limit_lock"], (name,))
-                if not (self._listening and self._promote_at and request.now < self._promote_at):
-                    await conn.execute(Q["promote_due"], params)
-                counted = await conn.execute(Q["running_by_queue"], (names,))
-                held = await conn.execute(Q["get_buckets"], (names,))
-            running: dict[str, int] = {}
-            tenants: dict[tuple[str, str], int] = {}
-            for queue, tenant, n in await counted.fetchall():
-                running[queue] = running.get(queue, 0) + n
-                if tenant is not None:
-                    tenants[(queue, tenant)] = n
-            stored = await held.fetchall()
-            buckets = {q: (tokens, at) for q, tokens, at in stored}
-            admission = Admission(limited, running, tenants, buckets, request.now)
-            if request.queues is None:
-                rows = await (await conn.execute(_claim_query("ready_hashes", 0))).fetchall()
-                walks = [("pick_hash", {"h": r[0]}) for r in rows]
-            else:
-                walks = [("pick_queue", {"queue": q}) for q in dict.fromkeys(request.queues)]
-            chosen: list[str] = []
-            for offset in range(0, LIMITED_SCAN_MAX, window):
-                page: list[Any] = []
-                for name, extra in walks:
-                    query = _claim_query(name, 0, skip, capable)
-                    args = {**params, **extra, "window": window, "offset": offset}
-                    page += await (await conn.execute(query, args)).fetchall()
-                page.sort(key=lambda r: (-r[3], r[4], r[5]))
-                for task_id, queue, tenant, *_ in page:
-                    if len(chosen) < request.limit and admission.admit(queue, tenant):
-                        chosen.append(task_id)
-                if len(chosen) == request.limit or len(page) < window:
-                    break
-            kept = admission.buckets()
-            async with conn.pipeline():  # the buckets and the lease: one trip
-                if kept:
-                    tokens = [kept[q][0] for q in sorted(kept)]
-                    await conn.execute(Q["put_buckets"], (request.now, sorted(kept), tokens))
-                claim = _claim_query("claim_ids", 0)
-                leased = await conn.execute(claim, {**params, "ids": chosen})
-            rows = await leased.fetchall()
+        async with self._conn() as conn:
+            try:
+                if request.queues is None:
+                    rows = await (await conn.execute(_claim_query("ready_hashes", 0))).fetchall()
+                    walks = [("pick_hash", {"h": r[0]}) for r in rows]
+                else:
+                    walks = [("pick_queue", {"queue": q}) for q in dict.fromkeys(request.queues)]
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    for name in names:
+                        await conn.execute(Q["limit_lock"], (name,))
+                    promoted = None
+                    if not (self._listening and self._promote_at
+                            and request.now < self._promote_at):  # fmt: skip
+                        wakes = self._wakes
+                        promoted = await conn.execute(Q["promote_due"], params)
+                    counted = await conn.execute(Q["running_by_queue"], (names,))
+                    held = await conn.execute(Q["get_buckets"], (names,))
+                    first = [await self._pick(conn, request, params, w, window, 0) for w in walks]
+                if promoted is not None:
+                    row = await promoted.fetchone()
+                    if wakes == self._wakes:  # as claim_many: when the next promotion is due
+                        due = None if row is None else row[0]
+                        recheck = request.now + PROMOTE_RECHECK
+                        self._promote_at = recheck if due is None else min(due, recheck)
+                running: dict[str, int] = {}
+                tenants: dict[tuple[str, str], int] = {}
+                for queue, tenant, n in await counted.fetchall():
+                    running[queue] = running.get(queue, 0) + n
+                    if tenant is not None:
+                        tenants[(queue, tenant)] = n
+                buckets = {q: (tokens, at) for q, tokens, at in await held.fetchall()}
+                admission = Admission(limited, running, tenants, buckets, request.now)
+                chosen: list[str] = []
+                for offset in range(0, LIMITED_SCAN_MAX, window):
+                    if offset == 0:
+                        page = [row for cur in first for row in await cur.fetchall()]
+                    else:
+                        picks = [await self._pick(conn, request, params, w, window, offset)
+                                 for w in walks]  # fmt: skip
+                        page = [row for cur in picks for row in await cur.fetchall()]
+                    page.sort(key=lambda r: (-r[3], r[4], r[5]))
+                    for ctid, queue, tenant, *_ in page:
+                        if len(chosen) < request.limit and admission.admit(queue, tenant):
+                            chosen.append(ctid)
+                    if len(chosen) == request.limit or len(page) < window:
+                        break
+                kept = admission.buckets()
+                async with conn.pipeline():
+                    if kept:
+                        tokens = [kept[q][0] for q in sorted(kept)]
+                        await conn.execute(Q["put_buckets"], (request.now, sorted(kept), tokens))
+                    claim = _claim_query("claim_ids", 0)
+                    leased = await conn.execute(claim, {**params, "ctids": chosen})
+                    await conn.execute("COMMIT")
+                rows = await leased.fetchall()
+            except BaseException:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    await conn.execute("ROLLBACK")
+                raise
         rows.sort(key=_contract_order)
         return [_task(r) for r in rows]
+
+    @staticmethod
+    async def _pick(
+        conn: psycopg.AsyncConnection[Any],
+        request: ClaimRequest,
+        params: dict[str, Any],
+        walk: tuple[str, dict[str, Any]],
+        window: int,
+        offset: int,
+    ) -> psycopg.AsyncCursor[Any]:
+        """One window of one queue's candidates (limited claims)."""
+        name, extra = walk
+        query = _claim_query(name, 0, bool(request.skip_tenants), bool(request.capabilities))
+        return await conn.execute(query, {**params, **extra, "window": window, "offset": offset})
 
     async def task_heartbeat(
         self,

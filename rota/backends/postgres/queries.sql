@@ -297,7 +297,7 @@ SELECT h FROM (READY_QUEUES) AS ready;
 -- name: pick_queue
 -- A limited claim's candidates in one queue, in order, a window at a time: the same walk
 -- down the claim index as claim_queue, without locks (the queues' locks are held).
-SELECT id, queue, tenant, priority, place, seq FROM rota_tasks
+SELECT ctid::text, queue, tenant, priority, place, seq FROM rota_tasks
 WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
   AND queue = %(queue)s
   AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
@@ -306,16 +306,19 @@ LIMIT %(window)s OFFSET %(offset)s;
 
 -- name: pick_hash
 -- The same, for a claim of every queue: one queue's part of the index, found by its hash.
-SELECT id, queue, tenant, priority, place, seq FROM rota_tasks
+SELECT ctid::text, queue, tenant, priority, place, seq FROM rota_tasks
 WHERE state = 'queued' AND hashtextextended(queue, 0) = %(h)s
   AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
 ORDER BY priority DESC, place, seq
 LIMIT %(window)s OFFSET %(offset)s;
 
 -- name: claim_ids
--- The chosen candidates of a limited claim, leased as every claim leases.
+-- The chosen candidates of a limited claim, found again by ctid (a TID scan: the queue's
+-- lock keeps every other claimer away, and a row changed since the pick has a new ctid or
+-- a state not queued, so it is left), leased as every claim leases.
 WITH picked AS (
-    SELECT ctid FROM rota_tasks WHERE id = ANY(%(ids)s) AND state = 'queued' FOR UPDATE
+    SELECT ctid FROM rota_tasks
+    WHERE ctid = ANY(%(ctids)s::tid[]) AND state = 'queued' FOR UPDATE
 )
 CLAIM_PICKED;
 
