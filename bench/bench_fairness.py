@@ -79,18 +79,20 @@ async def run_once(url: str, tasks: int, tenants: int, mode: str) -> tuple[float
         await service.close()
 
 
-async def median_of(
-    runs: int, store: str, tasks: int, tenants: int, mode: str
-) -> tuple[float, float]:
-    """Each run on a fresh store, one after another; the medians."""
-    figures = []
+async def rounds(
+    runs: int, store: str, tasks: int, tenants: int
+) -> dict[str, list[tuple[float, float]]]:
+    """``runs`` rounds, each running every mode once on a fresh store, so that the
+    machine's drift over the minutes falls on all modes alike."""
+    figures: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
     for _ in range(runs):
-        url, cleanup = store_url(store, "/tmp")
-        try:
-            figures.append(await run_once(url, tasks, tenants, mode))
-        finally:
-            cleanup()
-    return statistics.median(f[0] for f in figures), statistics.median(f[1] for f in figures)
+        for mode in MODES:
+            url, cleanup = store_url(store, "/tmp")
+            try:
+                figures[mode].append(await run_once(url, tasks, tenants, mode))
+            finally:
+                cleanup()
+    return figures
 
 
 async def main() -> None:
@@ -104,12 +106,15 @@ async def main() -> None:
     print("|---|---:|---|---:|---:|---:|")
     for store in args.store or ["postgres", "redis"]:
         for tenants in args.tenants or [10, 10_000]:
-            results = {
-                mode: await median_of(args.runs, store, args.tasks, tenants, mode) for mode in MODES
-            }
+            figures = await rounds(args.runs, store, args.tasks, tenants)
+            off = [drain for _, drain in figures["off"]]
             for mode in MODES:
-                enqueue, drain = results[mode]
-                ratio = drain / results["off"][1]
+                enqueue = statistics.median(e for e, _ in figures[mode])
+                drain = statistics.median(d for _, d in figures[mode])
+                # the median of each round's ratio to that round's "off"
+                ratio = statistics.median(
+                    d / o for (_, d), o in zip(figures[mode], off, strict=True)
+                )
                 print(f"| {store} | {tenants:,} | {mode} | {enqueue:,.0f} | "
                       f"{drain:,.0f} | {ratio:.2f}x |")  # fmt: skip
 

@@ -85,6 +85,16 @@ class Admission:
             self.tokens[queue] -= 1.0
         return True
 
+    def exhausted(self, queue: str) -> bool:
+        """Whether no task of ``queue`` can start now, whatever its tenant (so a claim need
+        not read further down it)."""
+        limit = self.limits.get(queue)
+        if limit is None:
+            return False
+        if limit.running_max is not None and self.running.get(queue, 0) >= limit.running_max:
+            return True
+        return limit.rate is not None and self.tokens[queue] < 1.0
+
     def buckets(self) -> dict[str, tuple[float, datetime]]:
         """The buckets to store after the claim."""
         return {queue: (tokens, self.at[queue]) for queue, tokens in self.tokens.items()}

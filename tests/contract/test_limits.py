@@ -70,3 +70,37 @@ async def test_concurrent_claimers_never_over_admit(backend: Backend) -> None:
     got = await asyncio.gather(*(service.claim(f"w{n}", limit=5) for n in range(16)))
     assert sum(len(g) for g in got) == 3
     assert await running(service) == 3
+
+
+async def test_a_flood_held_back_by_its_tenant_limit_hides_no_one(backend: Backend) -> None:
+    """The held-back rows fill the claim's first window of candidates many times over: the
+    claim walks on past them to the other tenants' tasks, and the bucket counts what went
+    on either path."""
+    service, clock = service_at(backend)
+    limits = {"tenant_concurrency_limit": 1, "rate_limit": 4}
+    await service.queues.update("scan", limits, actor=OPS)
+    await service.enqueue_many([TaskSpec("work", queue="scan", tenant="a", priority=90)] * 300)
+    await service.enqueue(TaskSpec("work", queue="scan", tenant="b", priority=10))
+    await service.enqueue(TaskSpec("work", queue="scan", tenant="c", priority=5))
+    claimed = await service.claim("w", queues=["scan"], limit=10)
+    assert [t.tenant for t in claimed] == ["a", "b", "c"]
+    for task in claimed:
+        await service.complete(task.id, task.lease_token)
+    assert [t.tenant for t in await service.claim("w", limit=10)] == ["a"]  # the last token
+    assert await service.claim("w", limit=10) == []
+    clock.advance(0.5)
+    again = await service.claim("w", queues=["scan"], limit=10)
+    assert again == []  # two tokens, but a's task still runs
+
+
+async def test_a_queue_at_its_limit_hides_no_other_queue(backend: Backend) -> None:
+    """A claim of two queues: the first, older and far longer, is at its limit after one
+    task; the other queue's tasks still go, as far as its own bucket allows."""
+    service, _ = service_at(backend)
+    await service.queues.update("lim", {"concurrency_limit": 1}, actor=OPS)
+    await service.queues.update("rate", {"rate_limit": 2}, actor=OPS)
+    await service.enqueue_many([TaskSpec("work", queue="lim")] * 300)
+    await service.enqueue_many([TaskSpec("work", queue="rate")] * 5)
+    for queues in (["lim", "rate"], None):
+        claimed = await service.claim("w", queues=queues, limit=10)
+        assert sorted(t.queue for t in claimed) == (["lim", "rate", "rate"] if queues else [])

@@ -119,6 +119,7 @@ def _claim_query(name: str, limit: int, skip_tenants: bool = False, capable: boo
     """The claim with its limit, tenant and capability filters written in (see claim_any in
     queries.sql)."""
     text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
+    text = text.replace("CLAIM_WINDOW", str(int(limit) * 2 + 32))  # LIMITED_CLAIM's window
     text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
     return text.replace("CAN_RUN", _NEEDS_MET if capable else _NO_NEEDS)
 
@@ -612,14 +613,52 @@ class PostgresBackend:
         return [], merged
 
     async def _claim_limited(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
-        """A claim that some queue's global limits bound (rota.core.admission), in one
-        transaction holding those queues' locks: each claimed queue's candidates in order,
-        a window at a time, merged, admitted one by one, then leased. Two round trips when
-        the first window suffices: BEGIN, the locks, the reads and the first candidates;
-        then the buckets, the lease and COMMIT."""
+        """A claim that some queue's global limits bound (rota.core.admission): one round
+        trip, one implicit transaction (no Sync until the end of the pipeline): the limited
+        queues' locks, then LIMITED_CLAIM, whose snapshot comes after them. Only when its
+        window of candidates was not enough does the claim walk on (_claim_walk)."""
+        limits = sorted(request.limits, key=lambda limit: limit.queue)
+        params = {
+            **params,
+            "lq": [limit.queue for limit in limits],
+            "lrun": [limit.running_max for limit in limits],
+            "ltrun": [limit.tenant_running_max for limit in limits],
+            "lrate": [limit.rate for limit in limits],
+        }
+        name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
+        query = _claim_query(
+            name, request.limit, bool(request.skip_tenants), bool(request.capabilities)
+        )
+        async with self._conn() as conn:
+            async with conn.pipeline():
+                for queue in params["lq"]:
+                    await conn.execute(Q["limit_lock"], (queue,))
+                promoted = None
+                if not (self._listening and self._promote_at
+                        and request.now < self._promote_at):  # fmt: skip
+                    wakes = self._wakes
+                    promoted = await conn.execute(Q["promote_due"], params)
+                cur = await conn.execute(query, params, binary=True)
+            if promoted is not None:
+                row = await promoted.fetchone()
+                if wakes == self._wakes:  # as claim_many: when the next promotion is due
+                    due = None if row is None else row[0]
+                    recheck = request.now + PROMOTE_RECHECK
+                    self._promote_at = recheck if due is None else min(due, recheck)
+            rows = await cur.fetchall()
+        if rows[0][-1]:  # the window was not enough: nothing leased yet
+            return await self._claim_walk(request, params)
+        rows = [row[:-1] for row in rows if row[0] is not None]
+        rows.sort(key=_contract_order)
+        return [_task(r) for r in rows]
+
+    async def _claim_walk(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
+        """A limited claim whose first window was not enough (limits stepped over many of
+        its rows), in one transaction holding the queues' locks: each claimed queue's
+        candidates in order, a window at a time, merged, admitted one by one, then leased."""
         limited = {limit.queue: limit for limit in request.limits}
         names = sorted(limited)
-        window = request.limit + 32  # a page more when limits hold some back
+        window = request.limit + 32
         async with self._conn() as conn:
             try:
                 if request.queues is None:
@@ -631,20 +670,8 @@ class PostgresBackend:
                     await conn.execute("BEGIN")
                     for name in names:
                         await conn.execute(Q["limit_lock"], (name,))
-                    promoted = None
-                    if not (self._listening and self._promote_at
-                            and request.now < self._promote_at):  # fmt: skip
-                        wakes = self._wakes
-                        promoted = await conn.execute(Q["promote_due"], params)
                     counted = await conn.execute(Q["running_by_queue"], (names,))
                     held = await conn.execute(Q["get_buckets"], (names,))
-                    first = [await self._pick(conn, request, params, w, window, 0) for w in walks]
-                if promoted is not None:
-                    row = await promoted.fetchone()
-                    if wakes == self._wakes:  # as claim_many: when the next promotion is due
-                        due = None if row is None else row[0]
-                        recheck = request.now + PROMOTE_RECHECK
-                        self._promote_at = recheck if due is None else min(due, recheck)
                 running: dict[str, int] = {}
                 tenants: dict[tuple[str, str], int] = {}
                 for queue, tenant, n in await counted.fetchall():
@@ -655,23 +682,25 @@ class PostgresBackend:
                 admission = Admission(limited, running, tenants, buckets, request.now)
                 chosen: list[str] = []
                 for offset in range(0, LIMITED_SCAN_MAX, window):
-                    if offset == 0:
-                        page = [row for cur in first for row in await cur.fetchall()]
-                    else:
-                        picks = [await self._pick(conn, request, params, w, window, offset)
-                                 for w in walks]  # fmt: skip
-                        page = [row for cur in picks for row in await cur.fetchall()]
+                    picks = [await self._pick(conn, request, params, w, window, offset)
+                             for w in walks]  # fmt: skip
+                    page = [row for cur in picks for row in await cur.fetchall()]
                     page.sort(key=lambda r: (-r[3], r[4], r[5]))
                     for ctid, queue, tenant, *_ in page:
                         if len(chosen) < request.limit and admission.admit(queue, tenant):
                             chosen.append(ctid)
                     if len(chosen) == request.limit or len(page) < window:
                         break
+                    walks = [w for w in walks if not admission.exhausted(w[1].get("queue", ""))]
+                    if not walks:
+                        break
                 kept = admission.buckets()
                 async with conn.pipeline():
                     if kept:
-                        tokens = [kept[q][0] for q in sorted(kept)]
-                        await conn.execute(Q["put_buckets"], (request.now, sorted(kept), tokens))
+                        queues = sorted(kept)
+                        tokens = [kept[q][0] for q in queues]
+                        at = [kept[q][1] for q in queues]
+                        await conn.execute(Q["put_buckets"], (queues, tokens, at))
                     claim = _claim_query("claim_ids", 0)
                     leased = await conn.execute(claim, {**params, "ctids": chosen})
                     await conn.execute("COMMIT")

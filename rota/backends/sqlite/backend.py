@@ -594,9 +594,11 @@ class SQLiteBackend:
                     chosen.append(seq)
             if len(page) < window:
                 break
+            if request.queues is not None and all(map(admission.exhausted, request.queues)):
+                break  # nothing further down can start
             offset += window
-        now = to_us(request.now)
-        db.executemany(Q["put_bucket"], [(q, t, now) for q, (t, _) in admission.buckets().items()])
+        kept = admission.buckets().items()
+        db.executemany(Q["put_bucket"], [(q, t, to_us(at)) for q, (t, at) in kept])
         seqs = orjson.dumps(chosen).decode()
         return db.execute(Q["claim_seqs"], {**params, "seqs": seqs}).fetchall()
 
