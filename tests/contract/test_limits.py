@@ -94,12 +94,14 @@ async def test_a_flood_held_back_by_its_tenant_limit_hides_no_one(backend: Backe
 
 
 async def test_a_queue_at_its_limit_hides_no_other_queue(backend: Backend) -> None:
-    """A claim of two queues: the first, older and far longer, is at its limit after one
-    task; the other queue's tasks still go, as far as its own bucket allows."""
+    """A claim of two queues: the first, older and longer than any claim reads (10,000
+    candidates), is at its limit after one task; the other queue's tasks still go, as far
+    as its own bucket allows."""
     service, _ = service_at(backend)
     await service.queues.update("lim", {"concurrency_limit": 1}, actor=OPS)
     await service.queues.update("rate", {"rate_limit": 2}, actor=OPS)
-    await service.enqueue_many([TaskSpec("work", queue="lim")] * 300)
+    for _ in range(11):
+        await service.enqueue_many([TaskSpec("work", queue="lim")] * 1000)
     await service.enqueue_many([TaskSpec("work", queue="rate")] * 5)
     for queues in (["lim", "rate"], None):
         claimed = await service.claim("w", queues=queues, limit=10)

@@ -21,7 +21,8 @@
 -- and left queued (the expiry service cancels it); after skip_max of them the claim stops
 -- looking, so a backlog of expired tasks cannot make one script run long. A task of a
 -- disabled tenant is stepped over the same way, counted against the same skip_max, and so
--- is a task that requires a capability the worker lacks, and one that a limit holds back.
+-- is a task that requires a capability the worker lacks, and one that a limit holds back;
+-- but a claim of named queues stops reading a queue once its limit or bucket is spent.
 -- Returns the claimed tasks as field arrays (FIELDS order), best first.
 local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now_n, skip_max, salt = tonumber(now), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -94,6 +95,12 @@ local function admit(row)
   if l.rate then tokens[queue] = tokens[queue] - 1 end
   return true
 end
+-- whether no task of the queue can start now, whatever its tenant
+local function exhausted(queue)
+  local l = limited[queue]
+  return l ~= nil and ((l.running and (running[queue] or 0) >= l.running)
+    or (l.rate ~= nil and tokens[queue] < 1))
+end
 
 if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
 
@@ -102,12 +109,17 @@ if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
 local count_sources = #KEYS - FIRST_EXTRA_KEY + 1
 local first_chunk = math.max(8, math.ceil(limit / math.max(count_sources, 1)))
 local sources = {}
+local RQ = P .. 'rq:'
 for i = FIRST_EXTRA_KEY, #KEYS do
-  sources[#sources + 1] = {key = KEYS[i], buf = {}, pos = 1, offset = 0, size = first_chunk,
-    done = false}
+  local key = KEYS[i]
+  -- a queue's own zset names its queue: once the queue is out of room, the walk leaves it
+  local queue = string.sub(key, 1, #RQ) == RQ and string.sub(key, #RQ + 1) or nil
+  sources[#sources + 1] = {key = key, queue = queue, buf = {}, pos = 1, offset = 0,
+    size = first_chunk, done = false}
 end
 
 local function head(src)
+  if src.queue and exhausted(src.queue) then return nil end
   if src.pos > #src.buf then
     if src.done then return nil end
     local size = src.size

@@ -586,17 +586,22 @@ class SQLiteBackend:
         }
         admission = Admission(limited, running, tenants, buckets, request.now)
         pick = _claim_sql("pick_any" if request.queues is None else "pick_queues", request)
-        window, offset, chosen = request.limit + 32, 0, list[int]()
-        while len(chosen) < request.limit and offset < LIMITED_SCAN_MAX:
-            page = db.execute(pick, {**params, "window": window, "offset": offset}).fetchall()
-            for seq, queue, tenant in page:
+        window, read, chosen = request.limit + 32, 0, list[int]()
+        after: dict[str, Any] = {"p": None, "pl": None, "s": None}
+        full: set[str] = set()
+        while len(chosen) < request.limit and read < LIMITED_SCAN_MAX:
+            known = {"window": window, "full": orjson.dumps(sorted(full)).decode()}
+            page = db.execute(pick, {**params, **known, **after}).fetchall()
+            for seq, queue, tenant, _, _ in page:
                 if len(chosen) < request.limit and admission.admit(queue, tenant):
                     chosen.append(seq)
             if len(page) < window:
                 break
-            if request.queues is not None and all(map(admission.exhausted, request.queues)):
-                break  # nothing further down can start
-            offset += window
+            read += window
+            seq, _, _, priority, place = page[-1]
+            after = {"p": priority, "pl": place, "s": seq}
+            # a queue at its limit or out of tokens is left out of the next windows
+            full |= {queue for _, queue, _, _, _ in page if admission.exhausted(queue)}
         kept = admission.buckets().items()
         db.executemany(Q["put_bucket"], [(q, t, to_us(at)) for q, (t, at) in kept])
         seqs = orjson.dumps(chosen).decode()

@@ -59,18 +59,24 @@ WHERE seq IN (
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
+-- name: PICK_AFTER
+-- A limited claim's next window starts after the last candidate it read (:p, :pl, :s; the
+-- first with :p NULL), leaving out the queues already out of room (:full, a JSON list).
+(expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
+  AND queue NOT IN (SELECT value FROM json_each(:full))
+  AND (:p IS NULL OR priority < :p OR (priority = :p AND place > :pl)
+       OR (priority = :p AND place = :pl AND seq > :s))
+ORDER BY priority DESC, place, seq LIMIT :window
+
 -- name: pick_any
 -- A claim with global limits first reads its candidates in order (rota.core.admission
 -- decides which of them start), a window at a time; then claim_seqs takes the chosen.
-SELECT seq, queue, tenant FROM tasks
-WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
-ORDER BY priority DESC, place, seq LIMIT :window OFFSET :offset;
+SELECT seq, queue, tenant, priority, place FROM tasks
+WHERE state = 'queued' AND PICK_AFTER;
 
 -- name: pick_queues
-SELECT seq, queue, tenant FROM tasks
-WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
-  AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
-ORDER BY priority DESC, place, seq LIMIT :window OFFSET :offset;
+SELECT seq, queue, tenant, priority, place FROM tasks
+WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues)) AND PICK_AFTER;
 
 -- name: claim_seqs
 UPDATE tasks
