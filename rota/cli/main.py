@@ -15,11 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 from rota.cli import render
+from rota.cli.output import Format, OutputOption, emit
 from rota.cli.queues import queue_app
 from rota.cli.runners import check_access, make_registry, make_server, run_worker
 from rota.cli.schedules import schedule_app
 from rota.cli.simulate import simulate
+from rota.cli.tasks import dead_letter_app, task_app
 from rota.cli.tokens import token_app
+from rota.cli.top import top
 from rota.client import Client
 from rota.config import Settings
 from rota.core.errors import RotaError
@@ -164,40 +167,14 @@ def submit(
     console.print(f"{task.id} {task.state.value} priority={task.priority} queue={task.queue}")
 
 
-@app.command("tasks")
-def list_tasks(
-    queue: str | None = None,
-    state: str | None = None,
-    kind: str | None = None,
-    job: str | None = None,
-    limit: int = 50,
-    url: Url = DEFAULTS.url,
-    token: Token = None,
-) -> None:
-    """List tasks, newest first."""
-    with Client(url, token=token) as client:
-        page = client.list(queue=queue, state=state, kind=kind, job_id=job, limit=limit)
-    console.print(render.tasks_table(page.tasks))
-    if page.next_cursor is not None:
-        console.print(f"more: --cursor {page.next_cursor}")
-
-
-@app.command("task")
-def show_task(task_id: str, url: Url = DEFAULTS.url, token: Token = None) -> None:
-    """One task in detail, with its history."""
-    with Client(url, token=token) as client:
-        task = client.get(task_id)
-        position = client.position(task_id)
-        events = client.events(task_id)
-    console.print(render.task_table(task, position))
-    console.print(render.events_table(events))
-
-
 @app.command()
-def queues(url: Url = DEFAULTS.url, token: Token = None) -> None:
+def queues(
+    output: OutputOption = Format.TABLE, url: Url = DEFAULTS.url, token: Token = None
+) -> None:
     """Queue sizes per state and priority."""
     with Client(url, token=token) as client:
-        console.print(render.queues_table(client.queues()))
+        found = client.queues()
+    emit(output, {"queues": found}, lambda: render.queues_table(found))
 
 
 @app.command()
@@ -223,6 +200,9 @@ def up(
     asyncio.run(run_up(settings, workers=workers, concurrency=concurrency, demo=demo))
 
 
+app.registered_commands += task_app.registered_commands  # tasks, task, cancel, retry, ...
+app.add_typer(dead_letter_app, name="dead-letter")
+app.command("top")(top)
 app.add_typer(token_app, name="token")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(queue_app, name="queue")
@@ -259,10 +239,14 @@ def intake_resume(
 
 
 @intake_app.command("status")
-def intake_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
+def intake_status(
+    output: OutputOption = Format.TABLE, url: Url = DEFAULTS.url, token: Token = None
+) -> None:
     """The blocks in force."""
     with Client(url, token=token) as client:
         blocks = client.intake_blocks()
+    if output is Format.JSON:
+        return emit(output, {"blocks": blocks}, str)
     for b in blocks:
         where = "all intake" if b["scope"] == "all" else f"{b['scope']} {b['name']}"
         console.print(f"{where}: {b['reason']} (since {b['since']}, by {b['by']})")
@@ -297,10 +281,14 @@ def dispatch_resume(queue: QueueArg, url: Url = DEFAULTS.url, token: Token = Non
 
 
 @dispatch_app.command("status")
-def dispatch_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
+def dispatch_status(
+    output: OutputOption = Format.TABLE, url: Url = DEFAULTS.url, token: Token = None
+) -> None:
     """The paused queues."""
     with Client(url, token=token) as client:
         paused = client.paused_queues()
+    if output is Format.JSON:
+        return emit(output, {"paused": paused}, str)
     for p in paused:
         console.print(f"{p['queue']}: {p['reason']} (since {p['since']}, by {p['by']})")
     if not paused:
@@ -338,10 +326,14 @@ def tenant_enable(tenant: TenantArg, url: Url = DEFAULTS.url, token: Token = Non
 
 
 @tenant_app.command("status")
-def tenant_status(url: Url = DEFAULTS.url, token: Token = None) -> None:
+def tenant_status(
+    output: OutputOption = Format.TABLE, url: Url = DEFAULTS.url, token: Token = None
+) -> None:
     """The tenants whose scheduling is disabled."""
     with Client(url, token=token) as client:
         disabled = client.disabled_tenants()
+    if output is Format.JSON:
+        return emit(output, {"disabled": disabled}, str)
     for d in disabled:
         console.print(f"{d['tenant']}: {d['reason']} (since {d['since']}, by {d['by']})")
     if not disabled:
@@ -393,6 +385,7 @@ def audit(
     action: Annotated[str | None, typer.Option(help="e.g. intake.block, task.cancel")] = None,
     actor: Annotated[str | None, typer.Option(help="e.g. token:ops")] = None,
     limit: Annotated[int, typer.Option(help="newest entries to show")] = 50,
+    output: OutputOption = Format.TABLE,
     url: Url = DEFAULTS.url,
     token: Token = None,
 ) -> None:
@@ -403,7 +396,7 @@ def audit(
     for e in entries:
         table.add_row(e["at"][:19], e["actor"], e["action"], e["target"] or "",
                       e["reason"] or "", json.dumps(e["detail"]))  # fmt: skip
-    console.print(table)
+    emit(output, {"entries": entries}, lambda: table)
 
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -430,4 +423,3 @@ def main() -> None:
     except RotaError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}")  # one line
         raise SystemExit(1) from None
-        raise SystemExit(1) from exc

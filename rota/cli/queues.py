@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rota.cli.output import Format, OutputOption, emit
 from rota.client import Client
 from rota.config import Settings
 
@@ -31,10 +32,15 @@ def _show(found: dict[str, Any]) -> None:
 
 
 @queue_app.command("show")
-def show(name: NameArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
+def show(
+    name: NameArg, output: OutputOption = Format.TABLE, url: Url = DEFAULT_URL, token: Token = None
+) -> None:
     """The queue's settings, whether it is paused, and its waiting tasks."""
     with Client(url, token=token) as client:
-        _show(client.queue(name))
+        found = client.queue(name)
+    if output is Format.JSON:
+        return emit(output, found, str)
+    _show(found)
 
 
 def _number(text: str | None, convert: type[int] | type[float]) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rich.table import Column, Table
+from rich import box
+from rich.table import Table
 
 from rota.core.models import Event, Task
 from rota.core.priority import priority_name
@@ -33,19 +34,43 @@ def _state(value: str) -> str:
     return f"[{STATE_STYLE.get(value, 'white')}]{value}[/]"
 
 
-def tasks_table(tasks: list[Task]) -> Table:
-    table = Table("queue", "kind", "priority", "state", "attempt", "created", "worker")
-    table.columns.insert(0, Column("id", no_wrap=True, min_width=36))
+#: below this terminal width the task list keeps its five main columns, whole, and drops
+#: the rest (rich would otherwise squeeze every column to two or three characters)
+WIDE = 130
+
+
+def tasks_table(tasks: list[Task], width: int) -> Table:
+    wide = width >= WIDE
+    table = Table(box=box.SIMPLE_HEAD if not wide else box.HEAVY_HEAD, pad_edge=False)
+    table.add_column(
+        "id", no_wrap=True, min_width=min(36, max((len(t.id) for t in tasks), default=2))
+    )
+    table.add_column("state", no_wrap=True)
+    table.add_column("pri", no_wrap=True, justify="right")
+    table.add_column("queue", overflow="ellipsis", max_width=None if wide else 14)
+    table.add_column("kind", overflow="ellipsis")
+    if wide:
+        for name in ("attempt", "created", "worker"):
+            table.add_column(name, no_wrap=name != "worker")
     for t in tasks:
+        row = [t.id, _state(t.state.value), _priority(t.priority) if wide else str(t.priority),
+               t.queue, t.kind]  # fmt: skip
+        if wide:
+            row += [f"{t.attempt}/{t.max_attempts}", _time(t.created_at), t.worker_id or ""]
+        table.add_row(*row)
+    return table
+
+
+def workers_table(workers: list[dict[str, Any]]) -> Table:
+    table = Table("worker", "queues", "capabilities", "running", "last contact",
+                  box=box.SIMPLE_HEAD, pad_edge=False)  # fmt: skip
+    for w in workers:
         table.add_row(
-            t.id,
-            t.queue,
-            t.kind,
-            _priority(t.priority),
-            _state(t.state.value),
-            f"{t.attempt}/{t.max_attempts}",
-            _time(t.created_at),
-            t.worker_id or "",
+            w["id"],
+            ", ".join(w.get("queues") or []) or "all",
+            ", ".join(w.get("capabilities") or []) or "-",
+            str(len(w.get("running") or [])),
+            str(w.get("last_seen_at") or "")[:19],
         )
     return table
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rota.cli.output import Format, OutputOption, emit
 from rota.client import Client
 from rota.config import Settings
 
@@ -51,10 +52,12 @@ def add(
 
 
 @schedule_app.command("list")
-def list_(url: Url = DEFAULT_URL, token: Token = None) -> None:
+def list_(output: OutputOption = Format.TABLE, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Every schedule with its rule, next and last run."""
     with Client(url, token=token) as client:
         found = client.schedules()
+    if output is Format.JSON:
+        return emit(output, {"schedules": found}, str)
     table = Table("id", "name", "rule", "zone", "next run", "last run", "enabled")
     for s in found:
         rule = next(f"{k} {s[k]}" for k in ("cron", "rrule", "interval", "at") if s[k])
@@ -92,6 +95,20 @@ def disable(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> 
 def enable(schedule_id: IdArg, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Make tasks again, from the next time after now."""
     _switch(schedule_id, url, token, "enabled", enabled=True)
+
+
+@schedule_app.command("show")
+def show(
+    schedule_id: IdArg, output: OutputOption = Format.TABLE, url: Url = DEFAULT_URL,
+    token: Token = None,
+) -> None:  # fmt: skip
+    """One schedule: its rule, template, policies, next and last run."""
+    with Client(url, token=token) as client:
+        found = client.schedule(schedule_id)
+    table = Table(title=f"schedule {found['id']}", show_header=False)
+    for key, value in found.items():
+        table.add_row(key, "-" if value in (None, {}, "") else str(value))
+    emit(output, found, lambda: table)
 
 
 @schedule_app.command("delete")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rota.backends import Backend, backend_from_url
+from rota.cli.output import Format, OutputOption, emit
 from rota.config import Settings
 from rota.core.auth import TokenRecord
 from rota.core.clock import SystemClock
@@ -62,9 +63,12 @@ def create(
 
 
 @token_app.command("list")
-def list_(database_url: DatabaseUrl = DEFAULT_URL) -> None:
+def list_(output: OutputOption = Format.TABLE, database_url: DatabaseUrl = DEFAULT_URL) -> None:
     """Every stored token: role, tenant, expiry, revocation and last use (never secrets)."""
     tokens = _with_store(database_url, lambda backend: backend.token_list())
+    if output is Format.JSON:
+        keep = ("name", "role", "tenant", "created_at", "expires_at", "revoked_at", "last_used_at")
+        return emit(output, {"tokens": [{k: getattr(t, k) for k in keep} for t in tokens]}, str)
     now = SystemClock().now()
     table = Table("name", "role", "tenant", "created", "expires", "revoked", "last used", "live")
     for t in tokens:
