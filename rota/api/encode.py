@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from rota.core.models import Event, JobSummary, Position, Task, WorkerInfo
 from rota.core.priority import priority_name
-from rota.core.states import TaskState
+from rota.core.states import WAITING_STATES, TaskState
 from rota.service.schedules import parse_occurrence_id
 
 _STATE_TEXT = {state: state.value for state in TaskState}
@@ -62,7 +62,9 @@ def task_json(
         "created_at": _time(task.created_at),
         "started_at": _time(task.started_at),
         "finished_at": _time(task.finished_at),
-        "worker_id": task.worker_id,
+        # the worker running it or that ran its last attempt; none while it waits again
+        # (a requeued task no longer names the worker that lost it)
+        "worker_id": None if task.state in WAITING_STATES else task.worker_id,
         "lease_expires_at": _time(task.lease_expires_at),
         "cancel_requested": task.cancel_requested,
         "result": task.result,

@@ -88,3 +88,15 @@ async def test_client_progress_and_errors_map_back(api: Api, client: AsyncClient
         await client.progress(task.id, claimed.lease_token + 5, {"step": 2})
     with pytest.raises(ValidationError):
         await client.submit("work", retry={"delay": -1})
+
+
+async def test_a_requeued_task_names_no_worker_but_its_history_does(api: Api) -> None:
+    task = await api.submit(max_attempts=3)
+    (claimed,) = await api.claim("lost-worker")
+    assert claimed["worker_id"] == "lost-worker"
+    body = {"lease_token": claimed["lease_token"], "error": "worker lost"}
+    answer = (await api.post(f"/tasks/{task['id']}/fail", body)).json()
+    assert answer["state"] in ("queued", "scheduled") and answer["worker_id"] is None
+    assert (await api.get(task["id"]))["worker_id"] is None
+    events = (await api.http.get(f"/api/v1/tasks/{task['id']}/events")).json()["events"]
+    assert "lost-worker" in {e["worker_id"] for e in events}
