@@ -75,6 +75,7 @@ def task_json(
         "expires_at": _time(task.expires_at),
         "progress": task.progress,
         "requires": list(task.requires),
+        "trace": task.trace,
         "schedule_id": None,
         "scheduled_for": None,
     }

@@ -56,6 +56,11 @@ class TaskOut(Out):
     expires_at: str | None
     progress: Any
     requires: list[str] = Field(description="capabilities a worker needs to claim it")
+    trace: str | None = Field(
+        None,
+        description="the W3C traceparent its run continues (the submit's, or rota's "
+        "enqueue span's), or null",
+    )
     schedule_id: str | None = Field(description="the schedule that made it")
     scheduled_for: str | None = Field(description="the occurrence it was made for")
     position: PositionOut | None = Field(None, description="GET /tasks/{id} while queued")

@@ -58,6 +58,7 @@ def task_from_json(data: dict[str, Any], times: Times | None = None) -> Task:
         get("retry"),
         time(get("expires_at")),
         get("progress"),
+        get("trace"),
         0.0,
         tuple(get("requires") or ()),
     )

@@ -61,6 +61,8 @@ class TaskSpec(NamedTuple):
     unique: UniqueSpec | None = None
     #: capabilities a worker needs to run it
     requires: tuple[str, ...] | list[str] | None = None
+    #: the submit's W3C traceparent (rota.tracing), already checked
+    trace: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -123,7 +125,7 @@ def build_task(
     # Written for speed: it runs once per task of every batch (one unpack of the spec,
     # the task built as a plain tuple in field order).
     (kind, payload, queue, priority, task_id, run_at, delay, max_attempts, timeout, tenant,
-     retry, expires_at, expires_in, fairness_key, _, requires) = spec  # fmt: skip
+     retry, expires_at, expires_in, fairness_key, _, requires, trace) = spec  # fmt: skip
     if payload is None:
         payload = {}
     elif not isinstance(payload, dict):
@@ -170,6 +172,7 @@ def build_task(
         expires_at,
         0.0,
         () if not requires else check_requires(requires),
+        trace,
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
+from starlette.requests import Request
 from starlette.responses import Response
 
+from rota import tracing
 from rota.api.encode import FastJSON, event_json, task_json
 from rota.api.outputs import (
     COMMON,
@@ -50,10 +52,13 @@ HELD: dict[int | str, dict[str, Any]] = {
     response_class=FastJSON,
     responses=answers(201, TaskOut, 400, 409, 429) | HELD,
 )
-async def submit(body: TaskIn, scope: Scoped) -> Response:
+async def submit(body: TaskIn, scope: Scoped, request: Request) -> Response:
     """201 with the new task; 200 with the equal task that holds its unique key, when its
-    ``on_conflict`` answers with it (existing, update_payload, raise_priority)."""
-    (done,) = await scope.insert_many([ranked(body, scope)])
+    ``on_conflict`` answers with it (existing, update_payload, raise_priority). A W3C
+    ``traceparent`` header is kept with the task; its run continues that trace."""
+    parent = tracing.parse(request.headers.get("traceparent"))
+    with tracing.span("rota.enqueue", parent, queue=body.queue, kind=body.kind) as trace:
+        (done,) = await scope.insert_many([ranked(body, scope)._replace(trace=trace)])
     return FastJSON(task_json(done.task), status_code=200 if done.existing else 201)
 
 
@@ -63,11 +68,16 @@ async def submit(body: TaskIn, scope: Scoped) -> Response:
     response_class=FastJSON,
     responses=answers(201, TaskBatchOut, 400, 409, 429),
 )
-async def submit_batch(body: BatchIn, scope: Scoped) -> Response:
+async def submit_batch(body: BatchIn, scope: Scoped, request: Request) -> Response:
     """Submit up to 1,000 tasks atomically: all are stored or none. An item whose unique
     key an equal task holds is answered with that task, and its id listed in
-    ``existing``."""
-    done = await scope.insert_many([ranked(t, scope) for t in body.tasks])
+    ``existing``. A ``traceparent`` header is kept with every task of the batch."""
+    parent = tracing.parse(request.headers.get("traceparent"))
+    with tracing.span("rota.enqueue", parent, batch=len(body.tasks)) as trace:
+        specs = [ranked(t, scope) for t in body.tasks]
+        if trace is not None:
+            specs = [spec._replace(trace=trace) for spec in specs]
+        done = await scope.insert_many(specs)
     existing = [d.task.id for d in done if d.existing]
     body_out = {"tasks": [task_json(d.task) for d in done], "existing": existing}
     return FastJSON(body_out, status_code=201)

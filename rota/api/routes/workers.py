@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from rota import tracing
 from rota.api.encode import FastJSON, TimeTexts, task_json, worker_json
 from rota.api.errors import error_body
 from rota.api.outputs import (
@@ -94,6 +95,8 @@ async def claim(worker_id: NamePath, body: ClaimIn, service: Svc) -> Response:
         results = _results(outcomes)
     else:
         tasks = await claiming
+    if tasks:
+        tracing.linked("rota.claim", [t.trace for t in tasks], worker=worker_id, tasks=len(tasks))
     if not tasks and results is None:
         return Response(status_code=204)
     times = TimeTexts()

@@ -106,7 +106,7 @@ def _with_seq(task: Task, seq: int) -> Task:
     place = task[_PLACE] or float(seq)
     return tuple.__new__(
         Task, (*task[:_SEQ], seq, *task[_SEQ + 1 : _PLACE], place, task[_REQUIRES])
-    )
+    )  # (trace sits before place: it is kept)
 
 
 _SKIP_TENANTS = "AND (tenant IS NULL OR tenant <> ALL(%(skip)s::text[]))"
@@ -446,6 +446,7 @@ class PostgresBackend:
             "expires_at": task.expires_at,
             "place": task.place or None,
             "requires": list(task.requires) or None,
+            "trace": task.trace,
         }
 
     async def _insert_statement(self, tasks: Sequence[Task]) -> list[Task]:
@@ -466,6 +467,7 @@ class PostgresBackend:
             "expires": [t.expires_at for t in tasks],
             "places": [t.place or None for t in tasks],
             "requires": [_array(t.requires) for t in tasks],
+            "traces": [t.trace for t in tasks],
         }
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()

@@ -54,7 +54,7 @@ class RowWriter:
         # Written for speed: it runs once per row.
         (tid, queue, kind, payload, priority, state, run_at, created_at, _, max_attempts,
          timeout, tenant, job_id, _, _, _, _, _, _, _, _, _, retry, expires_at,
-         _, place, requires) = task  # fmt: skip
+         _, trace, place, requires) = task  # fmt: skip
         # retry as its JSON: equal dicts can still differ as JSON (1 == 1.0 == True)
         shared = (queue, kind, state, max_attempts, timeout, tenant, job_id, run_at,
                   created_at, retry if retry is None else orjson.dumps(retry),
@@ -67,9 +67,10 @@ class RowWriter:
         payload_text = _json(payload) if payload else "{}"
         place_text = repr(float(place)) if place else f"{seq}"
         needs = "{" + ",".join(requires) + "}" if requires else NULL  # checked names: no quoting
+        traced = NULL if trace is None else trace  # a checked traceparent: no quoting
         return (
             f"{tid}\t{seq}\t{payload_text}\t{priority:d}\t{place_text}\t{self._shared_text}"
-            f"\t{needs}\n"
+            f"\t{needs}\t{traced}\n"
         )
 
 

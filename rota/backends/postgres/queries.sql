@@ -15,17 +15,18 @@ WITH block AS (
         %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
         %(timeouts)s::float8[], %(tenants)s::text[], %(job_ids)s::text[],
         %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[], %(retries)s::text[],
-        %(expires)s::timestamptz[], %(places)s::float8[], %(requires)s::text[]
+        %(expires)s::timestamptz[], %(places)s::float8[], %(requires)s::text[],
+        %(traces)s::text[]
     ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
                           tenant, job_id, run_at, created_at, retry, expires_at, place,
-                          requires, n)
+                          requires, trace, n)
 )
 INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                         max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place, requires)
+                        expires_at, place, requires, trace)
 SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
        max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at,
-       coalesce(place, block.first + n - 1), requires::text[]
+       coalesce(place, block.first + n - 1), requires::text[], trace
 FROM input, block ORDER BY n
 RETURNING id, seq;
 
@@ -35,11 +36,11 @@ RETURNING id, seq;
 WITH s AS (SELECT nextval('rota_task_seq') AS seq)
 INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
                         max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place, requires)
+                        expires_at, place, requires, trace)
 SELECT %(id)s, s.seq, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
        %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
        %(created_at)s, %(retry)s::jsonb, %(expires_at)s,
-       coalesce(%(place)s::float8, s.seq), %(requires)s::text[]
+       coalesce(%(place)s::float8, s.seq), %(requires)s::text[], %(trace)s
 FROM s
 RETURNING seq, place;
 
@@ -51,7 +52,7 @@ SELECT nextval('rota_task_seq');
 -- Text format on purpose, and the columns a batch shares last: see copyrows.py.
 COPY rota_tasks (id, seq, payload, priority, place, queue, kind, state, enqueued_state,
                  max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at,
-                 requires)
+                 requires, trace)
 FROM STDIN;
 
 -- name: insert_job

@@ -38,6 +38,7 @@ CREATE TABLE rota_tasks (
     place            DOUBLE PRECISION NOT NULL DEFAULT 0,  -- place in line among its
                                    -- priority: seq, unless its queue has fairness (0014)
     requires         TEXT[],       -- capabilities a worker needs, sorted (0016)
+    trace            TEXT,         -- the submit's W3C traceparent (0019)
     -- rota.core.priority's range; listings read queued rows over it (migration 0005)
     CONSTRAINT rota_tasks_priority_range CHECK (priority BETWEEN 0 AND 100)
 );

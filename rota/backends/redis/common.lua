@@ -25,8 +25,8 @@ local P = KEYS[1]
 local FIELDS = {TASK_FIELDS}
 local ID, QUEUE, KIND, PAYLOAD, PRIO, STATE, RUN_AT, CREATED, ATTEMPT, MAX_ATTEMPTS = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 local TIMEOUT, TENANT, JOB, SEQ, STARTED, FINISHED, WORKER, TOKEN, LEASE = 11, 12, 13, 14, 15, 16, 17, 18, 19
-local CANCEL, RESULT, ERROR, RETRY, EXPIRES, PROGRESS, PLACE = 20, 21, 22, 23, 24, 25, 26
-local REQUIRES = 27 -- a JSON list of the capabilities a worker needs, sorted; absent: none
+local CANCEL, RESULT, ERROR, RETRY, EXPIRES, PROGRESS, TRACE, PLACE = 20, 21, 22, 23, 24, 25, 26, 27
+local REQUIRES = 28 -- a JSON list of the capabilities a worker needs, sorted; absent: none
 
 -- Ready scores are (100 - priority) * 2^45 + place, the place in line among the priority
 -- (rota.core.fairness): the seq, exact in a double while seq < 2^45, unless the queue has

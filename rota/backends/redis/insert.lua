@@ -4,7 +4,8 @@
 --   eseq, all, st:queued, st:scheduled, ready, sched, expiring, counts, jobs and, per task,
 --   {NAME}:t:<id>, {NAME}:rq:<queue>, {NAME}:jn:<job>, {NAME}:jt:<job>.
 -- ARGV[1]: JSON array of tasks, each [id, queue, kind, payload, priority, state, run_at,
---   created_at, max_attempts, timeout, tenant, job_id, retry, expires_at, place, requires]:
+--   created_at, max_attempts, timeout, tenant, job_id, retry, expires_at, place, requires,
+--   trace]:
 --   place is null unless fairness gave one (then a decimal string; see common.lua),
 --   requires null or a JSON list as text; payload and retry
 --   are JSON text sent as strings, so their bytes are stored as the client encoded them
@@ -112,7 +113,7 @@ end
 local function insert(i, t, seq)
   local row = {t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], false, t[9], opt(t[10]),
     opt(t[11]), opt(t[12]), seq, false, false, false, false, false, false, false,
-    false, opt(t[13]), opt(t[14]), false, opt(t[15]), opt(t[16])}
+    false, opt(t[13]), opt(t[14]), false, opt(t[17]), opt(t[15]), opt(t[16])}
   local args = {keys[i]}
   for f = 1, #FIELDS do
     if row[f] then

@@ -58,7 +58,7 @@ from rota.core.states import TaskState
 #: scripts receive this list (common.lua, ``TASK_FIELDS``) and return rows in this order.
 FIELDS: tuple[str, ...] = (
     "id", "q", "k", "p", "pr", "s", "ra", "ca", "a", "ma", "to", "tn", "j", "sq", "sa",
-    "fa", "w", "lt", "le", "cr", "r", "e", "rt", "x", "pg", "pl", "cap",
+    "fa", "w", "lt", "le", "cr", "r", "e", "rt", "x", "pg", "tr", "pl", "cap",
 )  # fmt: skip
 assert len(FIELDS) == len(Task._fields)
 
@@ -143,9 +143,9 @@ def decode_task(r: Sequence[Any]) -> Task:
          int(r[13]), _time(r[14]), _time(r[15]), r[16], int(r[17] or 0), _time(r[18]),
          r[19] is not None, None if r[20] is None else _loads(r[20]), r[21],
          None if r[22] is None else _loads(r[22]), _time(r[23]),
-         None if r[24] is None else _loads(r[24]),
-         float(r[13] if r[25] is None else r[25]),
-         () if r[26] is None else tuple(_loads(r[26]))),
+         None if r[24] is None else _loads(r[24]), r[25],
+         float(r[13] if r[26] is None else r[26]),
+         () if r[27] is None else tuple(_loads(r[27]))),
     )  # fmt: skip
 
 
@@ -204,6 +204,7 @@ def encode_tasks(tasks: Sequence[Task]) -> bytes:
                 None if t.expires_at is None else str(to_us(t.expires_at)),
                 repr(t.place) if t.place else None,
                 _dumps(t.requires).decode() if t.requires else None,
+                t.trace,
             )
             for t in tasks
         ]

@@ -56,7 +56,7 @@ from rota.core.ordering import claim_key
 from rota.core.states import WAITING_STATES, TaskState
 
 T = TypeVar("T")
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
 UPGRADES: dict[int, list[str]] = {
@@ -119,13 +119,14 @@ UPGRADES: dict[int, list[str]] = {
         " updated_at INTEGER NOT NULL) WITHOUT ROWID",
     ],
     12: ["ALTER TABLE jobs ADD COLUMN needs TEXT"],
+    13: ["ALTER TABLE tasks ADD COLUMN trace TEXT"],
 }
 _TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 _COLUMNS = (
     "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
     "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
     "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress, place, "
-    "requires"
+    "requires, trace"
 )
 _SCHEDULE_COLUMNS = (
     "id, name, definition, enabled, next_run_at, last_run_at, last_task_id, version, "
@@ -187,6 +188,7 @@ def _task(row: Sequence[Any]) -> Task:
         progress=None if row[24] is None else orjson.loads(row[24]),
         place=float(row[25]),
         requires=() if row[26] is None else tuple(orjson.loads(row[26])),
+        trace=row[27],
     )
 
 
@@ -429,6 +431,7 @@ class SQLiteBackend:
                     None if t.expires_at is None else us(t.expires_at),
                     t.place,
                     _dump(list(t.requires)) if t.requires else None,
+                    t.trace,
                 )
                 for t in stored
             ],

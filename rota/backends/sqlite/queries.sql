@@ -7,8 +7,8 @@ SELECT coalesce(max(seq), 0) FROM tasks;
 -- name: insert_task
 INSERT INTO tasks (seq, id, queue, kind, payload, priority, state, enqueued_state, attempt,
                    max_attempts, timeout, tenant, job_id, run_at, created_at, retry, expires_at,
-                   place, requires)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                   place, requires, trace)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_event
 INSERT INTO events (task_id, at, kind, from_state, to_state, worker_id, message, actor)

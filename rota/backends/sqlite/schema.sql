@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     expires_at       INTEGER,  -- not started by then: never run
     progress         TEXT,     -- last progress report of the running attempt (JSON)
     place            REAL NOT NULL DEFAULT 0, -- place in line (= seq without fairness)
-    requires         TEXT      -- capabilities a worker needs (JSON list, sorted), or NULL
+    requires         TEXT,     -- capabilities a worker needs (JSON list, sorted), or NULL
+    trace            TEXT      -- the submit's W3C traceparent, or NULL
 );
 
 -- The claim index: exactly the ordering contract, holding only ready rows so it stays small.

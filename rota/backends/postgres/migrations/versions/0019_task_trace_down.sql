@@ -1,0 +1,1 @@
+ALTER TABLE rota_tasks DROP COLUMN trace;
