@@ -96,7 +96,8 @@ async def test_a_flood_held_back_by_its_tenant_limit_hides_no_one(backend: Backe
 async def test_a_queue_at_its_limit_hides_no_other_queue(backend: Backend) -> None:
     """A claim of two queues: the first, older and longer than any claim reads (10,000
     candidates), is at its limit after one task; the other queue's tasks still go, as far
-    as its own bucket allows."""
+    as its own bucket allows; and so does a task of a third queue, last in line, for a
+    claim of every queue."""
     service, _ = service_at(backend)
     await service.queues.update("lim", {"concurrency_limit": 1}, actor=OPS)
     await service.queues.update("rate", {"rate_limit": 2}, actor=OPS)
@@ -106,3 +107,6 @@ async def test_a_queue_at_its_limit_hides_no_other_queue(backend: Backend) -> No
     for queues in (["lim", "rate"], None):
         claimed = await service.claim("w", queues=queues, limit=10)
         assert sorted(t.queue for t in claimed) == (["lim", "rate", "rate"] if queues else [])
+    await service.enqueue(TaskSpec("work", queue="free", priority=1))  # below the flood
+    claimed = await service.claim("w", limit=10)  # every queue
+    assert [t.queue for t in claimed] == ["free"]

@@ -27,6 +27,7 @@
 local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now_n, skip_max, salt = tonumber(now), tonumber(ARGV[8]), tonumber(ARGV[9])
 local CLAIM_UNIT = 4294967296 -- 2^32: one claim in a lease token
+local PER_QUEUE_WALK_MAX = 64 -- see the sources below
 local can = {}
 for _, capability in ipairs(cjson.decode(ARGV[10])) do can[capability] = true end
 local function runnable(row)
@@ -106,12 +107,33 @@ if promote_due(now, tonumber(ARGV[6]), ARGV[7]) > 0 then flush() end
 
 -- each source reads its zset's head a chunk at a time: a share of the limit first, then
 -- twice as much at each refill
-local count_sources = #KEYS - FIRST_EXTRA_KEY + 1
+local source_keys = {}
+for i = FIRST_EXTRA_KEY, #KEYS do source_keys[#source_keys + 1] = KEYS[i] end
+-- A claim of every queue that a limit bounds walks each queue's own zset instead of the
+-- one of them all, while few queues have ready tasks: a queue out of room then drops out
+-- of the walk, where in the zset of all queues its held-back tasks would use up skip_max
+-- before the other queues' tasks behind them (ties between queues go by queue name).
+if next(limited) and #source_keys == 1 and source_keys[1] == K_READY then
+  local ready, names = {}, {}
+  local fields = redis.call('HGETALL', K_COUNTS)
+  for i = 1, #fields, 2 do
+    local state, queue = string.match(fields[i], '^([^|]*)|[^|]*|(.*)$')
+    if state == 'queued' and tonumber(fields[i + 1]) > 0 and not ready[queue] then
+      ready[queue] = true
+      names[#names + 1] = queue
+    end
+  end
+  if #names <= PER_QUEUE_WALK_MAX then
+    table.sort(names)
+    source_keys = {}
+    for _, queue in ipairs(names) do source_keys[#source_keys + 1] = queue_key(queue) end
+  end
+end
+local count_sources = #source_keys
 local first_chunk = math.max(8, math.ceil(limit / math.max(count_sources, 1)))
 local sources = {}
 local RQ = P .. 'rq:'
-for i = FIRST_EXTRA_KEY, #KEYS do
-  local key = KEYS[i]
+for _, key in ipairs(source_keys) do
   -- a queue's own zset names its queue: once the queue is out of room, the walk leaves it
   local queue = string.sub(key, 1, #RQ) == RQ and string.sub(key, #RQ + 1) or nil
   sources[#sources + 1] = {key = key, queue = queue, buf = {}, pos = 1, offset = 0,
