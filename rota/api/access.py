@@ -96,6 +96,9 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/next-job"): WORK,
     ("POST", "/jobs/{job_id}/complete"): WORK,
     ("GET", "/docs"): PUBLIC,
+    # the dashboard's page and files (rota/api/ui.py): no data, which it reads from the API
+    ("GET", "/ui"): PUBLIC,
+    ("GET", "/ui/{path:path}"): PUBLIC,
 }
 
 

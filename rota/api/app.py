@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from rota.api import docs_ui, errors
+from rota.api import docs_ui, errors, ui
 from rota.api.access import document
 from rota.api.compat import cd, dms
 from rota.api.limits import BodyLimit
@@ -68,6 +68,7 @@ def create_app(
     )
     errors.install(app)
     docs_ui.install(app)
+    ui.install(app)  # the dashboard at /ui
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
