@@ -49,6 +49,7 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/workers/{worker_id}/claim"): WORK,
     ("POST", "/api/v1/workers/{worker_id}/report"): WORK,
     ("POST", "/api/v1/tasks/{task_id}/heartbeat"): WORK,
+    ("POST", "/api/v1/workers/{worker_id}/canceled"): WORK,
     ("POST", "/api/v1/tasks/{task_id}/progress"): WORK,
     ("POST", "/api/v1/tasks/{task_id}/complete"): WORK,
     ("POST", "/api/v1/tasks/{task_id}/fail"): WORK,

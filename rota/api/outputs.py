@@ -152,6 +152,15 @@ class ReportOut(Out):
     results: list[ItemResultOut]
 
 
+class LeaseRefOut(Out):
+    id: str
+    lease_token: int
+
+
+class CancelRequestsOut(Out):
+    cancel_requested: list[LeaseRefOut]
+
+
 class LeaseOut(Out):
     lease_expires_at: str | None
     cancel_requested: bool

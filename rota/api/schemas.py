@@ -484,6 +484,14 @@ class ReportIn(Body):
     failures: list[FailureIn] = Field(default_factory=list, max_length=limits.MAX_BATCH)
 
 
+class LeaseRef(LeaseIn):
+    id: ReportedId
+
+
+class LeasesIn(Body):
+    leases: list[LeaseRef] = Field(max_length=limits.MAX_BATCH)
+
+
 class ClaimIn(Body):
     queues: list[Name] | None = Field(None, max_length=100, description="null: every queue")
     capabilities: list[Name] = Field(

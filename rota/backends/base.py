@@ -154,6 +154,11 @@ class Backend(Protocol):
         """Flag a running task's live lease for cancellation; ``None`` if not live."""
         ...
 
+    async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Of ``leases`` (task id, lease token), those still running on that token whose
+        cancel was requested. A read by primary key, asked often by busy workers."""
+        ...
+
     async def task_set_priority(
         self,
         task_id: str,

@@ -316,6 +316,13 @@ class MemoryBackend:
         new = task.evolve(state=S.CANCELED, finished_at=now)
         return self._put(task, new, "canceled", now, actor, None)
 
+    async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        return [
+            (task_id, token)
+            for task_id, token in leases
+            if (task := self._live(task_id, token)) is not None and task.cancel_requested
+        ]
+
     async def task_cancel_request(
         self, task_id: str, lease_token: int, *, now: datetime, actor: str
     ) -> Task | None:

@@ -26,6 +26,7 @@ from rota.cli.top import top
 from rota.client import Client
 from rota.config import Settings
 from rota.core.errors import RotaError
+from rota.logs import setup_logging
 from rota.worker import WorkerOptions
 
 app = typer.Typer(
@@ -42,13 +43,30 @@ Url = Annotated[str, typer.Option(envvar="ROTA_URL", help="the rota server")]
 Token = Annotated[str | None, typer.Option(envvar="ROTA_TOKEN", help="credential")]
 Host = Annotated[str, typer.Option(envvar="ROTA_HOST")]
 Port = Annotated[int, typer.Option(envvar="ROTA_PORT")]
+LogFormatOpt = Annotated[
+    str, typer.Option(envvar="ROTA_LOG_FORMAT", help="text, or json: one object per line")
+]
 DEFAULTS = Settings()
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+def _logging(level: str, fmt: str = "text") -> None:
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter(f"--log-format {fmt!r}: use text or json")
+    setup_logging(level, "json" if fmt == "json" else "text")
+
+
+def _server_urls(url: str) -> str:
+    """``--url`` may list several replicas (a,b): the worker fails over to the next one
+    when the current one cannot be reached. Each must be a whole http(s) URL."""
+    urls = [u.strip() for u in url.split(",")]
+    for one in urls:
+        scheme, _, rest = one.partition("://")
+        if scheme not in ("http", "https") or not rest.strip("/"):
+            raise typer.BadParameter(
+                f"--url {url!r}: {one!r} is not an http(s) URL; give one server, or several "
+                "separated by commas (http://a:8000,http://b:8000) to fail over between them"
+            )
+    return ",".join(urls)
 
 
 @app.command()
@@ -68,17 +86,18 @@ def serve(
         typer.Option("--app", help="module:attr of a rota Registry whose rankers to load"),
     ] = None,
     log_level: str = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Serve the HTTP API (and run the lease sweeper) on the store at --database-url."""
-    _logging(log_level)
+    _logging(log_level, log_format)
     settings = Settings(host=host, port=port, database_url=database_url, insecure=insecure)
     if compat:  # the flag wins over ROTA_COMPAT
         settings = settings.model_copy(update={"compat": ",".join(compat)})
-    warning = asyncio.run(check_access(settings))
+    warning = asyncio.run(check_access(settings))  # the store answers, its schema is current
     console.print(f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}")
     if warning:
         console.print(f"[yellow]{warning}[/]")
-    make_server(settings, log_level=log_level, apps=app_ or []).run()
+    make_server(settings, log_level=log_level, apps=app_ or [], own_logging=True).run()
 
 
 @app.command()
@@ -106,16 +125,24 @@ def worker(
     cancel_grace: Annotated[
         float, typer.Option(help="seconds a canceled task may take to stop by itself")
     ] = 5.0,
+    cancel_check_interval: Annotated[
+        float,
+        typer.Option(min=0, help="seconds between cancel checks while tasks run (0: off)"),
+    ] = 0.5,
+    summary_interval: Annotated[
+        float, typer.Option(min=1, help="seconds between the log's summary lines")
+    ] = 30.0,
     executor: Annotated[
         str, typer.Option(help="where sync handlers run: thread or process")
     ] = "thread",
     log_level: str = "info",
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Claim and run tasks until SIGTERM or SIGINT."""
-    _logging(log_level)
+    _logging(log_level, log_format)
     if executor not in ("thread", "process"):
         raise typer.BadParameter("--executor must be thread or process")
-    settings = Settings(url=url, token=token, database_url=database_url)
+    settings = Settings(url=_server_urls(url), token=token, database_url=database_url)
     registry = make_registry(app_ or [], allow_shell=allow_shell)
     options = WorkerOptions(
         concurrency=concurrency,
@@ -125,15 +152,11 @@ def worker(
         heartbeat_interval=heartbeat_interval,
         grace=grace,
         cancel_grace=cancel_grace,
+        cancel_check_interval=cancel_check_interval,
+        summary_interval=summary_interval,
         executor="process" if executor == "process" else "thread",
     )
-    where = database_url if in_process else url
-    logging.getLogger("rota.worker").info(
-        "worker on %s, concurrency %d, handlers: %s",
-        where,
-        concurrency,
-        ", ".join(registry.names()),
-    )
+    logging.getLogger("rota.worker").debug("handlers: %s", ", ".join(registry.names()))
     asyncio.run(run_worker(settings, registry, options, in_process=in_process, worker_id=worker_id))
     abandoned = [
         t for t in threading.enumerate() if t.name.startswith("rota-task") and t.is_alive()

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import uvicorn
 
@@ -15,7 +16,7 @@ from rota.api import create_app
 from rota.backends import backend_from_url
 from rota.client import AsyncClient
 from rota.config import Settings
-from rota.core.errors import RotaError
+from rota.core.errors import RotaError, SchemaMismatch, StoreError
 from rota.service import Service
 from rota.service.tokens import Tokens
 from rota.worker import (
@@ -53,6 +54,7 @@ def make_server(
     log_level: str = "warning",
     own_signals: bool = True,
     apps: Sequence[str] = (),
+    own_logging: bool = False,
 ) -> uvicorn.Server:
     service = Service(backend_from_url(settings.database_url), settings)
     for spec in apps:  # the rankers of --app (its handlers run on workers)
@@ -65,6 +67,9 @@ def make_server(
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        # With own_logging, uvicorn's records go through the process's handler and format
+        # (rota.logs): one format, JSON included, for every line of `rota serve`.
+        log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
     )
     return uvicorn.Server(config) if own_signals else _QuietServer(config)
 
@@ -81,17 +86,11 @@ def is_loopback(host: str) -> bool:
 async def check_access(settings: Settings) -> str | None:
     """Fail closed before serving: with no token configured or stored, only a loopback
     address is served (open, with the warning returned), unless ``insecure``. Opens the
-    store once, so a store that is down or needs an upgrade is reported before the banner."""
+    store first, always, so a store that is down or needs an upgrade is one line on stderr
+    (a RotaError saying what to do) before any banner."""
     tokens = Tokens.from_settings(settings)
-    if tokens.configured:
-        return None
-    backend = backend_from_url(settings.database_url)
-    await backend.open()
-    try:
-        stored = bool(await backend.token_list())
-    finally:
-        await backend.close()
-    if stored:
+    stored = await _stored_tokens(settings)
+    if tokens.configured or stored:
         return None
     if is_loopback(settings.host):
         return (
@@ -106,6 +105,28 @@ async def check_access(settings: Settings) -> str | None:
     )
 
 
+async def _stored_tokens(settings: Settings) -> bool:
+    """Open the store (it checks its schema), and say whether it holds tokens."""
+    backend = backend_from_url(settings.database_url)
+    pool = logging.getLogger("psycopg.pool")
+    quiet, pool.disabled = pool.disabled, True  # a retry line per second until the timeout
+    try:
+        await backend.open()
+    except SchemaMismatch:
+        raise  # its message says what to do
+    except StoreError as exc:
+        raise StoreError(
+            f"cannot open the store ({exc}): check that it is running and that "
+            "--database-url (ROTA_DATABASE_URL) points at it"
+        ) from exc
+    finally:
+        pool.disabled = quiet
+    try:
+        return bool(await backend.token_list())
+    finally:
+        await backend.close()
+
+
 def make_registry(apps: Sequence[str], *, allow_shell: bool) -> Registry:
     registry = builtin_registry(allow_shell=allow_shell)
     for spec in apps:
@@ -113,11 +134,18 @@ def make_registry(apps: Sequence[str], *, allow_shell: bool) -> Registry:
     return registry
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT ask for a graceful stop instead of killing the loop."""
+def stop_on_signals(stop: asyncio.Event, said: Callable[[str], None] | None = None) -> None:
+    """SIGTERM and SIGINT ask for a graceful stop instead of killing the loop; ``said``
+    hears the signal's name (for the worker's stop line)."""
     loop = asyncio.get_running_loop()
+
+    def asked(sig: signal.Signals) -> None:
+        if said is not None:
+            said(sig.name)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, asked, sig)
 
 
 async def run_worker(
@@ -131,7 +159,6 @@ async def run_worker(
 ) -> int:
     """Run one worker until SIGTERM/SIGINT (or ``stop``); returns tasks processed."""
     stop = stop or asyncio.Event()
-    stop_on_signals(stop)
     service: Service | None = None
     source: Source
     if in_process:
@@ -142,6 +169,7 @@ async def run_worker(
         source = HttpSource(AsyncClient(settings.url, token=settings.token))
     freeze_startup_heap()
     worker = Worker(source, registry, worker_id=worker_id, options=options)
+    stop_on_signals(stop, lambda name: setattr(worker, "stop_reason", name))
     maintenance = None
     if service is not None:
         maintenance = asyncio.create_task(service.run_maintenance(stop))

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from rota.cli.runners import make_registry, make_server, stop_on_signals
 from rota.client import AsyncClient, task_body
+from rota.client._async import DEFAULT_URL
 from rota.config import Settings
 from rota.core.errors import RotaError
 from rota.core.models import Task
@@ -48,8 +49,10 @@ async def run_up(settings: Settings, *, workers: int, concurrency: int, demo: bo
     if demo:
         async with AsyncClient(url) as client:
             await _demo(client)
+    # The CLI's default server is ROTA_URL's default: name this one unless it is that.
+    there = "" if url == DEFAULT_URL else f" --url {url}"
     console.print(
-        f"API docs: [link]{url}/docs[/]   submit: rota submit echo --payload '{{\"hi\": 1}}'"
+        f"API docs: [link]{url}/docs[/]   submit: rota submit echo --payload '{{\"hi\": 1}}'{there}"
     )
     console.print("Serving until Ctrl-C.")
     stop_on_signals(stop)

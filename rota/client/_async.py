@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,7 @@ from rota.core.priority import PriorityInput
 from rota.core.states import FINAL_STATES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+log = logging.getLogger("rota.client")
 _JSON_BODY = {"Content-Type": "application/json"}
 
 
@@ -102,9 +105,10 @@ class AsyncClient:
             base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout, transport=transport
         )
 
-    def _next_server(self) -> None:
-        self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+    def _next_server(self, why: Exception) -> None:
+        failed, self.url = self.url, self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
         self._http.base_url = httpx.URL(f"{self.url}/api/v1")
+        log.warning("rota server %s unreachable (%r); trying %s", failed, why, self.url)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -128,10 +132,10 @@ class AsyncClient:
             try:
                 response = await self._http.request(method, path, **kwargs)
                 break
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
                 if attempt == len(self.urls) - 1:
                     raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
-                self._next_server()
+                self._next_server(exc)
             except httpx.HTTPError as exc:
                 raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
         if response.status_code == 204:
@@ -310,6 +314,14 @@ class AsyncClient:
             "POST", f"/tasks/{task_id}/heartbeat", json=body
         )
         return result
+
+    async def canceled_leases(
+        self, worker_id: str, leases: Sequence[tuple[str, int]]
+    ) -> builtins.list[tuple[str, int]]:
+        """Those of ``leases`` (task id, lease token) whose cancel was requested."""
+        body = {"leases": [{"id": i, "lease_token": t} for i, t in leases]}
+        answer = await self._request("POST", f"/workers/{worker_id}/canceled", json=body)
+        return [(item["id"], item["lease_token"]) for item in answer["cancel_requested"]]
 
     async def progress(self, task_id: str, lease_token: int, progress: Any) -> dict[str, Any]:
         """Report progress (also extends the lease); says whether a cancel was requested."""

@@ -354,6 +354,18 @@ class Service:
         await self._saw(task.worker_id)
         return task
 
+    async def canceled_leases(
+        self, worker_id: str, leases: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """Those of a worker's leases whose cancel was requested. Busy workers ask this
+        every half second (rota/worker/cancels.py): one read, no write, no lease change."""
+        check_name(worker_id, "worker id")
+        if len(leases) > limits.MAX_BATCH:
+            raise ValidationError(f"at most {limits.MAX_BATCH} leases per question")
+        for task_id, _ in leases:
+            check_id(task_id, "task id")
+        return await self.backend.task_list_canceling(leases) if leases else []
+
     async def _refusal(
         self, task_id: str, lease_token: int, worker_id: str | None = None
     ) -> RotaError:

@@ -50,6 +50,11 @@ class TaskContext:
             await self.reporter(progress)
 
 
+class Canceled(Exception):
+    """Raise it from a handler that stops because its cancel was requested
+    (``TaskContext.cancel_requested``): the task ends ``canceled``, not failed."""
+
+
 Executor = Literal["asyncio", "thread", "process"]
 
 

@@ -29,8 +29,10 @@ from rota.core import limits
 from rota.core.errors import ClientError, Conflict, NotFound, ServerError, StoreError
 from rota.core.models import Task, WorkerInfo
 from rota.service import Completion, Failure
+from rota.worker.cancels import CancelWatch
+from rota.worker.logbook import Logbook
 from rota.worker.processes import ChildError, run_in_process
-from rota.worker.registry import Handler, Registry, RetryLater, TaskContext
+from rota.worker.registry import Canceled, Handler, Registry, RetryLater, TaskContext
 from rota.worker.sources import Source
 
 log = logging.getLogger("rota.worker")
@@ -52,8 +54,14 @@ class WorkerOptions:
     capabilities: tuple[str, ...] = ()
     heartbeat_interval: float = 10.0
     grace: float = 30.0
-    #: after a cancel request, how long a handler may take to stop by itself
+    #: after a cancel request, how long a handler that takes the TaskContext may take to
+    #: stop by itself (one that does not take it is stopped at once: it cannot be told)
     cancel_grace: float = 5.0
+    #: how often a worker running tasks asks whether any was canceled (one read request;
+    #: none while idle). 0: only heartbeats carry cancel requests (every heartbeat_interval)
+    cancel_check_interval: float = 0.5
+    #: seconds between the log's summary lines (printed only when something happened)
+    summary_interval: float = 30.0
     #: where sync handlers run unless their registration says otherwise
     executor: Literal["thread", "process"] = "thread"
 
@@ -64,7 +72,8 @@ class _Run:
     #: made only for handlers that take it (most do not, and a context costs an Event)
     context: TaskContext | None = None
     job: asyncio.Task[None] | None = None
-    last_beat: float = 0.0
+    last_beat: float = 0.0  # the loop's clock
+    started: float = 0.0
     why_stopped: str | None = None  # "release", "cancel" or "lost" when we cancel it
 
 
@@ -96,14 +105,24 @@ class Worker:
         self.processed = 0
         self._lingered = False
         self._abandoned = 0  # sync handlers cancelled while their thread ran on
+        self.book = Logbook(self.id, summary_interval=self.options.summary_interval)
+        #: said in the stop line: what asked the worker to stop (a signal's name)
+        self.stop_reason = "stop requested"
+        self.released = 0
 
     # -- the main loop ---------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         self._threads = self._new_threads()
+        where = getattr(self.source, "where", type(self.source).__name__)
+        self.book.started(where, self.options.queues, self.options.concurrency)
         reporter = asyncio.create_task(self._report_loop())
         beater = asyncio.create_task(self._heartbeat_loop())
         claimer = asyncio.create_task(self._claim_loop(stop))
+        helpers = [asyncio.create_task(self.book.run())]
+        if self.options.cancel_check_interval > 0:
+            watch = CancelWatch(self.source, self.id, self.options.cancel_check_interval)
+            helpers.append(asyncio.create_task(watch.run(self._watched, self._cancel_requested)))
         try:
             await _first(asyncio.shield(claimer), stop.wait())
             if claimer.done():
@@ -116,10 +135,14 @@ class Worker:
             await self._drain()
             await claimer
         finally:
+            for helper in helpers:
+                await _halt(helper)
             await _halt(claimer)
             await _halt(beater)
             await _halt(reporter)
             await self._flush_all()  # everything that is left
+            self.book.summarize()
+            self.book.stopped(self.stop_reason, released=self.released)
             # Idle threads end at once; only threads still running a released sync
             # handler are left behind (the CLI then exits without waiting for them).
             self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)
@@ -221,6 +244,7 @@ class Worker:
                             retry_after=0.0,
                         )
                     )
+                self.released += len(tasks)
                 self._to_report.set()
                 break
             for task in tasks:
@@ -245,7 +269,8 @@ class Worker:
     # -- running one task -----------------------------------------------------------------
 
     def _start(self, task: Task) -> None:
-        run = _Run(task, last_beat=asyncio.get_running_loop().time())
+        now = asyncio.get_running_loop().time()
+        run = _Run(task, last_beat=now, started=now)
         self._running[task.id, task.lease_token] = run
         handler = self.registry.get(task.kind)
         args: tuple[TaskContext, ...] = ()
@@ -280,9 +305,11 @@ class Worker:
     def _settle(self, run: _Run, result: Any = None, error: BaseException | None = None) -> None:
         """Record how a run ended, and free its slot."""
         task = run.task
+        book = self.book
         if error is None:
             if result is None or _is_json(result):
                 self._done.append(Completion(task.id, task.lease_token, result))
+                book.succeeded(task)
             else:
                 self._fail(task, f"result is not JSON: {type(result).__name__}", retryable=False)
         elif isinstance(error, asyncio.CancelledError):
@@ -290,11 +317,20 @@ class Worker:
                 self._abandoned += 1
                 self._replace_threads()
             if run.why_stopped == "release":
-                self._fail(task, "released: the worker stopped before the task finished")
+                self.released += 1
+                reason = "released: the worker stopped before the task finished"
+                book.released(task, reason)
+                self._fail(task, reason, note=False)
             elif run.why_stopped == "cancel":
-                self._fail(task, "canceled while running", retryable=False)
+                self._fail(task, "canceled while running", retryable=False, note=False)
+                book.canceled(task)
             # "lost": the lease is gone, a report would be refused; say nothing.
+        elif run.why_stopped == "cancel" or isinstance(error, Canceled):
+            # The handler stopped (raising) after the cancel request: canceled, not failed.
+            self._fail(task, f"canceled while running: {error}", retryable=False, note=False)
+            book.canceled(task)
         elif isinstance(error, RetryLater):
+            book.retry_later(task, error.delay, str(error))
             self._failed.append(
                 Failure(
                     task.id,
@@ -305,13 +341,16 @@ class Worker:
                 )
             )
         elif isinstance(error, TimeoutError):
-            self._fail(task, f"timeout: the run took longer than {task.timeout}s", kind="timeout")
+            text = f"timeout: the run took longer than {task.timeout}s"
+            self._fail(task, text, kind="timeout", note=False)
+            book.timed_out(task)
             if self._in_thread(task):
                 self._replace_threads()  # the stuck thread keeps running: give its slot back
         elif isinstance(error, ChildError):
             self._fail(task, str(error), kind=error.kind)
         else:
-            self._fail(task, _describe(error), kind=type(error).__name__)
+            said = f"{type(error).__name__}: {error}"  # the log's line; the server's traceback
+            self._fail(task, _describe(error), kind=type(error).__name__, said=said)
         del self._running[task.id, task.lease_token]
         self.processed += 1
         self._slot_free.set()
@@ -339,8 +378,17 @@ class Worker:
         return await call
 
     def _fail(
-        self, task: Task, error: str, *, retryable: bool = True, kind: str | None = None
+        self,
+        task: Task,
+        error: str,
+        *,
+        retryable: bool = True,
+        kind: str | None = None,
+        note: bool = True,
+        said: str | None = None,
     ) -> None:
+        if note:
+            self.book.failed(task, said or error, retryable=retryable)
         # An exception's text may hold lone surrogates (a file name decoded with
         # surrogateescape): replaced here, as JSON cannot carry them to the server.
         text = error if error.isascii() else error.encode("utf-8", "replace").decode()
@@ -442,13 +490,29 @@ class Worker:
         if cancel:
             self._cancel_requested(run)
 
-    def _cancel_requested(self, run: _Run) -> None:
-        """Ask the handler to stop; stop it by force if it has not ended after the grace."""
-        if run.why_stopped == "cancel":
+    def _watched(self, min_age: float) -> list[tuple[str, int]]:
+        """The leases whose cancel requests are worth asking about: runs at least
+        ``min_age`` old (a worker draining short tasks asks nothing), not stopping yet."""
+        now = asyncio.get_running_loop().time()
+        return [
+            key
+            for key, run in self._running.items()
+            if run.why_stopped is None and now - run.started >= min_age
+        ]
+
+    def _cancel_requested(self, key: tuple[str, int] | _Run) -> None:
+        """Ask the handler to stop; stop it by force if it has not ended after the grace.
+
+        A handler that does not take the TaskContext cannot be asked: it is stopped at once
+        (an async one gets CancelledError, a process is killed, a thread is abandoned)."""
+        run = self._running.get(key) if isinstance(key, tuple) else key
+        if run is None or run.why_stopped is not None:
             return
         run.why_stopped = "cancel"
-        if run.context is not None:
-            run.context.cancel_requested.set()
+        if run.context is None:
+            self._stop_run(run, "cancel")
+            return
+        run.context.cancel_requested.set()
         loop = asyncio.get_running_loop()
         loop.call_later(self.options.cancel_grace, self._stop_run, run, "cancel")
 

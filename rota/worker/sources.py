@@ -18,6 +18,8 @@ class Source(Protocol):
     #: Whether results should ride on claims: it saves an HTTP request per batch, but a
     #: claim that carries them ends only when they are stored too.
     carries_reports: bool
+    #: where the tasks come from, for the log (a URL, or the store's)
+    where: str
 
     async def claim(
         self,
@@ -38,6 +40,12 @@ class Source(Protocol):
         Raises Conflict when the lease is lost."""
         ...
 
+    async def canceled(
+        self, worker_id: str, leases: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        """Those of ``leases`` (task id, lease token) whose cancel was requested; a read."""
+        ...
+
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
     ) -> None: ...
@@ -54,6 +62,7 @@ class HttpSource:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        self.where = ",".join(client.urls)
 
     async def claim(
         self,
@@ -82,6 +91,11 @@ class HttpSource:
             answer = await self.client.progress(task_id, lease_token, progress)
         return bool(answer["cancel_requested"])
 
+    async def canceled(
+        self, worker_id: str, leases: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        return await self.client.canceled_leases(worker_id, leases)
+
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]
     ) -> None:
@@ -109,6 +123,7 @@ class ServiceSource:
 
     def __init__(self, service: Service) -> None:
         self.service = service
+        self.where = "in process"
 
     async def claim(
         self,
@@ -131,6 +146,11 @@ class ServiceSource:
 
     async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> bool:
         return (await self.service.heartbeat(task_id, lease_token, progress)).cancel_requested
+
+    async def canceled(
+        self, worker_id: str, leases: Sequence[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
+        return await self.service.canceled_leases(worker_id, leases)
 
     async def report(
         self, worker_id: str, completions: Sequence[Completion], failures: Sequence[Failure]

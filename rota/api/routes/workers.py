@@ -13,6 +13,7 @@ from rota.api.encode import FastJSON, TimeTexts, task_json, worker_json
 from rota.api.errors import error_body
 from rota.api.outputs import (
     COMMON,
+    CancelRequestsOut,
     ClaimOut,
     LeaseOut,
     ReportOut,
@@ -29,6 +30,7 @@ from rota.api.schemas import (
     FailIn,
     IdPath,
     LeaseIn,
+    LeasesIn,
     NamePath,
     ProgressIn,
     ReportIn,
@@ -116,6 +118,19 @@ async def heartbeat(task_id: IdPath, body: LeaseIn, service: Svc) -> Response:
     task = await service.heartbeat(task_id, body.lease_token)
     expires = None if task.lease_expires_at is None else task.lease_expires_at.isoformat()
     return FastJSON({"lease_expires_at": expires, "cancel_requested": task.cancel_requested})
+
+
+@router.post(
+    "/workers/{worker_id}/canceled",
+    response_class=FastJSON,
+    responses=answers(200, CancelRequestsOut),
+)
+async def canceled(worker_id: NamePath, body: LeasesIn, service: Svc) -> Response:
+    """Which of these running leases have a cancel requested: a read that busy workers send
+    every half second, so a cancel reaches a running task within about a second."""
+    leases = [(lease.id, lease.lease_token) for lease in body.leases]
+    found = await service.canceled_leases(worker_id, leases)
+    return FastJSON({"cancel_requested": [{"id": i, "lease_token": t} for i, t in found]})
 
 
 @router.post(

@@ -531,6 +531,13 @@ class PostgresBackend:
             row = await (await conn.execute(Q["get_task"], [task_id])).fetchone()
         return None if row is None else _task(row)
 
+    async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        ids = [task_id for task_id, _ in leases]
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["list_canceling"], {"ids": ids})).fetchall()
+        flagged = {(r[0], r[1]) for r in rows}
+        return [lease for lease in leases if lease in flagged]
+
     async def task_list(
         self, filter: TaskFilter, *, after_seq: int | None, limit: int
     ) -> list[Task]:

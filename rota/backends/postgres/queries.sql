@@ -505,6 +505,10 @@ WITH changed AS (
 ), logged AS (CHANGE_LOGGED)
 SELECT * FROM changed;
 
+-- name: list_canceling
+SELECT id, lease_token FROM rota_tasks
+WHERE id = ANY(%(ids)s) AND state = 'running' AND cancel_requested;
+
 -- name: cancel_request
 WITH changed AS (
     UPDATE rota_tasks SET cancel_requested = TRUE

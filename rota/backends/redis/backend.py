@@ -307,6 +307,20 @@ class RedisBackend:
             row = await _awaited(self._writer.hmget(self._k.task(task_id), list(FIELDS)))
         return None if row[0] is None else decode_task(row)
 
+    async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        if not leases:
+            return []
+        with _translated():
+            async with self._writer.pipeline(transaction=False) as pipe:
+                for task_id, _ in leases:
+                    pipe.hmget(self._k.task(task_id), ["s", "lt", "cr"])
+                rows = await pipe.execute()
+        return [
+            lease
+            for lease, (state, token, flag) in zip(leases, rows, strict=True)
+            if state == "running" and flag is not None and int(token or 0) == lease[1]
+        ]
+
     async def task_list(
         self, filter: TaskFilter, *, after_seq: int | None, limit: int
     ) -> list[Task]:

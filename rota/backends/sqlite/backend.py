@@ -519,6 +519,14 @@ class SQLiteBackend:
         row = self._db.execute(Q["get_task"], (task_id,)).fetchone()
         return None if row is None else _task(row)
 
+    async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        return await self._run(self._list_canceling, leases)
+
+    def _list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+        ids = orjson.dumps([task_id for task_id, _ in leases]).decode()
+        flagged = set(self._db.execute(Q["list_canceling"], (ids,)).fetchall())
+        return [lease for lease in leases if lease in flagged]
+
     async def task_list(
         self, filter: TaskFilter, *, after_seq: int | None, limit: int
     ) -> list[Task]:

@@ -23,6 +23,10 @@ SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?));
 -- name: get_task
 SELECT TASK_COLUMNS FROM tasks WHERE id = ?;
 
+-- name: list_canceling
+SELECT id, lease_token FROM tasks
+WHERE id IN (SELECT value FROM json_each(?)) AND state = 'running' AND cancel_requested = 1;
+
 -- name: promote_due
 UPDATE tasks SET state = 'queued'
 WHERE state = 'scheduled' AND run_at <= ?
