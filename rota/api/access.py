@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("PATCH", "/api/v1/schedules/{schedule_id}"): ADMIN,
     ("DELETE", "/api/v1/schedules/{schedule_id}"): ADMIN,
     ("GET", "/api/v1/health"): PUBLIC,
+    ("GET", "/metrics"): VIEW,  # Prometheus text, outside the OpenAPI document
     ("GET", "/openapi.json"): PUBLIC,
     # DMS (ROTA_COMPAT=dms)
     ("POST", "/tasks"): OWN_RULES,

@@ -14,11 +14,12 @@ from rota.api.access import document
 from rota.api.compat import cd, dms
 from rota.api.limits import BodyLimit
 from rota.api.links import add_links
-from rota.api.routes import admin, jobs, meta, queues, schedules, tasks, workers
+from rota.api.routes import admin, jobs, meta, metrics, queues, schedules, tasks, workers
 from rota.api.routes.deps import gate
 from rota.api.schemas import COMPONENTS
 from rota.core import limits
 from rota.core.errors import ValidationError
+from rota.metrics import Metrics
 from rota.service import Service
 from rota.service.tokens import Tokens
 
@@ -63,6 +64,7 @@ def create_app(
         dependencies=[Depends(gate)],
     )
     app.state.service = service
+    app.state.metrics = Metrics(service)  # GET /metrics; counts the service's transitions
     app.state.tokens = tokens or Tokens.from_settings(
         service.settings, service.backend, service.clock.now
     )
@@ -82,6 +84,7 @@ def create_app(
     for module in (tasks, workers, jobs, meta, queues, admin, schedules):
         app.include_router(module.router)  # each carries API_PREFIX
     app.include_router(admin.audit_router)
+    app.include_router(metrics.router)  # /metrics, where scrapers look
     for name in filter(None, (n.strip() for n in service.settings.compat.split(","))):
         if name not in COMPAT:
             raise ValidationError(f"ROTA_COMPAT: {name!r} is unknown; use {', '.join(COMPAT)}")

@@ -228,6 +228,12 @@ class Backend(Protocol):
         """Tasks by queue, state and priority; only ``tenant``'s when given."""
         ...
 
+    async def task_count_active(self) -> list[QueueCount]:
+        """Scheduled, queued and running tasks by queue, state and priority (the metrics'
+        depth). Read from those states' own indexes or counters, so its cost follows the
+        backlog, never the finished tasks kept for retention."""
+        ...
+
     async def task_list_blocked(self, *, limit: int) -> list[Task]:
         """Tasks waiting for dependencies (scheduled at ``BLOCKED_AT``), oldest first."""
         ...

@@ -36,7 +36,7 @@ from rota.core.models import (
     next_lease_token,
 )
 from rota.core.ordering import claim_key
-from rota.core.states import FINAL_STATES, WAITING_STATES, TaskState
+from rota.core.states import ACTIVE_STATES, FINAL_STATES, WAITING_STATES, TaskState
 
 S = TaskState
 
@@ -448,6 +448,9 @@ class MemoryBackend:
                 continue
             counts[(t.queue, t.state, t.priority)] += 1
         return [QueueCount(q, s, p, n) for (q, s, p), n in sorted(counts.items())]
+
+    async def task_count_active(self) -> list[QueueCount]:
+        return [c for c in await self.task_count_by_queue() if c.state in ACTIVE_STATES]
 
     async def task_list_blocked(self, *, limit: int) -> list[Task]:
         blocked = [

@@ -255,6 +255,11 @@ class Service:
     async def counts(self, tenant: str | None = None) -> list[QueueCount]:
         return await self.backend.task_count_by_queue(tenant)
 
+    async def active_counts(self) -> list[QueueCount]:
+        """Scheduled, queued and running tasks by queue, state and priority (/metrics),
+        read from the store at a cost that follows the backlog, not the retained tasks."""
+        return await self.backend.task_count_active()
+
     async def health(self) -> None:
         """Raise StoreError when the store does not answer a cheap read."""
         await self.backend.task_next_run_at()

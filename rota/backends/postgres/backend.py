@@ -902,6 +902,11 @@ class PostgresBackend:
             rows = await (await conn.execute(Q["count"], {"tenant": tenant})).fetchall()
         return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
 
+    async def task_count_active(self) -> list[QueueCount]:
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["count_active"])).fetchall()
+        return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
     async def task_list_blocked(self, *, limit: int) -> list[Task]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_blocked"], (BLOCKED_AT, limit))).fetchall()

@@ -631,6 +631,20 @@ SELECT queue, state, priority, count(*) FROM rota_tasks
 WHERE %(tenant)s::text IS NULL OR tenant = %(tenant)s
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
 
+-- name: count_active
+-- The metrics' depth: one branch per active state, each read through that state's partial
+-- index (rota_tasks_ready_by_queue, _scheduled, _leased), so a scrape never reads the
+-- finished rows kept for retention.
+SELECT queue, 'queued', priority, count(*) FROM rota_tasks WHERE state = 'queued'
+GROUP BY queue, priority
+UNION ALL
+SELECT queue, 'scheduled', priority, count(*) FROM rota_tasks WHERE state = 'scheduled'
+GROUP BY queue, priority
+UNION ALL
+SELECT queue, 'running', priority, count(*) FROM rota_tasks WHERE state = 'running'
+GROUP BY queue, priority
+ORDER BY 1, 2, 3;
+
 -- name: count_requiring
 SELECT queue, requires, count(*) FROM rota_tasks
 WHERE requires IS NOT NULL AND state IN ('queued', 'scheduled')

@@ -107,7 +107,7 @@ from rota.core.models import (
     TaskFilter,
     WorkerInfo,
 )
-from rota.core.states import WAITING_STATES, TaskState
+from rota.core.states import ACTIVE_STATES, WAITING_STATES, TaskState
 
 log = logging.getLogger("rota.redis")
 
@@ -521,6 +521,10 @@ class RedisBackend:
             counts.append(QueueCount(queue, STATES[state], int(priority), int(n)))
         counts.sort(key=lambda c: (c.queue, c.state, c.priority))
         return counts
+
+    async def task_count_active(self) -> list[QueueCount]:
+        """The same counters hash (one field per state, priority and queue), filtered."""
+        return [c for c in await self.task_count_by_queue() if c.state in ACTIVE_STATES]
 
     async def task_next_run_at(self) -> datetime | None:
         with _translated():

@@ -843,6 +843,13 @@ class SQLiteBackend:
 
         return await self._run(run)
 
+    async def task_count_active(self) -> list[QueueCount]:
+        def run() -> list[QueueCount]:
+            rows = self._db.execute(Q["count_active"])
+            return [QueueCount(q, TaskState(s), p, n) for q, s, p, n in rows]
+
+        return await self._run(run)
+
     async def task_list_blocked(self, *, limit: int) -> list[Task]:
         def run() -> list[Task]:
             rows = self._db.execute(Q["list_blocked"], (to_us(BLOCKED_AT), limit))

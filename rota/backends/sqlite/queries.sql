@@ -204,6 +204,13 @@ SELECT queue, state, priority, count(*) FROM tasks
 WHERE :tenant IS NULL OR tenant = :tenant
 GROUP BY queue, state, priority ORDER BY queue, state, priority;
 
+-- name: count_active
+-- The metrics' depth: the active states only, through tasks_by_state (state, seq), so a
+-- scrape never reads the finished rows kept for retention.
+SELECT queue, state, priority, count(*) FROM tasks
+WHERE state IN ('queued', 'scheduled', 'running')
+GROUP BY queue, state, priority ORDER BY queue, state, priority;
+
 -- name: count_requiring
 SELECT queue, requires, count(*) FROM tasks
 WHERE requires IS NOT NULL AND state IN ('queued', 'scheduled')
