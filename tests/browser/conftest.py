@@ -104,7 +104,7 @@ def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     try:
         procs.serve()
         procs.env["ROTA_TOKEN"] = secrets["worker"]
-        procs.worker("--concurrency", "2", "--app", "tests.browser.handlers:registry")
+        procs.worker("--concurrency", "4", "--app", "tests.browser.handlers:registry")
         yield Stack(procs, secrets)
     finally:
         procs.stop_all()

@@ -3,6 +3,7 @@ login, every page with real data, actions the server allows or refuses, tenants,
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -94,3 +95,116 @@ def test_every_page_renders_real_data(stack: Stack, page: Any, data: dict[str, A
     page.wait_for_selector("#blocks td:has-text('tenant zeta')")
     page.goto(f"{stack.url}/ui/audit")
     page.wait_for_selector("#audit td:has-text('intake.block')")
+
+
+def dead_letter(page: Any, stack: Stack, queue: str) -> None:
+    """Retry the dead letter of ``queue`` through the page, confirming when asked."""
+    page.goto(f"{stack.url}/ui/dead-letter")
+    page.fill("#dead-filter input[name=queue]", queue)
+    page.click("#dead-filter button[type=submit]")
+    page.wait_for_selector(f"#dead-list td:has-text('{queue}')")
+    page.click("#retry-all")
+    assert "Retry 1 task(s) listed matching queue=" in page.text_content(".confirm")
+    page.click("[data-confirm]")
+
+
+def test_an_operator_retries_a_dead_letter_task_and_it_runs(
+    stack: Stack, page: Any, tmp_path: Any
+) -> None:
+    gate = tmp_path / "open"
+    dead = stack.submit(kind="gate", queue="dl", payload={"path": str(gate)}, max_attempts=1)
+    wait_state(stack, dead["id"], "failed")
+    gate.touch()
+    login(page, stack, "operator")
+    dead_letter(page, stack, "dl")
+    page.wait_for_selector("#action-status:has-text('Retry: done')")
+    done = wait_state(stack, dead["id"], "succeeded")
+    assert done["result"] == {"passed": str(gate)}
+    page.wait_for_selector("#dead-list:has-text('no failed task')")
+
+
+def test_a_viewer_sees_but_every_action_is_refused_by_the_server(
+    stack: Stack, page: Any, tmp_path: Any
+) -> None:
+    gate = tmp_path / "open"
+    dead = stack.submit(kind="gate", queue="dlv", payload={"path": str(gate)}, max_attempts=1)
+    wait_state(stack, dead["id"], "failed")
+    gate.touch()  # a retry would now succeed: only the refusal keeps it failed
+    login(page, stack, "viewer")
+    assert page.text_content("#who") == "viewer"
+    dead_letter(page, stack, "dlv")
+    page.wait_for_selector("#action-status.error:has-text('403')")
+    page.goto(f"{stack.url}/ui/tasks/{dead['id']}")
+    page.click("#retry")
+    page.wait_for_selector("#action-status.error:has-text('403')")
+    page.click("#cancel")
+    page.wait_for_selector("#action-status.error:has-text('403')")
+    page.goto(f"{stack.url}/ui/queues/dlv")
+    page.click("#pause")
+    page.wait_for_selector("#action-status.error:has-text('403')")
+    page.goto(f"{stack.url}/ui/controls")
+    page.fill("#block input[name=reason]", "a viewer tries")
+    page.click("#block button[type=submit]")
+    page.wait_for_selector("#action-status.error:has-text('403')")
+    time.sleep(0.5)
+    assert stack.task(dead["id"])["state"] == "failed"
+    with stack.http() as http:
+        assert http.get("/queues/dlv").json()["paused"] is False
+        blocks = http.get("/admin/intake").json()["blocks"]
+        assert not any(b["reason"] == "a viewer tries" for b in blocks)
+
+
+def test_a_tenant_bound_token_sees_only_its_tenant(stack: Stack, page: Any) -> None:
+    mine = stack.submit(kind="ok", queue="tq", tenant="acme", payload={"who": "acme"})
+    theirs = stack.submit(kind="ok", queue="tq", tenant="other", payload={"who": "other"})
+    wait_state(stack, theirs["id"], "succeeded")
+    wait_state(stack, mine["id"], "succeeded")
+    login(page, stack, "acme-viewer")
+    assert page.text_content("#who") == "viewer · one tenant"
+    page.wait_for_selector("#queues td:has-text('tq')")
+    page.goto(f"{stack.url}/ui/tasks?queue=tq")
+    page.wait_for_selector(f"#task-list a:has-text('{mine['id']}')")
+    listed = page.text_content("#task-list")
+    assert theirs["id"] not in listed and "other" not in listed
+    page.goto(f"{stack.url}/ui/tasks/{theirs['id']}")
+    page.wait_for_selector("main > .error:has-text('404')")
+    assert "other" not in page.text_content("main")
+    page.goto(f"{stack.url}/ui/tasks?tenant=other")
+    page.wait_for_selector("main > .error:has-text('403')")
+
+
+def test_nothing_a_stranger_submits_runs_as_script(stack: Stack, page: Any) -> None:
+    bad = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    task = stack.submit(kind="gate", queue="xss", payload={"path": bad, "note": bad},
+                        max_attempts=1)  # fmt: skip
+    wait_state(stack, task["id"], "failed")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, stack, "operator")
+    for path in (f"/ui/tasks/{task['id']}", "/ui/tasks?queue=xss", "/ui/dead-letter"):
+        page.goto(f"{stack.url}{path}")
+        page.wait_for_selector(f"main :text('{task['id']}')")
+    page.goto(f"{stack.url}/ui/tasks/{task['id']}")
+    page.wait_for_selector("#error")
+    assert bad in page.text_content("#error")  # shown as text
+    assert json.dumps(bad) in page.text_content("pre.json")
+    assert page.evaluate("window.__pwned") is None
+    assert not page.query_selector("main img, main script") and not dialogs
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_every_page_fits_the_screen(
+    stack: Stack, browser: Any, data: dict[str, Any], width: int, height: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        login(page, stack, "operator")
+        for path, selector in {**PAGES, f"/ui/tasks/{data['dead']['id']}": "#error"}.items():
+            page.goto(f"{stack.url}{path}")
+            page.wait_for_selector(selector)
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, (path, overflow)
+            assert page.is_visible("header nav a:has-text('Tasks')") or width < 500
+    finally:
+        context.close()

@@ -62,12 +62,12 @@ export function badge(state) {
   return h("span", {class: `badge s-${state}`}, state);
 }
 
-export function link(path, text) {
-  return h("a", {href: path, "data-nav": ""}, text);
+export function link(path, text, attrs = {}) {
+  return h("a", {href: path, "data-nav": "", ...attrs}, text);
 }
 
 export function taskLink(id) {
-  return link(`/ui/tasks/${encodeURIComponent(id)}`, id);
+  return link(`/ui/tasks/${encodeURIComponent(id)}`, id, {class: "id"});
 }
 
 // a form field: label + input

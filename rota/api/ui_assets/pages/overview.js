@@ -12,7 +12,8 @@ function chart(points) {
   if (points.length < 2) return h("p", {class: "empty"}, "collecting: a point every 3 s");
   const rates = points.slice(1).map((p, i) => ({
     at: p.at, rate: Math.max(0, p.done - points[i].done) / ((p.at - points[i].at) / 1000)}));
-  const top = Math.max(1, ...rates.map((r) => r.rate));
+  const peak = Math.max(...rates.map((r) => r.rate));
+  const top = Math.max(1, peak);
   const x = (i) => (i / Math.max(1, rates.length - 1)) * width;
   const y = (v) => height - (v / top) * (height - 10);
   const line = rates.map((r, i) => `${x(i).toFixed(1)},${y(r.rate).toFixed(1)}`).join(" ");
@@ -22,7 +23,7 @@ function chart(points) {
       "aria-label": "tasks finished per second"},
       h("svg:polyline", {points: line, fill: "none", stroke: "currentColor", "stroke-width": "2",
         "vector-effect": "non-scaling-stroke"})),
-    h("figcaption", {}, `finished per second: now ${last.toFixed(1)}, peak ${top.toFixed(1)}`,
+    h("figcaption", {}, `finished per second: now ${last.toFixed(1)}, peak ${peak.toFixed(1)}`,
       ` (last ${Math.round((rates[rates.length - 1].at - points[0].at) / 1000)} s)`));
 }
 
