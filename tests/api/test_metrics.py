@@ -3,6 +3,8 @@ and the gate: no token 401, a role below viewer 403, a viewer 200."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ SECRETS = {
     "viewer": "viewer-secret-012345",
 }
 TENANT_VIEWER = "acme-viewer-secret012"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bearer(role: str) -> dict[str, str]:
@@ -167,3 +170,23 @@ async def test_each_app_keeps_its_own_figures(tmp_path: Path) -> None:
         {"default": 1},
         {"default": 2},
     ]
+
+
+async def test_the_dashboard_asks_only_for_served_metrics(
+    served: tuple[httpx.AsyncClient, Service],
+) -> None:
+    """Every rota_* name in deploy/grafana/rota.json is one a scrape answers."""
+    http, _ = served
+    await http.post(f"{API}/tasks", json={"kind": "k"}, headers=bearer("operator"))
+    scraped = await http.get("/metrics", headers=bearer("viewer"))
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    served_names = {
+        family.name + suffix
+        for family in text_string_to_metric_families(scraped.text)
+        for suffix in suffixes.get(family.type, ("",))
+    }  # a labelled counter has no sample before its first count, but its family is there
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "rota.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    asked = {name for e in exprs for name in re.findall(r"\brota_[a-z_]+", e)}
+    assert asked and asked <= served_names, asked - served_names
+    assert {"rota_queue_depth", "rota_task_wait_seconds_bucket"} <= asked
