@@ -17,8 +17,8 @@ import orjson
 
 LogFormat = Literal["text", "json"]
 TEXT = "%(asctime)s %(name)s %(levelname)s %(message)s"
-#: libraries that log every request or connection at INFO
-QUIET = ("httpx", "httpcore", "hpack")
+#: libraries that log every request, connection or plugin at INFO
+QUIET = ("httpx", "httpcore", "hpack", "alembic")
 
 
 class JsonFormatter(logging.Formatter):

@@ -159,6 +159,8 @@ async def run_worker(
 ) -> int:
     """Run one worker until SIGTERM/SIGINT (or ``stop``); returns tasks processed."""
     stop = stop or asyncio.Event()
+    heard: list[str] = []  # signals come from the start on, before the worker exists
+    stop_on_signals(stop, heard.append)
     service: Service | None = None
     source: Source
     if in_process:
@@ -169,7 +171,7 @@ async def run_worker(
         source = HttpSource(AsyncClient(settings.url, token=settings.token))
     freeze_startup_heap()
     worker = Worker(source, registry, worker_id=worker_id, options=options)
-    stop_on_signals(stop, lambda name: setattr(worker, "stop_reason", name))
+    worker.stop_reasons = heard
     maintenance = None
     if service is not None:
         maintenance = asyncio.create_task(service.run_maintenance(stop))

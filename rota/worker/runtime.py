@@ -106,8 +106,8 @@ class Worker:
         self._lingered = False
         self._abandoned = 0  # sync handlers cancelled while their thread ran on
         self.book = Logbook(self.id, summary_interval=self.options.summary_interval)
-        #: said in the stop line: what asked the worker to stop (a signal's name)
-        self.stop_reason = "stop requested"
+        #: what asked the worker to stop (signals' names), for its stop line; the last wins
+        self.stop_reasons: list[str] = []
         self.released = 0
 
     # -- the main loop ---------------------------------------------------------------------
@@ -141,8 +141,8 @@ class Worker:
             await _halt(beater)
             await _halt(reporter)
             await self._flush_all()  # everything that is left
-            self.book.summarize()
-            self.book.stopped(self.stop_reason, released=self.released)
+            why = self.stop_reasons[-1] if self.stop_reasons else "stop requested"
+            self.book.stopped(why, released=self.released)
             # Idle threads end at once; only threads still running a released sync
             # handler are left behind (the CLI then exits without waiting for them).
             self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)

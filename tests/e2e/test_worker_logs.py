@@ -1,0 +1,64 @@
+"""What a real ``rota worker`` prints with its default settings: a few lines for 10,000
+tasks, one line for a failing task, and a stop line on SIGTERM; ``--log-format json``."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import orjson
+
+from rota.client import Client, task_body
+from tests.e2e.conftest import Procs
+
+DRAIN = 10_000
+
+
+def wait_for(client: Client, succeeded: int, failed: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = client.stats()["states"]
+        if states.get("succeeded", 0) >= succeeded and states.get("failed", 0) >= failed:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not drained in {timeout} s: {client.stats()}")
+
+
+def test_draining_10000_tasks_prints_a_few_lines_and_a_failure_one(procs: Procs) -> None:
+    procs.serve()
+    worker = procs.spawn("worker", log="worker.log")  # default settings, log level info
+    with Client(procs.url) as client:
+        for _ in range(DRAIN // 1000):
+            client.submit_many([task_body("noop") for _ in range(1000)])
+        bad = client.submit("no_such_kind", {"n": 1}, max_attempts=1)
+        wait_for(client, DRAIN, 1, timeout=180)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    lines = (procs.tmp / "worker.log").read_text().splitlines()
+    text = "\n".join(lines)
+    assert len(lines) <= 10, text
+    assert "started" in lines[0], text
+    assert "stopped (SIGTERM)" in lines[-1] and f"{DRAIN} done, 1 failed" in lines[-1], text
+    (failure,) = [line for line in lines if bad.id in line]
+    assert "no_such_kind" in failure and "attempt=1/1" in failure and "LookupError" in failure
+    assert "HTTP Request" not in text
+
+
+def test_json_lines_for_log_shippers(procs: Procs) -> None:
+    procs.serve()
+    worker = procs.spawn("worker", "--log-format", "json", "--worker-id", "wj", log="wj.log")
+    with Client(procs.url) as client:
+        bad = client.submit("no_such_kind", {}, max_attempts=1)
+        wait_for(client, 0, 1, timeout=30)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=30) == 0
+    records = [orjson.loads(line) for line in (procs.tmp / "wj.log").read_text().splitlines()]
+    assert [r["event"] for r in records] == ["worker.started", "task.failed", "worker.stopped"]
+    failed = records[1]
+    assert (failed["task_id"], failed["kind"], failed["queue"]) == (
+        bad.id,
+        "no_such_kind",
+        "default",
+    )
+    assert failed["level"] == "warning" and failed["attempt"] == 1
+    assert records[2]["why"] == "SIGINT" and records[2]["failed"] == 1
