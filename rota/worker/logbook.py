@@ -50,37 +50,39 @@ class Logbook:
         self.total.done += 1
         self._window.done += 1
         if log.isEnabledFor(logging.DEBUG):
-            self._line(logging.DEBUG, "succeeded", task, None)
+            self._line(logging.DEBUG, "succeeded", task, None, "task.succeeded")
 
     def failed(self, task: Task, reason: str, *, retryable: bool = True) -> None:
         """A failure the server will retry while attempts remain (its policy decides)."""
         left = retryable and task.attempt < task.max_attempts
-        self._failed(task, "failed" if left else "failed, no retry", reason)
+        self._failed(task, "failed" if left else "failed, no retry", reason, "task.failed")
 
     def timed_out(self, task: Task) -> None:
-        self._failed(task, "timed out", f"the run took longer than {task.timeout}s")
+        reason = f"the run took longer than {task.timeout}s"
+        self._failed(task, "timed out", reason, "task.timeout")
 
     def canceled(self, task: Task) -> None:
         self.total.canceled += 1
         self._window.canceled += 1
-        self._line(logging.INFO, "canceled", task, "a cancel was requested while it ran")
+        reason = "a cancel was requested while it ran"
+        self._line(logging.INFO, "canceled", task, reason, "task.canceled")
 
     def retry_later(self, task: Task, delay: float, reason: str) -> None:
         """Not a failure (the attempt is given back), but worth a line."""
-        self._line(logging.INFO, f"retry in {delay:g}s", task, reason)
+        self._line(logging.INFO, f"retry in {delay:g}s", task, reason, "task.retry_later")
 
     def released(self, task: Task, reason: str) -> None:
-        self._line(logging.INFO, "released", task, reason)
+        self._line(logging.INFO, "released", task, reason, "task.released")
 
-    def _failed(self, task: Task, what: str, reason: str) -> None:
+    def _failed(self, task: Task, what: str, reason: str, event: str) -> None:
         self.total.failed += 1
         self._window.failed += 1
-        self._line(logging.WARNING, what, task, reason)
+        self._line(logging.WARNING, what, task, reason, event)
 
-    def _line(self, level: int, what: str, task: Task, reason: str | None) -> None:
+    def _line(self, level: int, what: str, task: Task, reason: str | None, event: str) -> None:
         text = None if reason is None else one_line(reason)
         fields: dict[str, Any] = {
-            "event": "task." + what.split(" ")[0].strip(","),
+            "event": event,
             "task_id": task.id,
             "kind": task.kind,
             "queue": task.queue,
