@@ -74,6 +74,9 @@ def test_a_wrong_token_is_refused_at_login(stack: Stack, page: Any) -> None:
 
 
 def test_every_page_renders_real_data(stack: Stack, page: Any, data: dict[str, Any]) -> None:
+    problems: list[str] = []  # script errors, CSP refusals, failed loads
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(str(e)))
     login(page, stack, "operator")
     assert page.text_content("#who") == "operator"
     for path, selector in PAGES.items():
@@ -95,6 +98,15 @@ def test_every_page_renders_real_data(stack: Stack, page: Any, data: dict[str, A
     page.wait_for_selector("#blocks td:has-text('tenant zeta')")
     page.goto(f"{stack.url}/ui/audit")
     page.wait_for_selector("#audit td:has-text('intake.block')")
+    assert not problems
+
+
+def test_lists_update_themselves(stack: Stack, page: Any) -> None:
+    login(page, stack, "operator", "/ui/tasks?queue=live")
+    page.wait_for_selector("#task-list .empty")
+    task = stack.submit(kind="ok", queue="live", payload={"n": 2})
+    page.wait_for_selector(f"#task-list a:has-text('{task['id']}')", timeout=10_000)
+    page.wait_for_selector("#task-list .badge:has-text('succeeded')", timeout=10_000)
 
 
 def dead_letter(page: Any, stack: Stack, queue: str) -> None:
