@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rota.api import create_app
 from rota.backends.sqlite import SQLiteBackend
 from rota.core.auth import Role, TokenRecord, digest
+from rota.core.clock import ManualClock
 from rota.core.states import ACTIVE_STATES
 from rota.service import Service
 from rota.service.tokens import Tokens
@@ -190,3 +191,33 @@ async def test_the_dashboard_asks_only_for_served_metrics(
     asked = {name for e in exprs for name in re.findall(r"\brota_[a-z_]+", e)}
     assert asked and asked <= served_names, asked - served_names
     assert {"rota_queue_depth", "rota_task_wait_seconds_bucket"} <= asked
+
+
+async def test_the_leaders_sweeps_are_counted(tmp_path: Path) -> None:
+    """A lapsed lease (retried, with its run time) and a task past its expires_at, ended by
+    the maintenance services of the scraped replica."""
+    clock = ManualClock()
+    settings = make_settings(lease_seconds=30.0, retry_backoff=0.0)
+    service = Service(SQLiteBackend(tmp_path / "t.db"), settings, clock)
+    app = create_app(service, maintenance=False)
+    await service.open()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+        ) as http:
+            await http.post(f"{API}/tasks", json={"kind": "k", "queue": "mail"})
+            made = await http.post(f"{API}/tasks", json={"kind": "k", "queue": "scan",
+                                                         "delay": 5, "expires_in": 10})  # fmt: skip
+            assert made.status_code == 201, made.text
+            (claimed,) = (await http.post(f"{API}/workers/w1/claim", json={})).json()["tasks"]
+            assert claimed["queue"] == "mail"
+            clock.advance(60)  # the lease lapsed, and the scan task expired unstarted
+            await service.sweep()
+            found = samples((await http.get("/metrics")).text)
+    finally:
+        await service.close()
+    assert named(found, "rota_leases_lapsed_total") == {"mail": 1}
+    assert named(found, "rota_tasks_retried_total") == {"mail": 1}
+    assert found[("rota_tasks_expired_total", ())] == 1
+    assert named(found, "rota_task_run_seconds_count") == {"mail": 1}
+    assert named(found, "rota_task_run_seconds_sum") == {"mail": 60}
