@@ -94,9 +94,16 @@ def serve(
     if compat:  # the flag wins over ROTA_COMPAT
         settings = settings.model_copy(update={"compat": ",".join(compat)})
     warning = asyncio.run(check_access(settings))  # the store answers, its schema is current
-    console.print(f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}")
-    if warning:
-        console.print(f"[yellow]{warning}[/]")
+    banner = f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}"
+    if log_format == "json":  # every line an object, for the log shipper
+        said = logging.getLogger("rota.serve")
+        said.info(banner, extra={"rota": {"event": "serve.started", "url": f"{host}:{port}"}})
+        if warning:
+            said.warning(warning, extra={"rota": {"event": "serve.open_access"}})
+    else:
+        console.print(banner)
+        if warning:
+            console.print(f"[yellow]{warning}[/]")
     make_server(settings, log_level=log_level, apps=app_ or [], own_logging=True).run()
 
 

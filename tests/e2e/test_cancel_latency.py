@@ -13,25 +13,25 @@ import pytest
 
 from rota.client import AsyncClient
 from rota.core.states import TaskState
-from tests.conftest import drop_pg_schema, new_pg_schema
+from tests.conftest import drop_pg_schema, drop_redis_store, new_pg_schema, new_redis_store
 from tests.e2e.conftest import Procs
 
 RUNS = 20
 BOUND = 2.0
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
 def store(request: pytest.FixtureRequest, procs: Procs) -> Iterator[Procs]:
     if request.param == "sqlite":
         yield procs
         return
-    url = new_pg_schema()
+    url = new_pg_schema() if request.param == "postgres" else new_redis_store()
     procs.env["ROTA_DATABASE_URL"] = url
     try:
         yield procs
     finally:
         procs.stop_all()
-        drop_pg_schema(url)
+        (drop_pg_schema if request.param == "postgres" else drop_redis_store)(url)
 
 
 async def cancel_one(client: AsyncClient, task_id: str) -> float:

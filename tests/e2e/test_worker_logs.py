@@ -9,6 +9,7 @@ import time
 import orjson
 
 from rota.client import Client, task_body
+from rota.core.errors import RotaError
 from tests.e2e.conftest import Procs
 
 DRAIN = 10_000
@@ -42,6 +43,23 @@ def test_draining_10000_tasks_prints_a_few_lines_and_a_failure_one(procs: Procs)
     (failure,) = [line for line in lines if bad.id in line]
     assert "no_such_kind" in failure and "attempt=1/1" in failure and "LookupError" in failure
     assert "HTTP Request" not in text
+
+
+def test_serve_json_lines_are_all_objects(procs: Procs) -> None:
+    server = procs.spawn("serve", "--port", str(procs.port), "--log-format", "json", log="s.log")
+    with Client(procs.url) as client:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                client.stats()
+                break
+            except RotaError:
+                time.sleep(0.05)
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)  # uvicorn re-raises the signal it handled: -15
+    records = [orjson.loads(line) for line in (procs.tmp / "s.log").read_text().splitlines()]
+    assert records[0]["event"] == "serve.started"
+    assert {"uvicorn.error", "rota.serve"} <= {r["logger"] for r in records}
 
 
 def test_json_lines_for_log_shippers(procs: Procs) -> None:
