@@ -26,6 +26,7 @@ from rota.core.models import (
     QueueCount,
     Task,
     TaskFilter,
+    WorkerInfo,
 )
 from rota.core.priority import PriorityInput, resolve_priority
 from rota.service.controls import Disabled
@@ -126,6 +127,14 @@ class Scope:
 
     async def counts(self) -> list[QueueCount]:
         return await self.service.counts(self.tenant)
+
+    async def workers(self) -> list[tuple[WorkerInfo, list[Task]]]:
+        """The live workers; a caller bound to a tenant sees only its tenant's tasks on
+        them (the workers are shared, the tasks are not)."""
+        found = await self.service.workers()
+        if self.tenant is None:
+            return found
+        return [(w, [t for t in running if t.tenant == self.tenant]) for w, running in found]
 
     async def audit(self, action: str, target: str | None = None, **detail: Any) -> None:
         await self.service.audit.record(self.actor, action, target, reason=self.reason, **detail)

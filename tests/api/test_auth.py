@@ -350,3 +350,22 @@ async def test_an_operator_makes_lists_and_revokes_tokens_over_http(gate: Gate) 
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     missing = await gate.http.post("/api/v1/admin/tokens/nobody/revoke", headers=op)
     assert missing.status_code == 404
+
+
+async def test_a_tenant_viewer_sees_only_its_tenants_tasks_on_the_workers(gate: Gate) -> None:
+    await gate.service.enqueue(TaskSpec("work", queue="w-scope", tenant="acme"))
+    await gate.service.enqueue(TaskSpec("work", queue="w-scope", tenant="beta"))
+    await gate.service.register_worker(
+        "shared-w", name="shared-w", host="h", queues=["w-scope"], concurrency=2, version="t"
+    )
+    assert len(await gate.service.claim("shared-w", queues=["w-scope"], limit=2)) == 2
+
+    def running(answer: httpx.Response) -> list[str | None]:
+        (worker,) = [w for w in answer.json()["workers"] if w["id"] == "shared-w"]
+        return sorted(t["id"] for t in worker["running"])
+
+    everyone = await gate.http.get("/api/v1/workers", headers=bearer(SECRETS["viewer"]))
+    acme = await gate.http.get("/api/v1/workers", headers=bearer(SECRETS["acme-viewer"]))
+    assert len(running(everyone)) == 2
+    (mine,) = running(acme)
+    assert (await gate.service.get(str(mine))).tenant == "acme"

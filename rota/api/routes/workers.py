@@ -23,7 +23,7 @@ from rota.api.outputs import (
     answers,
 )
 from rota.api.routes import API_PREFIX
-from rota.api.routes.deps import Svc
+from rota.api.routes.deps import Scoped, Svc
 from rota.api.schemas import (
     ClaimIn,
     CompleteIn,
@@ -57,12 +57,11 @@ async def register(worker_id: NamePath, body: WorkerIn, service: Svc) -> Respons
 
 
 @router.get("/workers", response_class=FastJSON, responses=answers(200, WorkersOut))
-async def list_workers(service: Svc) -> Response:
+async def list_workers(scope: Scoped) -> Response:
     """Workers heard from within ``ROTA_WORKER_SILENCE`` seconds (60 by default), each with
-    its running tasks and last contact (any claim, heartbeat or registration)."""
-    return FastJSON(
-        {"workers": [worker_json(w, running) for w, running in await service.workers()]}
-    )
+    its running tasks and last contact (any claim, heartbeat or registration); a token
+    bound to a tenant sees only its tenant's running tasks."""
+    return FastJSON({"workers": [worker_json(w, running) for w, running in await scope.workers()]})
 
 
 @router.post(
