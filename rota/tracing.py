@@ -58,7 +58,7 @@ def span(name: str, parent: str | None, **attributes: Any) -> Iterator[str | Non
         yield carrier.get("traceparent", parent) if current.is_recording() else parent
 
 
-def _recording() -> bool:
+def recording() -> bool:
     """Whether an application installed a tracer provider (else spans are dropped)."""
     return INSTALLED and not isinstance(
         trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
@@ -69,7 +69,7 @@ def linked(name: str, traces: list[str | None], **attributes: Any) -> None:
     """A finished span (a new trace) linked to each of ``traces``: a claim that leased
     tasks of several traces. Nothing at all while no tracer provider is installed (a claim
     of a hundred tasks would otherwise parse a hundred contexts for nothing)."""
-    if not _recording() or not any(traces):
+    if not recording() or not any(traces):
         return
     propagator = TraceContextTextMapPropagator()
     links = []

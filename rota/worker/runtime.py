@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
+from rota import tracing
 from rota.core import limits
 from rota.core.errors import ClientError, Conflict, NotFound, ServerError, StoreError
 from rota.core.models import Task, WorkerInfo
@@ -278,8 +279,13 @@ class Worker:
             run.context = TaskContext(task, self.id)
             run.context.reporter = functools.partial(self._report_progress, run)
             args = (run.context,)
-        if handler is None or self._executor(handler) != "asyncio" or task.timeout is not None:
-            run.job = asyncio.create_task(self._execute(run, self._call(run, args)))
+        traced = task.trace is not None and tracing.recording()
+        if (traced or handler is None or self._executor(handler) != "asyncio"
+                or task.timeout is not None):  # fmt: skip
+            call = self._call(run, args)
+            run.job = asyncio.create_task(
+                self._execute(run, _traced(task, call) if traced else call)
+            )
             return
         # Eager start, as Python 3.12's eager tasks do: a handler that finishes without
         # waiting (most small async handlers) never costs an asyncio task.
@@ -521,6 +527,15 @@ class Worker:
         if run.job is not None and not run.job.done():
             run.why_stopped = why
             run.job.cancel()
+
+
+async def _traced(task: Task, call: Awaitable[Any]) -> Any:
+    """The run inside a ``rota.run`` span that continues the task's trace (rota.tracing),
+    so the handler's own spans join the submitter's trace."""
+    attributes = {"task.id": task.id, "kind": task.kind, "queue": task.queue,
+                  "attempt": task.attempt}  # fmt: skip
+    with tracing.span("rota.run", task.trace, **attributes):
+        return await call
 
 
 async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:

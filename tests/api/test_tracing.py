@@ -1,9 +1,11 @@
 """Traces (rota.tracing, the ``tracing`` extra): a submit's ``traceparent`` is continued by
-an ``rota.enqueue`` span, kept with the task, and the claim links to it; an invalid header
-is dropped, never refused. Spans go to an in-memory exporter."""
+an ``rota.enqueue`` span, kept with the task, the claim links to it, and a worker's
+``rota.run`` span continues it around the handler, whose own spans join the same trace; an
+invalid header is dropped, never refused. Spans go to an in-memory exporter."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from rota.client import AsyncClient
+from rota.worker import HttpSource, Registry, Worker, WorkerOptions
 from tests.api.conftest import API, Api
 
 EXPORTER = InMemorySpanExporter()
@@ -87,3 +91,50 @@ async def test_an_invalid_traceparent_is_dropped_not_refused(
         enqueue = named(spans, "rota.enqueue")  # in the request's own trace instead
         kept = response.json()["trace"]
         assert kept.split("-")[1] == f"{enqueue.context.trace_id:032x}" != "0" * 32
+
+
+registry = Registry()
+
+
+@registry.task("traced")
+async def traced_handler() -> str:
+    with trace.get_tracer("handler").start_as_current_span("handler-work"):
+        await asyncio.sleep(0)
+    return "done"
+
+
+async def test_one_trace_from_the_submit_to_the_handlers_span(
+    api: Api, client: AsyncClient, spans: InMemorySpanExporter
+) -> None:
+    with trace.get_tracer("test").start_as_current_span("submitter") as submitter:
+        task = await client.submit("traced", queue="traced-run")  # the client sends no header
+        headers: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(headers)
+        response = await api.http.post(
+            f"{API}/tasks", json={"kind": "traced", "queue": "traced-run"}, headers=headers
+        )
+    traced_id = response.json()["id"]
+    options = WorkerOptions(concurrency=2, claim_wait=0.05, queues=["traced-run"])
+    worker = Worker(HttpSource(client), registry, options=options)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        for _ in range(500):
+            if {(await api.get(i))["state"] for i in (task.id, traced_id)} == {"succeeded"}:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+    trace_id = submitter.get_span_context().trace_id
+    in_trace = {s.name: s for s in spans.get_finished_spans() if s.context.trace_id == trace_id}
+    assert {"submitter", "rota.enqueue", "rota.run", "handler-work"} <= set(in_trace)
+    run = in_trace["rota.run"]
+    assert run.parent is not None and run.parent.span_id == in_trace["rota.enqueue"].context.span_id
+    assert run.attributes is not None and run.attributes["task.id"] == traced_id
+    work = in_trace["handler-work"]
+    assert work.parent is not None and work.parent.span_id == run.context.span_id
+    enqueues = {s.context.span_id for s in spans.get_finished_spans() if s.name == "rota.enqueue"}
+    runs = [s for s in spans.get_finished_spans() if s.name == "rota.run"]
+    assert len(runs) == 2  # with tracing on, a submit without a header starts its own trace
+    assert all(r.parent is not None and r.parent.span_id in enqueues for r in runs)
