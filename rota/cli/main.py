@@ -40,6 +40,10 @@ DatabaseUrl = Annotated[
     str, typer.Option(envvar="ROTA_DATABASE_URL", help="sqlite:///path or memory://")
 ]
 Url = Annotated[str, typer.Option(envvar="ROTA_URL", help="the rota server")]
+WorkerUrl = Annotated[
+    str,
+    typer.Option(envvar="ROTA_URL", help="the rota server, or several (a,b) to fail over"),
+]
 Token = Annotated[str | None, typer.Option(envvar="ROTA_TOKEN", help="credential")]
 Host = Annotated[str, typer.Option(envvar="ROTA_HOST")]
 Port = Annotated[int, typer.Option(envvar="ROTA_PORT")]
@@ -109,7 +113,7 @@ def serve(
 
 @app.command()
 def worker(
-    url: Url = DEFAULTS.url,
+    url: WorkerUrl = DEFAULTS.url,
     token: Token = None,
     concurrency: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     queue: Annotated[list[str] | None, typer.Option(help="repeatable; default: all")] = None,
