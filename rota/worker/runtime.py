@@ -10,14 +10,13 @@ next one, so batching adds no waiting. On stop it claims no more, gives running 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
 import socket
 import traceback
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from rota.core import limits
 from rota.core.errors import ClientError, Conflict, NotFound, ServerError, StoreError
 from rota.core.models import Task, WorkerInfo
 from rota.service import Completion, Failure
+from rota.worker import aio
 from rota.worker.cancels import CancelWatch
 from rota.worker.logbook import Logbook
 from rota.worker.processes import ChildError, run_in_process
@@ -125,22 +125,22 @@ class Worker:
             watch = CancelWatch(self.source, self.id, self.options.cancel_check_interval)
             helpers.append(asyncio.create_task(watch.run(self._watched, self._cancel_requested)))
         try:
-            await _first(asyncio.shield(claimer), stop.wait())
+            await aio.first(asyncio.shield(claimer), stop.wait())
             if claimer.done():
                 claimer.result()  # the loop ends by itself only on an error: raise it
             # Stopping. The grace period starts now, not when a long-poll claim in flight
             # comes back (up to claim_wait later), and what that claim brings is handed
             # back. Reports wait until it is back: a released task reported earlier could
             # be handed straight back to that very claim.
-            await _halt(reporter)  # a batch it was sending goes back in the buffer
+            await aio.halt(reporter)  # a batch it was sending goes back in the buffer
             await self._drain()
             await claimer
         finally:
             for helper in helpers:
-                await _halt(helper)
-            await _halt(claimer)
-            await _halt(beater)
-            await _halt(reporter)
+                await aio.halt(helper)
+            await aio.halt(claimer)
+            await aio.halt(beater)
+            await aio.halt(reporter)
             await self._flush_all()  # everything that is left
             why = self.stop_reasons[-1] if self.stop_reasons else "stop requested"
             self.book.stopped(why, released=self.released)
@@ -182,7 +182,7 @@ class Worker:
                     failures += 1
                     delay = min(0.1 * 2**failures, 5.0)
                     log.warning("registration failed (%s); retrying in %.1fs", exc, delay)
-                    await _first(asyncio.sleep(delay), stop.wait())
+                    await aio.first(asyncio.sleep(delay), stop.wait())
                     continue
             self._slot_free.clear()
             free = self.options.concurrency - len(self._running)
@@ -194,13 +194,13 @@ class Worker:
                 # unreported results pile up without bound when handlers outrun the store.
                 free = 0
             if free <= 0:
-                await _first(self._slot_free.wait(), stop.wait())
+                await aio.first(self._slot_free.wait(), stop.wait())
                 continue
             if free < self.options.concurrency // 2 and not self._lingered:
                 # Most slots are busy and will free soon: a moment's wait makes the next
                 # claim a bigger batch (fewer round trips) at a cost of at most LINGER.
                 self._lingered = True
-                await _first(asyncio.sleep(LINGER), stop.wait())
+                await aio.first(asyncio.sleep(LINGER), stop.wait())
                 continue
             self._lingered = False
             # What finished since the last report rides along: one request, not two.
@@ -230,7 +230,7 @@ class Worker:
                 failures += 1
                 delay = min(0.1 * 2**failures, 5.0)
                 log.warning("claim failed (%s); retrying in %.1fs", exc, delay)
-                await _first(asyncio.sleep(delay), stop.wait())
+                await aio.first(asyncio.sleep(delay), stop.wait())
                 continue
             if stop.is_set():  # answered after the stop: hand them straight back
                 for task in tasks:
@@ -298,7 +298,7 @@ class Worker:
         except Exception as exc:
             self._settle(run, error=exc)
             return
-        run.job = asyncio.create_task(self._execute(run, _resume(coro, waiting_on)))
+        run.job = asyncio.create_task(self._execute(run, aio.resume(coro, waiting_on)))
 
     async def _execute(self, run: _Run, call: Awaitable[Any]) -> None:
         try:
@@ -538,32 +538,6 @@ async def _traced(task: Task, call: Awaitable[Any]) -> Any:
         return await call
 
 
-async def _resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
-    """Drive a coroutine that was started eagerly, from the point where it first waited.
-
-    It waits on what the coroutine yielded (a future, or None for a bare yield) the way a
-    Task would, then sends the outcome back in; cancelling the driver cancels that future,
-    and the coroutine receives the CancelledError.
-    """
-    while True:
-        try:
-            if waiting_on is None:
-                await asyncio.sleep(0)
-            else:
-                waiting_on._asyncio_future_blocking = False  # as Task.__step does
-                await waiting_on
-        except BaseException as exc:
-            try:
-                waiting_on = coro.throw(exc)
-            except StopIteration as done:
-                return done.value
-            continue
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration as done:
-            return done.value
-
-
 def _is_json(value: Any) -> bool:
     try:
         orjson.dumps(value)
@@ -574,20 +548,3 @@ def _is_json(value: Any) -> bool:
 
 def _describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)).strip()
-
-
-async def _halt(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` and wait until it has stopped."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _first(*aws: Awaitable[Any]) -> None:
-    """Wait until the first of ``aws`` is done; cancel the others."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()
