@@ -71,6 +71,11 @@ class Logbook:
         """Not a failure (the attempt is given back), but worth a line."""
         self._line(logging.INFO, f"retry in {delay:g}s", task, reason, "task.retry_later")
 
+    def lost(self, task: Task) -> None:
+        """Its heartbeat was refused: the lease expired and the task may run elsewhere."""
+        reason = "its heartbeat was refused; abandoning the run (another worker may have it)"
+        self._line(logging.WARNING, "lost the lease", task, reason, "task.lease_lost")
+
     def released(self, task: Task, reason: str) -> None:
         self._line(logging.INFO, "released", task, reason, "task.released")
 

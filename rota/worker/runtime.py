@@ -181,7 +181,7 @@ class Worker:
                         continue
                     failures += 1
                     delay = min(0.1 * 2**failures, 5.0)
-                    log.warning("registration failed (%s); retrying in %.1fs", exc, delay)
+                    _say_failing("registration", failures, exc, delay)
                     await aio.first(asyncio.sleep(delay), stop.wait())
                     continue
             self._slot_free.clear()
@@ -218,6 +218,8 @@ class Worker:
                     failed,
                     self.options.capabilities,
                 )
+                if failures:
+                    log.info("claiming again after %d failed attempts", failures)
                 failures = 0
             except BaseException as exc:
                 # Not sent, or not known to be: the reporter sends them (repeats are harmless).
@@ -229,7 +231,7 @@ class Worker:
                 registered = False
                 failures += 1
                 delay = min(0.1 * 2**failures, 5.0)
-                log.warning("claim failed (%s); retrying in %.1fs", exc, delay)
+                _say_failing("claim", failures, exc, delay)
                 await aio.first(asyncio.sleep(delay), stop.wait())
                 continue
             if stop.is_set():  # answered after the stop: hand them straight back
@@ -477,7 +479,7 @@ class Worker:
         try:
             cancel = await self.source.heartbeat(run.task.id, run.task.lease_token)
         except (Conflict, NotFound):
-            log.warning("lost the lease of task %s; abandoning it", run.task.id)
+            self.book.lost(run.task)
             self._stop_run(run, "lost")
             return
         except RETRYABLE_IO as exc:
@@ -536,6 +538,12 @@ async def _traced(task: Task, call: Awaitable[Any]) -> Any:
                   "attempt": task.attempt}  # fmt: skip
     with tracing.span("rota.run", task.trace, **attributes):
         return await call
+
+
+def _say_failing(what: str, failures: int, exc: BaseException, delay: float) -> None:
+    """The first failure, then about one line a minute while the server stays away."""
+    if failures == 1 or failures % 12 == 0:
+        log.warning("%s failed (%d in a row: %s); retrying in %.1fs", what, failures, exc, delay)
 
 
 def _is_json(value: Any) -> bool:

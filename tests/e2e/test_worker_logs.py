@@ -80,3 +80,20 @@ def test_json_lines_for_log_shippers(procs: Procs) -> None:
     )
     assert failed["level"] == "warning" and failed["attempt"] == 1
     assert records[2]["why"] == "SIGINT" and records[2]["failed"] == 1
+
+
+def test_a_server_away_for_a_while_is_one_line_then_one_more(procs: Procs) -> None:
+    worker = procs.spawn("worker", log="away.log")  # before its server
+    time.sleep(3)  # four or five failed attempts
+    procs.serve()
+    with Client(procs.url) as client:
+        task = client.submit("echo", {"n": 1})
+        assert client.wait_for(task.id, timeout=30).result == {"n": 1}
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    lines = (procs.tmp / "away.log").read_text().splitlines()
+    text = "\n".join(lines)
+    assert len([line for line in lines if "registration failed (1 in a row" in line]) == 1, text
+    assert sum("failed (" in line for line in lines) == 1, text
+    assert any("claiming again after" in line for line in lines), text
+    assert len(lines) == 4, text  # started, the failure, claiming again, stopped
