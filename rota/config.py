@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,3 +109,17 @@ class Settings(BaseSettings):
         description="a worker unheard of (no claim, heartbeat or registration) this long "
         "leaves the worker list",
     )
+
+
+def redacted(url: str) -> str:
+    """``url`` with any password hidden (``user:***@host``, ``password=***``), for banners
+    and logs: a store's URL may carry its credentials."""
+    parts = urlsplit(url)
+    if parts.password is None and "password=" not in parts.query.lower():
+        return url  # as given (urlunsplit would drop the empty host of sqlite:///)
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        name = user.partition(":")[0]
+        parts = parts._replace(netloc=f"{name}:***@{host}")
+    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit(parts._replace(query=query))

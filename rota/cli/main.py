@@ -24,7 +24,7 @@ from rota.cli.tasks import dead_letter_app, task_app
 from rota.cli.tokens import token_app
 from rota.cli.top import top
 from rota.client import Client
-from rota.config import Settings
+from rota.config import Settings, redacted
 from rota.core.errors import RotaError
 from rota.logs import setup_logging
 from rota.worker import WorkerOptions
@@ -98,7 +98,8 @@ def serve(
     if compat:  # the flag wins over ROTA_COMPAT
         settings = settings.model_copy(update={"compat": ",".join(compat)})
     warning = asyncio.run(check_access(settings))  # the store answers, its schema is current
-    banner = f"rota serving on http://{host}:{port} (API docs at /docs), store {database_url}"
+    store = redacted(database_url)
+    banner = f"rota serving on http://{host}:{port} (API docs at /docs), store {store}"
     if log_format == "json":  # every line an object, for the log shipper
         said = logging.getLogger("rota.serve")
         said.info(banner, extra={"rota": {"event": "serve.started", "url": f"{host}:{port}"}})

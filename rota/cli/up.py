@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rota.cli.runners import make_registry, make_server, stop_on_signals
 from rota.client import AsyncClient, task_body
 from rota.client._async import DEFAULT_URL
-from rota.config import Settings
+from rota.config import Settings, redacted
 from rota.core.errors import RotaError
 from rota.core.models import Task
 from rota.core.priority import NAMED_PRIORITIES
@@ -30,7 +30,7 @@ async def run_up(settings: Settings, *, workers: int, concurrency: int, demo: bo
             raise RotaError(f"the server could not start on {settings.host}:{settings.port}")
         await asyncio.sleep(0.02)
     url = f"http://{settings.host}:{settings.port}"
-    console.print(f"[bold]rota is up[/] on {url}, store {settings.database_url}")
+    console.print(f"[bold]rota is up[/] on {url}, store {redacted(settings.database_url)}")
 
     stop = asyncio.Event()
     registry = make_registry([], allow_shell=False)
