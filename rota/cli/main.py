@@ -147,6 +147,13 @@ def worker(
     executor: Annotated[
         str, typer.Option(help="where sync handlers run: thread or process")
     ] = "thread",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="serve this worker's metrics on this port"),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="the address of --metrics-port (no token check: keep it private)")
+    ] = "127.0.0.1",
     log_level: str = "info",
     log_format: LogFormatOpt = "text",
 ) -> None:
@@ -167,6 +174,8 @@ def worker(
         cancel_check_interval=cancel_check_interval,
         summary_interval=summary_interval,
         executor="process" if executor == "process" else "thread",
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     logging.getLogger("rota.worker").debug("handlers: %s", ", ".join(registry.names()))
     asyncio.run(run_worker(settings, registry, options, in_process=in_process, worker_id=worker_id))

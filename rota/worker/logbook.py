@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,8 @@ class _Counts:
 class Logbook:
     def __init__(self, worker_id: str, *, summary_interval: float = 30.0) -> None:
         self.worker_id = worker_id
+        #: told of every run's end, with its outcome (rota.metrics.worker.OUTCOMES)
+        self.on_end: Callable[[Task, str], None] | None = None
         self.summary_interval = summary_interval
         self.total = _Counts()
         self._window = _Counts()
@@ -46,7 +49,12 @@ class Logbook:
 
     # -- one task ------------------------------------------------------------------------
 
+    def _ended(self, task: Task, outcome: str) -> None:
+        if self.on_end is not None:
+            self.on_end(task, outcome)
+
     def succeeded(self, task: Task) -> None:
+        self._ended(task, "succeeded")
         self.total.done += 1
         self._window.done += 1
         if log.isEnabledFor(logging.DEBUG):
@@ -59,9 +67,10 @@ class Logbook:
 
     def timed_out(self, task: Task) -> None:
         reason = f"the run took longer than {task.timeout}s"
-        self._failed(task, "timed out", reason, "task.timeout")
+        self._failed(task, "timed out", reason, "task.timeout", "timed_out")
 
     def canceled(self, task: Task) -> None:
+        self._ended(task, "canceled")
         self.total.canceled += 1
         self._window.canceled += 1
         reason = "a cancel was requested while it ran"
@@ -73,13 +82,18 @@ class Logbook:
 
     def lost(self, task: Task) -> None:
         """Its heartbeat was refused: the lease expired and the task may run elsewhere."""
+        self._ended(task, "lost")
         reason = "its heartbeat was refused; abandoning the run (another worker may have it)"
         self._line(logging.WARNING, "lost the lease", task, reason, "task.lease_lost")
 
     def released(self, task: Task, reason: str) -> None:
+        self._ended(task, "released")
         self._line(logging.INFO, "released", task, reason, "task.released")
 
-    def _failed(self, task: Task, what: str, reason: str, event: str) -> None:
+    def _failed(
+        self, task: Task, what: str, reason: str, event: str, outcome: str = "failed"
+    ) -> None:
+        self._ended(task, outcome)
         self.total.failed += 1
         self._window.failed += 1
         self._line(logging.WARNING, what, task, reason, event)

@@ -65,6 +65,9 @@ class WorkerOptions:
     summary_interval: float = 30.0
     #: where sync handlers run unless their registration says otherwise
     executor: Literal["thread", "process"] = "thread"
+    #: serve this worker's own metrics (rota.metrics.worker) on this port; None: do not
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 @dataclass(slots=True)
@@ -110,6 +113,8 @@ class Worker:
         #: what asked the worker to stop (signals' names), for its stop line; the last wins
         self.stop_reasons: list[str] = []
         self.released = 0
+        #: the port its metrics are served on, once serving (WorkerOptions.metrics_port)
+        self.metrics_port: int | None = None
 
     # -- the main loop ---------------------------------------------------------------------
 
@@ -117,6 +122,7 @@ class Worker:
         self._threads = self._new_threads()
         where = getattr(self.source, "where", type(self.source).__name__)
         self.book.started(where, self.options.queues, self.options.concurrency)
+        metrics_server = self._serve_metrics()
         reporter = asyncio.create_task(self._report_loop())
         beater = asyncio.create_task(self._heartbeat_loop())
         claimer = asyncio.create_task(self._claim_loop(stop))
@@ -144,6 +150,9 @@ class Worker:
             await self._flush_all()  # everything that is left
             why = self.stop_reasons[-1] if self.stop_reasons else "stop requested"
             self.book.stopped(why, released=self.released)
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             # Idle threads end at once; only threads still running a released sync
             # handler are left behind (the CLI then exits without waiting for them).
             self._threads.shutdown(wait=self._abandoned == 0, cancel_futures=True)
@@ -164,6 +173,22 @@ class Worker:
             started_at=epoch,
             last_seen_at=epoch,
         )
+
+    def _serve_metrics(self) -> Any:
+        """This worker's metrics server when --metrics-port asks for one (prometheus-client
+        is imported only then: a worker loads what it uses)."""
+        port = self.options.metrics_port
+        if port is None:
+            return None
+        from rota.metrics.worker import WorkerMetrics
+
+        metrics = WorkerMetrics(self.options.concurrency, lambda: len(self._running))
+        self.book.on_end = metrics.ended
+        server = metrics.serve(self.options.metrics_host, port)
+        self.metrics_port = int(server.server_port)
+        log.info("worker metrics at http://%s:%d/metrics", self.options.metrics_host,
+                 self.metrics_port)  # fmt: skip
+        return server
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         failures = 0
