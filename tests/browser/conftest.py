@@ -47,8 +47,10 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
+    """Per module, not per session: Playwright's sync API runs an event loop in this
+    thread while it is open, and the asyncio tests that follow cannot start theirs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
