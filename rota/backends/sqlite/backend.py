@@ -3,13 +3,17 @@
 All work runs on one dedicated thread per backend, and each verb runs as one function
 inside one transaction there, so no coroutine can interleave inside a transaction.
 Several processes may share the file: ``BEGIN IMMEDIATE`` takes the write lock before
-the claim reads, so two claimers can never pick the same row.
+the claim reads, so two claimers can never pick the same row. After a commit that makes
+tasks claimable (an insert of ready tasks, a retry, sweep or release back to the queue, a
+requeue, a move to the queue, a promotion) the writer wakes the other processes' long-polls with a
+datagram (:mod:`rota.backends.sqlite.wakeups`), as PostgreSQL's NOTIFY does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +28,7 @@ import orjson
 from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
 from rota.backends.queries import load
+from rota.backends.sqlite.wakeups import Wakeups
 from rota.core import dedup, fairness
 from rota.core.admission import Admission
 from rota.core.auth import Role, TokenRecord
@@ -55,6 +60,7 @@ from rota.core.models import (
 from rota.core.ordering import claim_key
 from rota.core.states import WAITING_STATES, TaskState
 
+log = logging.getLogger("rota.sqlite")
 T = TypeVar("T")
 SCHEMA_VERSION = 13
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
@@ -206,8 +212,17 @@ def path_from_url(url: str) -> str:
     return rest[1:] if rest.startswith("/") else rest
 
 
+#: until ``listen_inserts`` binds its socket, other processes' inserts are heard by polling
+_POLLING = Capabilities(shared=True, push_wakeups=False)
+_PUSHED = Capabilities(shared=True, push_wakeups=True)
+
+
+def _in_memory(path: str) -> bool:
+    return path in ("", ":memory:")
+
+
 class SQLiteBackend:
-    capabilities = Capabilities(shared=True, push_wakeups=False)
+    capabilities = _POLLING
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
@@ -226,6 +241,9 @@ class SQLiteBackend:
         ] = []  # fmt: skip
         self._insert_lock = asyncio.Lock()
         self._writers: set[asyncio.Task[None]] = set()
+        # no other process can open an in-memory database: nobody to wake, nobody to hear
+        self._wakeups = None if _in_memory(self.path) else Wakeups(self.path)
+        self._listeners: list[Callable[[], None]] = []
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -259,7 +277,7 @@ class SQLiteBackend:
         db.execute("COMMIT")
 
     def _connect(self) -> None:
-        if self.path != ":memory:":
+        if not _in_memory(self.path):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
@@ -297,21 +315,41 @@ class SQLiteBackend:
             await self._run(self._connect)
 
     async def close(self) -> None:
-        if self._executor is None:
-            return
-        if self._conn is not None:
-            await self._run(self._db.close)
-            self._conn = None
-        self._executor.shutdown(wait=True)
-        self._executor = None
+        if self._executor is not None:
+            if self._conn is not None:
+                await self._run(self._db.close)
+                self._conn = None
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._wakeups is not None:  # after the thread that announces has stopped
+            self._wakeups.close()
+            self.capabilities = _POLLING
 
     # -- wake-ups and leadership: every process may sweep (finishes are guarded) ------
 
     async def listen_inserts(self, callback: Callable[[], None]) -> None:
-        return None
+        """Hear other processes' new work through this process's socket; where none can be
+        bound, claims keep polling ``data_version`` (``push_wakeups`` stays False)."""
+        self._listeners.append(callback)
+        if self._wakeups is not None and await self._wakeups.listen(self._wake):
+            self.capabilities = _PUSHED
+
+    def _wake(self) -> None:
+        for callback in self._listeners:
+            try:
+                callback()
+            except Exception:  # raised into the datagram endpoint, it would close it
+                log.exception("a wake-up callback failed")
+
+    def _announce(self) -> None:
+        """Tell other processes that tasks became claimable; called after the commit."""
+        if self._wakeups is not None:
+            self._wakeups.announce()
 
     async def store_version(self) -> int | None:
-        # changes when another connection (another process) commits; this one's do not
+        # changes when another connection (another process) commits; this one's do not.
+        # Read even where wake-ups are pushed: a writer that cannot reach the sockets (or
+        # an older rota) still commits, and the poll is the safety net for it.
         return int(await self._run(lambda: self._db.execute("PRAGMA data_version").fetchone()[0]))
 
     async def leader_attempt_elect(self, *, hold: float) -> bool:
@@ -393,6 +431,8 @@ class SQLiteBackend:
                     db.execute("ROLLBACK TO batch")
                     results.append(ValidationError(f"the store cannot hold this task: {exc}"))
                 db.execute("RELEASE batch")
+        if any(isinstance(r, list) and _any_ready(r) for r in results):
+            self._announce()
         return results
 
     def _insert_many(self, tasks: list[Task], job: Job | None) -> list[Inserted]:
@@ -681,6 +721,10 @@ class SQLiteBackend:
                         )
                     )
             self._events(db, events)
+        # a retry, a lapsed lease swept back, a task a stopping worker released (scheduled
+        # for now: the next claim promotes it) is claimable again at once
+        if any(ok and _due(f, now_us) for f, ok in zip(finishes, applied, strict=True)):
+            self._announce()
         return applied
 
     def _change(
@@ -751,7 +795,10 @@ class SQLiteBackend:
         message = f"run at {run_at.isoformat()}"
 
         def run() -> Task | None:
-            return self._change(Q["move"], args, "moved", expect.value, now, actor, message)
+            task = self._change(Q["move"], args, "moved", expect.value, now, actor, message)
+            if task is not None and task.state is TaskState.QUEUED:  # a job's released task
+                self._announce()
+            return task
 
         return await self._run(run)
 
@@ -761,7 +808,10 @@ class SQLiteBackend:
         def run() -> Task | None:
             tail = self._db.execute(Q["max_seq"]).fetchone()[0] + 1
             args = (to_us(now), tail, tail, task_id, expect.value)
-            return self._change(Q["requeue"], args, "requeued", expect.value, now, actor)
+            task = self._change(Q["requeue"], args, "requeued", expect.value, now, actor)
+            if task is not None:
+                self._announce()
+            return task
 
         return await self._run(run)
 
@@ -778,6 +828,8 @@ class SQLiteBackend:
                         for r in rows
                     ],
                 )
+            if rows:
+                self._announce()
             return len(rows)
 
         return await self._run(run)
@@ -1112,6 +1164,19 @@ class SQLiteBackend:
                 return db.execute(Q["delete_schedule"], (schedule_id,)).rowcount == 1
 
         return await self._run(run)
+
+
+def _due(finish: Finish, now_us: int) -> bool:
+    """Whether a finish puts its task back where a claim can take it now."""
+    if finish.state is TaskState.QUEUED:
+        return True
+    return (finish.state is TaskState.SCHEDULED and finish.run_at is not None
+            and to_us(finish.run_at) <= now_us)  # fmt: skip
+
+
+def _any_ready(inserted: list[Inserted]) -> bool:
+    """Whether an insert stored a task a claim can take now (not one only scheduled)."""
+    return any(not i.existing and i.task.state is TaskState.QUEUED for i in inserted)
 
 
 def _schedule(row: Sequence[Any]) -> ScheduleRecord:
