@@ -46,8 +46,10 @@ class Capabilities:
 
     #: several processes may open the store (an SQLite file, PostgreSQL, Redis)
     shared: bool
-    #: ``listen_inserts`` hears other processes' inserts (LISTEN/NOTIFY, Redis pub/sub);
-    #: without it a long-poll on a shared store re-checks every ``poll_interval``
+    #: ``listen_inserts`` hears other processes' inserts (LISTEN/NOTIFY, Redis pub/sub, a
+    #: datagram on SQLite, True there only once its socket is bound: read it after
+    #: ``listen_inserts``); without it a long-poll on a shared store re-checks every
+    #: ``poll_interval``
     push_wakeups: bool
 
 
@@ -61,12 +63,14 @@ class Backend(Protocol):
     # -- wake-ups and leadership ---------------------------------------------------------
 
     async def listen_inserts(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when another process inserts tasks (no-op where not supported)."""
+        """Call ``callback`` when another process makes tasks claimable: inserts them, or
+        puts them back in the queue (no-op where not supported)."""
         ...
 
     async def store_version(self) -> int | None:
         """A number that changes when another process commits to the store, read cheaply
-        (SQLite's ``data_version``); None where ``listen_inserts`` pushes changes."""
+        (SQLite's ``data_version``, read even where SQLite pushes: the safety net for a
+        writer that does not announce); None where the store has none and pushes instead."""
         ...
 
     async def leader_attempt_elect(self, *, hold: float) -> bool:

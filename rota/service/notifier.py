@@ -1,8 +1,9 @@
 """Wake-ups for long-polling claimers inside one process.
 
 A claimer takes a ticket *before* it looks for work and waits on that ticket, so an enqueue
-that lands between "nothing found" and "start waiting" still wakes it. Across processes
-(a shared SQLite file) claimers also re-check every ``poll_interval``.
+that lands between "nothing found" and "start waiting" still wakes it. Across processes the
+store's ``listen_inserts`` calls :meth:`Notifier.notify` (NOTIFY, pub/sub, a datagram on a
+shared SQLite file); ``waiting.py`` re-checks every ``poll_interval`` where nothing pushes.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 Every waiting claim of a process sleeps on the process's one notifier. A single watcher loop
 runs while any of them waits: every ``poll_interval`` it reads the earliest scheduled time
-and, on a store that does not push other processes' changes (an SQLite file), the store's
-change counter (one cheap read each, however many claims wait), and wakes them all when a
-scheduled task is due or another process changed the store. A store that pushes (PostgreSQL
-LISTEN, Redis pub/sub) wakes them itself; there a waiting claim also looks again every
-``PUSH_RECHECK`` polls by itself, in case a wake-up was lost.
+and, on a store with a change counter (an SQLite file's ``data_version``), that counter (one
+cheap read each, however many claims wait), and wakes them all when a scheduled task is due
+or another process changed the store. A store that pushes (PostgreSQL LISTEN, Redis pub/sub,
+SQLite's datagrams once its socket is bound) wakes them itself within milliseconds; there a
+waiting claim also looks again every ``PUSH_RECHECK`` polls by itself, in case a wake-up was
+lost. On SQLite the counter is read even then: it is the safety net for a writer that could
+not announce its tasks (no access to the wake-up directory, an older rota), as a poll.
 """
 
 from __future__ import annotations
