@@ -17,7 +17,7 @@ from rich.table import Table
 from rota.cli import render
 from rota.cli.output import Format, OutputOption, emit
 from rota.cli.queues import queue_app
-from rota.cli.runners import check_access, make_registry, make_server, run_worker
+from rota.cli.runners import check_access, make_registry, run_worker
 from rota.cli.schedules import schedule_app
 from rota.cli.simulate import simulate
 from rota.cli.tasks import dead_letter_app, task_app
@@ -109,6 +109,8 @@ def serve(
         console.print(banner)
         if warning:
             console.print(f"[yellow]{warning}[/]")
+    from rota.cli.serving import make_server  # FastAPI and uvicorn: only `serve` loads them
+
     make_server(settings, log_level=log_level, apps=app_ or [], own_logging=True).run()
 
 

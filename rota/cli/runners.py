@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ipaddress
 import logging
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
-import uvicorn
-
-from rota.api import create_app
 from rota.backends import backend_from_url
 from rota.client import AsyncClient
 from rota.config import Settings
@@ -38,40 +34,6 @@ def freeze_startup_heap() -> None:
     collection."""
     gc.collect()
     gc.freeze()
-
-
-class _QuietServer(uvicorn.Server):
-    """A server that leaves signals to its owner, who stops workers before it."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def make_server(
-    settings: Settings,
-    *,
-    log_level: str = "warning",
-    own_signals: bool = True,
-    apps: Sequence[str] = (),
-    own_logging: bool = False,
-) -> uvicorn.Server:
-    service = Service(backend_from_url(settings.database_url), settings)
-    for spec in apps:  # the rankers of --app (its handlers run on workers)
-        for name, ranker in load_registry(spec).rankers.items():
-            service.rankers.add(name, ranker)
-    config = uvicorn.Config(
-        create_app(service, on_ready=freeze_startup_heap),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        # With own_logging, uvicorn's records go through the process's handler and format
-        # (rota.logs): one format, JSON included, for every line of `rota serve`.
-        log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
-    )
-    return uvicorn.Server(config) if own_signals else _QuietServer(config)
 
 
 def is_loopback(host: str) -> bool:

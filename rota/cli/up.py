@@ -9,7 +9,8 @@ from itertools import groupby
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from rota.cli.runners import make_registry, make_server, stop_on_signals
+from rota.cli.runners import make_registry, stop_on_signals
+from rota.cli.serving import make_server
 from rota.client import AsyncClient, task_body
 from rota.client._async import DEFAULT_URL
 from rota.config import Settings, redacted
