@@ -51,6 +51,7 @@ LogFormatOpt = Annotated[
     str, typer.Option(envvar="ROTA_LOG_FORMAT", help="text, or json: one object per line")
 ]
 DEFAULTS = Settings()
+WORKER = WorkerOptions()  # the worker's defaults, written once (rota.worker.runtime)
 
 
 def _logging(level: str, fmt: str = "text") -> None:
@@ -118,7 +119,7 @@ def serve(
 def worker(
     url: WorkerUrl = DEFAULTS.url,
     token: Token = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    concurrency: Annotated[int, typer.Option(min=1, max=1000)] = WORKER.concurrency,
     queue: Annotated[list[str] | None, typer.Option(help="repeatable; default: all")] = None,
     capability: Annotated[
         list[str] | None,
@@ -133,19 +134,21 @@ def worker(
     ] = False,
     database_url: DatabaseUrl = DEFAULTS.database_url,
     worker_id: str | None = None,
-    claim_wait: float = 2.0,
-    heartbeat_interval: float = 10.0,
-    grace: Annotated[float, typer.Option(help="seconds running tasks get on SIGTERM")] = 30.0,
+    claim_wait: float = WORKER.claim_wait,
+    heartbeat_interval: float = WORKER.heartbeat_interval,
+    grace: Annotated[
+        float, typer.Option(help="seconds running tasks get on SIGTERM")
+    ] = WORKER.grace,
     cancel_grace: Annotated[
         float, typer.Option(help="seconds a canceled task may take to stop by itself")
-    ] = 5.0,
+    ] = WORKER.cancel_grace,
     cancel_check_interval: Annotated[
         float,
         typer.Option(min=0, help="seconds between cancel checks while tasks run (0: off)"),
-    ] = 0.5,
+    ] = WORKER.cancel_check_interval,
     summary_interval: Annotated[
         float, typer.Option(min=1, help="seconds between the log's summary lines")
-    ] = 30.0,
+    ] = WORKER.summary_interval,
     executor: Annotated[
         str, typer.Option(help="where sync handlers run: thread or process")
     ] = "thread",
