@@ -7,23 +7,29 @@ import builtins
 import logging
 import os
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
 import orjson
 
 from rota.client._decode import Times, error_from_json, event_from_json, task_from_json
+from rota.client._http import ConnectFailed, Pool, RequestFailed
 from rota.core.errors import ClientError
 from rota.core.models import Event, Task
 from rota.core.priority import PriorityInput
 from rota.core.states import FINAL_STATES
 
+if TYPE_CHECKING:
+    import httpx
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 log = logging.getLogger("rota.client")
 _JSON_BODY = {"Content-Type": "application/json"}
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"  # so a ?, # or % in an id is sent quoted, as part of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,10 @@ class AsyncClient:
 
     ``url`` may list several replicas, comma-separated: the client moves to the next one
     when a connection is refused.
+
+    Over ``http://`` without a proxy, requests go through rota's own lean HTTP/1.1
+    keep-alive connections (``_http.py``); with ``https://``, a proxy in the environment or
+    a ``transport``, through httpx.
     """
 
     def __init__(
@@ -99,16 +109,29 @@ class AsyncClient:
         given = url or os.environ.get("ROTA_URL") or DEFAULT_URL
         self.urls = [u.strip().rstrip("/") for u in given.split(",") if u.strip()]
         self.url = self.urls[0]
+        self.timeout = timeout
         token = token or os.environ.get("ROTA_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(
-            base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout, transport=transport
-        )
+        self._lean: Pool | None = None
+        self._http: httpx.AsyncClient | None = None
+        if transport is None and _lean_enough(self.urls) and _header_safe(token):
+            self._lean = Pool(urlsplit(self.url), headers)
+        else:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout, transport=transport
+            )
 
     def _next_server(self, why: Exception) -> None:
         failed, self.url = self.url, self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
-        self._http.base_url = httpx.URL(f"{self.url}/api/v1")
-        log.warning("rota server %s unreachable (%r); trying %s", failed, why, self.url)
+        if self._lean is not None:
+            self._lean.point_at(urlsplit(self.url))
+        elif self._http is not None:
+            import httpx
+
+            self._http.base_url = httpx.URL(f"{self.url}/api/v1")
+        log.warning("rota server %s unreachable (%s); trying %s", failed, why, self.url)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -117,36 +140,75 @@ class AsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._lean is not None:
+            await self._lean.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Send to the current server; when it refuses the connection, try the next one.
 
         Only a refused connection moves on (the request never left), so no request is ever
         sent twice.
         """
-        if "json" in kwargs:  # orjson: several times faster than the stdlib encoder httpx uses
-            kwargs["content"] = orjson.dumps(kwargs.pop("json"))
-            kwargs["headers"] = _JSON_BODY
+        # orjson: several times faster than the stdlib encoder httpx would use
+        body = None if json is None else orjson.dumps(json)
+        seconds = self.timeout if timeout is None else timeout
         for attempt in range(len(self.urls)):
             try:
-                response = await self._http.request(method, path, **kwargs)
+                if self._lean is not None:
+                    target = self._lean.prefix + quote(f"/api/v1{path}", safe=_PATH_SAFE)
+                    if params:
+                        target = f"{target}?{urlencode(params)}"
+                    status, content = await self._lean.request(method, target, body, seconds)
+                else:
+                    status, content = await self._via_httpx(method, path, body, params, seconds)
                 break
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # the request never left
+            except ConnectFailed as exc:  # the request never left
                 if attempt == len(self.urls) - 1:
-                    raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
+                    raise ClientError(f"{method} {self.url}{path}: {exc}") from exc.__cause__
                 self._next_server(exc)
-            except httpx.HTTPError as exc:
-                raise ClientError(f"{method} {self.url}{path}: {exc!r}") from exc
-        if response.status_code == 204:
+            except RequestFailed as exc:
+                raise ClientError(f"{method} {self.url}{path}: {exc}") from exc.__cause__
+        if status == 204:
             return None
         try:
-            data = orjson.loads(response.content)
+            data = orjson.loads(content)
         except orjson.JSONDecodeError:
-            data = {"message": response.text}
-        if response.is_error:
-            raise error_from_json(response.status_code, data)
+            data = {"message": content.decode("utf-8", "replace")}
+        if status >= 400:
+            raise error_from_json(status, data)
         return data
+
+    async def _via_httpx(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        params: dict[str, Any] | None,
+        timeout: float,
+    ) -> tuple[int, bytes]:
+        import httpx
+
+        assert self._http is not None
+        headers = None if body is None else _JSON_BODY
+        try:
+            response = await self._http.request(
+                method, path, content=body, headers=headers, params=params, timeout=timeout
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ConnectFailed(repr(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise RequestFailed(repr(exc)) from exc
+        return response.status_code, response.content
 
     # -- producers -----------------------------------------------------------------------
 
@@ -508,3 +570,20 @@ class AsyncClient:
         data = await self._request("POST", f"/workers/{worker_id}/report", json=body)
         results: builtins.list[dict[str, Any]] = data["results"]
         return results
+
+
+def _lean_enough(urls: builtins.list[str]) -> bool:
+    """Whether every server is plain http and reached without a proxy."""
+    proxies = urllib.request.getproxies_environment()
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+            return False
+        proxied = proxies.get("http") or proxies.get("all")
+        if proxied and not urllib.request.proxy_bypass(parts.hostname):  # as httpx: NO_PROXY
+            return False
+    return True
+
+
+def _header_safe(token: str | None) -> bool:
+    return token is None or not any(c in token for c in "\r\n\0")
