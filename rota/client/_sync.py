@@ -1,12 +1,18 @@
 """Client: the blocking face of :class:`AsyncClient`, derived from it, never hand-copied.
 
-Each method runs the async method of the same name on a private event loop thread, so
-there is one implementation of every call.
+Each method runs the async method of the same name, so there is one implementation of every
+call. A caller with no event loop of its own runs it right there, on the Client's private
+loop (``run_until_complete``): no thread hop. One thread at a time can: a caller finding that
+loop busy in another thread, or calling from inside a running loop (where a second loop
+cannot run), hands the call to a background loop thread instead, started on first need, with
+an AsyncClient of its own. So threads sharing a Client still have their requests in flight
+at once, and a long call (``wait_for``, a waiting ``claim``) blocks no other thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -21,7 +27,13 @@ def _blocking(
     method: Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, R]],
 ) -> Callable[Concatenate[Client, P], R]:
     def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._run(method(self._async, *args, **kwargs))
+        if asyncio._get_running_loop() is None and self._inline.acquire(blocking=False):
+            try:
+                return self._run_inline(method(self._async, *args, **kwargs))
+            finally:
+                self._inline.release()
+        shared, loop = self._background()
+        return asyncio.run_coroutine_threadsafe(method(shared, *args, **kwargs), loop).result()
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
@@ -29,28 +41,82 @@ def _blocking(
 
 
 class Client:
-    """``Client(url)`` with the same methods as :class:`AsyncClient`, blocking."""
+    """``Client(url)`` with the same methods as :class:`AsyncClient`, blocking; it may be
+    shared by threads."""
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._async = self._run(self._make(url, options))
+        self._options = options
+        self._async = AsyncClient(url, **options)
         self.url = self._async.url
+        # a given httpx transport is not shared between two loops: all calls go to the thread
+        self._loop = None if "transport" in options else asyncio.new_event_loop()
+        self._inline = threading.Lock()  # held by the thread running self._loop
+        self._starting = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._shared: AsyncClient | None = None
+        self._closed = False
+        if self._loop is None:
+            self._background()
 
-    @staticmethod
-    async def _make(url: str | None, options: dict[str, Any]) -> AsyncClient:
-        return AsyncClient(url, **options)
+    def _run_inline(self, coro: Coroutine[Any, Any, R]) -> R:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            coro.close()
+            raise RuntimeError("the Client is closed")
+        task = loop.create_task(coro)
+        try:
+            return loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():  # interrupted (KeyboardInterrupt): cancel what was under way
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(task)
+            raise
 
-    def _run(self, coro: Coroutine[Any, Any, R]) -> R:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+    def _background(self) -> tuple[AsyncClient, asyncio.AbstractEventLoop]:
+        """The background loop thread and its AsyncClient, started on first need."""
+        shared, loop = self._shared, self._thread_loop
+        if shared is not None and loop is not None:
+            return shared, loop
+        with self._starting:
+            if self._closed:
+                raise RuntimeError("the Client is closed")
+            if self._shared is None or self._thread_loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, daemon=True)
+                thread.start()
+                if self._loop is None:  # a given transport: this is the only AsyncClient
+                    self._shared = self._async
+                else:
+                    self._shared = AsyncClient(",".join(self._async.urls), **self._options)
+                self._thread, self._thread_loop = thread, loop
+            return self._shared, self._thread_loop
 
     def close(self) -> None:
-        if self._loop.is_running():
-            self._run(self._async.aclose())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
+        with self._inline:
+            if self._closed:
+                return
+            self._closed = True
+            loop = self._loop
+            if loop is not None:
+                if asyncio._get_running_loop() is None:
+                    loop.run_until_complete(self._async.aclose())
+                else:  # a loop runs in this thread: close the private one from another
+                    closer = threading.Thread(
+                        target=loop.run_until_complete, args=(self._async.aclose(),)
+                    )
+                    closer.start()
+                    closer.join()
+                loop.close()
+        with self._starting:
+            shared, thread_loop, thread = self._shared, self._thread_loop, self._thread
+            self._shared = self._thread_loop = self._thread = None
+        if shared is not None and thread_loop is not None and thread is not None:
+            asyncio.run_coroutine_threadsafe(shared.aclose(), thread_loop).result()
+            thread_loop.call_soon_threadsafe(thread_loop.stop)
+            thread.join()
+            thread_loop.close()
 
     def __enter__(self) -> Client:
         return self
