@@ -55,6 +55,10 @@ bench-redis: $(STAMP) ## rota beside RQ, Celery, Dramatiq, arq, Huey and SAQ on 
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.bench_redis
 
+bench-defaults: $(STAMP) ## every system at its defaults as real processes; ratios to issue 18's targets
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench.bench_defaults
+
 bench-schedules: $(STAMP) ## 10,000 and 100,000 schedules, 1,000 due in one second (PostgreSQL, Redis)
 	$(BIN)/python -m bench.bench_schedules
 	$(BIN)/python -m bench.bench_schedules --store redis
@@ -69,4 +73,4 @@ bench-hostile: $(STAMP) ## hostile input and 1,000 idle long-polls against rota 
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-schedules bench-fairness bench-hostile clean
+.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-defaults bench-schedules bench-fairness bench-hostile clean
