@@ -47,6 +47,7 @@ bench/RESULTS.md stay beside this one's.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import signal
 import statistics
@@ -146,6 +147,15 @@ def _stop(signum: int, frame: object) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
+def _compile() -> None:
+    """Bytecode for rota and the bench's apps, as the peers have theirs from pip's install:
+    an editable rota would otherwise compile its modules in every worker it starts where
+    PYTHONDONTWRITEBYTECODE is set (about 0.1 s of each worker start)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder in (os.path.join(here, "..", "rota"), here):
+        compileall.compile_dir(folder, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", default="sqlite,postgres,redis", help="comma-separated")
@@ -165,6 +175,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
     postgres_url = os.environ.get("ROTA_BENCH_POSTGRES_URL", DEFAULT_URL)
+    _compile()
     signal.signal(signal.SIGTERM, _stop)
     probe = Probe()
     results: report.Results = {}

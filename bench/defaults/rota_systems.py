@@ -18,7 +18,7 @@
   what /metrics reads, from a ``Service`` in this process, for both forms): every result is
   stored, not merely every handler started.
 
-Every rota process runs at its defaults (concurrency 10, claim wait 2 s, the log at INFO,
+Every rota process runs at its defaults (concurrency 64, claim wait 2 s, the log at INFO,
 which has no per-task lines); ``rota serve`` as ``bench.serve`` starts it, at ``--log-level
 warning`` (it writes no line per request at either level).
 """
@@ -44,7 +44,7 @@ from rota.service import Service, TaskSpec
 
 APP = "bench.defaults_apps.rota_app:registry"
 TENANTS = 10
-#: on, and far from binding: two workers of concurrency 10 run 20 tasks at most
+#: on, and far from binding: two workers of concurrency 64 run 128 tasks at most
 FAIR_LIMITS = {
     "fairness": "round_robin",
     "concurrency_limit": 100_000,
