@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from rota.core.auth import TokenRecord
 from rota.core.dedup import Unique
+from rota.core.fairness import Share
 from rota.core.models import (
     AuditEntry,
     ClaimRequest,
@@ -89,6 +90,7 @@ class Backend(Protocol):
         tasks: Iterable[Task],
         job: Job | None = None,
         uniques: Sequence[Unique | None] | None = None,
+        shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
         """Insert all or nothing (with ``job`` when given); one result per task, in order,
         each with ``seq`` set.
@@ -104,6 +106,14 @@ class Backend(Protocol):
         for ``reject``, and then nothing is stored; the holder, changed as its step says,
         as an ``existing`` result; ``replace`` cancels a waiting holder, event
         ``canceled`` with message ``replaced by <id>``). ``now`` is the tasks' created_at.
+
+        ``shares`` (one per task, None for a task of a queue without fairness) asks the
+        store to give each task it inserts its fair place, in the same transaction or
+        script: per queue, under a lock on its fairness counters, the place of its ready
+        head and its keys' passes are read and moved on by
+        :func:`rota.core.fairness.places`, over the inserted tasks only (a task answered
+        with a unique key's holder, or a refused batch, moves no pass). A task without a
+        share takes its ``seq`` as its place, unless it comes with one.
         """
         ...
 
@@ -253,13 +263,6 @@ class Backend(Protocol):
     async def task_age(self, queue: str, *, cap: int, ready_before: datetime) -> int:
         """One aging step (:mod:`rota.core.aging`): every queued task of ``queue`` with
         ``run_at <= ready_before`` and ``priority < cap`` gains one point, once; how many."""
-        ...
-
-    async def fairness_advance(
-        self, queue: str, demands: Sequence[tuple[str, float]]
-    ) -> list[float]:
-        """Apply :func:`rota.core.fairness.advance` for each ``(key, amount)`` in order,
-        atomically, with the place of ``queue``'s ready head as the head; each key's base."""
         ...
 
     async def task_next_run_at(self) -> datetime | None:

@@ -18,6 +18,7 @@ from rota.core.admission import Admission
 from rota.core.auth import TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask
+from rota.core.fairness import Share
 from rota.core.models import (
     BLOCKED_AT,
     SYSTEM,
@@ -117,6 +118,7 @@ class MemoryBackend:
         tasks: Iterable[Task],
         job: Job | None = None,
         uniques: Sequence[Unique | None] | None = None,
+        shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
         tasks = list(tasks)
         ids = [t.id for t in tasks]
@@ -133,6 +135,11 @@ class MemoryBackend:
                 if u is not None and u.key in self._uniques
             }
             steps = dedup.plan(tasks, uniques, stored_keys, tasks[0].created_at)
+        if shares:  # the tasks that go in (not those answered with a holder) get places
+            going = [s.holder is None or s.action == "replace" for s in steps]
+            tasks = self._placed(
+                tasks, [s if go else None for s, go in zip(shares, going, strict=True)]
+            )
         if job is not None:
             self._jobs[job.id] = job
         out = []
@@ -153,6 +160,18 @@ class MemoryBackend:
                 self._uniques[unique.key] = (stored.id, unique.while_running, unique.until)
             out.append(Inserted(stored))
         return out
+
+    def _placed(self, tasks: list[Task], shares: Sequence[Share | None]) -> list[Task]:
+        """The tasks, those with a share at their fair places (rota.core.fairness)."""
+        placed = list(tasks)
+        for queue, members in fairness.by_queue([t.queue for t in tasks], shares):
+            ready = [t for t in self._tasks.values() if t.queue == queue and t.state == S.QUEUED]
+            head = min(ready, key=claim_key).place if ready else None
+            counters = self._fair.setdefault(queue, {})
+            given = fairness.places(counters, head, [share for _, share in members])
+            for (i, _), place in zip(members, given, strict=True):
+                placed[i] = tasks[i].evolve(place=place)
+        return placed
 
     def _held(self, key: str) -> dedup.Held:
         task_id, while_running, until = self._uniques[key]
@@ -479,14 +498,6 @@ class MemoryBackend:
         for task in aged:
             self._tasks[task.id] = task.evolve(priority=task.priority + 1)
         return len(aged)
-
-    async def fairness_advance(
-        self, queue: str, demands: Sequence[tuple[str, float]]
-    ) -> list[float]:
-        counters = self._fair.setdefault(queue, {})
-        ready = [t for t in self._tasks.values() if t.queue == queue and t.state == S.QUEUED]
-        head = min(ready, key=claim_key).place if ready else None
-        return [fairness.advance(counters, key, amount, head) for key, amount in demands]
 
     async def task_next_run_at(self) -> datetime | None:
         times = [t.run_at for t in self._tasks.values() if t.state == S.SCHEDULED]

@@ -20,6 +20,7 @@ from typing import Any
 
 from rota.backends.base import Backend
 from rota.core.dedup import Unique
+from rota.core.fairness import Share
 from rota.core.models import ClaimRequest, Finish, Inserted, Job, Task
 from rota.core.states import WAITING_STATES, TaskState
 from rota.metrics.process import ProcessMetrics
@@ -54,8 +55,9 @@ class ObservedBackend:
         tasks: Iterable[Task],
         job: Job | None = None,
         uniques: Sequence[Unique | None] | None = None,
+        shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
-        inserted = await self._inner.task_insert_many(tasks, job, uniques)
+        inserted = await self._inner.task_insert_many(tasks, job, uniques, shares)
         _add(self._m.enqueued, Tally(i.task.queue for i in inserted if not i.existing))
         return inserted
 

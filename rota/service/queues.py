@@ -18,6 +18,7 @@ from rota.core import dedup, fairness
 from rota.core.admission import QueueLimit
 from rota.core.dedup import Unique
 from rota.core.errors import QueueFull, ValidationError
+from rota.core.fairness import Share
 from rota.core.models import Task
 from rota.core.queues import BYPASS_PRIORITY, QueueSettings
 from rota.service.validation import TaskSpec, check_name
@@ -72,41 +73,47 @@ class Queues:
             out.append(spec)
         return out
 
-    async def admit(
-        self, tasks: list[Task], specs: Sequence[TaskSpec], settings: dict[str, QueueSettings]
-    ) -> list[Task]:
+    async def admit(self, tasks: list[Task], settings: dict[str, QueueSettings]) -> None:
         """Refuse a batch that would take a queue past its ``max_size`` (QueueFull, nothing
-        stored), then give the tasks of fair queues their places."""
+        stored)."""
         backend = self.service.backend
-        by_queue: dict[str, list[int]] = {}
-        for i, task in enumerate(tasks):
-            if task.queue in settings:
-                by_queue.setdefault(task.queue, []).append(i)
-        for queue, members in by_queue.items():
-            limit = settings[queue].max_size
-            if limit is None:
-                continue
-            counted = sum(1 for i in members if tasks[i].priority < BYPASS_PRIORITY)
-            if counted and await backend.task_count_waiting(queue) + counted > limit:
+        counted: dict[str, int] = {}
+        for task in tasks:
+            queue = settings.get(task.queue)
+            limited = queue is not None and queue.max_size is not None
+            if limited and task.priority < BYPASS_PRIORITY:
+                counted[task.queue] = counted.get(task.queue, 0) + 1
+        for name, count in counted.items():
+            limit = settings[name].max_size
+            assert limit is not None
+            if await backend.task_count_waiting(name) + count > limit:
                 raise QueueFull(
-                    f"queue {queue!r} holds its max_size of {limit} waiting tasks: try later "
+                    f"queue {name!r} holds its max_size of {limit} waiting tasks: try later "
                     f"(priority {BYPASS_PRIORITY} is admitted past it)"
                 )
-        placed = list(tasks)
-        for queue, members in by_queue.items():
-            queue_settings = settings[queue]
-            if queue_settings.fairness == "off":
+
+    @staticmethod
+    def shares(
+        tasks: Sequence[Task], specs: Sequence[TaskSpec], settings: dict[str, QueueSettings]
+    ) -> list[Share | None] | None:
+        """What each task asks of the store for its fair place (None: its queue has no
+        fairness); None when no task's queue has fairness. The store gives the places
+        inside the insert (:func:`rota.core.fairness.places`)."""
+        if all(s.fairness == "off" for s in settings.values()):
+            return None
+        made: list[Share | None] = []
+        strides: dict[tuple[str, str], float] = {}
+        for task, spec in zip(tasks, specs, strict=True):
+            queue = settings.get(task.queue)
+            if queue is None or queue.fairness == "off":
+                made.append(None)
                 continue
-            keyed: dict[str, list[int]] = {}
-            for i in members:
-                keyed.setdefault(fair_key(specs[i], tasks[i]), []).append(i)
-            strides = {key: fairness.stride(queue_settings, key) for key in keyed}
-            demands = [(key, strides[key] * len(ix)) for key, ix in keyed.items()]
-            bases = await backend.fairness_advance(queue, demands)
-            for (key, ix), base in zip(keyed.items(), bases, strict=True):
-                for n, i in enumerate(ix, start=1):
-                    placed[i] = tasks[i]._replace(place=base + strides[key] * n)
-        return placed
+            key = fair_key(spec, task)
+            step = strides.get((task.queue, key))
+            if step is None:
+                step = strides[task.queue, key] = fairness.stride(queue, key)
+            made.append(Share(key, step))
+        return made if any(s is not None for s in made) else None
 
     @staticmethod
     def uniques(

@@ -172,7 +172,7 @@ class Service:
         tasks: Iterable[Task] = (
             build_task(s, now=now, default_max_attempts=default, job=job) for s in specs
         )
-        uniques = None
+        uniques = shares = None
         graph = job is not None and bool(job.needs)
         if (blocks or self.controls.disabled_now or settings or graph
                 or any(s.unique for s in specs)):  # fmt: skip
@@ -181,10 +181,11 @@ class Service:
                 tasks = self.jobs.block(tasks, job.needs)
             await self.controls.check_intake(tasks)
             if settings:
-                tasks = await self.queues.admit(tasks, specs, settings)
+                await self.queues.admit(tasks, settings)
+                shares = self.queues.shares(tasks, specs, settings)
             if any(s.unique for s in specs):
                 uniques = self.queues.uniques(tasks, specs, settings)
-        stored = await self.backend.task_insert_many(tasks, job, uniques)
+        stored = await self.backend.task_insert_many(tasks, job, uniques, shares)
         self.notifier.notify()
         return stored
 

@@ -40,6 +40,7 @@ from rota.core.admission import Admission
 from rota.core.auth import Role, TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
+from rota.core.fairness import Share
 from rota.core.models import (
     BLOCKED_AT,
     AuditEntry,
@@ -332,16 +333,27 @@ class PostgresBackend:
         tasks: Iterable[Task],
         job: Job | None = None,
         uniques: Sequence[Unique | None] | None = None,
+        shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
         """One statement for a few tasks; text ``COPY`` for a batch, streamed as the tasks
         are drawn, so PostgreSQL stores the first rows while later ones are still checked.
-        Tasks with unique keys go in one transaction that holds their keys' locks."""
+        Tasks with unique keys go in one transaction that holds their keys' locks; tasks
+        of fair queues in one that holds their queues' fairness locks (_insert_fair)."""
         if uniques and any(u is not None for u in uniques):
             batch = list(tasks)
             try:
-                return await self._insert_unique(batch, job, uniques)
+                return await self._insert_unique(batch, job, uniques, shares)
             except pg_errors.UniqueViolation as exc:
                 raise await self._duplicate(batch, job, exc) from exc
+        if shares and any(s is not None for s in shares):
+            batch = list(tasks)
+            try:
+                placed = await self._insert_fair(batch, job, shares)
+            except pg_errors.UniqueViolation as exc:
+                raise await self._duplicate(batch, job, exc) from exc
+            if _any_scheduled(placed):
+                self._forget_promote_at()
+            return [Inserted(t) for t in placed]
         rest = iter(tasks)
         head = list(itertools.islice(rest, COPY_FROM))
         if not head:
@@ -361,10 +373,15 @@ class PostgresBackend:
         return [Inserted(t) for t in stored]
 
     async def _insert_unique(
-        self, tasks: list[Task], job: Job | None, uniques: Sequence[Unique | None]
+        self,
+        tasks: list[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None],
+        shares: Sequence[Share | None] | None,
     ) -> list[Inserted]:
         """Lock the batch's keys (sorted: no two submitters wait on each other), read their
-        holders, plan (rota.core.dedup), then apply it, all in one transaction."""
+        holders, plan (rota.core.dedup), give the tasks that go in their fair places, then
+        apply it, all in one transaction."""
         keys = sorted({u.key for u in uniques if u is not None})
         now = tasks[0].created_at
         async with self._conn() as conn, conn.transaction():
@@ -375,6 +392,12 @@ class PostgresBackend:
                 r[0]: dedup.Held(None if r[4] is None else _task(r[4:]), r[2], r[3]) for r in rows
             }
             steps = dedup.plan(tasks, uniques, stored, now)
+            passes = None
+            if shares:  # the tasks answered with a holder take no place
+                going = [s if st.holder is None or st.action == "replace" else None
+                         for s, st in zip(shares, steps, strict=True)]  # fmt: skip
+                async with conn.pipeline():
+                    tasks, passes = await self._fair_read(conn, tasks, going)
             if job is not None:
                 await conn.execute(Q["insert_job"], _job_row(job))
             out = []
@@ -393,6 +416,8 @@ class PostgresBackend:
                     args = (unique.key, task.id, unique.while_running, unique.until)
                     await conn.execute(Q["put_unique"], args)
                 out.append(Inserted(_with_seq(task, row[0])))
+            if passes is not None:
+                await conn.execute(Q["fair_put"], passes)
         if _any_scheduled(r.task for r in out):
             self._forget_promote_at()
         return out
@@ -419,6 +444,78 @@ class PostgresBackend:
             row = await (await conn.execute(Q["get_task"], (holder.id,))).fetchone()
             return holder if row is None else _task(row)
         return changed
+
+    async def _insert_fair(
+        self, tasks: list[Task], job: Job | None, shares: Sequence[Share | None]
+    ) -> list[Task]:
+        """Fair places given inside the insert's transaction, at the cost of two round trips
+        and one commit: BEGIN, the fairness locks and reads in one pipeline sync; the rows,
+        the new passes and COMMIT in the next (a batch goes in by COPY between the two).
+        BEGIN and COMMIT are plain statements: psycopg's transaction block costs a third of
+        a millisecond more in a pipeline. Should anything fail (a taken id: with the last
+        sync), the pool's connection block rolls the transaction back."""
+        async with self._conn() as conn:
+            if job is not None or len(tasks) >= COPY_FROM:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    tasks, passes = await self._fair_read(conn, tasks, shares)
+                if job is not None:
+                    await conn.execute(Q["insert_job"], _job_row(job))
+                stored = await self._copy(conn, iter(tasks), [])
+                async with conn.pipeline():
+                    await conn.execute(Q["fair_put"], passes)
+                    await conn.execute("COMMIT")
+                return stored
+            async with conn.pipeline():
+                await conn.execute("BEGIN")
+                tasks, passes = await self._fair_read(conn, tasks, shares)
+                if len(tasks) == 1:
+                    cur = await conn.execute(Q["insert_one"], self._one(tasks[0]))
+                else:
+                    cur = await conn.execute(Q["insert_tasks"], self._many(tasks))
+                await conn.execute(Q["fair_put"], passes)
+                await conn.execute("COMMIT")
+            rows = await cur.fetchall()
+        if len(tasks) == 1:
+            return [_with_seq(tasks[0], rows[0][0])]
+        seqs = dict(rows)
+        return [_with_seq(t, seqs[t.id]) for t in tasks]
+
+    async def _fair_read(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        tasks: list[Task],
+        shares: Sequence[Share | None],
+    ) -> tuple[list[Task], tuple[list[str], list[str], list[float]]]:
+        """Inside the caller's transaction and pipeline: lock each fair queue's counters
+        (until the transaction ends), read its keys' passes and its ready head's place (one
+        sync for every queue), and give the tasks with a share their places
+        (rota.core.fairness.places). The tasks, and fair_put's parameters."""
+        groups = fairness.by_queue([t.queue for t in tasks], shares)
+        reads = []
+        for queue, members in groups:
+            # the lock on its own, first: the read's snapshot then sees what the last
+            # holder committed
+            await conn.execute(Q["fair_lock"], (queue,))
+            keys = sorted({share.key for _, share in members} | {fairness.CLOCK})
+            reads.append((keys, await conn.execute(Q["fair_read"], {"queue": queue, "keys": keys})))
+        placed = list(tasks)
+        put: tuple[list[str], list[str], list[float]] = ([], [], [])
+        for (queue, members), (keys, cur) in zip(groups, reads, strict=True):
+            counters: dict[str, float] = {}
+            head = None
+            for key, value in await cur.fetchall():
+                if key is None:
+                    head = value
+                else:
+                    counters[key] = value
+            given = fairness.places(counters, head, [share for _, share in members])
+            for (i, _), place in zip(members, given, strict=True):
+                placed[i] = placed[i]._replace(place=place)
+            put[0].extend([queue] * len(keys))
+            put[1].extend(keys)
+            put[2].extend(counters[k] for k in keys)
+        return placed, put
 
     async def _insert_one(self, task: Task) -> Task:
         async with self._conn() as conn:
@@ -450,7 +547,15 @@ class PostgresBackend:
         }
 
     async def _insert_statement(self, tasks: Sequence[Task]) -> list[Task]:
-        params = {
+        async with self._conn() as conn:
+            rows = await (await conn.execute(Q["insert_tasks"], self._many(tasks))).fetchall()
+        seqs = dict(rows)
+        return [_with_seq(t, seqs[t.id]) for t in tasks]
+
+    @staticmethod
+    def _many(tasks: Sequence[Task]) -> dict[str, Any]:
+        """insert_tasks' parameters."""
+        return {
             "ids": [t.id for t in tasks],
             "queues": [t.queue for t in tasks],
             "kinds": [t.kind for t in tasks],
@@ -469,10 +574,6 @@ class PostgresBackend:
             "requires": [_array(t.requires) for t in tasks],
             "traces": [t.trace for t in tasks],
         }
-        async with self._conn() as conn:
-            rows = await (await conn.execute(Q["insert_tasks"], params)).fetchall()
-        seqs = dict(rows)
-        return [_with_seq(t, seqs[t.id]) for t in tasks]
 
     async def _insert_copy(
         self, tasks: Iterator[Task], job: Job | None, drawn: list[Task]
@@ -926,21 +1027,6 @@ class PostgresBackend:
         params = {"queue": queue, "cap": cap, "before": ready_before}
         async with self._conn() as conn:
             return (await conn.execute(Q["age"], params)).rowcount
-
-    async def fairness_advance(
-        self, queue: str, demands: Sequence[tuple[str, float]]
-    ) -> list[float]:
-        async with self._conn() as conn, conn.transaction():
-            await conn.execute(Q["fair_lock"], (queue,))
-            row = await (await conn.execute(Q["fair_head"], {"queue": queue})).fetchone()
-            head = None if row is None else row[0]
-            touched = sorted({key for key, _ in demands} | {fairness.CLOCK})
-            cur = await conn.execute(Q["fair_passes"], (queue, touched))
-            counters: dict[str, float] = dict(await cur.fetchall())
-            bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
-            passes = [counters[k] for k in touched]
-            await conn.execute(Q["fair_put"], (queue, touched, passes))
-        return bases
 
     async def task_next_run_at(self) -> datetime | None:
         async with self._conn() as conn:

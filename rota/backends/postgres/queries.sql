@@ -669,21 +669,23 @@ WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue
 -- Fairness counters change one queue at a time: the transaction holds this lock.
 SELECT pg_advisory_xact_lock(hashtextextended('rota_fairness:' || %s, 0));
 
--- name: fair_head
--- The place of the queue's ready head: the floor a lagging fairness key rises to.
-SELECT place FROM rota_tasks
-WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
-  AND queue = %(queue)s
-ORDER BY priority DESC, place, seq LIMIT 1;
-
--- name: fair_passes
--- The passes of the batch's keys and the queue's clock (key '').
-SELECT key, pass FROM rota_fairness WHERE queue = %s AND key = ANY(%s);
+-- name: fair_read
+-- The passes of an insert's fairness keys and the queue's clock (key ''), then, keyed NULL,
+-- the place of the queue's ready head (NULL when none is ready): the floor a lagging key
+-- rises to. One statement, read under fair_lock.
+SELECT key, pass FROM rota_fairness WHERE queue = %(queue)s AND key = ANY(%(keys)s)
+UNION ALL
+SELECT NULL, (
+    SELECT place FROM rota_tasks
+    WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
+      AND queue = %(queue)s
+    ORDER BY priority DESC, place, seq LIMIT 1
+);
 
 -- name: fair_put
--- Every changed pass in one statement.
+-- Every changed pass of an insert, in one statement.
 INSERT INTO rota_fairness (queue, key, pass)
-SELECT %s, key, pass FROM unnest(%s::text[], %s::float8[]) AS p(key, pass)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[]) AS p(queue, key, pass)
 ON CONFLICT (queue, key) DO UPDATE SET pass = excluded.pass;
 
 -- name: next_run_at

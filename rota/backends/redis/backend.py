@@ -78,6 +78,7 @@ from rota.backends.redis.keys import (
     decode_worker,
     encode_job,
     encode_schedule,
+    encode_shares,
     encode_tasks,
     encode_uniques,
     encode_worker,
@@ -91,6 +92,7 @@ from rota.core.auth import TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, StoreError, ValidationError
+from rota.core.fairness import Share
 from rota.core.models import (
     BLOCKED_AT,
     SYSTEM,
@@ -267,16 +269,20 @@ class RedisBackend:
         tasks: Iterable[Task],
         job: Job | None = None,
         uniques: Sequence[Unique | None] | None = None,
+        shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
         batch = list(tasks)  # drawing validates: an error here sends nothing
         if not batch and job is None:
             return []
         keys: bytes | str = ""
+        fair: bytes | str = ""
         now = 0
         if uniques and any(u is not None for u in uniques):
             keys, now = encode_uniques(uniques), to_us(batch[0].created_at)
-        args = [encode_tasks(batch), "", "", keys, now] if job is None else [
-            encode_tasks(batch), job.id, encode_job(job), keys, now
+        if shares and any(s is not None for s in shares):
+            fair = encode_shares(shares)
+        args = [encode_tasks(batch), "", "", keys, now, fair] if job is None else [
+            encode_tasks(batch), job.id, encode_job(job), keys, now, fair
         ]  # fmt: skip
         tag, *value = await self._run(self._s.insert, self._k.standard, args)
         if tag == "task":
@@ -288,15 +294,17 @@ class RedisBackend:
         if tag == "unique":
             which = f"task {value[1]!r}" if value[1] else "a task within its window"
             raise dedup.DuplicateKey(f"unique key {dedup.shown(value[0])!r} is held by {which}")
-        seq, answered = int(value[0]), value[1]
+        seq, answered, given = int(value[0]), value[1], value[2]
         holders = {int(answered[i]) - 1: decode_task(answered[i + 1])
                    for i in range(0, len(answered), 2)}  # fmt: skip
+        places = {int(given[i]) - 1: float(given[i + 1]) for i in range(0, len(given), 2)}
         out = []
         for i, t in enumerate(batch):
             if i in holders:
                 out.append(_new(Inserted, (holders[i], True)))
                 continue
-            stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : _PLACE], t[_PLACE] or float(seq),
+            place = places.get(i) or t[_PLACE] or float(seq)
+            stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : _PLACE], place,
                                  *t[_PLACE + 1 :]))  # fmt: skip
             out.append(_new(Inserted, (stored, False)))
             seq += 1
@@ -503,13 +511,6 @@ class RedisBackend:
             if int(seen) < AGE_PAGE:
                 return raised
             start = "(" + str(last)
-
-    async def fairness_advance(
-        self, queue: str, demands: Sequence[tuple[str, float]]
-    ) -> list[float]:
-        args = [queue, *(part for key, amount in demands for part in (key, repr(float(amount))))]
-        bases = await self._run(self._s.fair_advance, [self._k.prefix], args)
-        return [float(base) for base in bases]
 
     async def task_count_by_queue(self, tenant: str | None = None) -> list[QueueCount]:
         key = self._k.key("counts") if tenant is None else self._k.tenant_counts(tenant)

@@ -15,10 +15,18 @@
 --   while_running (0 or 1), until (µs) or null] (rota.core.dedup; the same decision as
 --   dedup.plan, kept in step with it by the contract tests). ARGV[5]: now (µs).
 --   Reads and writes {NAME}:uq (key -> "task id|while running|until").
+-- ARGV[6]: '' or a JSON array of fair shares, one per task: null, or [fairness key, stride
+--   (decimal text)]. The tasks with one that go in (not those answered with a holder) take
+--   their places as rota.core.fairness.places gives them (the same arithmetic, kept in
+--   step with it by the contract tests): per queue, the floor is the place of the head of
+--   {NAME}:rq:<queue> (its 'pl', else its seq), or without one the queue's clock; each key
+--   moves once from max(its pass, floor) by stride * its tasks, and its n-th task takes
+--   base + stride * n. Reads and writes {NAME}:fair:<queue> (key -> pass; clock under '').
 -- The enqueue event is the task hash's field 'es' (common.lua), not a history entry.
--- Returns {'ok', first seq, answered} (the inserted tasks take consecutive seqs in order;
---   answered: pairs of a task's 1-based place in the batch and the fields of the holder
---   it is answered with), or {'task', id} for the first id that exists or is named twice,
+-- Returns {'ok', first seq, answered, placed} (the inserted tasks take consecutive seqs in
+--   order; answered: pairs of a task's 1-based place in the batch and the fields of the
+--   holder it is answered with; placed: pairs of a task's 1-based place in the batch and
+--   its fair place, exact decimal text), or {'task', id} for the first id that exists or is named twice,
 --   {'job', id}, {'unique', key, holder id or false} for a rejected key, {'twice', key}
 --   for a key the batch names twice; then nothing is written. Publishes on {NAME}:wake.
 local tasks = cjson.decode(ARGV[1])
@@ -77,6 +85,57 @@ end
 
 local first = take_seqs(fresh)
 if not first then return redis.error_reply(SEQ_EXHAUSTED) end
+
+-- the fair places of the tasks that go in, before any of them enters its queue
+local shares = ARGV[6] ~= '' and cjson.decode(ARGV[6]) or {}
+local fair, fair_queues, placed = {}, {}, {}
+for i, s in ipairs(shares) do
+  if s ~= null and not (steps[i] and steps[i][1] ~= 'replace') then
+    local queue = tasks[i][2]
+    if not fair[queue] then
+      fair[queue] = {}
+      fair_queues[#fair_queues + 1] = queue
+    end
+    fair[queue][#fair[queue] + 1] = i
+  end
+end
+for _, queue in ipairs(fair_queues) do
+  local counters = P .. 'fair:' .. queue
+  local clock = tonumber(redis.call('HGET', counters, '') or '0')
+  local floor = clock
+  local head = redis.call('ZRANGE', queue_key(queue), 0, 0)
+  if head[1] then
+    local found = redis.call('HMGET', task_key(head[1]), FIELDS[PLACE], FIELDS[SEQ])
+    floor = tonumber(found[1] or found[2])
+  end
+  local counts, strides, keys = {}, {}, {}
+  for _, i in ipairs(fair[queue]) do
+    local key = shares[i][1]
+    if not counts[key] then
+      counts[key], strides[key] = 0, tonumber(shares[i][2])
+      keys[#keys + 1] = key
+    end
+    counts[key] = counts[key] + 1
+  end
+  local bases = {}
+  for _, key in ipairs(keys) do
+    local base = math.max(tonumber(redis.call('HGET', counters, key) or '0'), floor)
+    local pass = base + strides[key] * counts[key]
+    bases[key] = base
+    redis.call('HSET', counters, key, string.format('%.17g', pass))
+    if pass > clock then clock = pass end
+  end
+  redis.call('HSET', counters, '', string.format('%.17g', clock))
+  local taken = {}
+  for _, i in ipairs(fair[queue]) do
+    local key = shares[i][1]
+    taken[key] = (taken[key] or 0) + 1
+    local place = string.format('%.17g', bases[key] + strides[key] * taken[key])
+    tasks[i][15] = place
+    placed[#placed + 1] = i
+    placed[#placed + 1] = place
+  end
+end
 
 local function opt(value)
   if value == null then return false end
@@ -149,4 +208,4 @@ end
 if job ~= '' then redis.call('HSET', K_JOBS, job, job_record) end
 flush()
 if fresh > 0 then redis.call('PUBLISH', WAKE, '1') end
-return {'ok', first, answered}
+return {'ok', first, answered, placed}

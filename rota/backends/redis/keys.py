@@ -51,6 +51,7 @@ import orjson
 from rota.core.auth import Role, TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.dedup import Unique
+from rota.core.fairness import Share
 from rota.core.models import Event, Job, ScheduleRecord, Task, WorkerInfo
 from rota.core.states import TaskState
 
@@ -220,6 +221,12 @@ def encode_uniques(uniques: Sequence[Unique | None]) -> bytes:
             for u in uniques
         ]
     )  # fmt: skip
+
+
+def encode_shares(shares: Sequence[Share | None]) -> bytes:
+    """insert.lua's ARGV[6]: one entry per task (see the script's header); the stride as
+    ``repr`` text, which Lua reads back to the same double."""
+    return _dumps([None if s is None else (s.key, repr(float(s.stride))) for s in shares])
 
 
 def encode_job(job: Job) -> bytes:

@@ -23,9 +23,8 @@ WRITERS = (
     "insert", "claim", "finish", "heartbeat", "cancel", "cancel_request", "set_priority",
     "requeue", "promote", "expire", "delete", "move", "age",
 )  # fmt: skip
-#: scripts that only read tasks: common.lua + the file (fair_advance writes its counters,
-#: never a task)
-READERS = ("list", "rows", "position", "fair_advance")
+#: scripts that only read tasks: common.lua + the file
+READERS = ("list", "rows", "position")
 #: scripts on their own
 PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set", "audit_append",
          "schedule_put", "schedule_delete")  # fmt: skip
@@ -90,7 +89,6 @@ class Scripts:
         self.rows = register(SOURCES["rows"])
         self.position = register(SOURCES["position"])
         self.age = register(SOURCES["age"])
-        self.fair_advance = register(SOURCES["fair_advance"])
         self.leader = register(SOURCES["leader"])
         self.resign = register(SOURCES["resign"])
         self.reap_workers = register(SOURCES["reap_workers"])

@@ -41,6 +41,7 @@ from rota.core.errors import (
     StoreError,
     ValidationError,
 )
+from rota.core.fairness import Share
 from rota.core.models import (
     BLOCKED_AT,
     SYSTEM,
@@ -62,6 +63,10 @@ from rota.core.states import WAITING_STATES, TaskState
 
 log = logging.getLogger("rota.sqlite")
 T = TypeVar("T")
+#: one caller's insert: its tasks, job, unique keys and fair shares
+_Batch = tuple[
+    list[Task], Job | None, Sequence[Unique | None] | None, Sequence[Share | None] | None
+]
 SCHEMA_VERSION = 13
 #: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
 #: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
@@ -233,12 +238,7 @@ class SQLiteBackend:
         self._synchronous = synchronous
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
-        self._pending_inserts: list[
-            tuple[
-                list[Task], Job | None, Sequence[Unique | None] | None,
-                asyncio.Future[list[Inserted]],
-            ]
-        ] = []  # fmt: skip
+        self._pending_inserts: list[tuple[_Batch, asyncio.Future[list[Inserted]]]] = []
         self._insert_lock = asyncio.Lock()
         self._writers: set[asyncio.Task[None]] = set()
         # no other process can open an in-memory database: nobody to wake, nobody to hear
@@ -370,6 +370,7 @@ class SQLiteBackend:
         tasks: Iterable[Task],
         job: Job | None = None,
         uniques: Sequence[Unique | None] | None = None,
+        shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
         """Group commit: inserts that arrive while one is being written share the next commit.
 
@@ -378,7 +379,7 @@ class SQLiteBackend:
         savepoint per batch): one caller's bad input never fails another caller's insert.
         """
         done: asyncio.Future[list[Inserted]] = asyncio.get_running_loop().create_future()
-        self._pending_inserts.append((list(tasks), job, uniques or None, done))
+        self._pending_inserts.append(((list(tasks), job, uniques or None, shares), done))
         if len(self._pending_inserts) == 1:
             writer = asyncio.get_running_loop().create_task(self._write_pending_inserts())
             self._writers.add(writer)
@@ -391,14 +392,13 @@ class SQLiteBackend:
             if not batches:
                 return
             try:
-                pending = [(t, j, u) for t, j, u, _ in batches]
-                results = await self._run(self._insert_batches, pending)
+                results = await self._run(self._insert_batches, [b for b, _ in batches])
             except Exception as exc:  # the store failed: every waiting caller hears it
-                for *_, done in batches:
+                for _, done in batches:
                     if not done.done():
                         done.set_exception(exc)
                 return
-            for (*_, done), result in zip(batches, results, strict=True):
+            for (_, done), result in zip(batches, results, strict=True):
                 if done.done():
                     continue
                 if isinstance(result, BaseException):
@@ -406,17 +406,17 @@ class SQLiteBackend:
                 else:
                     done.set_result(result)
 
-    def _insert_batches(
-        self, batches: list[tuple[list[Task], Job | None, Sequence[Unique | None] | None]]
-    ) -> list[list[Inserted] | RotaError]:
+    def _insert_batches(self, batches: list[_Batch]) -> list[list[Inserted] | RotaError]:
         with self._write() as db:
             results: list[list[Inserted] | RotaError] = []
-            for tasks, job, uniques in batches:
+            for tasks, job, uniques, shares in batches:
                 db.execute("SAVEPOINT batch")
                 try:
                     if uniques:
-                        results.append(self._insert_unique(tasks, job, uniques))
+                        results.append(self._insert_unique(tasks, job, uniques, shares))
                     else:
+                        if shares:
+                            tasks = self._placed(tasks, shares)
                         results.append(self._insert_many(tasks, job))
                 except (DuplicateKey, ValidationError) as exc:  # a rejected key: nothing stored
                     db.execute("ROLLBACK TO batch")
@@ -479,10 +479,15 @@ class SQLiteBackend:
         return [Inserted(t) for t in stored]
 
     def _insert_unique(
-        self, tasks: list[Task], job: Job | None, uniques: Sequence[Unique | None]
+        self,
+        tasks: list[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None],
+        shares: Sequence[Share | None] | None,
     ) -> list[Inserted]:
         """A batch whose tasks hold unique keys (rota.core.dedup), inside the caller's
-        transaction: the stored holders are read, the plan made, then applied."""
+        transaction: the stored holders are read, the plan made, then applied; the tasks
+        that go in take their fair places."""
         db = self._db
         keys = orjson.dumps([u.key for u in uniques if u is not None]).decode()
         stored = {
@@ -492,8 +497,10 @@ class SQLiteBackend:
         }  # fmt: skip
         now = tasks[0].created_at
         steps = dedup.plan(tasks, uniques, stored, now)
-        fresh = [t for t, step in zip(tasks, steps, strict=True)
-                 if step.holder is None or step.action == "replace"]  # fmt: skip
+        going = [step.holder is None or step.action == "replace" for step in steps]
+        fresh = [t for t, go in zip(tasks, going, strict=True) if go]
+        if shares:
+            fresh = self._placed(fresh, [s for s, go in zip(shares, going, strict=True) if go])
         made = iter(self._insert_many(fresh, job))
         out = []
         for task, step, unique in zip(tasks, steps, uniques, strict=True):
@@ -510,6 +517,24 @@ class SQLiteBackend:
                 db.execute(Q["put_unique"], (unique.key, task.id, unique.while_running, until))
             out.append(inserted)
         return out
+
+    def _placed(self, tasks: list[Task], shares: Sequence[Share | None]) -> list[Task]:
+        """The tasks, those with a share at their fair places (rota.core.fairness), their
+        keys' passes moved on, inside the caller's transaction (which holds the file's
+        write lock)."""
+        db = self._db
+        placed = list(tasks)
+        for queue, members in fairness.by_queue([t.queue for t in tasks], shares):
+            found = db.execute(Q["fair_head"], (queue,)).fetchone()
+            keys = sorted({share.key for _, share in members} | {fairness.CLOCK})
+            rows = db.execute(Q["fair_passes"], (queue, orjson.dumps(keys).decode()))
+            counters = dict(rows.fetchall())
+            head = None if found is None else found[0]
+            given = fairness.places(counters, head, [share for _, share in members])
+            for (i, _), place in zip(members, given, strict=True):
+                placed[i] = placed[i]._replace(place=place)
+            db.executemany(Q["fair_put"], [(queue, key, counters[key]) for key in keys])
+        return placed
 
     def _keep(self, step: dedup.Step, holder: Task, task: Task) -> Task:
         """The holder an insert answers with, changed as its step says."""
@@ -926,24 +951,6 @@ class SQLiteBackend:
         def run() -> int:
             with self._write() as db:
                 return db.execute(Q["age"], (queue, cap, to_us(ready_before))).rowcount
-
-        return await self._run(run)
-
-    async def fairness_advance(
-        self, queue: str, demands: Sequence[tuple[str, float]]
-    ) -> list[float]:
-        def run() -> list[float]:
-            with self._write() as db:
-                found = db.execute(Q["fair_head"], (queue,)).fetchone()
-                head = None if found is None else found[0]
-                touched = {key for key, _ in demands} | {fairness.CLOCK}
-                keys = orjson.dumps(sorted(touched)).decode()
-                counters = dict(db.execute(Q["fair_passes"], (queue, keys)).fetchall())
-                bases = [fairness.advance(counters, key, amount, head) for key, amount in demands]
-                db.executemany(
-                    Q["fair_put"], [(queue, key, counters[key]) for key in sorted(touched)]
-                )
-                return bases
 
         return await self._run(run)
 
