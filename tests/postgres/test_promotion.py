@@ -88,6 +88,25 @@ async def test_claims_before_the_next_due_time_leave_the_promotion_out(
     assert sorted(await a.claim(0.5)) == ["s", "x"]
 
 
+async def test_ready_tasks_from_another_replica_wake_claims_without_a_promotion(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    """A wake-up for ready tasks ('' on the channel) needs no promotion first; only one
+    that says a task was scheduled ('s') does. A row made due behind rota's back shows
+    which the claim did."""
+    a, b = replicas
+    await b.backend.task_insert_many([make_task("x", run_at=at(99))])
+    await a.hear()
+    assert await a.claim(0) == []  # promotes; next due 99, so the next look is at 1 s
+    await _make_due_unannounced(a, "x", 0.1)
+
+    await b.backend.task_insert_many([make_task("ready")])
+    await a.hear()
+
+    assert await a.claim(0.2) == ["ready"]  # "x" is due, but this claim did not promote
+    assert await a.claim(1.0) == ["x"]  # the re-check
+
+
 async def test_an_insert_in_this_replica_makes_the_next_claim_promote(
     replicas: tuple[Replica, Replica],
 ) -> None:

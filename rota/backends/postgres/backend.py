@@ -5,8 +5,9 @@ ordering contract, so concurrent claimers never wait on each other and never sha
 Every verb is one statement where it can be (CTEs carry the event rows along), so a claim
 or a batch of finishes is one round trip; a batch insert is one streamed ``COPY``. A
 success stores no event rows: the task row holds them (see the ``rota_history`` view).
-Inserts ``NOTIFY`` once per batch; ``listen_inserts`` turns those into wake-ups for
-long-polling claimers in every replica.
+Inserts ``NOTIFY`` once per batch (adding ``'s'`` when a task was scheduled for later);
+``listen_inserts`` turns those into wake-ups for long-polling claimers in every replica,
+which promote due tasks before they claim only after an ``'s'``.
 The maintenance leader is whoever holds a session advisory lock.
 """
 
@@ -278,8 +279,11 @@ class PostgresBackend:
                     delay = 0.1
                     self._listening = True
                     self._wake()  # anything inserted while we were not listening
-                    async for _ in conn.notifies():
-                        self._wake()
+                    async for note in conn.notifies():
+                        # '' announces ready tasks: claim, no need to promote first. 's'
+                        # (migration 0020): a task was scheduled, maybe sooner than the
+                        # next promotion this process planned.
+                        self._wake(scheduled=note.payload != "")
             except (psycopg.Error, OSError) as exc:
                 self._listening = False
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
@@ -288,8 +292,9 @@ class PostgresBackend:
             finally:
                 self._listening = False
 
-    def _wake(self) -> None:
-        self._forget_promote_at()
+    def _wake(self, *, scheduled: bool = True) -> None:
+        if scheduled:
+            self._forget_promote_at()
         for callback in self._listeners:
             callback()
 

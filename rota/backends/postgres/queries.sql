@@ -468,8 +468,8 @@ WITH f AS (
       AND (f.worker IS NULL OR t.worker_id = f.worker)
     RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq, f.event, f.actor
 ), wake AS (
-    -- A retry with a backoff: every replica's claims must promote it when due.
-    SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT FROM done WHERE state = 'scheduled')
+    -- A retry with a backoff: every replica's claims must promote it when due ('s').
+    SELECT pg_notify(%(channel)s, 's') WHERE EXISTS (SELECT FROM done WHERE state = 'scheduled')
 ), logged AS (
     -- A success stores nothing (list_events reads it from the row). Any other end stores
     -- the attempt's claim, at its own place in the history, and then the outcome.

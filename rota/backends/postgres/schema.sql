@@ -72,6 +72,15 @@ END
 $$;
 CREATE TRIGGER rota_tasks_inserted AFTER INSERT ON rota_tasks
     FOR EACH STATEMENT EXECUTE FUNCTION rota_wake_claimers();
+-- A scheduled row adds the wake-up 's': claims promote before they claim (migration 0020).
+CREATE FUNCTION rota_wake_scheduled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('rota_' || TG_TABLE_SCHEMA, 's');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER rota_tasks_inserted_scheduled AFTER INSERT ON rota_tasks
+    FOR EACH ROW WHEN (NEW.state = 'scheduled') EXECUTE FUNCTION rota_wake_scheduled();
 
 CREATE TABLE rota_events (
     seq        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
