@@ -62,6 +62,9 @@ bench-defaults: $(STAMP) ## every system at its defaults as real processes; rati
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.bench_defaults
 
+bench-floor: $(STAMP) ## what a bare PostgreSQL / Redis round trip costs here, back to back and idle
+	$(BIN)/python -m bench.bench_floor
+
 bench-schedules: $(STAMP) ## 10,000 and 100,000 schedules, 1,000 due in one second (PostgreSQL, Redis)
 	$(BIN)/python -m bench.bench_schedules
 	$(BIN)/python -m bench.bench_schedules --store redis
