@@ -1,8 +1,9 @@
 """Claim speed with fair share (and limits) on against off, on a real store, at 10 and
 10,000 tenants.
 
-Fair share changes two things on the hot path: an enqueue into a fair queue first moves its
-keys' passes on (one more round trip per batch: ``fairness_advance``), and the claim walks
+Fair share changes two things on the hot path: an enqueue into a fair queue also moves its
+keys' passes on (inside the insert's own transaction or script: a lock and a read more on
+PostgreSQL), and the claim walks
 the claim index in (priority, place, seq) order instead of (priority, seq). This measures
 both, in-process through the service, against the same queue without fairness:
 
