@@ -295,6 +295,13 @@ class TaskIn(Body):
         description="or: seconds from now",
         json_schema_extra={"exclusiveMinimum": 0, "maximum": limits.MAX_DELAY_SECONDS},
     )
+    rank: float | None = Field(
+        None,
+        description="its place in line within its priority: lower first, equal ranks in "
+        "enqueue order; without one a task stands at its enqueue order. Finite, "
+        "0 <= rank < 2^44; not on a queue with fairness",
+        json_schema_extra={"minimum": 0, "exclusiveMaximum": limits.MAX_RANK},
+    )
     ranker: Annotated[dict[str, Any] | None, WithJsonSchema({"anyOf": [RANKER_SCHEMA, NULL]})] = (
         Field(None, description='or: a ranker computes it, e.g. {"name": "time", "window": 600}')
     )
@@ -329,6 +336,7 @@ class TaskIn(Body):
             fairness_key=self.fairness_key,
             unique=self._unique(),
             requires=self.requires,
+            rank=self.rank,
         )
 
     def _unique(self) -> UniqueSpec | None:

@@ -152,7 +152,7 @@ class MemoryBackend:
                 gone = holder.evolve(state=S.CANCELED, finished_at=task.created_at)
                 self._put(holder, gone, "canceled", task.created_at, None, f"replaced by {task.id}")
             seq = self._next_seq()
-            stored = task.evolve(seq=seq, place=task.place or float(seq))
+            stored = task.evolve(seq=seq, place=float(seq) if task.place < 0 else task.place)
             self._tasks[stored.id] = stored
             self._record(stored, "enqueued", stored.created_at, None, None)
             unique = None if uniques is None else uniques[i]

@@ -60,6 +60,7 @@ def task_body(
     unique_for: float | None = None,
     unique_while_running: bool | None = None,
     requires: list[str] | None = None,
+    rank: float | None = None,
 ) -> dict[str, Any]:
     """One task as the API expects it; only the fields you set are sent."""
     body: dict[str, Any] = {"kind": kind, "payload": payload or {}}
@@ -82,6 +83,7 @@ def task_body(
         "unique_for": unique_for,
         "unique_while_running": unique_while_running,
         "requires": requires,
+        "rank": rank,
     }
     body.update({k: v for k, v in options.items() if v is not None})
     return body

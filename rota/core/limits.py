@@ -20,3 +20,4 @@ MAX_DELAY_SECONDS = 52 * MAX_TIMEOUT_SECONDS  # delay, expires_in: about a year
 MAX_LIST_LIMIT = 1000
 MAX_TOKEN = 2**53 - 1  # lease tokens and cursors: exact in a double (JavaScript, Lua)
 MAX_CAPABILITIES = 32  # a task's requires, a worker's capabilities
+MAX_RANK = 2**44  # a rank is 0 <= rank < this: Redis scores (100 - priority) * 2^45 + rank

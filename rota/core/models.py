@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 JSON = Any
 JSONObject = dict[str, Any]
 
+#: the place of a task not yet stored that was given none (no rank): the store gives it its
+#: ``seq`` (or its fair place); every place a store holds is >= 0
+UNPLACED = -1.0
+
 
 class Task(NamedTuple):
     """Immutable; a NamedTuple because a task is built per row on every claim, and a
@@ -54,9 +58,10 @@ class Task(NamedTuple):
     progress: JSON = None
     #: the W3C ``traceparent`` of the submit that made it (rota.tracing), or None
     trace: str | None = None
-    #: the place in line among its priority (:mod:`rota.core.fairness`): its ``seq``
-    #: unless its queue has fairness on; 0 until stored
-    place: float = 0.0
+    #: the place in line among its priority (:mod:`rota.core.fairness`): its ``seq``,
+    #: unless it was given a rank or its queue has fairness on; UNPLACED until stored
+    #: (a rank is given as the place: 0 is a rank like any other)
+    place: float = UNPLACED
     #: the capabilities a worker needs to claim it, sorted (empty: any worker)
     requires: tuple[str, ...] = ()
 
@@ -82,7 +87,7 @@ def new_task(
     job_id: str | None,
     retry: JSONObject | None,
     expires_at: datetime | None,
-    place: float = 0.0,
+    place: float = UNPLACED,
     requires: tuple[str, ...] = (),
     trace: str | None = None,
 ) -> Task:

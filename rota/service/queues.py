@@ -98,7 +98,8 @@ class Queues:
     ) -> list[Share | None] | None:
         """What each task asks of the store for its fair place (None: its queue has no
         fairness); None when no task's queue has fairness. The store gives the places
-        inside the insert (:func:`rota.core.fairness.places`)."""
+        inside the insert (:func:`rota.core.fairness.places`). A ranked task of a fair
+        queue is refused (ValidationError)."""
         if all(s.fairness == "off" for s in settings.values()):
             return None
         made: list[Share | None] = []
@@ -108,6 +109,10 @@ class Queues:
             if queue is None or queue.fairness == "off":
                 made.append(None)
                 continue
+            if spec.rank is not None:  # a fair place and a rank are the same column
+                raise ValidationError(
+                    f"queue {task.queue!r} shares by fairness; a rank is not allowed there"
+                )
             key = fair_key(spec, task)
             step = strides.get((task.queue, key))
             if step is None:

@@ -11,7 +11,7 @@ import pytest
 
 from rota.backends import Backend
 from rota.core.errors import DuplicateTask, ValidationError
-from rota.core.models import Job, Task, TaskFilter, make_finish
+from rota.core.models import UNPLACED, Job, Task, TaskFilter, make_finish
 from tests.contract.conftest import Store
 from tests.contract.helpers import T0, S, at, claim, insert, make_task
 
@@ -159,7 +159,7 @@ async def test_a_large_batch_round_trips_awkward_text(backend: Backend) -> None:
 
     stored = await insert(backend, *tasks)
 
-    assert [t.evolve(seq=0, place=0.0) for t in stored] == tasks
+    assert [t.evolve(seq=0, place=UNPLACED) for t in stored] == tasks
     assert all(t.place == t.seq for t in stored)  # no fairness: the place is the seq
     for task in stored:
         assert await backend.task_get(task.id) == task

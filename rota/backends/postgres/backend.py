@@ -105,7 +105,9 @@ def _contract_order(row: Sequence[Any]) -> tuple[int, float, int]:
 def _with_seq(task: Task, seq: int) -> Task:
     """``task.evolve(seq=seq)``, and its seq as its place unless fairness gave it one;
     several times faster (it runs once per inserted row)."""
-    place = task[_PLACE] or float(seq)
+    place = task.place
+    if place < 0:
+        place = float(seq)
     return tuple.__new__(
         Task, (*task[:_SEQ], seq, *task[_SEQ + 1 : _PLACE], place, task[_REQUIRES])
     )  # (trace sits before place: it is kept)
@@ -546,7 +548,7 @@ class PostgresBackend:
             "created_at": task.created_at,
             "retry": _json(task.retry),
             "expires_at": task.expires_at,
-            "place": task.place or None,
+            "place": None if task.place < 0 else task.place,
             "requires": list(task.requires) or None,
             "trace": task.trace,
         }
@@ -575,7 +577,7 @@ class PostgresBackend:
             "created_ats": [t.created_at for t in tasks],
             "retries": [_json(t.retry) for t in tasks],
             "expires": [t.expires_at for t in tasks],
-            "places": [t.place or None for t in tasks],
+            "places": [None if t.place < 0 else t.place for t in tasks],
             "requires": [_array(t.requires) for t in tasks],
             "traces": [t.trace for t in tasks],
         }

@@ -65,7 +65,7 @@ class RowWriter:
         if not (tid.isprintable() and "\\" not in tid):
             tid = tid.translate(_ESCAPES)
         payload_text = _json(payload) if payload else "{}"
-        place_text = repr(float(place)) if place else f"{seq}"
+        place_text = f"{seq}" if place < 0 else repr(float(place))
         needs = "{" + ",".join(requires) + "}" if requires else NULL  # checked names: no quoting
         traced = NULL if trace is None else trace  # a checked traceparent: no quoting
         return (

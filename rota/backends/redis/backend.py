@@ -303,7 +303,9 @@ class RedisBackend:
             if i in holders:
                 out.append(_new(Inserted, (holders[i], True)))
                 continue
-            place = places.get(i) or t[_PLACE] or float(seq)
+            place = places.get(i, t.place)
+            if place < 0:
+                place = float(seq)
             stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : _PLACE], place,
                                  *t[_PLACE + 1 :]))  # fmt: skip
             out.append(_new(Inserted, (stored, False)))

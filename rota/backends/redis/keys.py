@@ -203,7 +203,7 @@ def encode_tasks(tasks: Sequence[Task]) -> bytes:
                 None if t.timeout is None else repr(float(t.timeout)), t.tenant, t.job_id,
                 None if t.retry is None else _dumps(t.retry).decode(),
                 None if t.expires_at is None else str(to_us(t.expires_at)),
-                repr(t.place) if t.place else None,
+                None if t.place < 0 else repr(float(t.place)),
                 _dumps(t.requires).decode() if t.requires else None,
                 t.trace,
             )

@@ -445,7 +445,8 @@ class SQLiteBackend:
             )
         first = db.execute(Q["max_seq"]).fetchone()[0] + 1
         stored = [
-            t.evolve(seq=first + i, place=t.place or float(first + i)) for i, t in enumerate(tasks)
+            t.evolve(seq=first + i, place=float(first + i) if t.place < 0 else t.place)
+            for i, t in enumerate(tasks)
         ]
         us = functools.lru_cache(maxsize=64)(to_us)  # a batch shares a few timestamps
         db.executemany(
