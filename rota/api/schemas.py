@@ -268,7 +268,9 @@ class TaskIn(Body):
     on_conflict: Rule | None = Field(
         None,
         description="when an equal task holds the key: reject (409), existing, replace, "
-        "update_payload or raise_priority (default: the queue's on_conflict, else reject)",
+        "update_payload, raise_priority, update_priority (priority and rank; 409 when both "
+        "are the same) or update (payload, priority and rank; 409 when none differs) "
+        "(default: the queue's on_conflict, else reject)",
     )
     unique_for: float | None = Field(
         None,

@@ -188,6 +188,18 @@ class MemoryBackend:
         if step.action == "raise_priority" and task.priority > holder.priority:
             new = holder.evolve(priority=task.priority)
             return self._put(holder, new, "priority_changed", at, None, f"priority {task.priority}")
+        change = step.change
+        if change is not None:
+            if change.payload is not None:
+                new = holder.evolve(payload=change.payload)
+                holder = self._put(holder, new, "payload_updated", at, None, None)
+            if change.priority is not None or change.place is not None:
+                new = holder.evolve(
+                    priority=holder.priority if change.priority is None else change.priority,
+                    place=holder.place if change.place is None else change.place,
+                )
+                message = change.message(holder)
+                holder = self._put(holder, new, "priority_changed", at, None, message)
         return holder
 
     async def task_get(self, task_id: str) -> Task | None:

@@ -66,7 +66,10 @@ def set_(
     aging_cap: Annotated[int, typer.Option(help="the priority aging stops at")] = 100,
     on_conflict: Annotated[
         str | None,
-        typer.Option(help="reject, existing, replace, update_payload or raise_priority"),
+        typer.Option(
+            help="reject, existing, replace, update_payload, raise_priority, update_priority "
+            "or update"
+        ),
     ] = None,
     concurrency_limit: Annotated[
         str | None, typer.Option(help=f"running tasks across every worker, or {RESET}")

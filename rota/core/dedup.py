@@ -12,11 +12,18 @@ follows its rule, KAT's choices:
 - ``replace``: a waiting holder is canceled and the new task takes the key (a running or
   finished holder is left as it is, and the new task takes the key);
 - ``update_payload``: a waiting holder takes the new payload;
-- ``raise_priority``: a waiting holder takes the new priority if it is higher.
+- ``raise_priority``: a waiting holder takes the new priority if it is higher;
+- ``update_priority``: a waiting holder takes the new priority and rank (its place in line
+  moves, up or down) when either differs; when neither does the submit is refused as under
+  ``reject`` (KAT's priority update of a queued item);
+- ``update``: a waiting holder takes the new payload, priority and rank when any differs;
+  when none does, refused as under ``reject``.
 
-The last two answer with the holder, as ``existing`` does; a holder that is no longer
-waiting is left unchanged. The store decides atomically (a transaction, one Lua script),
-with :func:`holds` and :func:`action`: never a read in Python followed by a write.
+A submit without a rank leaves the holder's rank (its place) as it is. The last four answer
+with the holder, as ``existing`` does; a holder that is no longer waiting is left unchanged
+and answers as under ``existing``. The store decides atomically (a transaction, one Lua
+script), with :func:`holds`, :func:`action` and :func:`changed` (by way of :func:`plan`):
+never a read in Python followed by a write.
 """
 
 from __future__ import annotations
@@ -33,10 +40,19 @@ from rota.core.errors import Conflict, ValidationError
 from rota.core.models import Task
 from rota.core.states import WAITING_STATES, TaskState
 
-Rule = Literal["reject", "existing", "replace", "update_payload", "raise_priority"]
-RULES: tuple[Rule, ...] = ("reject", "existing", "replace", "update_payload", "raise_priority")
+Rule = Literal[
+    "reject", "existing", "replace", "update_payload", "raise_priority", "update_priority", "update"
+]
+RULES: tuple[Rule, ...] = (
+    "reject", "existing", "replace", "update_payload", "raise_priority", "update_priority", "update"
+)  # fmt: skip
+#: the rules that refuse a submit that would change nothing of a waiting holder
+UPDATES = ("update_priority", "update")
 #: what the store does with a new task whose key is held
-Action = Literal["reject", "existing", "replace", "update_payload", "raise_priority", "insert"]
+Action = Literal[
+    "reject", "existing", "replace", "update_payload", "raise_priority", "update_priority",
+    "update", "insert",
+]  # fmt: skip
 #: the longest unique_key, and the longest window, seconds
 MAX_KEY_CHARS = 256
 #: a unique_key: printable ASCII, not starting with a space
@@ -100,6 +116,31 @@ def raised(holder: Task, priority: int) -> int:
     return max(holder.priority, priority)
 
 
+class Change(NamedTuple):
+    """What a waiting holder takes under ``update_priority`` or ``update``; None: kept."""
+
+    payload: dict[str, Any] | None
+    priority: int | None
+    #: its new place (the new task's rank)
+    place: float | None
+
+    def message(self, holder: Task) -> str:
+        """The ``priority_changed`` event's message (the same text on every store)."""
+        priority = holder.priority if self.priority is None else self.priority
+        return f"priority {priority}" + ("" if self.place is None else f", rank {self.place!r}")
+
+
+def changed(rule: Rule, holder: Task, task: Task) -> Change | None:
+    """What ``task`` changes of ``holder`` under an update rule; None: nothing differs. A
+    task without a rank (an unplaced one) keeps the holder's place."""
+    payload = task.payload if rule == "update" and task.payload != holder.payload else None
+    priority = task.priority if task.priority != holder.priority else None
+    place = task.place if task.place >= 0 and task.place != holder.place else None
+    if payload is None and priority is None and place is None:
+        return None
+    return Change(payload, priority, place)
+
+
 class Held(NamedTuple):
     """A stored key: its holder (None when that task is gone) and how it holds."""
 
@@ -114,6 +155,8 @@ class Step(NamedTuple):
 
     action: Action
     holder: Task | None = None
+    #: under an update rule, what the holder takes
+    change: Change | None = None
 
 
 def plan(
@@ -140,11 +183,27 @@ def plan(
             state, while_running=entry.while_running, until=entry.until, now=now
         )
         step = action(unique.rule, state, held)
+        change = None
+        if step in UPDATES:
+            assert holder is not None
+            change = changed(unique.rule, holder, task)
+            if change is None:
+                raise DuplicateKey(
+                    f"unique key {shown(unique.key)!r} of queue {task.queue!r} is held by task "
+                    f"{holder.id!r}, unchanged: {UNCHANGED[unique.rule]}"
+                )
         if step == "reject":
             assert holder is not None or entry is not None
             which = f"task {holder.id!r}" if holder is not None else "a task within its window"
             raise DuplicateKey(
                 f"unique key {shown(unique.key)!r} of queue {task.queue!r} is held by {which}"
             )
-        steps.append(Step(step, None if step == "insert" else holder))
+        steps.append(Step(step, None if step == "insert" else holder, change))
     return steps
+
+
+#: why an update rule refused a submit (the end of DuplicateKey's message, on every store)
+UNCHANGED = {
+    "update_priority": "it has that priority and rank",
+    "update": "it has that payload, priority and rank",
+}

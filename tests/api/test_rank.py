@@ -1,6 +1,7 @@
 """A rank over HTTP: the submit body and a batch item carry it, claims follow it, the
 clients send it, the OpenAPI document states its bounds, and a rank out of them (or on a
-fair queue) is a 422 that says them."""
+fair queue) is a 422 that says them; update_priority answers 200 with the moved holder and
+409 for a submit that changes nothing."""
 
 from __future__ import annotations
 
@@ -36,3 +37,13 @@ async def test_the_document_states_the_bounds(api: Api) -> None:
     rank = schema["components"]["schemas"]["TaskIn"]["properties"]["rank"]
     assert rank["minimum"] == 0 and rank["exclusiveMaximum"] == 2**44
     assert "lower first" in rank["description"]
+
+
+async def test_update_priority_over_http(api: Api) -> None:
+    task = {"kind": "k", "queue": "q", "unique_key": "a", "on_conflict": "update_priority"}
+    made = await api.http.post("/api/v1/tasks", json={**task, "rank": 5})
+    assert made.status_code == 201, made.text
+    assert_error(await api.http.post("/api/v1/tasks", json={**task, "rank": 5}), 409, "unchanged")
+    moved = await api.http.post("/api/v1/tasks", json={**task, "rank": 1, "priority": 90})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["id"] == made.json()["id"] and moved.json()["priority"] == 90

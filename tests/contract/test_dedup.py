@@ -1,7 +1,9 @@
-"""Unique keys on every store, through the service: each conflict rule's outcome, the key
-held while waiting (and, on request, while running, or for a window), keys scoped by queue
-and tenant, content keys, a queue's default rule, a whole batch refused by one rejected
-key, and sixteen concurrent submitters of one key leaving exactly one waiting task."""
+"""Unique keys on every store, through the service: each conflict rule's outcome (the
+update rules move a waiting holder in the claim order, up and down, and refuse a submit
+that changes nothing), the key held while waiting (and, on request, while running, or for a
+window), keys scoped by queue and tenant, content keys, a queue's default rule, a whole
+batch refused by one rejected key, and sixteen concurrent submitters of one key leaving
+exactly one waiting task."""
 
 from __future__ import annotations
 
@@ -142,7 +144,73 @@ async def test_a_batch_may_name_a_key_once(backend: Backend) -> None:
     assert await waiting(service) == []
 
 
-@pytest.mark.parametrize("rule", ["reject", "existing", "replace", "raise_priority"])
+async def in_line(service: Service, task_id: str) -> int:
+    place = await service.position(task_id)
+    assert place is not None
+    return place.in_queue
+
+
+async def test_update_priority_moves_a_waiting_holder_up_and_down(backend: Backend) -> None:
+    service, _ = service_at(backend)
+    await service.enqueue(TaskSpec("scan", queue="scans", id="x1", priority=50))
+    await service.enqueue(keyed("k", id="held", priority=50, rank=2**40, while_running=True))
+    await service.enqueue(TaskSpec("scan", queue="scans", id="x2", priority=50))
+    assert await in_line(service, "held") == 3  # rank 2^40: behind seqs
+    (up,) = await service.insert_many([keyed("k", "update_priority", id="u1", priority=50,
+                                             rank=0)])  # fmt: skip
+    assert up.existing and up.task.id == "held" and up.task.place == 0.0
+    assert await in_line(service, "held") == 1
+    (down,) = await service.insert_many([keyed("k", "update_priority", id="u2", priority=20,
+                                               rank=0)])  # fmt: skip
+    assert (down.task.priority, down.task.place) == (20, 0.0)
+    assert await in_line(service, "held") == 3
+    for unchanged in (keyed("k", "update_priority", id="u3", priority=20, rank=0),
+                      keyed("k", "update_priority", id="u4", priority=20)):  # fmt: skip
+        with pytest.raises(DuplicateKey, match="held by task 'held', unchanged"):
+            await service.enqueue(unchanged)
+    (no_rank,) = await service.insert_many([keyed("k", "update_priority", id="u5", priority=80)])
+    assert (no_rank.task.priority, no_rank.task.place) == (80, 0.0)  # its rank kept
+    assert await waiting(service) == ["held", "x1", "x2"]
+    changes = [(e.kind, e.message) for e in await service.events("held")][-3:]
+    assert changes == [
+        ("priority_changed", "priority 50, rank 0.0"),
+        ("priority_changed", "priority 20"),
+        ("priority_changed", "priority 80"),
+    ]
+    (running,) = await service.claim("w", queues=["scans"])
+    assert running.id == "held"
+    (left,) = await service.insert_many([keyed("k", "update_priority", id="u6", priority=10,
+                                               rank=5)])  # fmt: skip
+    assert left.existing and (left.task.priority, left.task.place) == (80, 0.0)
+    assert left.task.state == S.RUNNING
+
+
+async def test_update_changes_payload_priority_and_rank(backend: Backend) -> None:
+    service, _ = service_at(backend)
+    await service.enqueue(keyed("k", id="held", priority=20))
+    (payload,) = await service.insert_many(
+        [keyed("k", "update", id="a", payload={"host": "b", "port": 1}, priority=20)]
+    )
+    assert payload.existing and payload.task.payload == {"host": "b", "port": 1}
+    with pytest.raises(DuplicateKey, match="unchanged: it has that payload, priority and rank"):
+        # equal payloads in another key order are equal
+        await service.enqueue(keyed("k", "update", payload={"port": 1, "host": "b"}, priority=20))
+    (every,) = await service.insert_many([keyed("k", "update", id="b", priority=60, rank=3)])
+    stored = await service.get("held")
+    assert (stored.payload, stored.priority, stored.place) == ({"host": "a"}, 60, 3.0)
+    assert every.task == stored
+    with pytest.raises(DuplicateKey, match="unchanged"):
+        await service.enqueue(keyed("k", "update", id="c", priority=60, rank=3))
+    assert [(e.kind, e.message) for e in await service.events("held")][-3:] == [
+        ("payload_updated", None), ("payload_updated", None),
+        ("priority_changed", "priority 60, rank 3.0"),
+    ]  # fmt: skip
+    assert await waiting(service) == ["held"]
+
+
+@pytest.mark.parametrize(
+    "rule", ["reject", "existing", "replace", "raise_priority", "update_priority", "update"]
+)
 async def test_sixteen_concurrent_submitters_leave_one_waiting_task(
     backend: Backend, rule: Rule
 ) -> None:
@@ -162,6 +230,9 @@ async def test_sixteen_concurrent_submitters_leave_one_waiting_task(
         "existing": {"made": 1, "existing": 15},
         "replace": {"made": 16},
         "raise_priority": {"made": 1, "existing": 15},
+        # each asks a priority the holder has not (only its own submit gave it its own)
+        "update_priority": {"made": 1, "existing": 15},
+        "update": {"made": 1, "existing": 15},
     }[rule]
     assert outcomes == expected
     if rule == "raise_priority":

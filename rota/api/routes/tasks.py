@@ -54,8 +54,9 @@ HELD: dict[int | str, dict[str, Any]] = {
 )
 async def submit(body: TaskIn, scope: Scoped, request: Request) -> Response:
     """201 with the new task; 200 with the equal task that holds its unique key, when its
-    ``on_conflict`` answers with it (existing, update_payload, raise_priority). A W3C
-    ``traceparent`` header is kept with the task; its run continues that trace."""
+    ``on_conflict`` answers with it (existing, update_payload, raise_priority,
+    update_priority, update). A W3C ``traceparent`` header is kept with the task; its run
+    continues that trace."""
     parent = tracing.parse(request.headers.get("traceparent"))
     with tracing.span("rota.enqueue", parent, queue=body.queue, kind=body.kind) as trace:
         (done,) = await scope.insert_many([ranked(body, scope)._replace(trace=trace)])

@@ -443,13 +443,34 @@ class PostgresBackend:
         elif step.action == "raise_priority" and task.priority > holder.priority:
             changed = await self._change_on(conn, "set_priority", holder.id, holder.state, now,
                                             None, kind="priority_changed", to_tail=False,
-                                            priority=task.priority,
+                                            priority=task.priority, place=None,
                                             message=f"priority {task.priority}")  # fmt: skip
+        elif step.change is not None:
+            changed = await self._update(conn, step.change, holder, now)
         else:
             return holder
         if changed is None:
             row = await (await conn.execute(Q["get_task"], (holder.id,))).fetchone()
             return holder if row is None else _task(row)
+        return changed
+
+    async def _update(
+        self, conn: psycopg.AsyncConnection[Any], change: dedup.Change, holder: Task, now: datetime
+    ) -> Task | None:
+        """A waiting holder takes what an update rule changes (None: it left the state the
+        insert read; not possible while the key's lock is held, but checked as the others)."""
+        changed: Task | None = holder
+        if change.payload is not None:
+            payload = orjson.dumps(change.payload).decode()
+            changed = await self._change_on(conn, "set_payload", holder.id, holder.state, now,
+                                            None, kind="payload_updated",
+                                            payload=payload)  # fmt: skip
+        if changed is not None and (change.priority is not None or change.place is not None):
+            priority = holder.priority if change.priority is None else change.priority
+            changed = await self._change_on(conn, "set_priority", holder.id, holder.state, now,
+                                            None, kind="priority_changed", to_tail=False,
+                                            priority=priority, place=change.place,
+                                            message=change.message(holder))  # fmt: skip
         return changed
 
     async def _insert_fair(
@@ -938,6 +959,7 @@ class PostgresBackend:
             message=f"priority {priority}",
             priority=priority,
             to_tail=to_tail,
+            place=None,
         )
 
     async def task_move(

@@ -518,14 +518,14 @@ WITH changed AS (
 SELECT * FROM changed;
 
 -- name: set_priority
--- To the tail: a fresh seq, and that as the place.
+-- To the tail: a fresh seq, and that as the place; else the place given (a rank), if any.
 WITH tail AS MATERIALIZED (
     SELECT nextval('rota_task_seq') AS seq WHERE %(to_tail)s
 ), changed AS (
     UPDATE rota_tasks
     SET priority = %(priority)s,
         seq = coalesce((SELECT seq FROM tail), seq),
-        place = coalesce((SELECT seq FROM tail), place)
+        place = coalesce((SELECT seq FROM tail), %(place)s::float8, place)
     WHERE id = %(id)s AND state = %(before)s
     RETURNING TASK_COLUMNS
 ), logged AS (CHANGE_LOGGED)

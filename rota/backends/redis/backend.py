@@ -294,6 +294,12 @@ class RedisBackend:
         if tag == "unique":
             which = f"task {value[1]!r}" if value[1] else "a task within its window"
             raise dedup.DuplicateKey(f"unique key {dedup.shown(value[0])!r} is held by {which}")
+        if tag == "same":
+            key, holder, rule = value
+            raise dedup.DuplicateKey(
+                f"unique key {dedup.shown(key)!r} is held by task {holder!r}, unchanged: "
+                f"{dedup.UNCHANGED[rule]}"
+            )
         seq, answered, given = int(value[0]), value[1], value[2]
         holders = {int(answered[i]) - 1: decode_task(answered[i + 1])
                    for i in range(0, len(answered), 2)}  # fmt: skip

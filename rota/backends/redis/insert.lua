@@ -13,7 +13,8 @@
 -- ARGV[2]: the job id, or '' for none; ARGV[3]: the job's record (JSON) to store.
 -- ARGV[4]: '' or a JSON array of unique keys, one per task: null, or [key, rule,
 --   while_running (0 or 1), until (µs) or null] (rota.core.dedup; the same decision as
---   dedup.plan, kept in step with it by the contract tests). ARGV[5]: now (µs).
+--   dedup.plan, kept in step with it by the contract tests; update_priority and update
+--   change what dedup.changed says, or refuse an unchanged submit). ARGV[5]: now (µs).
 --   Reads and writes {NAME}:uq (key -> "task id|while running|until").
 -- ARGV[6]: '' or a JSON array of fair shares, one per task: null, or [fairness key, stride
 --   (decimal text)]. The tasks with one that go in (not those answered with a holder) take
@@ -27,7 +28,8 @@
 --   order; answered: pairs of a task's 1-based place in the batch and the fields of the
 --   holder it is answered with; placed: pairs of a task's 1-based place in the batch and
 --   its fair place, exact decimal text), or {'task', id} for the first id that exists or is named twice,
---   {'job', id}, {'unique', key, holder id or false} for a rejected key, {'twice', key}
+--   {'job', id}, {'unique', key, holder id or false} for a rejected key, {'same', key,
+--   holder id, rule} for a submit an update rule refuses as changing nothing, {'twice', key}
 --   for a key the batch names twice; then nothing is written. Publishes on {NAME}:wake.
 local tasks = cjson.decode(ARGV[1])
 local job, job_record = ARGV[2], ARGV[3]
@@ -54,6 +56,31 @@ local K_UNIQUES = P .. 'uq'
 local uniques = ARGV[4] ~= '' and cjson.decode(ARGV[4]) or {}
 local now = ARGV[5]
 
+-- equal JSON values (objects in any key order), as Python's == on the decoded values
+local function same(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= 'table' then return a == b end
+  for k, v in pairs(a) do
+    if not same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+-- what task t changes of a waiting holder under an update rule (dedup.changed): a table
+-- {payload, prio, place} of booleans, or nil when nothing differs. A task without a rank
+-- (place null) keeps the holder's place.
+local function changes(rule, t, holder)
+  local payload = rule == 'update' and t[4] ~= holder[PAYLOAD]
+    and not same(cjson.decode(t[4]), cjson.decode(holder[PAYLOAD]))
+  local prio = tonumber(t[5]) ~= tonumber(holder[PRIO])
+  local place = t[15] ~= null and tonumber(t[15]) ~= tonumber(holder[PLACE] or holder[SEQ])
+  if not (payload or prio or place) then return nil end
+  return {payload = payload, prio = prio, place = place}
+end
+
 -- first every task's step, before any write: a rejected key leaves the store untouched
 local steps, seen, fresh = {}, {}, #tasks
 for i, u in ipairs(uniques) do
@@ -76,7 +103,12 @@ for i, u in ipairs(uniques) do
         if rule ~= 'existing' and rule ~= 'replace' and not WAITING[state] then
           act = 'existing'
         end
-        steps[i] = {act, row}
+        local change = nil
+        if act == 'update_priority' or act == 'update' then
+          change = changes(act, tasks[i], row)
+          if not change then return {'same', key, row[ID], rule} end
+        end
+        steps[i] = {act, row, change}
         if act ~= 'replace' then fresh = fresh - 1 end
       end
     end
@@ -143,8 +175,24 @@ local function opt(value)
 end
 
 -- the holder a task is answered with, changed as its step says
-local function answer(t, act, holder)
-  if act == 'update_payload' then
+local function answer(t, act, holder, change)
+  if change then -- update_priority, update
+    if change.payload then
+      holder[PAYLOAD] = t[4]
+      write(holder, PAYLOAD)
+      event(holder, 'payload_updated', holder[STATE], now, false, false)
+    end
+    if change.prio or change.place then
+      leave(holder)
+      if change.prio then holder[PRIO] = t[5] end
+      if change.place then holder[PLACE] = t[15] end
+      enter(holder)
+      write(holder, PRIO, PLACE)
+      local message = 'priority ' .. holder[PRIO]
+      if change.place then message = message .. ', rank ' .. t[15] end
+      event(holder, 'priority_changed', holder[STATE], now, message, false)
+    end
+  elseif act == 'update_payload' then
     holder[PAYLOAD] = t[4]
     write(holder, PAYLOAD)
     event(holder, 'payload_updated', holder[STATE], now, false, false)
@@ -198,7 +246,7 @@ for i, t in ipairs(tasks) do
   local step = steps[i]
   if step and step[1] ~= 'replace' then
     answered[#answered + 1] = i
-    answered[#answered + 1] = answer(t, step[1], step[2])
+    answered[#answered + 1] = answer(t, step[1], step[2], step[3])
   else
     if step then replace(t, step[2]) end
     insert(i, t, first + n)

@@ -549,6 +549,17 @@ class SQLiteBackend:
             message = f"priority {task.priority}"
             return self._changed(Q["set_priority"], raise_args, "priority_changed", holder, now,
                                  message)  # fmt: skip
+        change = step.change
+        if change is not None:
+            if change.payload is not None:
+                payload = orjson.dumps(change.payload).decode()
+                holder = self._changed(Q["set_payload"], (payload, holder.id, holder.state.value),
+                                       "payload_updated", holder, now, None)  # fmt: skip
+            if change.priority is not None or change.place is not None:
+                priority = holder.priority if change.priority is None else change.priority
+                args = (priority, None, change.place, holder.id, holder.state.value)
+                holder = self._changed(Q["set_priority"], args, "priority_changed", holder, now,
+                                       change.message(holder))  # fmt: skip
         return holder
 
     def _changed(

@@ -13,7 +13,7 @@ const SETTINGS = [
   ["timeout", "timeout (s)", "float"],
   ["retention", "retention (s)", "float"],
   ["fairness", "fairness", ["off", "round_robin", "weighted"]],
-  ["on_conflict", "on conflict", ["reject", "existing", "replace", "update_payload", "raise_priority"]],
+  ["on_conflict", "on conflict", ["reject", "existing", "replace", "update_payload", "raise_priority", "update_priority", "update"]],
 ];
 
 async function one(main, ctx, name) {
