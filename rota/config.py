@@ -28,7 +28,18 @@ class Settings(BaseSettings):
         None, description='a JSON list of {"name", "role", "tenant"?, "secret" | "sha256"}'
     )
     compat: str = Field(
-        "", description="foreign APIs to serve at their own paths, comma-separated: dms, cd"
+        "", description="foreign APIs to serve at their own paths, comma-separated: dms, cd, kat"
+    )
+    kat_schedulers: str = Field(
+        "",
+        description="the KAT schedulers the kat routes serve, comma-separated ids "
+        "<type>-<org> (boefje-org1,normalizer-org1): each a rota queue of that name, tenant <org>",
+    )
+    kat_lease_seconds: float = Field(
+        86_400.0,
+        gt=0,
+        description="how long a KAT pop leases its task: KAT's runners report only at the end "
+        "(KAT's own stall rule is a day)",
     )
     dms_operator_token: str | None = Field(
         None,
@@ -89,6 +100,18 @@ class Settings(BaseSettings):
             if field not in data and name in os.environ:
                 data = {**data, field: os.environ[name]}
         return data
+
+    @field_validator("kat_schedulers")
+    @classmethod
+    def _kat_schedulers(cls, value: str) -> str:
+        for scheduler_id in filter(None, (s.strip() for s in value.split(","))):
+            kind, _, org = scheduler_id.partition("-")
+            if kind not in ("boefje", "normalizer") or not org:
+                raise ValueError(
+                    f"{scheduler_id!r} is not <type>-<organisation> with type boefje or "
+                    "normalizer (e.g. boefje-org1)"
+                )
+        return value
 
     @field_validator("queue_retry")
     @classmethod
