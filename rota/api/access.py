@@ -97,6 +97,24 @@ ROUTES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/jobs/{job_id}"): READ,
     ("GET", "/next-job"): WORK,
     ("POST", "/jobs/{job_id}/complete"): WORK,
+    # KAT's mula (ROTA_COMPAT=kat): rota's roles, checked by the router (rota/api/compat/kat/
+    # access.py), which also takes a token by basic auth; POST /tasks and GET /tasks/{task_id}
+    # are DMS's keys above (the two routers are never mounted together)
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/schedulers"): OWN_RULES,
+    ("GET", "/schedulers/{scheduler_id}"): OWN_RULES,
+    ("PATCH", "/schedulers/{scheduler_id}"): OWN_RULES,
+    ("GET", "/schedulers/{scheduler_id}/tasks"): OWN_RULES,
+    ("POST", "/schedulers/{scheduler_id}/tasks"): OWN_RULES,
+    ("GET", "/queues"): OWN_RULES,
+    ("GET", "/queues/{queue_id}"): OWN_RULES,
+    ("POST", "/queues/{queue_id}/push"): OWN_RULES,
+    ("GET", "/queues/{queue_id}/pop"): OWN_RULES,
+    ("POST", "/queues/{queue_id}/pop"): OWN_RULES,
+    ("GET", "/tasks"): OWN_RULES,
+    ("GET", "/tasks/stats"): OWN_RULES,
+    ("GET", "/tasks/stats/{scheduler_id}"): OWN_RULES,
+    ("PATCH", "/tasks/{task_id}"): OWN_RULES,
     ("GET", "/docs"): PUBLIC,
     # the dashboard's page and files (rota/api/ui.py): no data, which it reads from the API
     ("GET", "/ui"): PUBLIC,

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 
 from rota.api import docs_ui, errors, ui
 from rota.api.access import document
-from rota.api.compat import cd, dms
+from rota.api.compat import cd, dms, kat
 from rota.api.limits import BodyLimit
 from rota.api.links import add_links
 from rota.api.routes import admin, jobs, meta, metrics, queues, schedules, tasks, workers
@@ -24,7 +24,9 @@ from rota.service import Service
 from rota.service.tokens import Tokens
 
 #: the compatibility routers ``ROTA_COMPAT`` may name
-COMPAT = {"dms": dms, "cd": cd}
+COMPAT = {"dms": dms, "cd": cd, "kat": kat}
+#: compatibility routers that serve the same paths (POST /tasks, GET /tasks/{id})
+CLASHES = ({"dms", "kat"},)
 
 
 def create_app(
@@ -38,9 +40,23 @@ def create_app(
     ``on_ready`` runs once the service is open, before the first request. ``tokens``
     default to the service's settings and its store's (``rota.service.tokens``)."""
 
+    mounted = [n.strip() for n in service.settings.compat.split(",") if n.strip()]
+    for name in mounted:
+        if name not in COMPAT:
+            raise ValidationError(f"ROTA_COMPAT: {name!r} is unknown; use {', '.join(COMPAT)}")
+    for clash in CLASHES:
+        if clash <= set(mounted):
+            raise ValidationError(
+                f"ROTA_COMPAT: {' and '.join(sorted(clash))} serve the same paths; mount one"
+            )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.open()
+        for name in mounted:
+            startup = getattr(COMPAT[name], "startup", None)
+            if startup is not None:
+                await startup(service)  # e.g. the KAT queues' default settings
         if on_ready is not None:
             on_ready()
         stop = asyncio.Event()
@@ -85,9 +101,7 @@ def create_app(
         app.include_router(module.router)  # each carries API_PREFIX
     app.include_router(admin.audit_router)
     app.include_router(metrics.router)  # /metrics, where scrapers look
-    for name in filter(None, (n.strip() for n in service.settings.compat.split(","))):
-        if name not in COMPAT:
-            raise ValidationError(f"ROTA_COMPAT: {name!r} is unknown; use {', '.join(COMPAT)}")
+    for name in mounted:
         app.include_router(COMPAT[name].router)
     app.add_middleware(
         BodyLimit,
