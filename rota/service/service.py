@@ -192,16 +192,19 @@ class Service:
     def rank(
         self, ranker: dict[str, Any], spec: TaskSpec, *, last_run_at: datetime | None = None
     ) -> TaskSpec:
-        """``spec`` with the priority its ranker gives; Conflict when the ranker declines
-        (a repeat inside its grace period)."""
+        """``spec`` with the priority (and the rank, when it gives one) its ranker gives;
+        Conflict when the ranker declines (a repeat inside its grace period)."""
         now = self.clock.now()
         due = run_time(spec.run_at, spec.delay, now) if spec.run_at or spec.delay else now
         ctx = RankContext(spec.kind, spec.queue, spec.payload or {}, spec.tenant, now, due,
                           last_run_at)  # fmt: skip
-        priority = self.rankers.rank(ranker, ctx)
-        if priority is None:
+        ranked = self.rankers.rank(ranker, ctx)
+        if ranked is None:
             raise Conflict(f"ranker {ranker.get('name')!r} declined: not queued now")
-        return spec._replace(priority=priority)
+        priority, rank = ranked
+        if rank is None:
+            return spec._replace(priority=priority)
+        return spec._replace(priority=priority, rank=rank)
 
     async def submit_job(
         self,

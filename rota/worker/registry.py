@@ -72,10 +72,11 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         #: rankers by name (rota.service.rankers), which ``rota serve --app`` loads
-        self.rankers: dict[str, Callable[..., int | None]] = {}
+        self.rankers: dict[str, Callable[..., int | tuple[int, float] | None]] = {}
 
     def ranker(self, name: str | None = None) -> Callable[[F], F]:
-        """Register a ranker: a function of a ``RankContext`` answering a priority or None."""
+        """Register a ranker: a function of a ``RankContext`` answering a priority, a
+        ``(priority, rank)`` pair, or None."""
 
         def register(fn: F) -> F:
             key = name or fn.__name__

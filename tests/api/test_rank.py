@@ -47,3 +47,16 @@ async def test_update_priority_over_http(api: Api) -> None:
     moved = await api.http.post("/api/v1/tasks", json={**task, "rank": 1, "priority": 90})
     assert moved.status_code == 200, moved.text
     assert moved.json()["id"] == made.json()["id"] and moved.json()["priority"] == 90
+
+
+async def test_a_ranker_gives_a_priority_and_a_rank(api: Api, client: AsyncClient) -> None:
+    body = {"kind": "k", "queue": "q", "ranker": {"name": "kat_normalizer"}}
+    older = {"raw_data": {"boefje_meta": {"ended_at": "2023-12-01T10:00:00Z"}}}
+    newer = {"raw_data": {"boefje_meta": {"ended_at": "2023-12-01T11:00:00Z"}}}
+    late = await api.http.post("/api/v1/tasks", json={**body, "payload": newer})
+    early = await api.http.post("/api/v1/tasks", json={**body, "payload": older})
+    never = await api.http.post("/api/v1/tasks", json={**body, "ranker": {"name": "kat_boefje"}})
+    assert [r.status_code for r in (late, early, never)] == [201, 201, 201]
+    assert {r.json()["priority"] for r in (late, early, never)} == {50}
+    claimed = await client.claim("w", queues=["q"], max=10)
+    assert [t.id for t in claimed] == [r.json()["id"] for r in (never, early, late)]
