@@ -13,6 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rota.core.errors import RotaError
 from rota.core.retry import RetryPolicy
 
+#: a KAT organisation: a rota tenant name whose scheduler id `normalizer-<org>` is a queue
+#: name (rota.service.validation.check_name: at most 128 characters)
+_ORG = r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,116}"
+
 
 class Settings(BaseSettings):
     """Validated once when built; frozen so nothing changes them behind the service's back."""
@@ -106,7 +110,7 @@ class Settings(BaseSettings):
     def _kat_schedulers(cls, value: str) -> str:
         for scheduler_id in filter(None, (s.strip() for s in value.split(","))):
             kind, _, org = scheduler_id.partition("-")
-            if kind not in ("boefje", "normalizer") or not org:
+            if kind not in ("boefje", "normalizer") or not re.fullmatch(_ORG, org):
                 raise ValueError(
                     f"{scheduler_id!r} is not <type>-<organisation> with type boefje or "
                     "normalizer (e.g. boefje-org1)"

@@ -3,8 +3,9 @@
 A KAT item is a rota task: the queue and kind are the scheduler's (``boefje-org1``,
 ``boefje``), the tenant its organisation, the payload mula's ``data`` without its ``id``
 (the id is the task's own: item id = task id = ``data.id``), the KAT priority ``p`` is
-rota's ``(priority, rank)`` by :func:`kat_priority` and read back from the rank (the task's
-``place``), and the unique key is :func:`identity_hash` of mula's identity string.
+rota's ``(priority, rank)`` by :func:`rota.service.rankers.kat_priority` and read back from
+the rank (the task's ``place``), and the unique key is :func:`identity_hash` of mula's
+identity string.
 """
 
 from __future__ import annotations
@@ -27,14 +28,6 @@ Kind = Literal["boefje", "normalizer"]
 KAT_PRIORITY_MAX = 2**31 - 1
 #: what the router keeps in a running task's progress once its runner said "running"
 RUNNING_MARK = {"kat_status": "running"}
-
-
-# mula's own rank-to-rota mapping lives in rota.service.rankers (the contract of issue 19)
-def kat_priority(p: int) -> tuple[int, float]:
-    """KAT priority ``p`` (lower first) as rota's ``(priority, rank)``: 1 is rota's top
-    (admitted past a full queue, as KAT's 1 is), every other ``p`` shares priority 50 and
-    is ordered by its rank ``p``."""
-    return (100 if p == 1 else 50, float(p))
 
 
 class _Model(BaseModel):

@@ -16,6 +16,7 @@ from rota.core.errors import DuplicateTask, IntakeBlocked, NotFound, QueueFull, 
 from rota.core.models import Task, TaskFilter
 from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
+from rota.service.rankers import kat_priority
 from rota.service.scope import Scope
 from rota.service.validation import UniqueSpec
 
@@ -28,7 +29,6 @@ from .items import (
     Scheduler,
     identity_hash,
     item_json,
-    kat_priority,
     kat_priority_of,
     organisation,
     validated,
@@ -46,7 +46,6 @@ SCAN_CAP = 100_000
 RETRY_AFTER = {"Retry-After": "60"}
 #: Service.claim takes a lease length per claim (issue 19's "router asks", 1)
 _CLAIM_LEASE = "lease_seconds" in inspect.signature(Service.claim).parameters
-_HAS_RANK = "rank" in TaskSpec._fields
 _REPLACE = (
     "Item already on queue, we're not allowed to replace the item that is already on the queue."
 )
@@ -212,15 +211,13 @@ async def push(queue_id: str, request: Request) -> Response:
     if organisation(scheduler.kind, payload) != scheduler.org:
         raise KatError(400, "malformed item")
     rota_priority, rank = kat_priority(priority)
-    fields: dict[str, Any] = {
-        "kind": scheduler.kind, "payload": payload, "queue": scheduler.id,
-        "priority": rota_priority, "id": task_id, "tenant": scheduler.org, "max_attempts": 1,
-        "unique": UniqueSpec(key=identity_hash(scheduler.kind, payload)),
-    }  # fmt: skip
-    if _HAS_RANK:
-        fields["rank"] = rank
+    spec = TaskSpec(
+        scheduler.kind, payload, queue=scheduler.id, priority=rota_priority, id=task_id,
+        tenant=scheduler.org, max_attempts=1, rank=rank,
+        unique=UniqueSpec(key=identity_hash(scheduler.kind, payload)),
+    )  # fmt: skip
     try:
-        (inserted,) = await scope.insert_many([TaskSpec(**fields)])
+        (inserted,) = await scope.insert_many([spec])
     except QueueFull:
         raise KatError(429, "queue is full") from None
     except IntakeBlocked as exc:

@@ -10,11 +10,9 @@ the queue's waiting tasks, as mula's docstring promises.
 from __future__ import annotations
 
 import functools
-import logging
 from datetime import datetime
 from typing import Any
 
-from rota.core import dedup
 from rota.core.models import TaskFilter
 from rota.core.queues import QueueSettings
 from rota.core.states import WAITING_STATES
@@ -23,8 +21,6 @@ from rota.service.controls import block_key
 from rota.service.scope import Scope
 
 from .items import Scheduler, timestamp
-
-log = logging.getLogger("rota.kat")
 
 DISABLED = "Scheduler is disabled"
 #: mula's defaults: pq_maxsize 1000, allow_priority_updates only
@@ -74,9 +70,6 @@ def visible(scope: Scope) -> dict[str, Scheduler]:
 async def startup(service: Service) -> None:
     """Give each scheduler's queue mula's defaults, once: a queue that has settings keeps
     them (an operator's change survives restarts)."""
-    if DEFAULT_RULE not in dedup.RULES:  # a store without KAT's rules yet: change nothing
-        log.warning("on_conflict %r is unknown here: KAT queues keep their settings", DEFAULT_RULE)
-        return
     stored = await service.controls.queue_settings()
     for scheduler_id in configured(service):
         if scheduler_id not in stored:
