@@ -11,11 +11,11 @@ from threading import Barrier
 
 from rota.backends import backend_from_url
 from rota.config import Settings
-from rota.core.dedup import DuplicateKey, Rule
+from rota.core.dedup import RULES, DuplicateKey
 from rota.service import Service, TaskSpec
 from rota.service.validation import UniqueSpec
 
-RULES: tuple[Rule, ...] = ("reject", "existing", "replace", "update_payload", "raise_priority")
+__all__ = ["RULES", "run_submitter"]
 
 
 async def _submit_all(url: str, n: int, start: Barrier) -> list[str]:

@@ -3,7 +3,8 @@ Redis): released together by a barrier, each submits a task under the same key, 
 conflict rule. Each rule leaves exactly one waiting task for its key, and the outcomes are
 the documented ones (docs/queues.md, "Unique tasks"): reject makes one and refuses the
 rest; existing makes one and answers the rest with it; replace makes every one, each
-canceling the one before; update_payload and raise_priority make one and change it."""
+canceling the one before; update_payload, raise_priority, update_priority and update make
+one and change it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ EXPECTED = {
     "replace": {"made": 16},
     "update_payload": {"made": 1, "existing": 15},
     "raise_priority": {"made": 1, "existing": 15},
+    # each asks a priority (and payload) the holder has not: only its own submit gave it
+    "update_priority": {"made": 1, "existing": 15},
+    "update": {"made": 1, "existing": 15},
 }
 
 
