@@ -77,3 +77,14 @@ async def test_a_queue_with_fairness_refuses_a_rank(backend: Backend) -> None:
         )
     assert await claim_all(service) == []  # nothing of the batch
     await service.enqueue(TaskSpec("work", queue="other", rank=1))  # other queues may
+
+
+async def test_equal_ranks_go_in_enqueue_order_or_on_redis_by_id(backend: Backend) -> None:
+    """Ids given in the reverse of their enqueue order show the one difference: a Redis
+    ready score holds priority and place only, and equal scores go by task id (for rota's
+    own ids, UUIDv7 made by one process, that is the enqueue order too)."""
+    service = service_at(backend)
+    ids = [f"t{n}" for n in (9, 7, 5, 3, 1)]
+    await service.enqueue_many([TaskSpec("work", queue="scan", id=i, rank=4) for i in ids])
+    by_id = type(backend).__name__ == "RedisBackend"
+    assert await claim_all(service) == (sorted(ids) if by_id else ids)
