@@ -16,6 +16,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # one HTTP request body
 MAX_BODY_CONTAINERS = 200_000  # JSON objects and arrays in one request body
 MAX_ATTEMPTS = 100
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+MAX_LEASE_SECONDS = MAX_TIMEOUT_SECONDS  # a lease a caller asks for (compat routers)
 MAX_DELAY_SECONDS = 52 * MAX_TIMEOUT_SECONDS  # delay, expires_in: about a year
 MAX_LIST_LIMIT = 1000
 MAX_TOKEN = 2**53 - 1  # lease tokens and cursors: exact in a double (JavaScript, Lua)

@@ -276,9 +276,15 @@ class Service:
 
     # -- consuming -----------------------------------------------------------------------
 
-    def _lease_until(self, now: datetime) -> datetime:
-        """The one place a lease's end is decided; a run's timeout is the sweeper's."""
-        return now + timedelta(seconds=self.settings.lease_seconds)
+    def _lease_until(self, now: datetime, seconds: float | None = None) -> datetime:
+        """The one place a lease's end is decided; a run's timeout is the sweeper's.
+        ``seconds``: a caller's own lease length (a compat router whose clients report only
+        at the end), else the server's ``lease_seconds``."""
+        if seconds is None:
+            seconds = self.settings.lease_seconds
+        elif not 0 < seconds <= limits.MAX_LEASE_SECONDS:
+            raise ValidationError(f"a lease must be 0..{limits.MAX_LEASE_SECONDS:,} seconds")
+        return now + timedelta(seconds=seconds)
 
     async def claim(
         self,
@@ -288,9 +294,11 @@ class Service:
         limit: int = 1,
         wait: float = 0.0,
         capabilities: Sequence[str] = (),
+        lease_seconds: float | None = None,
     ) -> list[Task]:
-        """Lease up to ``limit`` tasks; with ``wait`` > 0, long-poll until one is ready.
-        Only tasks whose ``requires`` are among ``capabilities`` (routing)."""
+        """Lease up to ``limit`` tasks (for ``lease_seconds``, default the server's); with
+        ``wait`` > 0, long-poll until one is ready. Only tasks whose ``requires`` are among
+        ``capabilities`` (routing)."""
         check_name(worker_id, "worker id")
         if not 1 <= limit <= limits.MAX_CLAIM:
             raise ValidationError(f"max must be 1..{limits.MAX_CLAIM}")
@@ -307,7 +315,7 @@ class Service:
             tasks: list[Task] = []
             if open_queues != ():
                 request = ClaimRequest(
-                    worker_id, limit, now, self._lease_until(now), open_queues,
+                    worker_id, limit, now, self._lease_until(now, lease_seconds), open_queues,
                     salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
                     capabilities=can, limits=self.queues.limits(open_queues),
                 )  # fmt: skip
@@ -346,8 +354,16 @@ class Service:
                 del self._seen[old]
         await self.backend.worker_touch([worker_id], now=now)
 
-    async def heartbeat(self, task_id: str, lease_token: int, progress: Any = None) -> Task:
-        """Extend the lease (never past the run's timeout); store ``progress`` if given."""
+    async def heartbeat(
+        self,
+        task_id: str,
+        lease_token: int,
+        progress: Any = None,
+        *,
+        lease_seconds: float | None = None,
+    ) -> Task:
+        """Extend the lease (by ``lease_seconds``, default the server's; never past the
+        run's timeout); store ``progress`` if given."""
         if progress is not None:
             check_json(progress, "progress", limits.MAX_RESULT_BYTES)
         now = self.clock.now()
@@ -355,7 +371,7 @@ class Service:
             task_id,
             lease_token,
             now=now,
-            lease_expires_at=self._lease_until(now),
+            lease_expires_at=self._lease_until(now, lease_seconds),
             progress=progress,
         )
         if task is None:

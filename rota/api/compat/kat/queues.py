@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
@@ -44,8 +43,6 @@ PQ_CAP = 1000
 #: what a queue read looks through at most, to find the items in pop order
 SCAN_CAP = 100_000
 RETRY_AFTER = {"Retry-After": "60"}
-#: Service.claim takes a lease length per claim (issue 19's "router asks", 1)
-_CLAIM_LEASE = "lease_seconds" in inspect.signature(Service.claim).parameters
 _REPLACE = (
     "Item already on queue, we're not allowed to replace the item that is already on the queue."
 )
@@ -256,10 +253,9 @@ async def _refusal(scope: Scope, message: str, payload: dict[str, Any], priority
 
 
 async def _claim(service: Service, queue: str) -> Task | None:
-    extra: dict[str, Any] = {}
-    if _CLAIM_LEASE:
-        extra["lease_seconds"] = service.settings.kat_lease_seconds
-    tasks = await service.claim(WORKER, queues=[queue], limit=1, **extra)
+    tasks = await service.claim(
+        WORKER, queues=[queue], limit=1, lease_seconds=service.settings.kat_lease_seconds
+    )
     return tasks[0] if tasks else None
 
 

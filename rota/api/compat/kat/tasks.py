@@ -282,7 +282,10 @@ async def patch_task(task_id: str, request: Request) -> Response:
         elif task.state is not TaskState.RUNNING:
             raise KatError(409, f"task is {status(task)}: it was not popped")
         elif wanted == "running":
-            await service.heartbeat(task.id, task.lease_token, RUNNING_MARK)
+            await service.heartbeat(
+                task.id, task.lease_token, RUNNING_MARK,
+                lease_seconds=service.settings.kat_lease_seconds,
+            )  # fmt: skip
         elif wanted == "completed":
             await service.complete(task.id, task.lease_token)
         else:
