@@ -11,6 +11,7 @@ import random
 import statistics
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -240,6 +241,9 @@ def test_the_runner_flow_reports_statuses_as_mula_names_them(kat: httpx.Client) 
     item = pop(kat, "boefje-run")
     assert item["id"] == done and set(item) >= {"id", "priority", "data", "hash"}
     assert kat.get(f"/tasks/{done}").json()["status"] == "dispatched"
+    leased = kat.get(f"/api/v1/tasks/{done}").json()["lease_expires_at"]  # the native view
+    left = datetime.fromisoformat(leased.replace("Z", "+00:00")) - datetime.now(UTC)
+    assert left > timedelta(hours=23)  # a day, ROTA_KAT_LEASE_SECONDS: runners report at the end
     running = kat.patch(f"/tasks/{done}", json={"status": "running"})
     assert running.status_code == 200 and running.json()["status"] == "running"
     listed = kat.get("/tasks", params={"scheduler_id": "boefje-run", "status": "running"}).json()
