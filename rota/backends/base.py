@@ -134,6 +134,12 @@ class Backend(Protocol):
         way), not past ``expires_at``, and not of a tenant in ``request.skip_tenants``.
         Each claimed task gets ``attempt + 1``, a new, larger ``lease_token``,
         ``request.lease_expires_at`` and the request's worker.
+
+        With ``request.task_ids``, the claim looks at those tasks only (by id, never a scan):
+        it leases each of them that is ready by the same rules, and the unknown, the
+        running, finished or scheduled for later, the expired, a disabled tenant's, those of
+        other queues or needing more capabilities are left as they are. Never with
+        ``request.limits`` (the service refuses that pair).
         """
         ...
 

@@ -235,10 +235,13 @@ class MemoryBackend:
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         now, queues = request.now, request.queues
         skip, can = set(request.skip_tenants), frozenset(request.capabilities)
+        looked_at: Iterable[Task] = self._tasks.values()
+        if request.task_ids:  # a claim of given tasks looks at those only
+            looked_at = filter(None, (self._tasks.get(i) for i in request.task_ids))
         ready = sorted(
             (
                 t
-                for t in self._tasks.values()
+                for t in looked_at
                 if self._ready(t, queues, now, can) and (t.tenant is None or t.tenant not in skip)
             ),
             key=claim_key,

@@ -235,6 +235,10 @@ class ClaimRequest:
     capabilities: tuple[str, ...] = ()
     #: the global limits of the claimed queues that have any (rota.core.admission)
     limits: tuple[QueueLimit, ...] = ()
+    #: a claim of given tasks: only these ids, each if it is ready by every rule above (in
+    #: the claim's queues, not expired, tenant open, capabilities met); empty: the normal
+    #: claim of the best ready tasks. The service never sets it together with ``limits``.
+    task_ids: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:

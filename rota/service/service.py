@@ -295,13 +295,27 @@ class Service:
         wait: float = 0.0,
         capabilities: Sequence[str] = (),
         lease_seconds: float | None = None,
+        task_ids: Sequence[str] = (),
     ) -> list[Task]:
         """Lease up to ``limit`` tasks (for ``lease_seconds``, default the server's); with
         ``wait`` > 0, long-poll until one is ready. Only tasks whose ``requires`` are among
-        ``capabilities`` (routing)."""
+        ``capabilities`` (routing).
+
+        With ``task_ids``, lease exactly those of the given tasks that are ready (queued in
+        ``queues``, not expired, tenant enabled, ``requires`` met), atomically, and no
+        other: KAT's filtered pop picks its item by a read and then claims it, and loses
+        nothing if another claim took it first. ``limit`` is then the number of ids. Such a
+        claim bypasses the order, so it cannot be weighed against a queue's global limits:
+        a claim of given tasks from a queue with concurrency or rate limits is refused
+        (ValidationError) rather than over-admitting.
+        """
         check_name(worker_id, "worker id")
+        ids = tuple(dict.fromkeys(check_id(i, "task id") for i in task_ids))
+        if ids:
+            limit = len(ids)
         if not 1 <= limit <= limits.MAX_CLAIM:
-            raise ValidationError(f"max must be 1..{limits.MAX_CLAIM}")
+            what = "task_ids" if ids else "max"
+            raise ValidationError(f"{what} must be 1..{limits.MAX_CLAIM}")
         if not 0 <= wait <= limits.MAX_WAIT_SECONDS:
             raise ValidationError(f"wait must be 0..{limits.MAX_WAIT_SECONDS} seconds")
         qs = None if not queues else tuple(check_name(q, "queue") for q in queues)
@@ -314,10 +328,16 @@ class Service:
             open_queues = await self._unpaused(qs)
             tasks: list[Task] = []
             if open_queues != ():
+                bounds = self.queues.limits(open_queues)
+                if ids and bounds:
+                    names = ", ".join(sorted({b.queue for b in bounds}))
+                    raise ValidationError(
+                        f"a claim of given tasks cannot respect global limits: queue {names}"
+                    )
                 request = ClaimRequest(
                     worker_id, limit, now, self._lease_until(now, lease_seconds), open_queues,
                     salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
-                    capabilities=can, limits=self.queues.limits(open_queues),
+                    capabilities=can, limits=bounds, task_ids=ids,
                 )  # fmt: skip
                 tasks = await self.backend.task_claim_many(request)
             remaining = deadline - time.monotonic()

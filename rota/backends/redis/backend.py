@@ -375,7 +375,7 @@ class RedisBackend:
             request.salt, _dumps(request.capabilities),
             _dumps([(x.queue, x.running_max, x.tenant_running_max, x.rate)
                     for x in request.limits]),
-            *request.skip_tenants,
+            _dumps(request.task_ids), *request.skip_tenants,
         )  # fmt: skip
         rows = await self._run(self._s.claim, self._k.standard + sources, args)
         return [decode_task(r) for r in rows]

@@ -8,8 +8,9 @@
 -- ARGV: now, lease_expires_at, worker_id, limit, actor, promote_max, system_actor,
 --   skip_max, salt, the worker's capabilities (a JSON list), the claimed queues' global
 --   limits (a JSON list of [queue, running max, tenant running max, rate], nulls for none;
---   rota.core.admission, the same arithmetic), then the tenants whose tasks stay waiting
---   (scheduling disabled). Limits read counts and {NAME}:tn:<tenant> for what runs, and
+--   rota.core.admission, the same arithmetic), the given tasks (a JSON list of ids; empty
+--   for the normal claim), then the tenants whose tasks stay waiting (scheduling
+--   disabled). Limits read counts and {NAME}:tn:<tenant> for what runs, and
 --   read and write {NAME}:rates (queue -> "tokens|updated µs", the rate buckets).
 -- A lease token's high bits count the task's claims and its low 32 bits are the claim's
 -- salt (random, drawn by the service; rota.core.models.next_lease_token): a claim that a crash undid (appendfsync everysec or no)
@@ -23,6 +24,9 @@
 -- disabled tenant is stepped over the same way, counted against the same skip_max, and so
 -- is a task that requires a capability the worker lacks, and one that a limit holds back;
 -- but a claim of named queues stops reading a queue once its limit or bucket is spent.
+-- A claim of given tasks (never with limits) walks nothing: it reads each given task and
+-- takes those that are queued in a claimed queue (one of the {NAME}:rq:<queue> keys, or
+-- any with {NAME}:ready) and pass the same checks.
 -- Returns the claimed tasks as field arrays (FIELDS order), best first.
 local now, lease, worker, limit, actor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now_n, skip_max, salt = tonumber(now), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -38,7 +42,8 @@ local function runnable(row)
   return true
 end
 local skip_tenant = {}
-for i = 12, #ARGV do skip_tenant[ARGV[i]] = true end
+local given = cjson.decode(ARGV[12])
+for i = 13, #ARGV do skip_tenant[ARGV[i]] = true end
 
 -- global limits: what runs now, per limited queue and per tenant in it, and the buckets
 local K_RATES = P .. 'rates'
@@ -156,7 +161,31 @@ local function head(src)
 end
 
 local picked, skipped = {}, 0
-while #picked < limit and skipped < skip_max do
+local function claimable(row)
+  return not ((row[EXPIRES] and tonumber(row[EXPIRES]) <= now_n)
+    or (row[TENANT] and skip_tenant[row[TENANT]]) or not runnable(row) or not admit(row))
+end
+if #given > 0 then
+  local allowed = nil -- nil: every queue
+  if source_keys[1] ~= K_READY then
+    allowed = {}
+    for _, key in ipairs(source_keys) do allowed[string.sub(key, #RQ + 1)] = true end
+  end
+  local scores = {}
+  for _, id in ipairs(given) do
+    local row = read_row(id)
+    if #picked < limit and row[STATE] == 'queued' and (allowed == nil or allowed[row[QUEUE]])
+        and claimable(row) then
+      picked[#picked + 1] = row
+      scores[row] = tonumber(redis.call('ZSCORE', K_READY, id))
+    end
+  end
+  table.sort(picked, function(a, b)
+    if scores[a] ~= scores[b] then return scores[a] < scores[b] end
+    return a[ID] < b[ID]
+  end)
+end
+while #picked < limit and skipped < skip_max and #given == 0 do
   local best, best_id, best_score = nil, nil, nil
   for _, src in ipairs(sources) do
     local id, score = head(src)
@@ -170,9 +199,7 @@ while #picked < limit and skipped < skip_max do
   if row[STATE] ~= 'queued' then -- never expected: an index entry outlived its task's state
     zrem(best.key, best_id)
     zrem(K_READY, best_id)
-  elseif (row[EXPIRES] and tonumber(row[EXPIRES]) <= now_n)
-      or (row[TENANT] and skip_tenant[row[TENANT]]) or not runnable(row)
-      or not admit(row) then
+  elseif not claimable(row) then
     skipped = skipped + 1
   else
     picked[#picked + 1] = row

@@ -641,7 +641,11 @@ class SQLiteBackend:
             ]
             if request.queues is not None:
                 params["queues"] = orjson.dumps(request.queues).decode()
-            if request.limits:
+            if request.task_ids:
+                given = {"ids": orjson.dumps(request.task_ids).decode(), "queues": None}
+                query = _claim_sql("claim_given", request)
+                rows = db.execute(query, {**given, **params}).fetchall()
+            elif request.limits:
                 rows = self._claim_limited(db, request, params)
             elif request.queues is None:
                 rows = db.execute(_claim_sql("claim_any", request), params).fetchall()

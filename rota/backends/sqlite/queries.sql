@@ -63,6 +63,17 @@ WHERE seq IN (
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
+-- name: claim_given
+-- A claim of given tasks (:ids, a JSON list; :queues, a JSON list, or NULL for every queue):
+-- each of them that is ready by the same rules as claim_any's, found by id.
+UPDATE tasks
+SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
+    lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'queued'
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+  AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
+RETURNING TASK_COLUMNS;
+
 -- name: PICK_AFTER
 -- A limited claim's next window starts after the last candidate it read (:p, :pl, :s; the
 -- first with :p NULL), leaving out the queues already out of room (:full, a JSON list).
