@@ -18,8 +18,11 @@ A task of a queue without fairness has its ``seq`` (enqueue order) as its place,
 order there is the contract's plain one. The service gives each task of a fair queue its
 :class:`Share`; the store applies :func:`places` inside the insert's own transaction (or
 script), to the tasks it really inserts, so a duplicate a unique key turns away moves no
-pass. The Redis store's insert.lua mirrors :func:`places`; the simulator calls
-:func:`advance` per task.
+pass. The Redis store's insert.lua mirrors :func:`places`, and so does the PostgreSQL
+store's rota_fair_places (a PL/pgSQL function, migration 0021, that its insert of a task or
+a small batch calls, so the insert is one statement): both run the rule where the store
+holds the counters, and the contract tests keep them in step with this module. The
+simulator calls :func:`advance` per task.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Fair places given inside the insert, on every store, through the service: a batch that
-mixes keys is placed round robin in one insert (into an empty queue too); only the tasks
-that go in move their keys' passes (a unique key's refused or answered duplicate does not,
-nor does a batch refused for a duplicate id, by any of the insert's paths); a store left
-by a refused insert takes the next one; concurrent enqueuers on several connections never
-share a place; a fair batch with a job, or big enough for a bulk insert, gets the same
-places as one-by-one inserts would."""
+mixes keys is placed round robin in one insert (into an empty queue too), and one that
+mixes queues per queue; only the tasks that go in move their keys' passes (a unique key's
+refused or answered duplicate does not, nor does a batch refused for a duplicate id, by any
+of the insert's paths); a store left by a refused insert takes the next one; concurrent
+enqueuers on several connections never share a place; a fair batch with a job, or big
+enough for a bulk insert, gets the same places as one-by-one inserts would."""
 
 from __future__ import annotations
 
@@ -115,6 +115,28 @@ async def test_a_job_and_a_bulk_batch_are_placed_as_small_inserts_are(backend: B
     stored = {t.id: t.place for t in await service.claim("w", queues=["scan"], limit=200)}
     assert [stored[t.id] for t in tasks + bulk] == [t.place for t in tasks + bulk]
     assert job.id == tasks[0].job_id
+
+
+@pytest.mark.parametrize("pad", [0, 50])  # one statement, a bulk insert
+async def test_a_batch_across_queues_is_placed_per_queue(backend: Backend, pad: int) -> None:
+    """Two fair queues (one weighted) and a plain one in one insert: each fair queue's keys
+    move from its own floor, and a plain queue's task takes its seq."""
+    service = await fair_service(backend)
+    await service.queues.update("wide", {"fairness": "weighted", "weights": {"big": 3}}, actor=OPS)
+
+    def to(queue: str, tenant: str) -> TaskSpec:
+        return TaskSpec("work", queue=queue, tenant=tenant)
+
+    batch = [to("scan", "a"), to("wide", "big"), to("plain", "x"), to("scan", "b"),
+             to("wide", "small"), to("scan", "a"), to("wide", "big"), to("plain", "y"),
+             to("wide", "big")] + [to("plain", "z")] * pad  # fmt: skip
+    stored = await service.enqueue_many(batch)
+    fair = [t.place for t in stored if t.queue != "plain"]
+    assert fair == [1.0, 1.0, 1.0, 3.0, 2.0, 2.0, 3.0]
+    assert all(t.place == t.seq for t in stored if t.queue == "plain")
+    assert stored == [await service.get(t.id) for t in stored]
+    more = await service.enqueue_many([to("wide", "small"), to("scan", "b")])
+    assert [t.place for t in more] == [6.0, 2.0]
 
 
 @pytest.fixture

@@ -476,38 +476,47 @@ class PostgresBackend:
     async def _insert_fair(
         self, tasks: list[Task], job: Job | None, shares: Sequence[Share | None]
     ) -> list[Task]:
-        """Fair places given inside the insert's transaction, at the cost of two round trips
-        and one commit: BEGIN, the fairness locks and reads in one pipeline sync; the rows,
-        the new passes and COMMIT in the next (a batch goes in by COPY between the two).
-        BEGIN and COMMIT are plain statements: psycopg's transaction block costs a third of
+        """Fair places given inside the insert. A task, or a small batch, is one statement
+        (insert_one_fair, insert_tasks_fair): the SQL function rota_fair_places takes the
+        queues' fairness locks, reads and moves the passes and gives the places before the
+        rows go in, and the locks hold until the statement commits. A batch with a job, or
+        one for COPY, takes two round trips and one commit: BEGIN, the fairness locks and
+        reads in one pipeline sync; the rows, the new passes and COMMIT in the next. BEGIN
+        and COMMIT are plain statements there: psycopg's transaction block costs a third of
         a millisecond more in a pipeline. Should anything fail (a taken id: with the last
         sync), the pool's connection block rolls the transaction back."""
+        if job is None and len(tasks) == 1:
+            share = shares[0]
+            assert share is not None
+            params = self._one(tasks[0])
+            params["key"], params["stride"] = share
+            async with self._conn() as conn:
+                row = await (await conn.execute(Q["insert_one_fair"], params)).fetchone()
+            assert row is not None
+            return [_with_seq(tasks[0]._replace(place=row[1]), row[0])]
+        if job is None and len(tasks) < COPY_FROM:
+            params = self._many(tasks)
+            params["keys"] = [None if s is None else s.key for s in shares]
+            params["strides"] = [None if s is None else s.stride for s in shares]
+            async with self._conn() as conn:
+                rows = await (await conn.execute(Q["insert_tasks_fair"], params)).fetchall()
+            stored = {r[0]: r[1:] for r in rows}
+            out = []
+            for t in tasks:
+                seq, place = stored[t.id]
+                out.append(_with_seq(t._replace(place=place), seq))
+            return out
         async with self._conn() as conn:
-            if job is not None or len(tasks) >= COPY_FROM:
-                async with conn.pipeline():
-                    await conn.execute("BEGIN")
-                    tasks, passes = await self._fair_read(conn, tasks, shares)
-                if job is not None:
-                    await conn.execute(Q["insert_job"], _job_row(job))
-                stored = await self._copy(conn, iter(tasks), [])
-                async with conn.pipeline():
-                    await conn.execute(Q["fair_put"], passes)
-                    await conn.execute("COMMIT")
-                return stored
             async with conn.pipeline():
                 await conn.execute("BEGIN")
                 tasks, passes = await self._fair_read(conn, tasks, shares)
-                if len(tasks) == 1:
-                    cur = await conn.execute(Q["insert_one"], self._one(tasks[0]))
-                else:
-                    cur = await conn.execute(Q["insert_tasks"], self._many(tasks))
+            if job is not None:
+                await conn.execute(Q["insert_job"], _job_row(job))
+            stored_rows = await self._copy(conn, iter(tasks), [])
+            async with conn.pipeline():
                 await conn.execute(Q["fair_put"], passes)
                 await conn.execute("COMMIT")
-            rows = await cur.fetchall()
-        if len(tasks) == 1:
-            return [_with_seq(tasks[0], rows[0][0])]
-        seqs = dict(rows)
-        return [_with_seq(t, seqs[t.id]) for t in tasks]
+            return stored_rows
 
     async def _fair_read(
         self,

@@ -1,0 +1,1 @@
+DROP FUNCTION rota_fair_places(TEXT[], TEXT[], DOUBLE PRECISION[]);
