@@ -21,12 +21,6 @@ from tests.contract.helpers import T0
 S = TaskState
 
 
-@pytest.fixture(autouse=True)
-def _not_yet_on_postgres(store: Store) -> None:
-    if store.kind.name == "postgres":
-        pytest.skip("the claim of given tasks on PostgreSQL comes in the next commit")
-
-
 def make_service(backend: Backend) -> tuple[Service, ManualClock]:
     clock = ManualClock(T0)
     return Service(backend, make_settings(), clock=clock), clock

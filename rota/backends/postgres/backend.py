@@ -700,7 +700,10 @@ class PostgresBackend:
         skip, capable = bool(request.skip_tenants), bool(request.capabilities)
         if request.limits:
             return await self._claim_limited(request, params)
-        if queues is None:
+        if request.task_ids:
+            params["ids"] = list(request.task_ids)
+            name = "claim_given"
+        elif queues is None:
             # Claims across every queue take claim_any's single statement, unless the last
             # one found several queues with ready rows: then straight to the merge.
             name = "claim_merge" if self._merging else "claim_any"

@@ -489,6 +489,21 @@ WITH picked AS (
 )
 CLAIM_PICKED;
 
+-- name: claim_given
+-- A claim of given tasks (ClaimRequest.task_ids; queues NULL for every queue): each of
+-- them that is ready by the same rules as the other claims, found by id through the
+-- primary key, and leased as every claim leases. SKIP LOCKED leaves a row that another
+-- claim holds to it; a row that claim took and committed meanwhile is re-checked after
+-- its lock (no longer queued) and left out, so a task goes to one claim only.
+WITH picked AS (
+    SELECT ctid FROM rota_tasks
+    WHERE id = ANY(%(ids)s::text[]) AND state = 'queued'
+      AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+      AND (expires_at IS NULL OR expires_at > %(now)s) TENANT_OPEN CAN_RUN
+    FOR UPDATE SKIP LOCKED
+)
+CLAIM_PICKED;
+
 -- name: heartbeat
 UPDATE rota_tasks
 SET lease_expires_at = %(lease)s, progress = coalesce(%(progress)s::jsonb, progress)
