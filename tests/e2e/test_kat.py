@@ -1,7 +1,8 @@
 """KAT's scheduler API (mula, end of 2023), walked against a live ``rota serve`` with
 ``ROTA_COMPAT=kat`` on SQLite, PostgreSQL and Redis: pop order, priority updates by re-push,
 the full queue, disabling a scheduler, the empty pop's latency, /tasks pagination, a push
-without Content-Type, the runner's status reports, and mula's 404s and 400s.
+without Content-Type, a filtered pop past the head, the runner's status reports, and mula's
+404s and 400s.
 
 One server per store serves the whole module; each test uses its own schedulers."""
 
@@ -22,7 +23,7 @@ from tests.conftest import drop_pg_schema, drop_redis_store, new_pg_schema, new_
 from tests.e2e.conftest import Procs
 
 pytestmark = pytest.mark.slow
-ORGS = ("order", "reprio", "full", "off", "empty", "page", "run", "errs")
+ORGS = ("order", "reprio", "full", "off", "empty", "page", "run", "errs", "filter")
 SCHEDULERS = ",".join([f"boefje-{org}" for org in ORGS] + ["normalizer-order", "normalizer-run"])
 
 
@@ -106,6 +107,33 @@ def test_pop_order_is_strict_by_priority_then_age(kat: httpx.Client) -> None:
     assert [i["id"] for i in popped] == expected
     assert [i["priority"] for i in popped] == sorted(priorities)
     assert kat.get(f"/tasks/{popped[0]['id']}").json()["status"] == "dispatched"
+
+
+def test_a_filtered_pop_takes_the_first_match_past_the_head(kat: httpx.Client) -> None:
+    def by_plugin(plugin: str) -> dict[str, Any]:
+        return {"filters": [{"column": "data", "field": "boefje__id", "operator": "==",
+                             "value": plugin}]}  # fmt: skip
+
+    queue = "boefje-filter"
+    assert kat.post(f"/queues/{queue}/pop", json=by_plugin("nmap")).json() is None  # empty
+    ids = [
+        push(kat, queue, priority, boefje("filter", f"Hostname|{name}", plugin)).json()["id"]
+        for priority, name, plugin in ((9, "c", "nmap"), (5, "a", "dns-records"),
+                                       (7, "b", "nmap"), (8, "d", "dns-records"))
+    ]  # fmt: skip
+    c, a, b, d = ids
+    assert [i["id"] for i in kat.get(f"/queues/{queue}").json()["pq"]] == [a, b, d, c]
+    first = kat.post(f"/queues/{queue}/pop", json=by_plugin("nmap"))
+    assert first.status_code == 200, first.text
+    assert first.json()["id"] == b  # the first nmap in pop order, behind the head a
+    assert kat.get(f"/tasks/{b}").json()["status"] == "dispatched"
+    assert kat.get(f"/tasks/{a}").json()["status"] == "queued"
+    assert [i["id"] for i in kat.get(f"/queues/{queue}").json()["pq"]] == [a, d, c]
+    assert kat.post(f"/queues/{queue}/pop", json=by_plugin("nmap")).json()["id"] == c
+    none_left = kat.post(f"/queues/{queue}/pop", json=by_plugin("nmap"))
+    assert none_left.status_code == 404, none_left.text
+    assert none_left.json()["detail"] == "could not pop item from queue, check your filters"
+    assert [i["id"] for i in drain(kat, queue)] == [a, d]  # the rest, as they were
 
 
 def test_normalizer_pushes_and_pops_oldest_raw_data_order(kat: httpx.Client) -> None:

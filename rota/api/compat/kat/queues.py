@@ -252,18 +252,25 @@ async def _refusal(scope: Scope, message: str, payload: dict[str, Any], priority
     return _REPLACE
 
 
-async def _claim(service: Service, queue: str) -> Task | None:
+async def _claim(service: Service, queue: str, task_id: str | None = None) -> Task | None:
+    """The queue's head, or with ``task_id`` exactly that task if it is still queued."""
     tasks = await service.claim(
-        WORKER, queues=[queue], limit=1, lease_seconds=service.settings.kat_lease_seconds
-    )
+        WORKER, queues=[queue], limit=1, lease_seconds=service.settings.kat_lease_seconds,
+        task_ids=() if task_id is None else (task_id,),
+    )  # fmt: skip
     return tasks[0] if tasks else None
+
+
+#: a filtered pop's searches: a second one when another pop took the first one's match
+FILTERED_TRIES = 2
 
 
 @router.post("/queues/{queue_id}/pop")
 @router.get("/queues/{queue_id}/pop", operation_id="pop_get")
 async def pop(queue_id: str, request: Request) -> Response:
     """The first item in KAT's order (priority 1 first, then the lower number, FIFO
-    within), dispatched; ``null`` at once when none is queued."""
+    within), dispatched; ``null`` at once when none is queued. With filters, the first
+    item in that order that matches them (404 when none does, as mula)."""
     scope = await caller(request, WORK)
     scheduler = scheduler_or_404(scope, queue_id, "queue not found")
     try:
@@ -273,23 +280,20 @@ async def pop(queue_id: str, request: Request) -> Response:
     if wanted is None:
         task = await _claim(scope.service, scheduler.id)
         return FastJSON(None if task is None else item_json(task))
-    queued = await queued_in_order(scope, scheduler.id)
-    match = next((t for t in queued if wanted({"id": t.id, **t.payload})), None)
-    if match is None:
-        raise KatError(404, "could not pop item from queue, check your filters")
-    if match.id != queued[0].id:
-        # no claim of one given task yet (issue 19's "router asks", 2)
-        raise KatError(
-            409, "the first item matching the filters is not at the head of the queue: "
-            "rota pops a filtered item only from the head for now", RETRY_AFTER,
-        )  # fmt: skip
-    task = await _claim(scope.service, scheduler.id)
-    if task is None:
-        return FastJSON(None)
-    if task.id != match.id:  # another pop took the head meanwhile: give this one back
-        await scope.service.fail(task.id, task.lease_token, "not popped", retry_after=0)
-        raise KatError(409, "the queue changed during the pop: try again", RETRY_AFTER)
-    return FastJSON(item_json(task))
+    for _ in range(FILTERED_TRIES):
+        queued = await queued_in_order(scope, scheduler.id)
+        if not queued:
+            return FastJSON(None)  # mula: an empty queue pops nothing, filters or not
+        match = next((t for t in queued if wanted({"id": t.id, **t.payload})), None)
+        if match is None:
+            raise KatError(404, "could not pop item from queue, check your filters")
+        try:
+            task = await _claim(scope.service, scheduler.id, match.id)
+        except ValidationError as exc:  # a queue with global limits (Service.claim)
+            raise KatError(409, f"a filtered pop cannot be served here: {exc}") from None
+        if task is not None:
+            return FastJSON(item_json(task))
+    return FastJSON(None)  # another pop took the match each time: none for this one now
 
 
 __all__ = ["configured", "router"]
