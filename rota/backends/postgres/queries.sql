@@ -3,74 +3,11 @@
 -- rota.core.models.Task. An upper-case name is a fragment: later queries that mention it
 -- get its text.
 
--- name: insert_tasks
--- Small batches: one statement (and so one round trip and one transaction); the rows are
--- numbered within one block of seqs. Every insert's NOTIFY comes from the table's statement
--- trigger (rota_wake_claimers, migration 0007).
-WITH block AS (
-    SELECT nextval('rota_task_seq') AS first
-), input AS (
-    SELECT * FROM unnest(
-        %(ids)s::text[], %(queues)s::text[], %(kinds)s::text[], %(payloads)s::text[],
-        %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
-        %(timeouts)s::float8[], %(tenants)s::text[], %(job_ids)s::text[],
-        %(run_ats)s::timestamptz[], %(created_ats)s::timestamptz[], %(retries)s::text[],
-        %(expires)s::timestamptz[], %(places)s::float8[], %(requires)s::text[],
-        %(traces)s::text[]
-    ) WITH ORDINALITY AS i(id, queue, kind, payload, priority, state, max_attempts, timeout,
-                          tenant, job_id, run_at, created_at, retry, expires_at, place,
-                          requires, trace, n)
-)
-INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
-                        max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place, requires, trace)
-SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, state,
-       max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at,
-       coalesce(place, block.first + n - 1), requires::text[], trace
-FROM input, block ORDER BY n
-RETURNING id, seq;
-
--- name: insert_one
--- One task: plain values (no arrays to build and unpack), one round trip. Without
--- fairness its place is its seq, drawn once for both.
-WITH s AS (SELECT nextval('rota_task_seq') AS seq)
-INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
-                        max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place, requires, trace)
-SELECT %(id)s, s.seq, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
-       %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
-       %(created_at)s, %(retry)s::jsonb, %(expires_at)s,
-       coalesce(%(place)s::float8, s.seq), %(requires)s::text[], %(trace)s
-FROM s
-RETURNING seq, place;
-
--- name: insert_one_fair
--- One task of a fair queue, in one statement: rota_fair_places (migration 0021) takes the
--- queue's fairness lock, reads and moves the passes and gives the place, once, before the
--- row goes in; the lock holds until the statement commits.
-WITH s AS (
-    SELECT nextval('rota_task_seq') AS seq,
-           (rota_fair_places(ARRAY[%(queue)s::text], ARRAY[%(key)s::text],
-                             ARRAY[%(stride)s::float8]))[1] AS place
-)
-INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
-                        max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
-                        expires_at, place, requires, trace)
-SELECT %(id)s, s.seq, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
-       %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
-       %(created_at)s, %(retry)s::jsonb, %(expires_at)s,
-       coalesce(s.place, %(place)s::float8, s.seq), %(requires)s::text[], %(trace)s
-FROM s
-RETURNING seq, place;
-
--- name: insert_tasks_fair
--- insert_tasks for a small batch with fair tasks: their places from rota_fair_places,
--- called once before any row goes in (NULL keys: tasks of queues without fairness).
-WITH block AS (
-    SELECT nextval('rota_task_seq') AS first,
-           rota_fair_places(%(queues)s::text[], %(keys)s::text[], %(strides)s::float8[])
-               AS fair
-), input AS (
+-- name: TASK_ROWS
+-- A fragment: the rows of a small batch (its arrays, numbered within the block of seqs the
+-- CTE `block` drew) going in; a task's place is its fair place (`block.fair`, NULL for a
+-- plain batch), else the one it was given (a rank), else its seq.
+input AS (
     SELECT * FROM unnest(
         %(ids)s::text[], %(queues)s::text[], %(kinds)s::text[], %(payloads)s::text[],
         %(priorities)s::int[], %(states)s::text[], %(max_attempts)s::int[],
@@ -89,6 +26,54 @@ SELECT id, block.first + n - 1, queue, kind, payload::jsonb, priority, state, st
        max_attempts, timeout, tenant, job_id, run_at, created_at, retry::jsonb, expires_at,
        coalesce(block.fair[n::int], place, block.first + n - 1), requires::text[], trace
 FROM input, block ORDER BY n
+
+-- name: ONE_ROW
+-- A fragment: one task going in, its seq (and its fair place, or NULL) from the CTE `s`;
+-- its place is the fair one, else the one it was given (a rank), else its seq.
+INSERT INTO rota_tasks (id, seq, queue, kind, payload, priority, state, enqueued_state,
+                        max_attempts, timeout, tenant, job_id, run_at, created_at, retry,
+                        expires_at, place, requires, trace)
+SELECT %(id)s, s.seq, %(queue)s, %(kind)s, %(payload)s::jsonb, %(priority)s, %(state)s,
+       %(state)s, %(max_attempts)s, %(timeout)s, %(tenant)s, %(job_id)s, %(run_at)s,
+       %(created_at)s, %(retry)s::jsonb, %(expires_at)s,
+       coalesce(s.place, %(place)s::float8, s.seq), %(requires)s::text[], %(trace)s
+FROM s
+RETURNING seq, place
+
+-- name: insert_tasks
+-- Small batches: one statement (and so one round trip and one transaction); the rows are
+-- numbered within one block of seqs. Every insert's NOTIFY comes from the table's statement
+-- trigger (rota_wake_claimers, migration 0007).
+WITH block AS (
+    SELECT nextval('rota_task_seq') AS first, NULL::float8[] AS fair
+), TASK_ROWS
+RETURNING id, seq;
+
+-- name: insert_one
+-- One task: plain values (no arrays to build and unpack), one round trip. Without
+-- fairness its place is its seq, drawn once for both.
+WITH s AS (SELECT nextval('rota_task_seq') AS seq, NULL::float8 AS place)
+ONE_ROW;
+
+-- name: insert_one_fair
+-- One task of a fair queue, in one statement: rota_fair_places (migration 0021) takes the
+-- queue's fairness lock, reads and moves the passes and gives the place, once, before the
+-- row goes in; the lock holds until the statement commits.
+WITH s AS (
+    SELECT nextval('rota_task_seq') AS seq,
+           (rota_fair_places(ARRAY[%(queue)s::text], ARRAY[%(key)s::text],
+                             ARRAY[%(stride)s::float8]))[1] AS place
+)
+ONE_ROW;
+
+-- name: insert_tasks_fair
+-- insert_tasks for a small batch with fair tasks: their places from rota_fair_places,
+-- called once before any row goes in (NULL keys: tasks of queues without fairness).
+WITH block AS (
+    SELECT nextval('rota_task_seq') AS first,
+           rota_fair_places(%(queues)s::text[], %(keys)s::text[], %(strides)s::float8[])
+               AS fair
+), TASK_ROWS
 RETURNING id, seq, place;
 
 -- name: seq_block
