@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 
 from rota.backends import Backend
+from rota.backends.postgres.queries import LIMIT_SLOTS
+from rota.core import limits as bounds
 from rota.core.clock import ManualClock
 from rota.core.models import TaskFilter
 from rota.core.states import TaskState as S
@@ -70,6 +72,21 @@ async def test_concurrent_claimers_never_over_admit(backend: Backend) -> None:
     got = await asyncio.gather(*(service.claim(f"w{n}", limit=5) for n in range(16)))
     assert sum(len(g) for g in got) == 3
     assert await running(service) == 3
+
+
+async def test_claims_of_a_thousand_side_by_side_stop_at_the_limit(backend: Backend) -> None:
+    """A limit with room for LIMIT_SLOTS whole claims and a little more (on PostgreSQL,
+    claims with that much room run side by side, not one at a time): eight claims of
+    1,000 at once start exactly the limit, no more."""
+    service, _ = service_at(backend)
+    limit = LIMIT_SLOTS * bounds.MAX_CLAIM + 50
+    await service.queues.update("scan", {"concurrency_limit": limit}, actor=OPS)
+    for _ in range(5):
+        await service.enqueue_many([TaskSpec("work", queue="scan")] * 1000)
+    got = await asyncio.gather(*(service.claim(f"w{n}", limit=bounds.MAX_CLAIM) for n in range(8)))
+    assert sum(len(g) for g in got) == limit
+    counts = await backend.task_count_by_queue()
+    assert sum(c.count for c in counts if c.state == S.RUNNING) == limit
 
 
 async def test_a_flood_held_back_by_its_tenant_limit_hides_no_one(backend: Backend) -> None:

@@ -423,13 +423,42 @@ WITH q AS (
 ), LIMITED_CLAIM;
 
 -- name: limit_lock
--- Claims of a queue with global limits take its lock for their transaction, one at a time
--- (rota.core.admission): what they count stays true until they commit. The transaction
--- also uses cached generic plans: PostgreSQL would plan LIMITED_CLAIM afresh on every
--- claim (a millisecond, a third of the claim), its estimates for the arrays making the
--- generic plan look dearer, though it is the same plan.
-SELECT pg_advisory_xact_lock(hashtextextended('rota_limits:' || %s, 0)),
-       set_config('plan_cache_mode', 'force_generic_plan', true);
+-- A claim of a queue with global limits that may come near them takes the whole of the
+-- queue's lock for its transaction (every one of its LIMIT_SLOTS slots, in order), one at
+-- a time (rota.core.admission): what it counts stays true until it commits, and no claim
+-- of the queue's roomy path (limit_slot) runs beside it. The transaction also uses cached
+-- generic plans: PostgreSQL would plan LIMITED_CLAIM afresh on every claim (a
+-- millisecond, a third of the claim), its estimates for the arrays making the generic
+-- plan look dearer, though it is the same plan.
+SELECT pg_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s), slot),
+       set_config('plan_cache_mode', 'force_generic_plan', true)
+FROM generate_series(0, LIMIT_SLOTS - 1) AS slot;
+
+-- name: limit_slot
+-- The roomy path's share of a limited queue's lock: one slot, the first free one, or (all
+-- taken) the claim's own, waited for. At most LIMIT_SLOTS claims hold slots at once, so
+-- while each finds, in its snapshot taken after its slot, room for LIMIT_SLOTS claims of
+-- MAX_CLAIM tasks (limits_roomy), those running beside it unseen cannot take more than
+-- the room: it claims as a queue without limits does, beside them. (Locks are taken in
+-- one order, queue then slot, by both paths: no deadlock.)
+SELECT coalesce(
+    (SELECT slot FROM generate_series(0, LIMIT_SLOTS - 1) AS slot
+     WHERE pg_try_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s), slot) LIMIT 1),
+    (SELECT %(slot)s::int FROM pg_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s),
+                                                     %(slot)s::int)));
+
+-- name: limits_roomy
+-- Whether every limited queue of a claim has room for LIMIT_SLOTS whole claims beyond what
+-- runs in it (a tenant's running tasks count as at most the queue's), and no rate limit:
+-- a bucket is one row that claims side by side would both write.
+SELECT coalesce(bool_and(
+    l.rate IS NULL
+    AND (SELECT count(*) FROM rota_tasks WHERE state = 'running' AND queue = l.queue)
+        + LIMIT_SLOTS * MAX_CLAIM
+        <= least(coalesce(l.running_max, 2147483647), coalesce(l.tenant_max, 2147483647))
+), true)
+FROM unnest(%(lq)s::text[], %(lrun)s::int[], %(ltrun)s::int[], %(lrate)s::float8[])
+    AS l(queue, running_max, tenant_max, rate);
 
 -- name: running_by_queue
 SELECT queue, tenant, count(*) FROM rota_tasks

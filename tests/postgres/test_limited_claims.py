@@ -1,0 +1,65 @@
+"""Claims of a queue with global limits: far from the limits they run beside each other
+(each holds one slot of the queue's lock); near them, one at a time (the whole lock)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import psycopg
+
+from rota.backends.postgres import PostgresBackend
+from rota.backends.postgres.queries import LIMIT_SLOTS, Q
+from rota.backends.postgres.url import PgUrl
+from rota.core import limits
+from rota.core.admission import QueueLimit
+from rota.core.models import ClaimRequest
+from tests.contract.helpers import at, make_task
+
+LEASE = timedelta(seconds=30)
+ROOMY = LIMIT_SLOTS * limits.MAX_CLAIM + 10  # room for every slot's claim, and more
+
+
+async def _claim(backend: PostgresBackend, running_max: int) -> list[str]:
+    now = at(1)
+    bound = (QueueLimit("q", running_max=running_max),)
+    request = ClaimRequest("w", 2, now, now + LEASE, ("q",), limits=bound)
+    return [t.id for t in await backend.task_claim_many(request)]
+
+
+async def test_claims_far_from_the_limit_run_beside_a_slot_holder(
+    backend: PostgresBackend, pg_url: str
+) -> None:
+    await backend.task_insert_many([make_task(f"t{n}", queue="q") for n in range(6)])
+    url = PgUrl.parse(pg_url)
+    async with await psycopg.AsyncConnection.connect(url.conninfo) as other:
+        await other.execute(f'SET search_path TO "{url.schema}"')
+        # Another claim in flight holds slots of the queue's lock: every one but the last.
+        for _ in range(LIMIT_SLOTS - 1):
+            await other.execute(Q["limit_slot"], {"queue": "q", "slot": 0})
+
+        # Roomy: this claim takes the free slot and does not wait.
+        got = await asyncio.wait_for(_claim(backend, ROOMY), 5)
+        assert got == ["t0", "t1"]
+
+        # Near the limit: it needs the whole lock, so it waits for the other to end.
+        tight = asyncio.create_task(_claim(backend, ROOMY - 20))
+        await asyncio.sleep(0.5)
+        assert not tight.done()
+        await other.rollback()
+        assert await asyncio.wait_for(tight, 5) == ["t2", "t3"]
+
+
+async def test_a_roomy_claim_waits_for_a_claim_that_holds_the_whole_lock(
+    backend: PostgresBackend, pg_url: str
+) -> None:
+    await backend.task_insert_many([make_task(f"t{n}", queue="q") for n in range(4)])
+    url = PgUrl.parse(pg_url)
+    async with await psycopg.AsyncConnection.connect(url.conninfo) as other:
+        await other.execute(f'SET search_path TO "{url.schema}"')
+        await other.execute(Q["limit_lock"], {"queue": "q"})
+        roomy = asyncio.create_task(_claim(backend, ROOMY))
+        await asyncio.sleep(0.5)
+        assert not roomy.done()
+        await other.rollback()
+        assert await asyncio.wait_for(roomy, 5) == ["t0", "t1"]
