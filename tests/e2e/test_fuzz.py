@@ -19,7 +19,8 @@ import pytest
 
 from tests.e2e.conftest import Procs
 
-pytestmark = pytest.mark.slow
+# The main pass takes about two minutes on a 2-core machine, past the suite's 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 ST = str(Path(sys.executable).parent / "st")
 FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
 TOKEN = "fuzz-operator-token"
