@@ -125,12 +125,16 @@ async def run_worker(
     stop_on_signals(stop, heard.append)
     service: Service | None = None
     source: Source
-    if in_process:
-        service = Service(backend_from_url(settings.database_url), settings)
-        await service.open()
-        source = ServiceSource(service)
-    else:
-        source = HttpSource(AsyncClient(settings.url, token=settings.token))
+    gc.disable()  # as rota.cli.main: the store's driver loads and connects (~50 ms less)
+    try:
+        if in_process:
+            service = Service(backend_from_url(settings.database_url), settings)
+            await service.open()
+            source = ServiceSource(service)
+        else:
+            source = HttpSource(AsyncClient(settings.url, token=settings.token))
+    finally:
+        gc.enable()
     freeze_startup_heap()
     worker = Worker(source, registry, worker_id=worker_id, options=options)
     worker.stop_reasons = heard
