@@ -217,15 +217,16 @@ class PostgresBackend:
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         set_json_loads(orjson.loads, conn)
         set_json_dumps(orjson.dumps, conn)
-        await conn.execute(f'SET search_path TO "{self.url.schema}"')
-        await conn.execute("SET TIME ZONE 'UTC'")
-        # Right after a large insert the statistics still say "few ready rows", and the
-        # planner would bitmap-scan and sort the whole ready set on every claim instead of
-        # walking the ordered claim index; rota's queries never need a bitmap scan.
-        await conn.execute("SET enable_bitmapscan = off")
-        # rota's statements are short; a plan whose estimate crosses jit_above_cost (a
+        # One round trip (statements without parameters go as one simple query).
+        # enable_bitmapscan: right after a large insert the statistics still say "few ready
+        # rows", and the planner would bitmap-scan and sort the whole ready set on every
+        # claim instead of walking the ordered claim index; rota's queries never need one.
+        # jit: rota's statements are short; a plan whose estimate crosses jit_above_cost (a
         # listing's per-priority scans) spent ~13 ms compiling to run in 1.
-        await conn.execute("SET jit = off")
+        await conn.execute(
+            f"SET search_path TO \"{self.url.schema}\"; SET TIME ZONE 'UTC'; "
+            "SET enable_bitmapscan = off; SET jit = off"
+        )
 
     @contextlib.asynccontextmanager
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
