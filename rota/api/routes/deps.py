@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from rota.api.access import authorize
 from rota.core.auth import Principal
@@ -57,6 +58,11 @@ def known_query(request: Request) -> None:
 
 def _query_names(dependant: Dependant) -> frozenset[str]:
     # walked per request that has a query string: a few attribute reads, no cache to keep
-    return frozenset(p.alias for p in dependant.query_params).union(
-        *(_query_names(sub) for sub in dependant.dependencies)
-    )
+    names: set[str] = set()
+    for param in dependant.query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):  # a query model
+            names.update(field.alias or name for name, field in model.model_fields.items())
+        else:
+            names.add(param.alias)
+    return frozenset(names).union(*(_query_names(sub) for sub in dependant.dependencies))

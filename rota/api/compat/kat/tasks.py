@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 import rota
@@ -99,20 +100,31 @@ def _matches(task: Task, input_ooi: str | None, plugin_id: str | None) -> bool:
     return plugin_id is None or plugin == plugin_id
 
 
+class TaskQuery(BaseModel):
+    """The query of both task listings, in mula's names."""
+
+    task_type: str | None = None
+    type_: str | None = Field(None, alias="type", description="rocky's name for task_type")
+    status: str | None = None
+    offset: int = Field(0, ge=0)
+    limit: int = Field(10, ge=0)
+    min_created_at: str | None = None
+    max_created_at: str | None = None
+    input_ooi: str | None = None
+    plugin_id: str | None = None
+    boefje_name: str | None = None  # rocky sends it; mula ignores it, and so does rota
+
+
 async def _page(
-    request: Request,
-    scope: Scope,
-    *,
-    scheduler_id: str | None,
-    task_type: str | None,
-    status_: str | None,
-    offset: int,
-    limit: int,
-    min_created_at: str | None,
-    max_created_at: str | None,
-    input_ooi: str | None,
-    plugin_id: str | None,
+    request: Request, scope: Scope, scheduler_id: str | None, query: TaskQuery
 ) -> Response:
+    status_, limit, offset = query.status, query.limit, query.offset
+    task_type, input_ooi, plugin_id = (
+        query.task_type or query.type_,
+        query.input_ooi,
+        query.plugin_id,
+    )
+    min_created_at, max_created_at = query.min_created_at, query.max_created_at
     if status_ is not None and status_ not in STATUSES:
         raise KatError(400, f"status {status_[:40]!r} is unknown: use {', '.join(STATUSES)}")
     if limit > MAX_LIMIT:
@@ -152,60 +164,23 @@ async def _page(
     })  # fmt: skip
 
 
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=0)]
-TypeQ = Annotated[str | None, Query(alias="type", description="rocky's name for task_type")]
+Listing = Annotated[TaskQuery, Query()]
 
 
 @router.post("/tasks", operation_id="list_tasks_post")
 @router.get("/tasks")
-async def list_tasks(
-    request: Request,
-    scheduler_id: str | None = None,
-    task_type: str | None = None,
-    type_: TypeQ = None,
-    status: str | None = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    min_created_at: str | None = None,
-    max_created_at: str | None = None,
-    input_ooi: str | None = None,
-    plugin_id: str | None = None,
-    boefje_name: str | None = None,  # rocky sends it; mula ignores it, and so does rota
-) -> Response:
+async def list_tasks(request: Request, query: Listing, scheduler_id: str | None = None) -> Response:
     """Newest first; ``count`` is the total, ``next``/``previous`` absolute URLs."""
-    scope = await caller(request, READ)
-    return await _page(
-        request, scope, scheduler_id=scheduler_id, task_type=task_type or type_,
-        status_=status, offset=offset, limit=limit, min_created_at=min_created_at,
-        max_created_at=max_created_at, input_ooi=input_ooi, plugin_id=plugin_id,
-    )  # fmt: skip
+    return await _page(request, await caller(request, READ), scheduler_id, query)
 
 
 @router.post("/schedulers/{scheduler_id}/tasks", operation_id="list_scheduler_tasks_post")
 @router.get("/schedulers/{scheduler_id}/tasks")
-async def list_scheduler_tasks(
-    request: Request,
-    scheduler_id: str,
-    task_type: str | None = None,
-    type_: TypeQ = None,
-    status: str | None = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    min_created_at: str | None = None,
-    max_created_at: str | None = None,
-    input_ooi: str | None = None,
-    plugin_id: str | None = None,
-    boefje_name: str | None = None,
-) -> Response:
+async def list_scheduler_tasks(request: Request, scheduler_id: str, query: Listing) -> Response:
     scope = await caller(request, READ)
     if scheduler_id not in visible(scope):
         raise KatError(404, "scheduler not found")
-    return await _page(
-        request, scope, scheduler_id=scheduler_id, task_type=task_type or type_,
-        status_=status, offset=offset, limit=limit, min_created_at=min_created_at,
-        max_created_at=max_created_at, input_ooi=input_ooi, plugin_id=plugin_id,
-    )  # fmt: skip
+    return await _page(request, scope, scheduler_id, query)
 
 
 async def _stats(scope: Scope, queues: list[str]) -> dict[str, dict[str, int]]:
