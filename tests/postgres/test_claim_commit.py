@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from rota.backends.postgres import PostgresBackend
-from rota.backends.postgres.backend import _claim_query
+from rota.backends.postgres.claims import claim_query
 from rota.backends.postgres.url import PgUrl
 from rota.core.errors import ValidationError
 from rota.core.models import ClaimRequest, Task
@@ -42,7 +42,7 @@ async def _undone_claim(pg_url: str, claim_commit: str | None) -> tuple[int, str
     }
     async with await psycopg.AsyncConnection.connect(url.conninfo) as conn:
         await conn.execute(f'SET search_path TO "{url.schema}"')
-        row = await (await conn.execute(_claim_query("claim_queue", 1), params)).fetchone()
+        row = await (await conn.execute(claim_query("claim_queue", 1), params)).fetchone()
         assert row is not None, "the claim took nothing"
         setting = await (await conn.execute("SHOW synchronous_commit")).fetchone()
         assert setting is not None

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import itertools
 import logging
-import operator
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,12 +30,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from rota.backends.base import Capabilities
 from rota.backends.postgres import migrate
+from rota.backends.postgres.claims import Claims
 from rota.backends.postgres.copyrows import RowWriter
+from rota.backends.postgres.decode import PLACE, REQUIRES, SEQ, TEXT, state_of, to_task
 from rota.backends.postgres.listing import list_query
-from rota.backends.postgres.queries import LIMIT_SLOTS, Q
+from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
 from rota.core import dedup, fairness, limits
-from rota.core.admission import Admission
 from rota.core.auth import Role, TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, SchemaMismatch, StoreError, ValidationError
@@ -61,54 +59,16 @@ from rota.core.models import (
 from rota.core.states import WAITING_STATES, TaskState
 
 log = logging.getLogger("rota.postgres")
-_FIELDS = Task._fields
-_STATE = _FIELDS.index("state")
-_state_of = operator.attrgetter("state")  # of a Task or a Finish
-_SEQ = _FIELDS.index("seq")
-_PRIORITY = _FIELDS.index("priority")
-_PLACE = _FIELDS.index("place")
-_REQUIRES = _FIELDS.index("requires")
-assert _REQUIRES == len(_FIELDS) - 1 == _PLACE + 1, "place and requires end a task"
 COPY_FROM = 50  # batches this large go in by COPY
 COPY_CHUNK = 100  # rows per write: the server gets them as they are made
-# Claims skip promoting scheduled tasks until the earliest is due, as long as every write
-# that schedules one is heard (NOTIFY); they re-check at least this often all the same.
-PROMOTE_RECHECK = timedelta(seconds=1)
-#: candidates a claim bound by global limits reads at most (per queue) before it gives up
-LIMITED_SCAN_MAX = 10_000
-#: after a limited claim found no room for side-by-side claims, how long its queues' claims
-#: go straight to the whole lock (seconds)
-TIGHT_FOR = 1.0
-MERGE_TRIES = 3  # a merged claim's attempts when others took what it chose (_merged)
 SEQ_BLOCK = 1000  # seqs one nextval reserves (the sequence's INCREMENT, migration 0004)
 assert limits.MAX_BATCH <= SEQ_BLOCK, "a batch must fit in one block of seqs"
-
-
-_STATES = {state.value: state for state in TaskState}  # a dict lookup beats Enum()
-_TEXT = {state: state.value for state in TaskState}  # and beats .value
-
-
-def _task(row: tuple[Any, ...]) -> Task:
-    # Tuples joined with + rather than unpacked into a new one: twice as fast, and it runs
-    # once per claimed or listed row.
-    needs = row[_REQUIRES]
-    head = row[:_STATE] + (_STATES[row[_STATE]],) + row[_STATE + 1 : _REQUIRES]  # noqa: RUF005
-    return tuple.__new__(Task, head + (() if needs is None else tuple(needs),))  # noqa: RUF005
 
 
 def _any_scheduled(items: Iterable[Task] | Iterable[Finish]) -> bool:
     # A set of the states, not any(t.state == TaskState.SCHEDULED ...): looking an Enum
     # member up costs 150 ns, a quarter of a millisecond per batch of 1,000.
-    return TaskState.SCHEDULED in set(map(_state_of, items))
-
-
-def _contract_order(row: Sequence[Any]) -> tuple[int, float, int]:
-    return -row[_PRIORITY], row[_PLACE], row[_SEQ]
-
-
-def _claimed(rows: list[Any]) -> list[Task]:
-    rows.sort(key=_contract_order)
-    return [_task(r) for r in rows]
+    return TaskState.SCHEDULED in set(map(state_of, items))
 
 
 def _with_seq(task: Task, seq: int) -> Task:
@@ -118,23 +78,8 @@ def _with_seq(task: Task, seq: int) -> Task:
     if place < 0:
         place = float(seq)
     return tuple.__new__(
-        Task, (*task[:_SEQ], seq, *task[_SEQ + 1 : _PLACE], place, task[_REQUIRES])
+        Task, (*task[:SEQ], seq, *task[SEQ + 1 : PLACE], place, task[REQUIRES])
     )  # (trace sits before place: it is kept)
-
-
-_SKIP_TENANTS = "AND (tenant IS NULL OR tenant <> ALL(%(skip)s::text[]))"
-_NO_NEEDS = "AND requires IS NULL"
-_NEEDS_MET = "AND (requires IS NULL OR requires <@ %(caps)s::text[])"
-
-
-@functools.lru_cache(maxsize=256)
-def _claim_query(name: str, limit: int, skip_tenants: bool = False, capable: bool = False) -> str:
-    """The claim with its limit, tenant and capability filters written in (see claim_any in
-    queries.sql)."""
-    text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
-    text = text.replace("CLAIM_WINDOW", str(int(limit) * 2 + 32))  # LIMITED_CLAIM's window
-    text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
-    return text.replace("CAN_RUN", _NEEDS_MET if capable else _NO_NEEDS)
 
 
 def _job_row(job: Job) -> tuple[Any, ...]:
@@ -155,7 +100,7 @@ def _finish_item(f: Finish) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": f.task_id,
         "token": f.lease_token,
-        "state": _TEXT[f.state],
+        "state": TEXT[f.state],
         "event": f.event,
     }
     if f.result is not None:
@@ -204,14 +149,8 @@ class PostgresBackend:
         )
         self._listeners: list[Callable[[], None]] = []
         self._listen_task: asyncio.Task[None] | None = None
-        self._listening = False
-        # No scheduled row is due before this (see task_claim_many); None: not known.
-        self._promote_at: datetime | None = None
-        # The last claim across every queue merged several queues (see task_claim_many).
-        self._merging = False
-        #: limited queues (a claim's, sorted) whose claims take the whole lock until then
-        self._tight: dict[tuple[str, ...], float] = {}
-        self._wakes = 0
+        # the claim verb, and what claims remember (promote_at, wakes, whether LISTENing)
+        self._claims = Claims(self._conn, durable=self.url.durable_claims)
         self._leader: psycopg.AsyncConnection[Any] | None = None
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -291,7 +230,7 @@ class PostgresBackend:
                 async with conn:
                     await conn.execute(f"LISTEN {self.channel}")
                     delay = 0.1
-                    self._listening = True
+                    self._claims.listening = True
                     self._wake()  # anything inserted while we were not listening
                     async for note in conn.notifies():
                         # '' announces ready tasks: claim, no need to promote first. 's'
@@ -299,12 +238,12 @@ class PostgresBackend:
                         # next promotion this process planned.
                         self._wake(scheduled=note.payload != "")
             except (psycopg.Error, OSError) as exc:
-                self._listening = False
+                self._claims.listening = False
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
-                self._listening = False
+                self._claims.listening = False
 
     def _wake(self, *, scheduled: bool = True) -> None:
         if scheduled:
@@ -313,9 +252,7 @@ class PostgresBackend:
             callback()
 
     def _forget_promote_at(self) -> None:
-        """Something may have been scheduled: the next claim promotes again."""
-        self._wakes += 1
-        self._promote_at = None
+        self._claims.forget_promote_at()
 
     async def store_version(self) -> int | None:
         return None  # LISTEN/NOTIFY pushes
@@ -408,7 +345,7 @@ class PostgresBackend:
                 await conn.execute(Q["unique_lock"], (key,))
             rows = await (await conn.execute(Q["get_uniques"], (keys,))).fetchall()
             stored = {
-                r[0]: dedup.Held(None if r[4] is None else _task(r[4:]), r[2], r[3]) for r in rows
+                r[0]: dedup.Held(None if r[4] is None else to_task(r[4:]), r[2], r[3]) for r in rows
             }
             steps = dedup.plan(tasks, uniques, stored, now)
             passes = None
@@ -463,7 +400,7 @@ class PostgresBackend:
             return holder
         if changed is None:
             row = await (await conn.execute(Q["get_task"], (holder.id,))).fetchone()
-            return holder if row is None else _task(row)
+            return holder if row is None else to_task(row)
         return changed
 
     async def _update(
@@ -679,7 +616,7 @@ class PostgresBackend:
     async def task_get(self, task_id: str) -> Task | None:
         async with self._conn() as conn:
             row = await (await conn.execute(Q["get_task"], [task_id])).fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else to_task(row)
 
     async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
         ids = [task_id for task_id, _ in leases]
@@ -694,236 +631,10 @@ class PostgresBackend:
         sql, params = list_query(filter, after_seq, limit)
         async with self._conn() as conn:
             rows = await (await conn.execute(sql, params)).fetchall()
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
-        queues = request.queues
-        params = {
-            "now": request.now,
-            "lease": request.lease_expires_at,
-            "worker": request.worker_id,
-            "salt": request.salt,
-            "queues": None if queues is None else list(queues),
-            # Claims do not wait for the WAL flush unless asked to (see CLAIM_PICKED).
-            "claim_commit": None if self.url.durable_claims else "off",
-            "skip": list(request.skip_tenants),
-            "caps": list(request.capabilities),
-        }
-        if request.limits:
-            return await self._claim_limited(request, params)
-        async with self._conn() as conn:
-            rows = await self._claim_rows(conn, request, params)
-        return _claimed(rows)
-
-    async def _claim_rows(
-        self, conn: psycopg.AsyncConnection[Any], request: ClaimRequest, params: dict[str, Any]
-    ) -> list[Any]:
-        """The rows a claim that no global limit bounds leased, on ``conn``."""
-        queues, limit = request.queues, request.limit
-        skip, capable = bool(request.skip_tenants), bool(request.capabilities)
-        if request.task_ids:
-            params["ids"] = list(request.task_ids)
-            name = "claim_given"
-        elif queues is None:
-            # Claims across every queue take claim_any's single statement, unless the last
-            # one found several queues with ready rows: then straight to the merge.
-            name = "claim_merge" if self._merging else "claim_any"
-        elif len(queues) == 1:
-            params["queue"] = queues[0]
-            name = "claim_queue"
-        else:
-            name = "claim_queues"
-        query = _claim_query(name, limit, skip, capable)
-        now = request.now
-        # Rows come back in binary: no timestamps or numbers to parse from text (drain +5%
-        # against text, 6 of 6 paired rounds); the Python values are the same.
-        if self._listening and self._promote_at is not None and now < self._promote_at:
-            cur = await conn.execute(query, params, binary=True)
-        else:
-            wakes = self._wakes
-            # One implicit transaction (no Sync between them): the promotion commits
-            # with the claim, without waiting for the flush either (CLAIM_PICKED).
-            async with conn.pipeline():
-                promoted = await conn.execute(Q["promote_due"], params)
-                cur = await conn.execute(query, params, binary=True)
-            row = await promoted.fetchone()
-            if wakes == self._wakes:  # no news arrived while we asked
-                recheck = now + PROMOTE_RECHECK
-                due = None if row is None else row[0]
-                self._promote_at = recheck if due is None else min(due, recheck)
-        rows = await cur.fetchall()
-        if name == "claim_any" and not rows:
-            # Several queues have ready rows (or none has): merge their heads.
-            query = _claim_query("claim_merge", limit, skip, capable)
-            rows = await (await conn.execute(query, params, binary=True)).fetchall()
-            name = "claim_merge"
-        if name in ("claim_merge", "claim_queues"):
-            rows, merged = await self._merged(conn, query, params, rows)
-            if queues is None:
-                self._merging = merged > 1
-        return rows
-
-    @staticmethod
-    async def _merged(
-        conn: psycopg.AsyncConnection[Any], query: str, params: dict[str, Any], rows: list[Any]
-    ) -> tuple[list[Any], int]:
-        """The rows a merged claim (claim_merge, claim_queues) took, and how many queues it
-        merged. Each row carries two numbers (its last columns): the rows the claim chose,
-        and the queues. A row of NULLs means it took none. Chosen but none taken: others
-        claimed them since its snapshot (many claimers at once), while rows are ready. It
-        then tries again at once, up to MERGE_TRIES times in all, rather than leave its
-        worker waiting for a wake-up."""
-        for tries in range(1, MERGE_TRIES + 1):
-            chosen, merged = rows[0][-2:]
-            if rows[0][0] is not None:
-                return [r[:-2] for r in rows], merged
-            if chosen == 0 or tries == MERGE_TRIES:
-                break
-            rows = await (await conn.execute(query, params, binary=True)).fetchall()
-        return [], merged
-
-    async def _claim_limited(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
-        """A claim that some queue's global limits bound (rota.core.admission). Far from
-        its limits it claims as an unlimited claim does, beside others (_claim_roomy);
-        otherwise it takes the queues' whole locks and admits, in one round trip, one
-        implicit transaction (no Sync until the end of the pipeline): the locks, then
-        LIMITED_CLAIM, whose snapshot comes after them. Only when its window of candidates
-        was not enough does the claim walk on (_claim_walk)."""
-        limits = sorted(request.limits, key=lambda limit: limit.queue)
-        params = {
-            **params,
-            "lq": [limit.queue for limit in limits],
-            "lrun": [limit.running_max for limit in limits],
-            "ltrun": [limit.tenant_running_max for limit in limits],
-            "lrate": [limit.rate for limit in limits],
-        }
-        tight = tuple(params["lq"])
-        if self._tight.get(tight, 0.0) <= time.monotonic():
-            roomy = await self._claim_roomy(request, params)
-            if roomy is not None:
-                return roomy
-            self._tight[tight] = time.monotonic() + TIGHT_FOR
-        name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
-        query = _claim_query(
-            name, request.limit, bool(request.skip_tenants), bool(request.capabilities)
-        )
-        async with self._conn() as conn:
-            async with conn.pipeline():
-                for queue in params["lq"]:
-                    await conn.execute(Q["limit_lock"], {"queue": queue})
-                promoted = None
-                if not (self._listening and self._promote_at
-                        and request.now < self._promote_at):  # fmt: skip
-                    wakes = self._wakes
-                    promoted = await conn.execute(Q["promote_due"], params)
-                cur = await conn.execute(query, params, binary=True)
-            if promoted is not None:
-                row = await promoted.fetchone()
-                if wakes == self._wakes:  # as claim_many: when the next promotion is due
-                    due = None if row is None else row[0]
-                    recheck = request.now + PROMOTE_RECHECK
-                    self._promote_at = recheck if due is None else min(due, recheck)
-            rows = await cur.fetchall()
-        if rows[0][-1]:  # the window was not enough: nothing leased yet
-            return await self._claim_walk(request, params)
-        return _claimed([row[:-1] for row in rows if row[0] is not None])
-
-    async def _claim_roomy(
-        self, request: ClaimRequest, params: dict[str, Any]
-    ) -> list[Task] | None:
-        """A limited claim far from its limits: a slot of each queue's lock (limit_slot),
-        then, when limits_roomy finds room for every claim that can hold a slot, the claim
-        of a queue without limits, in one transaction. None when there was not room: the
-        caller takes the whole locks instead."""
-        slot = {"slot": request.salt % LIMIT_SLOTS}
-        async with self._conn() as conn:
-            try:
-                async with conn.pipeline():
-                    await conn.execute("BEGIN")
-                    for queue in params["lq"]:
-                        await conn.execute(Q["limit_slot"], {"queue": queue, **slot})
-                    cur = await conn.execute(Q["limits_roomy"], params)
-                row = await cur.fetchone()
-                rows = await self._claim_rows(conn, request, params) if row and row[0] else None
-                await conn.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    await conn.execute("ROLLBACK")
-                raise
-        return None if rows is None else _claimed(rows)
-
-    async def _claim_walk(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
-        """A limited claim whose first window was not enough (limits stepped over many of
-        its rows), in one transaction holding the queues' locks: each claimed queue's
-        candidates in order, a window at a time, merged, admitted one by one, then leased."""
-        limited = {limit.queue: limit for limit in request.limits}
-        names = sorted(limited)
-        window = request.limit + 32
-        async with self._conn() as conn:
-            try:
-                if request.queues is None:
-                    rows = await (await conn.execute(_claim_query("ready_hashes", 0))).fetchall()
-                    walks = [("pick_hash", {"h": r[0]}) for r in rows]
-                else:
-                    walks = [("pick_queue", {"queue": q}) for q in dict.fromkeys(request.queues)]
-                async with conn.pipeline():
-                    await conn.execute("BEGIN")
-                    for name in names:
-                        await conn.execute(Q["limit_lock"], {"queue": name})
-                    counted = await conn.execute(Q["running_by_queue"], (names,))
-                    held = await conn.execute(Q["get_buckets"], (names,))
-                running: dict[str, int] = {}
-                tenants: dict[tuple[str, str], int] = {}
-                for queue, tenant, n in await counted.fetchall():
-                    running[queue] = running.get(queue, 0) + n
-                    if tenant is not None:
-                        tenants[(queue, tenant)] = n
-                buckets = {q: (tokens, at) for q, tokens, at in await held.fetchall()}
-                admission = Admission(limited, running, tenants, buckets, request.now)
-                chosen: list[str] = []
-                for offset in range(0, LIMITED_SCAN_MAX, window):
-                    picks = [await self._pick(conn, request, params, w, window, offset)
-                             for w in walks]  # fmt: skip
-                    page = [row for cur in picks for row in await cur.fetchall()]
-                    page.sort(key=lambda r: (-r[3], r[4], r[5]))
-                    for ctid, queue, tenant, *_ in page:
-                        if len(chosen) < request.limit and admission.admit(queue, tenant):
-                            chosen.append(ctid)
-                    if len(chosen) == request.limit or len(page) < window:
-                        break
-                    walks = [w for w in walks if not admission.exhausted(w[1].get("queue", ""))]
-                    if not walks:
-                        break
-                kept = admission.buckets()
-                async with conn.pipeline():
-                    if kept:
-                        queues = sorted(kept)
-                        tokens = [kept[q][0] for q in queues]
-                        at = [kept[q][1] for q in queues]
-                        await conn.execute(Q["put_buckets"], (queues, tokens, at))
-                    claim = _claim_query("claim_ids", 0)
-                    leased = await conn.execute(claim, {**params, "ctids": chosen})
-                    await conn.execute("COMMIT")
-                rows = await leased.fetchall()
-            except BaseException:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    await conn.execute("ROLLBACK")
-                raise
-        return _claimed(rows)
-
-    @staticmethod
-    async def _pick(
-        conn: psycopg.AsyncConnection[Any],
-        request: ClaimRequest,
-        params: dict[str, Any],
-        walk: tuple[str, dict[str, Any]],
-        window: int,
-        offset: int,
-    ) -> psycopg.AsyncCursor[Any]:
-        """One window of one queue's candidates (limited claims)."""
-        name, extra = walk
-        query = _claim_query(name, 0, bool(request.skip_tenants), bool(request.capabilities))
-        return await conn.execute(query, {**params, **extra, "window": window, "offset": offset})
+        return await self._claims.claim_many(request)
 
     async def task_heartbeat(
         self,
@@ -942,7 +653,7 @@ class PostgresBackend:
         }
         async with self._conn() as conn:
             row = await (await conn.execute(Q["heartbeat"], params)).fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else to_task(row)
 
     async def task_finish_many(self, finishes: Sequence[Finish], *, now: datetime) -> list[bool]:
         if not finishes:
@@ -980,7 +691,7 @@ class PostgresBackend:
         params = {"id": task_id, "before": before.value, "now": now, "actor": actor,
                   "message": None, **extra}  # fmt: skip
         row = await (await conn.execute(Q[name], params)).fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else to_task(row)
 
     async def task_cancel(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
@@ -1035,7 +746,7 @@ class PostgresBackend:
     ) -> Task | None:
         moved = await self._change(
             "move", task_id, expect, now, actor, kind="moved",
-            message=f"run at {run_at.isoformat()}", run_at=run_at, state=_TEXT[state],
+            message=f"run at {run_at.isoformat()}", run_at=run_at, state=TEXT[state],
         )  # fmt: skip
         if moved is not None:
             self._forget_promote_at()  # it may be due sooner than claims think
@@ -1068,20 +779,20 @@ class PostgresBackend:
         return 0 if row is None else int(row[0])
 
     async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
-        args = (_TEXT[state], after_seq, limit)
+        args = (TEXT[state], after_seq, limit)
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_final"], args)).fetchall()
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_lapsed"], (now, limit))).fetchall()
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     async def task_list_timed(self, *, limit: int) -> list[Task]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_timed"], (limit,))).fetchall()
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     async def task_position(self, task_id: str) -> Position | None:
         async with self._conn() as conn:
@@ -1101,7 +812,7 @@ class PostgresBackend:
     async def task_list_blocked(self, *, limit: int) -> list[Task]:
         async with self._conn() as conn:
             rows = await (await conn.execute(Q["list_blocked"], (BLOCKED_AT, limit))).fetchall()
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     async def task_count_requiring(self) -> list[tuple[str, tuple[str, ...], int]]:
         async with self._conn() as conn:
@@ -1122,11 +833,12 @@ class PostgresBackend:
         async with self._conn() as conn:
             row = await (await conn.execute(Q["next_run_at"])).fetchone()
         due = None if row is None else row[0]
-        if due is not None and self._promote_at is not None and due < self._promote_at:
+        claims = self._claims
+        if due is not None and claims.promote_at is not None and due < claims.promote_at:
             # Due sooner than claims thought (a change no NOTIFY announced): a claimer
             # napping until then must find it promoted, not skip the promotion again.
-            self._promote_at = due
-            self._wakes += 1  # and a claim in flight must not put the later time back
+            claims.promote_at = due
+            claims.wakes += 1  # and a claim in flight must not put the later time back
         return due
 
     # -- events and jobs ---------------------------------------------------------------
