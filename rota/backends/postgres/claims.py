@@ -40,13 +40,19 @@ _NEEDS_MET = "AND (requires IS NULL OR requires <@ %(caps)s::text[])"
 
 
 @functools.lru_cache(maxsize=256)
-def claim_query(name: str, limit: int, skip_tenants: bool = False, capable: bool = False) -> str:
+def claim_query(
+    name: str, limit: int, skip_tenants: bool = False, capable: bool = False, roomy: bool = False
+) -> str:
     """The claim with its limit, tenant and capability filters written in (see claim_any in
-    queries.sql)."""
+    queries.sql); ``roomy``: it takes nothing unless its limited queues have room for a
+    claim in every slot of their locks (LIMITS_ROOMY)."""
     text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
     text = text.replace("CLAIM_WINDOW", str(int(limit) * 2 + 32))  # LIMITED_CLAIM's window
     text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
-    return text.replace("CAN_RUN", _NEEDS_MET if capable else _NO_NEEDS)
+    can_run = _NEEDS_MET if capable else _NO_NEEDS
+    if roomy:  # on one line: CAN_RUN is named in comments too
+        can_run += f" AND ({' '.join(Q['LIMITS_ROOMY'].split())})"
+    return text.replace("CAN_RUN", can_run)
 
 
 class Claims:
@@ -92,57 +98,61 @@ class Claims:
         }
         if request.limits:
             return await self._claim_limited(request, params)
-        async with self._conn() as conn:
-            rows = await self._claim_rows(conn, request, params)
-        return in_order(rows)
-
-    async def _claim_rows(
-        self, conn: psycopg.AsyncConnection[Any], request: ClaimRequest, params: dict[str, Any]
-    ) -> list[Any]:
-        """The rows a claim that no global limit bounds leased, on ``conn``."""
-        queues, limit = request.queues, request.limit
-        skip, capable = bool(request.skip_tenants), bool(request.capabilities)
-        if request.task_ids:
-            params["ids"] = list(request.task_ids)
-            name = "claim_given"
-        elif queues is None:
-            # Claims across every queue take claim_any's single statement, unless the last
-            # one found several queues with ready rows: then straight to the merge.
-            name = "claim_merge" if self.merging else "claim_any"
-        elif len(queues) == 1:
-            params["queue"] = queues[0]
-            name = "claim_queue"
-        else:
-            name = "claim_queues"
-        query = claim_query(name, limit, skip, capable)
-        now = request.now
+        name = self._statement(request, params)
+        query = claim_query(name, request.limit, *_filters(request))
         # Rows come back in binary: no timestamps or numbers to parse from text (drain +5%
         # against text, 6 of 6 paired rounds); the Python values are the same.
-        if self.listening and self.promote_at is not None and now < self.promote_at:
-            cur = await conn.execute(query, params, binary=True)
-        else:
-            wakes = self.wakes
-            # One implicit transaction (no Sync between them): the promotion commits
-            # with the claim, without waiting for the flush either (CLAIM_PICKED).
-            async with conn.pipeline():
-                promoted = await conn.execute(Q["promote_due"], params)
+        async with self._conn() as conn:
+            if not self._promoting(request.now):
                 cur = await conn.execute(query, params, binary=True)
-            row = await promoted.fetchone()
-            if wakes == self.wakes:  # no news arrived while we asked
-                recheck = now + PROMOTE_RECHECK
-                due = None if row is None else row[0]
-                self.promote_at = recheck if due is None else min(due, recheck)
-        rows = await cur.fetchall()
-        if name == "claim_any" and not rows:
-            # Several queues have ready rows (or none has): merge their heads.
-            query = claim_query("claim_merge", limit, skip, capable)
-            rows = await (await conn.execute(query, params, binary=True)).fetchall()
-            name = "claim_merge"
-        if name in ("claim_merge", "claim_queues"):
-            rows, merged = await self._merged(conn, query, params, rows)
-            if queues is None:
-                self.merging = merged > 1
-        return rows
+            else:
+                wakes = self.wakes
+                # One implicit transaction (no Sync between them): the promotion commits
+                # with the claim, without waiting for the flush either (CLAIM_PICKED).
+                async with conn.pipeline():
+                    promoted = await conn.execute(Q["promote_due"], params)
+                    cur = await conn.execute(query, params, binary=True)
+                await self._learn(promoted, wakes, request.now)
+            rows = await cur.fetchall()
+            if name == "claim_any" and not rows:
+                # Several queues have ready rows (or none has): merge their heads.
+                name = "claim_merge"
+                query = claim_query(name, request.limit, *_filters(request))
+                rows = await (await conn.execute(query, params, binary=True)).fetchall()
+            if name in ("claim_merge", "claim_queues"):
+                rows, merged = await self._merged(conn, query, params, rows)
+                if request.queues is None:
+                    self.merging = merged > 1
+        return in_order(rows)
+
+    def _statement(self, request: ClaimRequest, params: dict[str, Any]) -> str:
+        """Which claim statement a claim takes (setting its own parameters)."""
+        queues = request.queues
+        if request.task_ids:
+            params["ids"] = list(request.task_ids)
+            return "claim_given"
+        if queues is None:
+            # Claims across every queue take claim_any's single statement, unless the last
+            # one found several queues with ready rows: then straight to the merge.
+            return "claim_merge" if self.merging else "claim_any"
+        if len(queues) == 1:
+            params["queue"] = queues[0]
+            return "claim_queue"
+        return "claim_queues"
+
+    def _promoting(self, now: datetime) -> bool:
+        """Whether a claim promotes due scheduled tasks first: unless every insert is heard
+        and none is due yet."""
+        return not (self.listening and self.promote_at is not None and now < self.promote_at)
+
+    async def _learn(self, promoted: psycopg.AsyncCursor[Any], wakes: int, now: datetime) -> None:
+        """When the next promotion is due, from promote_due's answer, unless news arrived
+        while we asked."""
+        row = await promoted.fetchone()
+        if wakes == self.wakes:
+            recheck = now + PROMOTE_RECHECK
+            due = None if row is None else row[0]
+            self.promote_at = recheck if due is None else min(due, recheck)
 
     @staticmethod
     async def _merged(
@@ -181,41 +191,34 @@ class Claims:
         tight = tuple(params["lq"])
         if self.tight.get(tight, 0.0) <= time.monotonic():
             roomy = await self._claim_roomy(request, params)
-            if roomy is not None:
+            if roomy:
                 return roomy
             self.tight[tight] = time.monotonic() + TIGHT_FOR
         name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
-        query = claim_query(
-            name, request.limit, bool(request.skip_tenants), bool(request.capabilities)
-        )
+        query = claim_query(name, request.limit, *_filters(request))
         async with self._conn() as conn:
             async with conn.pipeline():
                 for queue in params["lq"]:
                     await conn.execute(Q["limit_lock"], {"queue": queue})
-                promoted = None
-                if not (self.listening and self.promote_at
-                        and request.now < self.promote_at):  # fmt: skip
-                    wakes = self.wakes
+                promoted, wakes = None, self.wakes
+                if self._promoting(request.now):
                     promoted = await conn.execute(Q["promote_due"], params)
                 cur = await conn.execute(query, params, binary=True)
             if promoted is not None:
-                row = await promoted.fetchone()
-                if wakes == self.wakes:  # as claim_many: when the next promotion is due
-                    due = None if row is None else row[0]
-                    recheck = request.now + PROMOTE_RECHECK
-                    self.promote_at = recheck if due is None else min(due, recheck)
+                await self._learn(promoted, wakes, request.now)
             rows = await cur.fetchall()
         if rows[0][-1]:  # the window was not enough: nothing leased yet
             return await self._claim_walk(request, params)
         return in_order([row[:-1] for row in rows if row[0] is not None])
 
-    async def _claim_roomy(
-        self, request: ClaimRequest, params: dict[str, Any]
-    ) -> list[Task] | None:
-        """A limited claim far from its limits: a slot of each queue's lock (limit_slot),
-        then, when limits_roomy finds room for every claim that can hold a slot, the claim
-        of a queue without limits, in one transaction. None when there was not room: the
-        caller takes the whole locks instead."""
+    async def _claim_roomy(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
+        """A limited claim as if far from its limits, in one round trip and one transaction:
+        a slot of each queue's lock (limit_slot), then the claim statement of a queue
+        without limits, which takes nothing unless there is room for a claim in every slot
+        (LIMITS_ROOMY). Nothing taken (no room, nothing ready, or several queues to merge):
+        the caller takes the whole locks."""
+        name = self._statement(request, params)
+        query = claim_query(name, request.limit, *_filters(request), roomy=True)
         slot = {"slot": request.salt % LIMIT_SLOTS}
         async with self._conn() as conn:
             try:
@@ -223,15 +226,21 @@ class Claims:
                     await conn.execute("BEGIN")
                     for queue in params["lq"]:
                         await conn.execute(Q["limit_slot"], {"queue": queue, **slot})
-                    cur = await conn.execute(Q["limits_roomy"], params)
-                row = await cur.fetchone()
-                rows = await self._claim_rows(conn, request, params) if row and row[0] else None
-                await conn.execute("COMMIT")
+                    promoted, wakes = None, self.wakes
+                    if self._promoting(request.now):
+                        promoted = await conn.execute(Q["promote_due"], params)
+                    cur = await conn.execute(query, params, binary=True)
+                    await conn.execute("COMMIT")
             except BaseException:
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     await conn.execute("ROLLBACK")
                 raise
-        return None if rows is None else in_order(rows)
+            if promoted is not None:
+                await self._learn(promoted, wakes, request.now)
+            rows = await cur.fetchall()
+        if name in ("claim_merge", "claim_queues"):  # MERGED_CLAIM's two numbers, or NULLs
+            rows = [row[:-2] for row in rows if row[0] is not None]
+        return in_order(rows)
 
     async def _claim_walk(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
         """A limited claim whose first window was not enough (limits stepped over many of
@@ -305,3 +314,8 @@ class Claims:
         name, extra = walk
         query = claim_query(name, 0, bool(request.skip_tenants), bool(request.capabilities))
         return await conn.execute(query, {**params, **extra, "window": window, "offset": offset})
+
+
+def _filters(request: ClaimRequest) -> tuple[bool, bool]:
+    """claim_query's skip_tenants and capable, for this claim."""
+    return bool(request.skip_tenants), bool(request.capabilities)

@@ -438,7 +438,7 @@ FROM generate_series(0, LIMIT_SLOTS - 1) AS slot;
 -- The roomy path's share of a limited queue's lock: one slot, the first free one, or (all
 -- taken) the claim's own, waited for. At most LIMIT_SLOTS claims hold slots at once, so
 -- while each finds, in its snapshot taken after its slot, room for LIMIT_SLOTS claims of
--- MAX_CLAIM tasks (limits_roomy), those running beside it unseen cannot take more than
+-- MAX_CLAIM tasks (LIMITS_ROOMY), those running beside it unseen cannot take more than
 -- the room: it claims as a queue without limits does, beside them. (Locks are taken in
 -- one order, queue then slot, by both paths: no deadlock.)
 SELECT coalesce(
@@ -447,10 +447,13 @@ SELECT coalesce(
     (SELECT %(slot)s::int FROM pg_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s),
                                                      %(slot)s::int)));
 
--- name: limits_roomy
--- Whether every limited queue of a claim has room for LIMIT_SLOTS whole claims beyond what
+-- name: LIMITS_ROOMY
+-- A fragment, a condition: every limited queue of a claim (the arrays lq, lrun, ltrun,
+-- lrate, as LIMITED_CLAIM takes them) has room for LIMIT_SLOTS whole claims beyond what
 -- runs in it (a tenant's running tasks count as at most the queue's), and no rate limit:
--- a bucket is one row that claims side by side would both write.
+-- a bucket is one row that claims side by side would both write. The claim statements
+-- take it in their CAN_RUN filter (claims.claim_query, roomy): uncorrelated, it is
+-- evaluated once, before the scan, which it skips when false.
 SELECT coalesce(bool_and(
     l.rate IS NULL
     AND (SELECT count(*) FROM rota_tasks WHERE state = 'running' AND queue = l.queue)
@@ -458,7 +461,7 @@ SELECT coalesce(bool_and(
         <= least(coalesce(l.running_max, 2147483647), coalesce(l.tenant_max, 2147483647))
 ), true)
 FROM unnest(%(lq)s::text[], %(lrun)s::int[], %(ltrun)s::int[], %(lrate)s::float8[])
-    AS l(queue, running_max, tenant_max, rate);
+    AS l(queue, running_max, tenant_max, rate)
 
 -- name: running_by_queue
 SELECT queue, tenant, count(*) FROM rota_tasks
