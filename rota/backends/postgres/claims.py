@@ -45,13 +45,13 @@ def claim_query(
 ) -> str:
     """The claim with its limit, tenant and capability filters written in (see claim_any in
     queries.sql); ``roomy``: it takes nothing unless its limited queues have room for a
-    claim in every slot of their locks (LIMITS_ROOMY)."""
+    claim in every slot of their locks (the answer limits_roomy gave before it)."""
     text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
     text = text.replace("CLAIM_WINDOW", str(int(limit) * 2 + 32))  # LIMITED_CLAIM's window
     text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
     can_run = _NEEDS_MET if capable else _NO_NEEDS
-    if roomy:  # on one line: CAN_RUN is named in comments too
-        can_run += f" AND ({' '.join(Q['LIMITS_ROOMY'].split())})"
+    if roomy:
+        can_run += " AND current_setting('rota.roomy')::bool"
     return text.replace("CAN_RUN", can_run)
 
 
@@ -190,9 +190,9 @@ class Claims:
         }
         tight = tuple(params["lq"])
         if self.tight.get(tight, 0.0) <= time.monotonic():
-            roomy = await self._claim_roomy(request, params)
-            if roomy:
-                return roomy
+            rows = await self._claim_roomy(request, params)
+            if rows is not None:
+                return rows
             self.tight[tight] = time.monotonic() + TIGHT_FOR
         name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
         query = claim_query(name, request.limit, *_filters(request))
@@ -211,13 +211,17 @@ class Claims:
             return await self._claim_walk(request, params)
         return in_order([row[:-1] for row in rows if row[0] is not None])
 
-    async def _claim_roomy(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
+    async def _claim_roomy(
+        self, request: ClaimRequest, params: dict[str, Any], name: str = ""
+    ) -> list[Task] | None:
         """A limited claim as if far from its limits, in one round trip and one transaction:
-        a slot of each queue's lock (limit_slot), then the claim statement of a queue
-        without limits, which takes nothing unless there is room for a claim in every slot
-        (LIMITS_ROOMY). Nothing taken (no room, nothing ready, or several queues to merge):
-        the caller takes the whole locks."""
-        name = self._statement(request, params)
+        a slot of each queue's lock (limit_slot), the gate (limits_roomy: room for a claim
+        in every slot?), then the claim statement of a queue without limits, which takes
+        nothing when the gate said no. None: no room, the caller takes the whole locks.
+        Otherwise what it took: nothing, with room, means nothing ready, unless claim_any
+        found several queues with ready rows; then claim_merge, the same way, as an
+        unlimited claim does."""
+        name = name or self._statement(request, params)
         query = claim_query(name, request.limit, *_filters(request), roomy=True)
         slot = {"slot": request.salt % LIMIT_SLOTS}
         async with self._conn() as conn:
@@ -226,6 +230,7 @@ class Claims:
                     await conn.execute("BEGIN")
                     for queue in params["lq"]:
                         await conn.execute(Q["limit_slot"], {"queue": queue, **slot})
+                    gate = await conn.execute(Q["limits_roomy"], params)
                     promoted, wakes = None, self.wakes
                     if self._promoting(request.now):
                         promoted = await conn.execute(Q["promote_due"], params)
@@ -237,7 +242,12 @@ class Claims:
                 raise
             if promoted is not None:
                 await self._learn(promoted, wakes, request.now)
+            room = await gate.fetchone()
             rows = await cur.fetchall()
+        if room is None or not room[0]:
+            return None
+        if name == "claim_any" and not rows:
+            return await self._claim_roomy(request, params, "claim_merge")
         if name in ("claim_merge", "claim_queues"):  # MERGED_CLAIM's two numbers, or NULLs
             rows = [row[:-2] for row in rows if row[0] is not None]
         return in_order(rows)

@@ -451,9 +451,7 @@ SELECT coalesce(
 -- A fragment, a condition: every limited queue of a claim (the arrays lq, lrun, ltrun,
 -- lrate, as LIMITED_CLAIM takes them) has room for LIMIT_SLOTS whole claims beyond what
 -- runs in it (a tenant's running tasks count as at most the queue's), and no rate limit:
--- a bucket is one row that claims side by side would both write. The claim statements
--- take it in their CAN_RUN filter (claims.claim_query, roomy): uncorrelated, it is
--- evaluated once, before the scan, which it skips when false.
+-- a bucket is one row that claims side by side would both write. Asked by limits_roomy.
 SELECT coalesce(bool_and(
     l.rate IS NULL
     AND (SELECT count(*) FROM rota_tasks WHERE state = 'running' AND queue = l.queue)
@@ -462,6 +460,15 @@ SELECT coalesce(bool_and(
 ), true)
 FROM unnest(%(lq)s::text[], %(lrun)s::int[], %(ltrun)s::int[], %(lrate)s::float8[])
     AS l(queue, running_max, tenant_max, rate)
+
+-- name: limits_roomy
+-- The roomy path's gate, asked once per claim, after its slots (so in a snapshot taken
+-- while it holds one: the argument in limit_slot holds for this statement's snapshot).
+-- The answer is kept as a transaction-local setting, which the claim statement that
+-- follows reads in its CAN_RUN filter (claims.claim_query, roomy): a constant there, so
+-- the scan is skipped when false. It is also returned, so the backend tells "no room"
+-- (take the whole lock) from "nothing ready" (done) when the claim took nothing.
+SELECT set_config('rota.roomy', (LIMITS_ROOMY)::text, true)::bool;
 
 -- name: running_by_queue
 SELECT queue, tenant, count(*) FROM rota_tasks
