@@ -225,21 +225,16 @@ class Claims:
         query = claim_query(name, request.limit, *_filters(request), roomy=True)
         slot = {"slot": request.salt % LIMIT_SLOTS}
         async with self._conn() as conn:
-            try:
-                async with conn.pipeline():
-                    await conn.execute("BEGIN")
-                    for queue in params["lq"]:
-                        await conn.execute(Q["limit_slot"], {"queue": queue, **slot})
-                    gate = await conn.execute(Q["limits_roomy"], params)
-                    promoted, wakes = None, self.wakes
-                    if self._promoting(request.now):
-                        promoted = await conn.execute(Q["promote_due"], params)
-                    cur = await conn.execute(query, params, binary=True)
-                    await conn.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    await conn.execute("ROLLBACK")
-                raise
+            # One implicit transaction (no Sync until the pipeline ends), as the whole-lock
+            # path's: the slots are held until the claim commits.
+            async with conn.pipeline():
+                for queue in params["lq"]:
+                    await conn.execute(Q["limit_slot"], {"queue": queue, **slot})
+                gate = await conn.execute(Q["limits_roomy"], params)
+                promoted, wakes = None, self.wakes
+                if self._promoting(request.now):
+                    promoted = await conn.execute(Q["promote_due"], params)
+                cur = await conn.execute(query, params, binary=True)
             if promoted is not None:
                 await self._learn(promoted, wakes, request.now)
             room = await gate.fetchone()
