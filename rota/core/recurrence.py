@@ -26,14 +26,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import dropwhile, islice
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterBadDateError, croniter
-from dateutil.rrule import rrule, rrulestr
 
 from rota.core.errors import ValidationError
 from rota.core.ids import quote
+
+# croniter and dateutil load on first use (about 20 ms of a process's start): a worker
+# that never reads a schedule's rule does not pay for them.
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
 
 Kind = Literal["cron", "rrule", "interval", "at"]
 
@@ -100,6 +102,8 @@ class Recurrence:
             self._at()
 
     def _rule(self) -> rrule:
+        from dateutil.rrule import rrule, rrulestr
+
         if not isinstance(self.expr, str):
             raise ValidationError("rrule must be the text of an RFC 5545 rule")
         local_start = _local(self.start, self.tz)
@@ -207,6 +211,8 @@ class Recurrence:
         if self.kind == "rrule":
             yield from islice(dropwhile(lambda named: named <= wall, self._rule()), MAX_STEPS)
             return
+        from croniter import CroniterBadDateError, croniter
+
         cron = croniter(str(self.expr), wall, second_at_beginning=True)
         for _ in range(MAX_STEPS):
             try:
@@ -216,6 +222,8 @@ class Recurrence:
 
     def _walls_before(self, wall: datetime) -> Iterator[datetime]:
         """Wall-clock times the cron expression names at or before ``wall``, latest first."""
+        from croniter import CroniterBadDateError, croniter
+
         cron = croniter(
             str(self.expr), wall + timedelta(seconds=1), second_at_beginning=True, is_prev=True
         )
@@ -227,6 +235,8 @@ class Recurrence:
 
 
 def _valid_cron(expr: str) -> bool:
+    from croniter import croniter
+
     try:
         return bool(croniter.is_valid(expr, second_at_beginning=True))
     except Exception:
