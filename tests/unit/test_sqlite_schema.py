@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rota.backends.sqlite import SQLiteBackend
-from rota.backends.sqlite.backend import SCHEMA_VERSION, UPGRADES
+from rota.backends.sqlite.migrations import SCHEMA_VERSION, UPGRADES
 from rota.core.states import TaskState
 
 V1 = Path(__file__).parent / "fixtures" / "sqlite_schema_v1.sql"

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,16 +27,27 @@ import orjson
 from rota.backends.base import Capabilities
 from rota.backends.filters import filter_clauses
 from rota.backends.queries import load
+from rota.backends.sqlite import migrations
+from rota.backends.sqlite.decode import (
+    COLUMNS,
+    SCHEDULE_COLUMNS,
+    TOKEN_COLUMNS,
+    dump,
+    opt_time,
+    to_schedule,
+    to_task,
+    to_token,
+    us_or_none,
+)
 from rota.backends.sqlite.wakeups import Wakeups
 from rota.core import dedup, fairness
 from rota.core.admission import Admission
-from rota.core.auth import Role, TokenRecord
+from rota.core.auth import TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.dedup import DuplicateKey, Unique
 from rota.core.errors import (
     DuplicateTask,
     RotaError,
-    SchemaMismatch,
     StoreError,
     ValidationError,
 )
@@ -67,87 +77,11 @@ T = TypeVar("T")
 _Batch = tuple[
     list[Task], Job | None, Sequence[Unique | None] | None, Sequence[Share | None] | None
 ]
-SCHEMA_VERSION = 13
-#: what takes a file from version N-1 to N (a new file gets schema.sql at once); the
-#: "upgraded equals fresh" test in tests/unit/test_sqlite_schema.py keeps the two in step
-UPGRADES: dict[int, list[str]] = {
-    2: [
-        "ALTER TABLE tasks ADD COLUMN retry TEXT",
-        "ALTER TABLE tasks ADD COLUMN expires_at INTEGER",
-        "ALTER TABLE tasks ADD COLUMN progress TEXT",
-        "CREATE INDEX tasks_expiring ON tasks (expires_at)"
-        " WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled')",
-    ],
-    3: [
-        "ALTER TABLE events ADD COLUMN actor TEXT",
-        "CREATE INDEX tasks_timed ON tasks (started_at)"
-        " WHERE state = 'running' AND timeout IS NOT NULL",
-        "CREATE TABLE workers (id TEXT PRIMARY KEY, name TEXT NOT NULL, host TEXT NOT NULL,"
-        " queues TEXT, capabilities TEXT NOT NULL, concurrency INTEGER NOT NULL,"
-        " version TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL)",
-        "CREATE INDEX workers_by_last_seen ON workers (last_seen_at)",
-    ],
-    # Timed-out runs are found among the running tasks by tasks_leased: there are only as
-    # many as the workers' slots, and this index cost batched inserts 5-10%.
-    4: ["DROP INDEX tasks_timed"],
-    5: [
-        "CREATE TABLE tokens (name TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
-        " role TEXT NOT NULL, tenant TEXT, created_at INTEGER NOT NULL, expires_at INTEGER,"
-        " revoked_at INTEGER, last_used_at INTEGER)",
-    ],
-    6: ["CREATE TABLE controls (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
-    7: [
-        "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
-        " actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, reason TEXT,"
-        " detail TEXT NOT NULL)",
-    ],
-    8: [
-        "CREATE TABLE schedules (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-        " definition TEXT NOT NULL, enabled INTEGER NOT NULL, next_run_at INTEGER,"
-        " last_run_at INTEGER, last_task_id TEXT, version INTEGER NOT NULL,"
-        " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
-        "CREATE INDEX schedules_due ON schedules (next_run_at)"
-        " WHERE enabled = 1 AND next_run_at IS NOT NULL",
-    ],
-    9: [
-        "ALTER TABLE tasks ADD COLUMN place REAL NOT NULL DEFAULT 0",
-        "UPDATE tasks SET place = seq",
-        "DROP INDEX tasks_ready_by_queue",
-        "DROP INDEX tasks_ready",
-        "CREATE INDEX tasks_ready_by_queue ON tasks (queue, priority DESC, place, seq)"
-        " WHERE state = 'queued'",
-        "CREATE INDEX tasks_ready ON tasks (priority DESC, place, seq) WHERE state = 'queued'",
-        "CREATE TABLE fairness (queue TEXT NOT NULL, key TEXT NOT NULL, pass REAL NOT NULL,"
-        " PRIMARY KEY (queue, key)) WITHOUT ROWID",
-    ],
-    10: [
-        "CREATE TABLE uniques (key TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
-        " while_running INTEGER NOT NULL, held_until INTEGER) WITHOUT ROWID",
-    ],
-    11: [
-        "ALTER TABLE tasks ADD COLUMN requires TEXT",
-        "CREATE TABLE rate_buckets (queue TEXT PRIMARY KEY, tokens REAL NOT NULL,"
-        " updated_at INTEGER NOT NULL) WITHOUT ROWID",
-    ],
-    12: ["ALTER TABLE jobs ADD COLUMN needs TEXT"],
-    13: ["ALTER TABLE tasks ADD COLUMN trace TEXT"],
-}
-_TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
-_COLUMNS = (
-    "id, queue, kind, payload, priority, state, run_at, created_at, attempt, max_attempts, "
-    "timeout, tenant, job_id, seq, started_at, finished_at, worker_id, lease_token, "
-    "lease_expires_at, cancel_requested, result, error, retry, expires_at, progress, place, "
-    "requires, trace"
-)
-_SCHEDULE_COLUMNS = (
-    "id, name, definition, enabled, next_run_at, last_run_at, last_task_id, version, "
-    "created_at, updated_at"
-)
 Q = load(
     __package__,
     "queries.sql",
-    {"TASK_COLUMNS": _COLUMNS, "TOKEN_COLUMNS": _TOKEN_COLUMNS,
-     "SCHEDULE_COLUMNS": _SCHEDULE_COLUMNS},
+    {"TASK_COLUMNS": COLUMNS, "TOKEN_COLUMNS": TOKEN_COLUMNS,
+     "SCHEDULE_COLUMNS": SCHEDULE_COLUMNS},
 )  # fmt: skip
 #: candidates a claim bound by global limits reads at most before it gives up
 LIMITED_SCAN_MAX = 10_000
@@ -164,47 +98,6 @@ def _claim_sql(name: str, request: ClaimRequest) -> str:
     queries.sql)."""
     text = Q[name].replace("TENANT_OPEN", _SKIP_TENANTS if request.skip_tenants else "")
     return text.replace("CAN_RUN", _NEEDS_MET if request.capabilities else _NO_NEEDS)
-
-
-def _opt_time(value: int | None) -> datetime | None:
-    return None if value is None else from_us(value)
-
-
-def _task(row: Sequence[Any]) -> Task:
-    return Task(
-        id=row[0],
-        queue=row[1],
-        kind=row[2],
-        payload=orjson.loads(row[3]),
-        priority=row[4],
-        state=TaskState(row[5]),
-        run_at=from_us(row[6]),
-        created_at=from_us(row[7]),
-        attempt=row[8],
-        max_attempts=row[9],
-        timeout=row[10],
-        tenant=row[11],
-        job_id=row[12],
-        seq=row[13],
-        started_at=_opt_time(row[14]),
-        finished_at=_opt_time(row[15]),
-        worker_id=row[16],
-        lease_token=row[17],
-        lease_expires_at=_opt_time(row[18]),
-        cancel_requested=bool(row[19]),
-        result=None if row[20] is None else orjson.loads(row[20]),
-        error=row[21],
-        retry=None if row[22] is None else orjson.loads(row[22]),
-        expires_at=_opt_time(row[23]),
-        progress=None if row[24] is None else orjson.loads(row[24]),
-        place=float(row[25]),
-        requires=() if row[26] is None else tuple(orjson.loads(row[26])),
-        trace=row[27],
-    )
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
 
 
 def path_from_url(url: str) -> str:
@@ -283,28 +176,9 @@ class SQLiteBackend:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
-        db.execute("BEGIN IMMEDIATE")  # one process creates or upgrades; the others wait
         try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise SchemaMismatch(
-                    f"{self.path} has schema version {version}, newer than this rota "
-                    f"({SCHEMA_VERSION}): upgrade rota"
-                )
-            if version == 0:
-                schema = resources.files(__package__).joinpath("schema.sql").read_text()
-                lines = [ln for ln in schema.splitlines() if not ln.lstrip().startswith("--")]
-                statements = [st for st in "\n".join(lines).split(";") if st.strip()]
-            else:
-                statements = [
-                    st for v in range(version + 1, SCHEMA_VERSION + 1) for st in UPGRADES[v]
-                ]
-            for statement in statements:
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            db.execute("COMMIT")
+            migrations.migrate(db, self.path)
         except BaseException:
-            db.execute("ROLLBACK")
             db.close()
             raise
         self._conn = db
@@ -468,10 +342,10 @@ class SQLiteBackend:
                     t.job_id,
                     us(t.run_at),
                     us(t.created_at),
-                    _dump(t.retry),
+                    dump(t.retry),
                     None if t.expires_at is None else us(t.expires_at),
                     t.place,
-                    _dump(list(t.requires)) if t.requires else None,
+                    dump(list(t.requires)) if t.requires else None,
                     t.trace,
                 )
                 for t in stored
@@ -492,8 +366,8 @@ class SQLiteBackend:
         db = self._db
         keys = orjson.dumps([u.key for u in uniques if u is not None]).decode()
         stored = {
-            row[0]: dedup.Held(None if row[4] is None else _task(row[4:]), bool(row[2]),
-                               _opt_time(row[3]))
+            row[0]: dedup.Held(None if row[4] is None else to_task(row[4:]), bool(row[2]),
+                               opt_time(row[3]))
             for row in db.execute(Q["get_uniques"], (keys,))
         }  # fmt: skip
         now = tasks[0].created_at
@@ -570,7 +444,7 @@ class SQLiteBackend:
         row = self._db.execute(query, args).fetchone()
         if row is None:  # not possible inside the transaction that read it
             raise StoreError(f"task {before.id!r} changed during the insert")
-        task = _task(row)
+        task = to_task(row)
         event = (task.id, to_us(now), kind, before.state.value, task.state.value, task.worker_id)
         self._events(self._db, [(*event, message, None)])
         return task
@@ -594,7 +468,7 @@ class SQLiteBackend:
 
     def _get(self, task_id: str) -> Task | None:
         row = self._db.execute(Q["get_task"], (task_id,)).fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else to_task(row)
 
     async def task_list_canceling(self, leases: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
         return await self._run(self._list_canceling, leases)
@@ -609,10 +483,10 @@ class SQLiteBackend:
     ) -> list[Task]:
         clauses, args = filter_clauses(filter, after_seq, "?")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {_COLUMNS} FROM tasks {where} ORDER BY seq DESC LIMIT {int(limit)}"
+        sql = f"SELECT {COLUMNS} FROM tasks {where} ORDER BY seq DESC LIMIT {int(limit)}"
 
         def run() -> list[Task]:
-            return [_task(r) for r in self._db.execute(sql, args)]
+            return [to_task(r) for r in self._db.execute(sql, args)]
 
         return await self._run(run)
 
@@ -651,7 +525,7 @@ class SQLiteBackend:
                 rows = db.execute(_claim_sql("claim_any", request), params).fetchall()
             else:
                 rows = db.execute(_claim_sql("claim_queues", request), params).fetchall()
-            tasks = sorted((_task(r) for r in rows), key=claim_key)
+            tasks = sorted((to_task(r) for r in rows), key=claim_key)
             worker = request.worker_id
             events += [
                 (t.id, now_us, "claimed", "queued", "running", worker, None, actor) for t in tasks
@@ -710,7 +584,7 @@ class SQLiteBackend:
     ) -> Task | None:
         params = {
             "lease": to_us(lease_expires_at),
-            "progress": _dump(progress),
+            "progress": dump(progress),
             "id": task_id,
             "token": lease_token,
         }
@@ -718,7 +592,7 @@ class SQLiteBackend:
         def run() -> Task | None:
             with self._write() as db:
                 row = db.execute(Q["heartbeat"], params).fetchone()
-            return None if row is None else _task(row)
+            return None if row is None else to_task(row)
 
         return await self._run(run)
 
@@ -734,7 +608,7 @@ class SQLiteBackend:
                     Q["finish"],
                     (
                         f.state.value,
-                        _dump(f.result),
+                        dump(f.result),
                         f.error,
                         None if f.run_at is None else to_us(f.run_at),
                         None if f.finished_at is None else to_us(f.finished_at),
@@ -783,7 +657,7 @@ class SQLiteBackend:
             row = db.execute(query, args).fetchone()
             if row is None:
                 return None
-            task = _task(row)
+            task = to_task(row)
             event = (task.id, to_us(now), kind, before, task.state.value, task.worker_id)
             self._events(db, [(*event, message, actor)])
         return task
@@ -908,17 +782,17 @@ class SQLiteBackend:
     async def task_list_final(self, *, state: TaskState, after_seq: int, limit: int) -> list[Task]:
         args = (state.value, after_seq, limit)
         rows = await self._run(lambda: self._db.execute(Q["list_final"], args).fetchall())
-        return [_task(r) for r in rows]
+        return [to_task(r) for r in rows]
 
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         def run() -> list[Task]:
-            return [_task(r) for r in self._db.execute(Q["list_lapsed"], (to_us(now), limit))]
+            return [to_task(r) for r in self._db.execute(Q["list_lapsed"], (to_us(now), limit))]
 
         return await self._run(run)
 
     async def task_list_timed(self, *, limit: int) -> list[Task]:
         def run() -> list[Task]:
-            return [_task(r) for r in self._db.execute(Q["list_timed"], (limit,))]
+            return [to_task(r) for r in self._db.execute(Q["list_timed"], (limit,))]
 
         return await self._run(run)
 
@@ -946,7 +820,7 @@ class SQLiteBackend:
     async def task_list_blocked(self, *, limit: int) -> list[Task]:
         def run() -> list[Task]:
             rows = self._db.execute(Q["list_blocked"], (to_us(BLOCKED_AT), limit))
-            return [_task(r) for r in rows]
+            return [to_task(r) for r in rows]
 
         return await self._run(run)
 
@@ -973,7 +847,7 @@ class SQLiteBackend:
     async def task_next_run_at(self) -> datetime | None:
         def run() -> datetime | None:
             value = self._db.execute(Q["next_run_at"]).fetchone()[0]
-            return _opt_time(value)
+            return opt_time(value)
 
         return await self._run(run)
 
@@ -1074,7 +948,7 @@ class SQLiteBackend:
 
     async def token_insert(self, token: TokenRecord) -> bool:
         args = (token.name, token.digest, token.role.value, token.tenant,
-                to_us(token.created_at), _us_or_none(token.expires_at))  # fmt: skip
+                to_us(token.created_at), us_or_none(token.expires_at))  # fmt: skip
 
         def run() -> bool:
             with self._write() as db:
@@ -1084,11 +958,11 @@ class SQLiteBackend:
 
     async def token_get(self, digest: str) -> TokenRecord | None:
         row = await self._run(lambda: self._db.execute(Q["get_token"], (digest,)).fetchone())
-        return None if row is None else _token(row)
+        return None if row is None else to_token(row)
 
     async def token_list(self) -> list[TokenRecord]:
         rows = await self._run(lambda: self._db.execute(Q["list_tokens"]).fetchall())
-        return [_token(r) for r in rows]
+        return [to_token(r) for r in rows]
 
     async def token_revoke(self, name: str, *, now: datetime) -> bool:
         def run() -> bool:
@@ -1143,8 +1017,8 @@ class SQLiteBackend:
 
     async def schedule_insert(self, schedule: ScheduleRecord) -> bool:
         s = schedule
-        row = (s.id, s.name, s.definition, int(s.enabled), _us_or_none(s.next_run_at),
-               _us_or_none(s.last_run_at), s.last_task_id, s.version, to_us(s.created_at),
+        row = (s.id, s.name, s.definition, int(s.enabled), us_or_none(s.next_run_at),
+               us_or_none(s.last_run_at), s.last_task_id, s.version, to_us(s.created_at),
                to_us(s.updated_at))  # fmt: skip
 
         def run() -> bool:
@@ -1155,8 +1029,8 @@ class SQLiteBackend:
 
     async def schedule_update(self, schedule: ScheduleRecord, *, expect_version: int) -> bool:
         s = schedule
-        row = (s.name, s.definition, int(s.enabled), _us_or_none(s.next_run_at),
-               _us_or_none(s.last_run_at), s.last_task_id, s.version, to_us(s.updated_at),
+        row = (s.name, s.definition, int(s.enabled), us_or_none(s.next_run_at),
+               us_or_none(s.last_run_at), s.last_task_id, s.version, to_us(s.updated_at),
                s.id, expect_version)  # fmt: skip
 
         def run() -> bool:
@@ -1168,18 +1042,18 @@ class SQLiteBackend:
     async def schedule_get(self, schedule_id: str) -> ScheduleRecord | None:
         def run() -> ScheduleRecord | None:
             row = self._db.execute(Q["get_schedule"], (schedule_id,)).fetchone()
-            return None if row is None else _schedule(row)
+            return None if row is None else to_schedule(row)
 
         return await self._run(run)
 
     async def schedule_list(self) -> list[ScheduleRecord]:
         rows = await self._run(lambda: self._db.execute(Q["list_schedules"]).fetchall())
-        return [_schedule(r) for r in rows]
+        return [to_schedule(r) for r in rows]
 
     async def schedule_list_due(self, *, now: datetime, limit: int) -> list[ScheduleRecord]:
         args = (to_us(now), limit)
         rows = await self._run(lambda: self._db.execute(Q["due_schedules"], args).fetchall())
-        return [_schedule(r) for r in rows]
+        return [to_schedule(r) for r in rows]
 
     async def schedule_delete(self, schedule_id: str) -> bool:
         def run() -> bool:
@@ -1200,24 +1074,3 @@ def _due(finish: Finish, now_us: int) -> bool:
 def _any_ready(inserted: list[Inserted]) -> bool:
     """Whether an insert stored a task a claim can take now (not one only scheduled)."""
     return any(not i.existing and i.task.state is TaskState.QUEUED for i in inserted)
-
-
-def _schedule(row: Sequence[Any]) -> ScheduleRecord:
-    sid, name, definition, enabled, next_run, last_run, last_task, version, made, changed = row
-    return ScheduleRecord(sid, name, definition, bool(enabled), _opt_time(next_run),
-                          _opt_time(last_run), last_task, version, from_us(made),
-                          from_us(changed))  # fmt: skip
-
-
-def _us_or_none(value: datetime | None) -> int | None:
-    return None if value is None else to_us(value)
-
-
-def _token(row: Sequence[Any]) -> TokenRecord:
-    name, digest, role, tenant, created, expires, revoked, used = row
-
-    def at(us: int | None) -> datetime | None:
-        return None if us is None else from_us(us)
-
-    return TokenRecord(name, digest, Role(role), tenant, from_us(created), at(expires),
-                       at(revoked), at(used))  # fmt: skip
