@@ -105,14 +105,8 @@ class Claims:
         async with self._conn() as conn:
             if not self._promoting(request.now):
                 cur = await conn.execute(query, params, binary=True)
-            else:
-                wakes = self.wakes
-                # One implicit transaction (no Sync between them): the promotion commits
-                # with the claim, without waiting for the flush either (CLAIM_PICKED).
-                async with conn.pipeline():
-                    promoted = await conn.execute(Q["promote_due"], params)
-                    cur = await conn.execute(query, params, binary=True)
-                await self._learn(promoted, wakes, request.now)
+            else:  # the promotion commits with the claim (CLAIM_PICKED: no flush wait)
+                _, cur = await self._pipelined(conn, request, params, query, [])
             rows = await cur.fetchall()
             if name == "claim_any" and not rows:
                 # Several queues have ready rows (or none has): merge their heads.
@@ -139,6 +133,28 @@ class Claims:
             params["queue"] = queues[0]
             return "claim_queue"
         return "claim_queues"
+
+    async def _pipelined(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        request: ClaimRequest,
+        params: dict[str, Any],
+        query: str,
+        before: list[tuple[str, dict[str, Any]]],
+    ) -> tuple[list[psycopg.AsyncCursor[Any]], psycopg.AsyncCursor[Any]]:
+        """One round trip and one implicit transaction (no Sync until the pipeline ends):
+        the named statements ``before`` (locks, a gate), the promotion when one may be due,
+        then the claim; what the promotion answered is learned. Their cursors, and the
+        claim's."""
+        promoted, wakes = None, self.wakes
+        async with conn.pipeline():
+            firsts = [await conn.execute(Q[name], args) for name, args in before]
+            if self._promoting(request.now):
+                promoted = await conn.execute(Q["promote_due"], params)
+            cur = await conn.execute(query, params, binary=True)
+        if promoted is not None:
+            await self._learn(promoted, wakes, request.now)
+        return firsts, cur
 
     def _promoting(self, now: datetime) -> bool:
         """Whether a claim promotes due scheduled tasks first: unless every insert is heard
@@ -197,15 +213,8 @@ class Claims:
         name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
         query = claim_query(name, request.limit, *_filters(request))
         async with self._conn() as conn:
-            async with conn.pipeline():
-                for queue in params["lq"]:
-                    await conn.execute(Q["limit_lock"], {"queue": queue})
-                promoted, wakes = None, self.wakes
-                if self._promoting(request.now):
-                    promoted = await conn.execute(Q["promote_due"], params)
-                cur = await conn.execute(query, params, binary=True)
-            if promoted is not None:
-                await self._learn(promoted, wakes, request.now)
+            locks = [("limit_lock", {"queue": queue}) for queue in params["lq"]]
+            _, cur = await self._pipelined(conn, request, params, query, locks)
             rows = await cur.fetchall()
         if rows[0][-1]:  # the window was not enough: nothing leased yet
             return await self._claim_walk(request, params)
@@ -224,20 +233,12 @@ class Claims:
         name = name or self._statement(request, params)
         query = claim_query(name, request.limit, *_filters(request), roomy=True)
         slot = {"slot": request.salt % LIMIT_SLOTS}
+        before = [("limit_slot", {"queue": queue, **slot}) for queue in params["lq"]]
+        before.append(("limits_roomy", params))
         async with self._conn() as conn:
-            # One implicit transaction (no Sync until the pipeline ends), as the whole-lock
-            # path's: the slots are held until the claim commits.
-            async with conn.pipeline():
-                for queue in params["lq"]:
-                    await conn.execute(Q["limit_slot"], {"queue": queue, **slot})
-                gate = await conn.execute(Q["limits_roomy"], params)
-                promoted, wakes = None, self.wakes
-                if self._promoting(request.now):
-                    promoted = await conn.execute(Q["promote_due"], params)
-                cur = await conn.execute(query, params, binary=True)
-            if promoted is not None:
-                await self._learn(promoted, wakes, request.now)
-            room = await gate.fetchone()
+            # the slots are held until the claim commits
+            firsts, cur = await self._pipelined(conn, request, params, query, before)
+            room = await firsts[-1].fetchone()
             rows = await cur.fetchall()
         if room is None or not room[0]:
             return None
