@@ -440,12 +440,15 @@ FROM generate_series(0, LIMIT_SLOTS - 1) AS slot;
 -- while each finds, in its snapshot taken after its slot, room for LIMIT_SLOTS claims of
 -- MAX_CLAIM tasks (LIMITS_ROOMY), those running beside it unseen cannot take more than
 -- the room: it claims as a queue without limits does, beside them. (Locks are taken in
--- one order, queue then slot, by both paths: no deadlock.)
+-- one order, queue then slot, by both paths: no deadlock.) Its transaction uses cached
+-- generic plans, as limit_lock's does: PostgreSQL planned limits_roomy afresh on every
+-- claim otherwise (0.16 ms of the server's 0.3 for an idle claim), the same plan each time.
 SELECT coalesce(
     (SELECT slot FROM generate_series(0, LIMIT_SLOTS - 1) AS slot
      WHERE pg_try_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s), slot) LIMIT 1),
     (SELECT %(slot)s::int FROM pg_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s),
-                                                     %(slot)s::int)));
+                                                     %(slot)s::int))),
+       set_config('plan_cache_mode', 'force_generic_plan', true);
 
 -- name: LIMITS_ROOMY
 -- A fragment, a condition: every limited queue of a claim (the arrays lq, lrun, ltrun,
