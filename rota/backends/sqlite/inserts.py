@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
@@ -29,7 +29,6 @@ from rota.core.fairness import Share
 from rota.core.models import Inserted, Job, Task
 from rota.core.states import WAITING_STATES, TaskState
 
-T = TypeVar("T")
 #: one caller's insert: its tasks, job, unique keys and fair shares
 _Batch = tuple[
     list[Task], Job | None, Sequence[Unique | None] | None, Sequence[Share | None] | None
