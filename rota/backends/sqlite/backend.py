@@ -77,8 +77,14 @@ _NEEDS_MET = (
 
 def _claim_sql(name: str, request: ClaimRequest) -> str:
     """A claim with its tenant and capability filters written in (see claim_any in
-    queries.sql)."""
+    queries.sql), and the walk over its queues (claim_queues)."""
     text = Q[name].replace("TENANT_OPEN", _SKIP_TENANTS if request.skip_tenants else "")
+    if request.queues is not None and len(request.queues) == 1:
+        text = text.replace("READY_INDEX", "tasks_ready_by_queue")
+        text = text.replace("QUEUE_MATCH", "queue = :queue")
+    else:
+        text = text.replace("READY_INDEX", "tasks_ready")
+        text = text.replace("QUEUE_MATCH", "queue IN (SELECT value FROM json_each(:queues))")
     return text.replace("CAN_RUN", _NEEDS_MET if request.capabilities else _NO_NEEDS)
 
 
@@ -275,6 +281,7 @@ class SQLiteBackend:
             ]
             if request.queues is not None:
                 params["queues"] = orjson.dumps(request.queues).decode()
+                params["queue"] = request.queues[0] if request.queues else None
             if request.task_ids:
                 given = {"ids": orjson.dumps(request.task_ids).decode(), "queues": None}
                 query = _claim_sql("claim_given", request)

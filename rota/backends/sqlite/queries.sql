@@ -28,13 +28,18 @@ SELECT id, lease_token FROM tasks
 WHERE id IN (SELECT value FROM json_each(?)) AND state = 'running' AND cancel_requested = 1;
 
 -- name: promote_due
-UPDATE tasks SET state = 'queued'
+-- INDEXED BY here and in the claims below: with no statistics, SQLite's planner takes the
+-- equality on state in tasks_by_state (state, seq) over a partial index, and read every
+-- scheduled row (here) or sorted every ready row (a claim) each time: a claim of 64 out of
+-- 30,000 ready tasks cost a sort of all 30,000. tests/sqlite/test_plans.py checks each plan.
+UPDATE tasks INDEXED BY tasks_scheduled SET state = 'queued'
 WHERE state = 'scheduled' AND run_at <= ?
 RETURNING id;
 
 -- name: promote_due_limited
 UPDATE tasks SET state = 'queued'
-WHERE seq IN (SELECT seq FROM tasks WHERE state = 'scheduled' AND run_at <= ?
+WHERE seq IN (SELECT seq FROM tasks INDEXED BY tasks_scheduled
+              WHERE state = 'scheduled' AND run_at <= ?
               ORDER BY run_at, seq LIMIT ?)
 RETURNING id;
 
@@ -47,18 +52,22 @@ UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
     lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
-    SELECT seq FROM tasks
+    SELECT seq FROM tasks INDEXED BY tasks_ready
     WHERE state = 'queued' AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
 
 -- name: claim_queues
+-- READY_INDEX and QUEUE_MATCH are written in by the backend: for one queue, its own index
+-- walked in order (tasks_ready_by_queue, queue = :queue); for several, the ready index
+-- walked in order, stepping over other queues' rows (a queue list matched through the
+-- per-queue index would need every matching row sorted).
 UPDATE tasks
 SET state = 'running', attempt = attempt + 1, lease_token = ((lease_token >> 32) + 1) << 32 | :salt,
     lease_expires_at = :lease, worker_id = :worker, started_at = :now, progress = NULL
 WHERE seq IN (
-    SELECT seq FROM tasks
-    WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues))
+    SELECT seq FROM tasks INDEXED BY READY_INDEX
+    WHERE state = 'queued' AND QUEUE_MATCH
       AND (expires_at IS NULL OR expires_at > :now) TENANT_OPEN CAN_RUN
     ORDER BY priority DESC, place, seq LIMIT :limit)
 RETURNING TASK_COLUMNS;
@@ -86,12 +95,12 @@ ORDER BY priority DESC, place, seq LIMIT :window
 -- name: pick_any
 -- A claim with global limits first reads its candidates in order (rota.core.admission
 -- decides which of them start), a window at a time; then claim_seqs takes the chosen.
-SELECT seq, queue, tenant, priority, place FROM tasks
+SELECT seq, queue, tenant, priority, place FROM tasks INDEXED BY tasks_ready
 WHERE state = 'queued' AND PICK_AFTER;
 
 -- name: pick_queues
-SELECT seq, queue, tenant, priority, place FROM tasks
-WHERE state = 'queued' AND queue IN (SELECT value FROM json_each(:queues)) AND PICK_AFTER;
+SELECT seq, queue, tenant, priority, place FROM tasks INDEXED BY READY_INDEX
+WHERE state = 'queued' AND QUEUE_MATCH AND PICK_AFTER;
 
 -- name: claim_seqs
 UPDATE tasks
@@ -254,7 +263,7 @@ INSERT INTO fairness (queue, key, pass) VALUES (?, ?, ?)
 ON CONFLICT (queue, key) DO UPDATE SET pass = excluded.pass;
 
 -- name: next_run_at
-SELECT min(run_at) FROM tasks WHERE state = 'scheduled';
+SELECT min(run_at) FROM tasks INDEXED BY tasks_scheduled WHERE state = 'scheduled';
 
 -- name: list_events
 -- The "enqueued" event is not stored as a row (it would double the cost of an enqueue):
