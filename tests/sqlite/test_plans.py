@@ -29,7 +29,8 @@ async def db(tmp_path: Path) -> AsyncIterator[sqlite3.Connection]:
     await backend.open()
     ready = [make_task(f"r{n}", queue="ab"[n % 2], priority=n % 5) for n in range(300)]
     later = [make_task(f"s{n}", run_at=at(60 + n)) for n in range(100)]
-    await backend.task_insert_many(ready + later)
+    expiring = [make_task(f"e{n}")._replace(expires_at=at(60 + n)) for n in range(10)]
+    await backend.task_insert_many(ready + later + expiring)
     await backend.close()
     conn = sqlite3.connect(path)
     yield conn
@@ -71,3 +72,8 @@ def test_scheduled_rows_are_found_by_run_at(db: sqlite3.Connection, name: str) -
     plan = _plan(db, Q[name])
     assert "USING INDEX tasks_scheduled" in plan, plan
     assert "tasks_by_state" not in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_sweep_finds_expiring_tasks_by_their_deadline(db: sqlite3.Connection) -> None:
+    plan = _plan(db, Q["list_expiring"])
+    assert "USING INDEX tasks_expiring (expires_at>? AND expires_at<?)" in plan, plan

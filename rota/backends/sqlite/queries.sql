@@ -179,7 +179,7 @@ WHERE id = ? AND state = ?
 RETURNING TASK_COLUMNS;
 
 -- name: list_expiring
-SELECT id, state FROM tasks
+SELECT id, state FROM tasks INDEXED BY tasks_expiring
 WHERE state IN WAITING_STATES AND expires_at IS NOT NULL AND expires_at <= ?
 LIMIT ?;
 
