@@ -77,3 +77,10 @@ def test_scheduled_rows_are_found_by_run_at(db: sqlite3.Connection, name: str) -
 def test_the_sweep_finds_expiring_tasks_by_their_deadline(db: sqlite3.Connection) -> None:
     plan = _plan(db, Q["list_expiring"])
     assert "USING INDEX tasks_expiring (expires_at>? AND expires_at<?)" in plan, plan
+
+
+def test_a_queues_waiting_tasks_are_counted_through_its_own_index(
+    db: sqlite3.Connection,
+) -> None:
+    plan = _plan(db, Q["count_waiting"])  # a max_size check, on every enqueue into the queue
+    assert "USING INDEX tasks_ready_by_queue (queue=?)" in plan, plan

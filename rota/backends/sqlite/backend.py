@@ -600,7 +600,7 @@ class SQLiteBackend:
 
     async def task_count_waiting(self, queue: str) -> int:
         def run() -> int:
-            return int(self._db.execute(Q["count_waiting"], (queue,)).fetchone()[0])
+            return int(self._db.execute(Q["count_waiting"], {"queue": queue}).fetchone()[0])
 
         return await self._run(run)
 

@@ -242,7 +242,11 @@ SELECT TASK_COLUMNS FROM tasks WHERE state = 'scheduled' AND run_at >= ?
 ORDER BY seq LIMIT ?;
 
 -- name: count_waiting
-SELECT count(*) FROM tasks WHERE queue = ? AND state IN ('queued', 'scheduled');
+-- A queue's waiting tasks (its max_size check, on every enqueue into it): its queued rows
+-- through its own ready index, not every waiting row of every queue through tasks_by_state.
+SELECT (SELECT count(*) FROM tasks INDEXED BY tasks_ready_by_queue
+        WHERE state = 'queued' AND queue = :queue)
+     + (SELECT count(*) FROM tasks WHERE state = 'scheduled' AND queue = :queue);
 
 -- name: age
 -- One aging step (rota.core.aging): each waiting ready task below the cap gains a point.
