@@ -132,10 +132,26 @@ class Service:
         self.is_leader = False
         self.maintainer = Maintainer(self, default_services(self.settings.sweep_interval))
         self._seen: dict[str, datetime] = {}  # worker id -> when it was last touched
+        self._listening = False
+        self._listen_lock = asyncio.Lock()
 
     async def open(self) -> None:
         await self.backend.open()
-        await self.backend.listen_inserts(self.notifier.notify)
+
+    async def listen(self) -> None:
+        """Hear other processes' inserts from now on; the first claim that may wait calls it.
+        A process that only enqueues (a web app's) never does, so no insert signals it: a
+        LISTEN session, a subscription or a socket of its own would be woken by every one,
+        for nothing (each listener added a tenth of a millisecond or more to an idle
+        enqueue on PostgreSQL)."""
+        if self._listening:
+            return
+        async with self._listen_lock:
+            if not self._listening:
+                # Redis and SQLite return once subscribed; PostgreSQL wakes every waiting
+                # claim once its LISTEN holds, so an insert in between is not missed.
+                await self.backend.listen_inserts(self.notifier.notify)
+                self._listening = True
 
     async def close(self) -> None:
         await self.waiting.close()
@@ -321,6 +337,8 @@ class Service:
         qs = None if not queues else tuple(check_name(q, "queue") for q in queues)
         can = check_requires(tuple(capabilities)) if capabilities else ()
         await self._saw(worker_id)
+        if wait > 0 and not self._listening:
+            await self.listen()  # before the first look, so no insert after it goes unheard
         deadline = time.monotonic() + wait
         while True:
             ticket = self.notifier.ticket()

@@ -40,6 +40,7 @@ def enqueue_when_told(path: str, rounds: int, ready: Event, go: Event, out: str)
 async def _listen(path: str) -> None:
     service = Service(SQLiteBackend(path), Settings(poll_interval=5.0))
     await service.open()
+    await service.listen()
     print("listening" if service.backend.capabilities.push_wakeups else "polling", flush=True)
     await asyncio.sleep(3600)  # until killed: its socket file stays behind
 

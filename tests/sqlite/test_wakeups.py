@@ -121,13 +121,13 @@ async def test_an_insert_in_another_process_wakes_a_waiting_claim_at_once(tmp_pa
     child = ctx.Process(target=enqueue_when_told, args=(str(db), ROUNDS, ready, go, str(out)))
     child.start()
     try:
-        assert service.backend.capabilities.push_wakeups
         assert await asyncio.to_thread(ready.wait, 60), "the other process did not start"
         returned: list[float] = []
         for n in range(ROUNDS):
             claim = asyncio.create_task(service.claim("w", wait=3 * POLL))
             while service.waiting.count == 0:  # noqa: ASYNC110 - it found nothing, sleeps
                 await asyncio.sleep(0.01)
+            assert service.backend.capabilities.push_wakeups  # its first wait listened
             await asyncio.sleep(0.05)
             go.set()
             tasks = await asyncio.wait_for(claim, 2 * POLL)
@@ -268,7 +268,7 @@ async def test_a_killed_listener_leaves_a_socket_that_the_next_insert_removes(
         assert await heard.since(0, within=2.0)  # the live listener still hears it
         live = sockets(db) or ()
         assert stale not in live
-        assert len(live) == 2  # the service's and the other backend's
+        assert len(live) == 1  # the other backend's (the service only enqueued: no socket)
         assert (await service.backend.task_get(task.id)) == task
     finally:
         await service.close()
@@ -305,6 +305,8 @@ async def test_where_no_socket_can_be_bound_claims_poll_and_inserts_work(
     with caplog.at_level(logging.WARNING, logger="rota.sqlite"):
         await here.open()
         await there.open()
+        await here.listen()
+        await there.listen()
     try:
         assert not here.backend.capabilities.push_wakeups
         assert not there.backend.capabilities.push_wakeups
@@ -347,3 +349,20 @@ async def test_an_in_memory_store_neither_listens_nor_announces(
         assert sockets(tmp_path / ":memory:") is None
     finally:
         await backend.close()
+
+
+async def test_a_process_that_only_enqueues_is_not_woken_by_inserts(tmp_path: Path) -> None:
+    # No socket until its first claim that may wait: other processes' inserts do not
+    # signal a producer (a web app enqueuing) for nothing.
+    db = tmp_path / "t.db"
+    service = Service(SQLiteBackend(db), Settings(poll_interval=POLL))
+    await service.open()
+    try:
+        await service.enqueue(TaskSpec("work"))
+        assert not service.backend.capabilities.push_wakeups
+        assert not sockets(db)
+        await service.claim("w", wait=0.01)  # takes the task, listening from now on
+        assert service.backend.capabilities.push_wakeups
+        assert len(sockets(db) or ()) == 1
+    finally:
+        await service.close()
