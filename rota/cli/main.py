@@ -95,9 +95,9 @@ def serve(
 ) -> None:
     """Serve the HTTP API (and run the lease sweeper) on the store at --database-url."""
     _logging(log_level, log_format)
-    settings = Settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    settings = Settings.load(host=host, port=port, database_url=database_url, insecure=insecure)
     if compat:  # the flag wins over ROTA_COMPAT
-        settings = settings.model_copy(update={"compat": ",".join(compat)})
+        settings = settings.replace(compat=",".join(compat))
     warning = asyncio.run(check_access(settings))  # the store answers, its schema is current
     store = redacted(database_url)
     banner = f"rota serving on http://{host}:{port} (API docs at /docs), store {store}"
@@ -166,7 +166,7 @@ def worker(
     _logging(log_level, log_format)
     if executor not in ("thread", "process"):
         raise typer.BadParameter("--executor must be thread or process")
-    settings = Settings(url=_server_urls(url), token=token, database_url=database_url)
+    settings = Settings.load(url=_server_urls(url), token=token, database_url=database_url)
     registry = make_registry(app_ or [], allow_shell=allow_shell)
     options = WorkerOptions(
         concurrency=concurrency,
@@ -242,7 +242,7 @@ def up(
     """Everything on one machine: server, workers and a demo batch, until Ctrl-C."""
     from rota.cli.up import run_up
 
-    settings = Settings(host=host, port=port, database_url=database_url, insecure=insecure)
+    settings = Settings.load(host=host, port=port, database_url=database_url, insecure=insecure)
     warning = asyncio.run(check_access(settings))  # fails closed off loopback, as serve does
     if warning:
         console.print(f"[yellow]{warning}[/]")

@@ -28,7 +28,7 @@ token_app = typer.Typer(help="API tokens (stored hashed).", no_args_is_help=True
 DatabaseUrl = Annotated[
     str, typer.Option(envvar="ROTA_DATABASE_URL", help="the store that keeps the tokens")
 ]
-DEFAULT_URL = Settings.model_fields["database_url"].default
+DEFAULT_URL = Settings().database_url
 
 
 def _with_store(url: str, action: Callable[[Backend], Awaitable[T]]) -> T:

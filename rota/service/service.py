@@ -114,7 +114,7 @@ class Service:
         clock: Clock | None = None,
     ) -> None:
         self.backend = backend
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.load()
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
         self.controls = Controls(backend)

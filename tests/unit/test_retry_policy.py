@@ -86,7 +86,7 @@ async def test_a_queue_policy_applies_when_the_task_has_none(clock: ManualClock)
 
 
 def test_a_bad_queue_policy_is_refused_when_settings_are_built() -> None:
-    with pytest.raises(ValueError, match="mail"):
+    with pytest.raises(ValidationError, match="mail"):
         Settings(queue_retry={"mail": {"backoff": "never"}})
 
 
