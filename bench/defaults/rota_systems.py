@@ -14,9 +14,12 @@
   ``concurrency_limit`` and a ``tenant_concurrency_limit`` far above what two workers run
   (PATCH /api/v1/queues/default over HTTP; the same ``queues.update`` in-process), and the
   tasks go round robin over ``TENANTS`` tenants. The off rows set no tenant.
-- Done: no task of the store is scheduled, queued or running (``Service.active_counts``,
-  what /metrics reads, from a ``Service`` in this process, for both forms): every result is
-  stored, not merely every handler started.
+- Done: no task of the store is scheduled, queued or running (``Service.list_tasks``, one
+  task of each of those states asked for, from a ``Service`` in this process, for both
+  forms): every result is stored, not merely every handler started. Three one-row reads
+  on an index, as cheap as the peers' checks: ``Service.active_counts`` (what /metrics
+  reads) counts the whole backlog by queue, state and priority, and polled every 10 ms
+  it took this process 1.4 CPU-seconds of a 3.8 s drain of 30,000 tasks on SQLite.
 
 Every rota process runs at its defaults (concurrency 64, claim wait 2 s, the log at INFO,
 which has no per-task lines); ``rota serve`` as ``bench.serve`` starts it, at ``--log-level
@@ -40,9 +43,14 @@ from bench.peers import redis_common as rc
 from bench.rota_runs import open_service
 from bench.serve import ROTA, rota_process
 from rota.client import Client, task_body
+from rota.core.models import TaskFilter
+from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
 
 APP = "bench.defaults_apps.rota_app:registry"
+#: not done while any task is in one of these, read in the order a task moves through them:
+#: a task that moves on between two reads is found by the later one
+ACTIVE = (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING)
 TENANTS = 10
 #: on, and far from binding: two workers of concurrency 64 run 128 tasks at most
 FAIR_LIMITS = {
@@ -158,9 +166,16 @@ class Rota(System):
             settle(self._url)
 
     def all_done(self, n: int) -> bool:
-        assert self._runner is not None and self._service is not None
-        counts = self._runner.run(self._service.active_counts())
-        return sum(c.count for c in counts) == 0
+        assert self._runner is not None
+        return self._runner.run(self._none_active())
+
+    async def _none_active(self) -> bool:
+        assert self._service is not None
+        for state in ACTIVE:
+            found, _ = await self._service.list_tasks(TaskFilter(state=state), limit=1)
+            if found:
+                return False
+        return True
 
 
 def rota_rows(store: str, postgres_url: str) -> list[Rota]:
