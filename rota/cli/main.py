@@ -17,7 +17,7 @@ from rich.table import Table
 from rota.cli import render
 from rota.cli.output import Format, OutputOption, emit
 from rota.cli.queues import queue_app
-from rota.cli.runners import check_access, make_registry, run_worker
+from rota.cli.runners import check_access, make_registry, quicken_thread_switches, run_worker
 from rota.cli.schedules import schedule_app
 from rota.cli.simulate import simulate
 from rota.cli.tasks import dead_letter_app, task_app
@@ -111,6 +111,8 @@ def serve(
         if warning:
             console.print(f"[yellow]{warning}[/]")
     from rota.cli.serving import make_server  # FastAPI and uvicorn: only `serve` loads them
+
+    quicken_thread_switches()
 
     make_server(settings, log_level=log_level, apps=app_ or [], own_logging=True).run()
 
@@ -246,6 +248,7 @@ def up(
     warning = asyncio.run(check_access(settings))  # fails closed off loopback, as serve does
     if warning:
         console.print(f"[yellow]{warning}[/]")
+    quicken_thread_switches()
     asyncio.run(run_up(settings, workers=workers, concurrency=concurrency, demo=demo))
 
 

@@ -7,6 +7,7 @@ import gc
 import ipaddress
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 
 from rota.backends import backend_from_url
@@ -34,6 +35,23 @@ def freeze_startup_heap() -> None:
     collection. No collection first: it cost a starting worker 17-50 ms in the middle of
     its first claims, to free the little garbage that startup leaves."""
     gc.freeze()
+
+
+#: seconds a thread may hold the GIL while another waits for it (Python's default: 5 ms)
+SWITCH_INTERVAL = 0.0005
+
+
+def quicken_thread_switches() -> None:
+    """Let a waiting thread take the GIL after 0.5 ms instead of 5 ms, in `rota serve`.
+
+    The server's event loop parses and answers requests while a SQLite store's statements
+    run on a thread of their own; when a statement returns while the loop is busy, that
+    thread waited up to 5 ms for the GIL, and every claim and report behind it waited too.
+    Two HTTP workers draining 30,000 tasks from `rota serve` on SQLite, alternating runs:
+    6,700-7,400 tasks/s at 5 ms against 8,100-9,300 at 0.5 ms (3 pairs), and medians of
+    8,100 against 8,700 (6 pairs). A process-wide setting, so only the commands that own
+    their process set it."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def is_loopback(host: str) -> bool:
