@@ -29,6 +29,7 @@ from rota.core.models import (
     ClaimRequest,
     Event,
     Finish,
+    InsertClaim,
     Inserted,
     Job,
     Position,
@@ -52,6 +53,11 @@ class Capabilities:
     #: ``listen_inserts``); without it a long-poll on a shared store re-checks every
     #: ``poll_interval``
     push_wakeups: bool
+    #: ``task_insert_claim`` sends the insert and the claim in one round trip, so a claim
+    #: waiting in the inserting process is served by the insert (``rota.service.waiting``);
+    #: where it is two calls the waiting claim is woken to send its own instead, and the
+    #: insert's caller does not wait for a claim
+    insert_claim: bool = False
 
 
 class Backend(Protocol):
@@ -141,6 +147,21 @@ class Backend(Protocol):
         other queues or needing more capabilities are left as they are. Never with
         ``request.limits`` (the service refuses that pair).
         """
+        ...
+
+    async def task_insert_claim(
+        self,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+        request: ClaimRequest,
+    ) -> InsertClaim:
+        """``task_insert_many``, then ``task_claim_many(request)``, which sees the insert:
+        for a claim waiting in this process that the insert can serve. A store with
+        ``capabilities.insert_claim`` sends both in one round trip (Redis pipelines the two
+        scripts); the others call :func:`insert_then_claim`. A refused insert may come back
+        as ``error`` beside the tasks the claim leased, or raise before any claim ran."""
         ...
 
     async def task_heartbeat(
@@ -361,3 +382,17 @@ class Backend(Protocol):
         ...
 
     async def schedule_delete(self, schedule_id: str) -> bool: ...
+
+
+async def insert_then_claim(
+    backend: Backend,
+    tasks: Iterable[Task],
+    job: Job | None,
+    uniques: Sequence[Unique | None] | None,
+    shares: Sequence[Share | None] | None,
+    request: ClaimRequest,
+) -> InsertClaim:
+    """``task_insert_claim`` as two calls, for a store that gains nothing by sending them
+    together: a refused insert raises, and no claim runs."""
+    inserted = await backend.task_insert_many(tasks, job, uniques, shares)
+    return InsertClaim(inserted, await backend.task_claim_many(request))

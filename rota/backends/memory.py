@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from rota.backends.base import Capabilities
+from rota.backends.base import Capabilities, insert_then_claim
 from rota.core import dedup, fairness
 from rota.core.admission import Admission
 from rota.core.auth import TokenRecord
@@ -26,6 +26,7 @@ from rota.core.models import (
     ClaimRequest,
     Event,
     Finish,
+    InsertClaim,
     Inserted,
     Job,
     Position,
@@ -231,6 +232,16 @@ class MemoryBackend:
         if task.expires_at is not None and task.expires_at <= now:
             return False
         return task.state == S.QUEUED or (task.state == S.SCHEDULED and task.run_at <= now)
+
+    async def task_insert_claim(
+        self,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+        request: ClaimRequest,
+    ) -> InsertClaim:
+        return await insert_then_claim(self, tasks, job, uniques, shares, request)
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         now, queues = request.now, request.queues

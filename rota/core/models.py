@@ -254,6 +254,17 @@ class Inserted(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class InsertClaim:
+    """What an insert with a claim behind it did (``Backend.task_insert_claim``): the
+    claim ran even when the insert was refused, so its tasks are leased either way and
+    ``error``, when set, is the insert's refusal, to raise once they are handed over."""
+
+    inserted: list[Inserted]
+    claimed: list[Task]
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """A worker process as registered, and when it was last heard from."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from rota.backends.base import Backend
 from rota.core.dedup import Unique
 from rota.core.fairness import Share
-from rota.core.models import ClaimRequest, Finish, Inserted, Job, Task
+from rota.core.models import ClaimRequest, Finish, InsertClaim, Inserted, Job, Task
 from rota.core.states import WAITING_STATES, TaskState
 from rota.metrics.process import ProcessMetrics
 
@@ -58,20 +58,38 @@ class ObservedBackend:
         shares: Sequence[Share | None] | None = None,
     ) -> list[Inserted]:
         inserted = await self._inner.task_insert_many(tasks, job, uniques, shares)
-        _add(self._m.enqueued, Tally(i.task.queue for i in inserted if not i.existing))
+        self._inserted(inserted)
         return inserted
+
+    async def task_insert_claim(
+        self,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+        request: ClaimRequest,
+    ) -> InsertClaim:
+        done = await self._inner.task_insert_claim(tasks, job, uniques, shares, request)
+        self._inserted(done.inserted)
+        self._claimed(done.claimed, request.now)
+        return done
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         tasks = await self._inner.task_claim_many(request)
+        self._claimed(tasks, request.now)
+        return tasks
+
+    def _inserted(self, inserted: list[Inserted]) -> None:
+        _add(self._m.enqueued, Tally(i.task.queue for i in inserted if not i.existing))
+
+    def _claimed(self, tasks: list[Task], now: datetime) -> None:
         if tasks:
-            now = request.now
             for task in tasks:
                 self._remember(task)
                 self._child(self._wait, self._m.wait, task.queue).observe(
                     max((now - task.run_at).total_seconds(), 0.0)
                 )
             _add(self._m.claimed, Tally(t.queue for t in tasks))
-        return tasks
 
     async def task_list_lapsed(self, *, now: datetime, limit: int) -> list[Task]:
         tasks = await self._inner.task_list_lapsed(now=now, limit=limit)

@@ -9,6 +9,7 @@ shared SQLite file); ``waiting.py`` re-checks every ``poll_interval`` where noth
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
 class Notifier:
@@ -25,9 +26,14 @@ class Notifier:
             self._future.set_result(None)
 
     @staticmethod
-    async def wait(ticket: asyncio.Future[None], seconds: float) -> None:
+    async def wait(
+        ticket: asyncio.Future[None], seconds: float, mine: asyncio.Future[Any] | None = None
+    ) -> None:
+        """Until ``ticket`` is woken, ``mine`` (the waiter's own future) is done, or
+        ``seconds`` pass."""
         if seconds <= 0:
             return
         # Unlike wait_for, wait leaves the shared ticket alone when the time is up (no
         # shield), and the waiter resumes one step of the loop sooner when it is woken.
-        await asyncio.wait((ticket,), timeout=seconds)
+        waited = (ticket,) if mine is None else (ticket, mine)
+        await asyncio.wait(waited, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

@@ -18,6 +18,7 @@ from rota.backends.base import Backend
 from rota.config import Settings
 from rota.core import limits
 from rota.core.clock import Clock, SystemClock
+from rota.core.dedup import Unique
 from rota.core.errors import (
     Conflict,
     DuplicateTask,
@@ -27,6 +28,7 @@ from rota.core.errors import (
     StaleLease,
     ValidationError,
 )
+from rota.core.fairness import Share
 from rota.core.ids import check_id, new_id
 from rota.core.models import (
     API,
@@ -68,7 +70,7 @@ from rota.service.validation import (
     check_requires,
     run_time,
 )
-from rota.service.waiting import Waiting
+from rota.service.waiting import Handoff, Waiting
 
 S = TaskState
 # Looked up once: an Enum member lookup costs 150 ns, and reports touch these per result.
@@ -201,9 +203,39 @@ class Service:
                 shares = self.queues.shares(tasks, specs, settings)
             if any(s.unique for s in specs):
                 uniques = self.queues.uniques(tasks, specs, settings)
-        stored = await self.backend.task_insert_many(tasks, job, uniques, shares)
+        handoff = None
+        if self.waiting.offered:  # a claim waits here: serve it in the insert's round trip
+            tasks = list(tasks)
+            handoff = self.waiting.take({t.queue for t in tasks if t.state is TaskState.QUEUED})
+        if handoff is None:
+            stored = await self.backend.task_insert_many(tasks, job, uniques, shares)
+        else:
+            stored = await self._insert_for(handoff, tasks, job, uniques, shares)
         self.notifier.notify()
         return stored
+
+    async def _insert_for(
+        self,
+        handoff: Handoff,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+    ) -> list[Inserted]:
+        """Insert, and claim for the waiting claim ``handoff`` behind it; what the claim
+        leased goes to it even when the insert is refused (the refusal is raised after)."""
+        leased: list[Task] = []
+        try:
+            request = await handoff.request()
+            if request is None:  # its queues were paused since it began to wait
+                return await self.backend.task_insert_many(tasks, job, uniques, shares)
+            done = await self.backend.task_insert_claim(tasks, job, uniques, shares, request)
+            leased = done.claimed
+            if done.error is not None:
+                raise done.error
+            return done.inserted
+        finally:
+            handoff.hand(leased)
 
     def rank(
         self, ranker: dict[str, Any], spec: TaskSpec, *, last_run_at: datetime | None = None
@@ -340,28 +372,49 @@ class Service:
         if wait > 0 and not self._listening:
             await self.listen()  # before the first look, so no insert after it goes unheard
         deadline = time.monotonic() + wait
+
+        async def request() -> ClaimRequest | None:
+            return await self._claim_request(worker_id, qs, limit, can, ids, lease_seconds)
+
         while True:
             ticket = self.notifier.ticket()
-            now = self.clock.now()
-            open_queues = await self._unpaused(qs)
-            tasks: list[Task] = []
-            if open_queues != ():
-                bounds = self.queues.limits(open_queues)
-                if ids and bounds:
-                    names = ", ".join(sorted({b.queue for b in bounds}))
-                    raise ValidationError(
-                        f"a claim of given tasks cannot respect global limits: queue {names}"
-                    )
-                request = ClaimRequest(
-                    worker_id, limit, now, self._lease_until(now, lease_seconds), open_queues,
-                    salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
-                    capabilities=can, limits=bounds, task_ids=ids,
-                )  # fmt: skip
-                tasks = await self.backend.task_claim_many(request)
+            asked = await request()
+            tasks = [] if asked is None else await self.backend.task_claim_many(asked)
             remaining = deadline - time.monotonic()
             if tasks or remaining <= 0 or self.waiting.count >= limits.MAX_WAITING_CLAIMS:
                 return tasks
-            await self.waiting.wait(ticket, remaining)
+            # a claim of given tasks waits for those, not for whatever an insert brings
+            served = self.backend.capabilities.insert_claim and not ids
+            handoff = Handoff(qs, request) if served else None
+            tasks = await self.waiting.wait(ticket, remaining, handoff)
+            if tasks:
+                return tasks
+
+    async def _claim_request(
+        self,
+        worker_id: str,
+        queues: tuple[str, ...] | None,
+        limit: int,
+        capabilities: tuple[str, ...],
+        ids: tuple[str, ...],
+        lease_seconds: float | None,
+    ) -> ClaimRequest | None:
+        """One look's request to the store; None while every claimed queue is paused."""
+        now = self.clock.now()
+        open_queues = await self._unpaused(queues)
+        if open_queues == ():
+            return None
+        bounds = self.queues.limits(open_queues)
+        if ids and bounds:
+            names = ", ".join(sorted({b.queue for b in bounds}))
+            raise ValidationError(
+                f"a claim of given tasks cannot respect global limits: queue {names}"
+            )
+        return ClaimRequest(
+            worker_id, limit, now, self._lease_until(now, lease_seconds), open_queues,
+            salt=secrets.randbits(32), skip_tenants=tuple(self.controls.disabled_now),
+            capabilities=capabilities, limits=bounds, task_ids=ids,
+        )  # fmt: skip
 
     async def _unpaused(self, queues: tuple[str, ...] | None) -> tuple[str, ...] | None:
         """The queues a claim may take from: paused ones left out. A claim of every queue

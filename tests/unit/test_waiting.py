@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from rota.backends.redis import RedisBackend
+from rota.backends.redis.url import RedisUrl
 from rota.backends.sqlite import SQLiteBackend
 from rota.config import Settings
+from rota.core.errors import DuplicateTask
+from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
+from tests.conftest import drop_redis_store, new_redis_store
 
 
 class Counting(SQLiteBackend):
@@ -85,3 +93,83 @@ async def test_past_the_limit_of_waiting_claims_a_claim_answers_at_once(
         assert sum(len(t) for t in await asyncio.gather(*held)) == 1
     finally:
         await service.close()
+
+
+class CountingRedis(RedisBackend):
+    """Counts the claims sent on their own, beside those sent behind an insert."""
+
+    def __init__(self, url: str) -> None:
+        parsed = RedisUrl.parse(url, env={})
+        super().__init__(parsed.writer, prefix=parsed.prefix)
+        self.claims = 0
+        self.behind_inserts = 0
+
+    async def task_claim_many(self, request: Any) -> Any:
+        self.claims += 1
+        return await super().task_claim_many(request)
+
+    async def task_insert_claim(self, *args: Any) -> Any:
+        self.behind_inserts += 1
+        return await super().task_insert_claim(*args)
+
+
+@pytest.fixture
+async def redis_service() -> AsyncIterator[tuple[Service, CountingRedis]]:
+    url = new_redis_store()
+    backend = CountingRedis(url)
+    service = Service(backend, Settings())
+    await service.open()
+    try:
+        yield service, backend
+    finally:
+        await service.close()
+        drop_redis_store(url)
+
+
+async def test_an_insert_serves_a_claim_waiting_in_its_process(
+    redis_service: tuple[Service, CountingRedis],
+) -> None:
+    service, backend = redis_service
+    waiting = asyncio.create_task(service.claim("w", queues=["q"], limit=5, wait=5.0))
+    await asyncio.sleep(0.1)
+    assert (backend.claims, service.waiting.offered) == (1, True)  # looked once, waits
+
+    stored = await service.enqueue_many([TaskSpec("work", queue="q") for _ in range(2)])
+
+    claimed = await asyncio.wait_for(waiting, 1.0)
+    assert sorted(t.id for t in claimed) == sorted(t.id for t in stored)
+    assert all(t.worker_id == "w" and t.attempt == 1 for t in claimed)
+    assert (backend.claims, backend.behind_inserts) == (1, 1)  # no claim of its own
+    assert not service.waiting.offered
+
+
+async def test_an_insert_leaves_a_claim_of_other_queues_waiting(
+    redis_service: tuple[Service, CountingRedis],
+) -> None:
+    service, backend = redis_service
+    waiting = asyncio.create_task(service.claim("w", queues=["q"], wait=0.5))
+    await asyncio.sleep(0.1)
+
+    other = await service.enqueue(TaskSpec("work", queue="elsewhere"))
+
+    assert await waiting == []
+    assert backend.behind_inserts == 0
+    task = await service.get(other.id)
+    assert task.state is TaskState.QUEUED
+
+
+async def test_a_refused_insert_still_hands_over_and_raises(
+    redis_service: tuple[Service, CountingRedis],
+) -> None:
+    service, backend = redis_service
+    await service.enqueue(TaskSpec("work", id="taken"))
+    assert [t.id for t in await service.claim("first")] == ["taken"]
+    waiting = asyncio.create_task(service.claim("w", wait=0.5))
+    await asyncio.sleep(0.1)
+
+    with pytest.raises(DuplicateTask):
+        await service.enqueue(TaskSpec("work", id="taken"))
+
+    assert backend.behind_inserts == 1
+    assert await waiting == []  # the claim behind found nothing; the claim waited on
+    assert not service.waiting.offered

@@ -28,7 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from rota.backends.base import Capabilities
+from rota.backends.base import Capabilities, insert_then_claim
 from rota.backends.postgres import migrate
 from rota.backends.postgres.claims import Claims
 from rota.backends.postgres.decode import TEXT, any_scheduled, json_text, to_task
@@ -46,6 +46,7 @@ from rota.core.models import (
     ClaimRequest,
     Event,
     Finish,
+    InsertClaim,
     Inserted,
     Job,
     Position,
@@ -286,6 +287,16 @@ class PostgresBackend:
         async with self._conn() as conn:
             rows = await (await conn.execute(sql, params)).fetchall()
         return [to_task(r) for r in rows]
+
+    async def task_insert_claim(
+        self,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+        request: ClaimRequest,
+    ) -> InsertClaim:
+        return await insert_then_claim(self, tasks, job, uniques, shares, request)
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         return await self._claims.claim_many(request)

@@ -62,7 +62,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from rota.backends.base import Capabilities
 from rota.backends.redis.durability import warn_unless_durable
@@ -91,7 +91,7 @@ from rota.core import dedup
 from rota.core.auth import TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.dedup import Unique
-from rota.core.errors import DuplicateTask, StoreError, ValidationError
+from rota.core.errors import DuplicateTask, RotaError, StoreError, ValidationError
 from rota.core.fairness import Share
 from rota.core.models import (
     BLOCKED_AT,
@@ -100,6 +100,7 @@ from rota.core.models import (
     ClaimRequest,
     Event,
     Finish,
+    InsertClaim,
     Inserted,
     Job,
     Position,
@@ -142,8 +143,72 @@ def _task_or_none(row: Sequence[Any] | None) -> Task | None:
     return None if row is None else decode_task(row)
 
 
+def _insert_args(
+    batch: list[Task],
+    job: Job | None,
+    uniques: Sequence[Unique | None] | None,
+    shares: Sequence[Share | None] | None,
+) -> list[Any]:
+    """insert.lua's arguments."""
+    keys: bytes | str = ""
+    fair: bytes | str = ""
+    now = 0
+    if uniques and any(u is not None for u in uniques):
+        keys, now = encode_uniques(uniques), to_us(batch[0].created_at)
+    if shares and any(s is not None for s in shares):
+        fair = encode_shares(shares)
+    if job is None:
+        return [encode_tasks(batch), "", "", keys, now, fair]
+    return [encode_tasks(batch), job.id, encode_job(job), keys, now, fair]
+
+
+def _inserted(batch: list[Task], reply: list[Any]) -> list[Inserted]:
+    """The stored tasks from insert.lua's answer, or its refusal raised."""
+    tag, *value = reply
+    if tag == "task":
+        raise DuplicateTask(f"task id {value[0]!r} already exists")
+    if tag == "job":
+        raise DuplicateTask(f"job id {value[0]!r} already exists")
+    if tag == "twice":
+        raise ValidationError(f"the batch names unique key {dedup.shown(value[0])!r} twice")
+    if tag == "unique":
+        which = f"task {value[1]!r}" if value[1] else "a task within its window"
+        raise dedup.DuplicateKey(f"unique key {dedup.shown(value[0])!r} is held by {which}")
+    if tag == "same":
+        key, holder, rule = value
+        raise dedup.DuplicateKey(
+            f"unique key {dedup.shown(key)!r} is held by task {holder!r}, unchanged: "
+            f"{dedup.UNCHANGED[rule]}"
+        )
+    seq, answered, given = int(value[0]), value[1], value[2]
+    holders = {int(answered[i]) - 1: decode_task(answered[i + 1])
+               for i in range(0, len(answered), 2)}  # fmt: skip
+    places = {int(given[i]) - 1: float(given[i + 1]) for i in range(0, len(given), 2)}
+    out = []
+    for i, t in enumerate(batch):
+        if i in holders:
+            out.append(_new(Inserted, (holders[i], True)))
+            continue
+        place = places.get(i, t.place)
+        if place < 0:
+            place = float(seq)
+        stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : _PLACE], place,
+                             *t[_PLACE + 1 :]))  # fmt: skip
+        out.append(_new(Inserted, (stored, False)))
+        seq += 1
+    return out
+
+
+def _raised(reply: Any) -> Any:
+    """A pipelined command's answer, or its error raised as the backend's own."""
+    if isinstance(reply, Exception):
+        with _translated():
+            raise reply
+    return reply
+
+
 class RedisBackend:
-    capabilities = Capabilities(shared=True, push_wakeups=True)
+    capabilities = Capabilities(shared=True, push_wakeups=True, insert_claim=True)
 
     @classmethod
     def from_url(cls, url: str) -> RedisBackend:
@@ -274,49 +339,47 @@ class RedisBackend:
         batch = list(tasks)  # drawing validates: an error here sends nothing
         if not batch and job is None:
             return []
-        keys: bytes | str = ""
-        fair: bytes | str = ""
-        now = 0
-        if uniques and any(u is not None for u in uniques):
-            keys, now = encode_uniques(uniques), to_us(batch[0].created_at)
-        if shares and any(s is not None for s in shares):
-            fair = encode_shares(shares)
-        args = [encode_tasks(batch), "", "", keys, now, fair] if job is None else [
-            encode_tasks(batch), job.id, encode_job(job), keys, now, fair
-        ]  # fmt: skip
-        tag, *value = await self._run(self._s.insert, self._k.standard, args)
-        if tag == "task":
-            raise DuplicateTask(f"task id {value[0]!r} already exists")
-        if tag == "job":
-            raise DuplicateTask(f"job id {value[0]!r} already exists")
-        if tag == "twice":
-            raise ValidationError(f"the batch names unique key {dedup.shown(value[0])!r} twice")
-        if tag == "unique":
-            which = f"task {value[1]!r}" if value[1] else "a task within its window"
-            raise dedup.DuplicateKey(f"unique key {dedup.shown(value[0])!r} is held by {which}")
-        if tag == "same":
-            key, holder, rule = value
-            raise dedup.DuplicateKey(
-                f"unique key {dedup.shown(key)!r} is held by task {holder!r}, unchanged: "
-                f"{dedup.UNCHANGED[rule]}"
-            )
-        seq, answered, given = int(value[0]), value[1], value[2]
-        holders = {int(answered[i]) - 1: decode_task(answered[i + 1])
-                   for i in range(0, len(answered), 2)}  # fmt: skip
-        places = {int(given[i]) - 1: float(given[i + 1]) for i in range(0, len(given), 2)}
-        out = []
-        for i, t in enumerate(batch):
-            if i in holders:
-                out.append(_new(Inserted, (holders[i], True)))
-                continue
-            place = places.get(i, t.place)
-            if place < 0:
-                place = float(seq)
-            stored = _new(Task, (*t[:_SEQ], seq, *t[_SEQ + 1 : _PLACE], place,
-                                 *t[_PLACE + 1 :]))  # fmt: skip
-            out.append(_new(Inserted, (stored, False)))
-            seq += 1
-        return out
+        reply = await self._run(
+            self._s.insert, self._k.standard, _insert_args(batch, job, uniques, shares)
+        )
+        return _inserted(batch, reply)
+
+    async def task_insert_claim(
+        self,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+        request: ClaimRequest,
+    ) -> InsertClaim:
+        """Both scripts in one pipeline, one round trip: the claim runs right after the
+        insert, whether or not the insert was refused. A script the server lacks (after a
+        restart or SCRIPT FLUSH) did not run; it then runs on its own, which loads it."""
+        batch = list(tasks)
+        args = _insert_args(batch, job, uniques, shares)
+        claim_keys, claim_args = self._claim_call(request)
+        with _translated():
+            pipe = self._writer.pipeline(transaction=False)
+            for script, keys, values in (
+                (self._s.insert, self._k.standard, args),
+                (self._s.claim, claim_keys, claim_args),
+            ):
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *values)
+            insert_reply, claim_reply = await pipe.execute(raise_on_error=False)
+        if isinstance(insert_reply, NoScriptError):
+            insert_reply = await self._run(self._s.insert, self._k.standard, args)
+        if isinstance(claim_reply, NoScriptError):
+            claim_reply = await self._run(self._s.claim, claim_keys, claim_args)
+        try:
+            claimed = [decode_task(r) for r in _raised(claim_reply)]
+        except StoreError as exc:  # the insert's answer still stands: a claim may fail alone
+            log.warning("a claim sent behind an insert failed: %s", exc)
+            claimed = []
+        try:
+            inserted = _inserted(batch, _raised(insert_reply))
+        except RotaError as exc:
+            return InsertClaim([], claimed, exc)
+        return InsertClaim(inserted, claimed)
 
     async def task_get(self, task_id: str) -> Task | None:
         with _translated():
@@ -363,12 +426,17 @@ class RedisBackend:
             bound = cursor
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
+        if request.limit <= 0 or request.queues == ():
+            return []
+        rows = await self._run(self._s.claim, *self._claim_call(request))
+        return [decode_task(r) for r in rows]
+
+    def _claim_call(self, request: ClaimRequest) -> tuple[list[str], tuple[Any, ...]]:
+        """claim.lua's keys and arguments for ``request``."""
         if request.queues is None:
             sources = [self._k.key("ready")]
         else:
             sources = [self._k.queue(q) for q in dict.fromkeys(request.queues)]
-        if not sources or request.limit <= 0:
-            return []
         args = (
             to_us(request.now), to_us(request.lease_expires_at), request.worker_id,
             request.limit, request.actor, PROMOTE_MAX, SYSTEM, SKIP_MAX,
@@ -377,8 +445,7 @@ class RedisBackend:
                     for x in request.limits]),
             _dumps(request.task_ids), *request.skip_tenants,
         )  # fmt: skip
-        rows = await self._run(self._s.claim, self._k.standard + sources, args)
-        return [decode_task(r) for r in rows]
+        return [*self._k.standard, *sources], args
 
     async def task_heartbeat(
         self,

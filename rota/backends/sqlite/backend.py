@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from rota.backends.base import Capabilities
+from rota.backends.base import Capabilities, insert_then_claim
 from rota.backends.filters import filter_clauses
 from rota.backends.sqlite import migrations
 from rota.backends.sqlite.decode import (
@@ -51,6 +51,7 @@ from rota.core.models import (
     ClaimRequest,
     Event,
     Finish,
+    InsertClaim,
     Inserted,
     Job,
     Position,
@@ -255,6 +256,16 @@ class SQLiteBackend:
             return [to_task(r) for r in self._db.execute(sql, args)]
 
         return await self._run(run)
+
+    async def task_insert_claim(
+        self,
+        tasks: Iterable[Task],
+        job: Job | None,
+        uniques: Sequence[Unique | None] | None,
+        shares: Sequence[Share | None] | None,
+        request: ClaimRequest,
+    ) -> InsertClaim:
+        return await insert_then_claim(self, tasks, job, uniques, shares, request)
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         return await self._run(self._claim, request)
