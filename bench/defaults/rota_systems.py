@@ -21,7 +21,7 @@
   reads) counts the whole backlog by queue, state and priority, and polled every 10 ms
   it took this process 1.4 CPU-seconds of a 3.8 s drain of 30,000 tasks on SQLite.
 
-Every rota process runs at its defaults (concurrency 64, claim wait 2 s, the log at INFO,
+Every rota process runs at its defaults (concurrency 128, claim wait 2 s, the log at INFO,
 which has no per-task lines); ``rota serve`` as ``bench.serve`` starts it, at ``--log-level
 warning`` (it writes no line per request at either level).
 """
@@ -52,7 +52,7 @@ APP = "bench.defaults_apps.rota_app:registry"
 #: a task that moves on between two reads is found by the later one
 ACTIVE = (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING)
 TENANTS = 10
-#: on, and far from binding: two workers of concurrency 64 run 128 tasks at most
+#: on, and far from binding: two workers of concurrency 128 run 256 tasks at most
 FAIR_LIMITS = {
     "fairness": "round_robin",
     "concurrency_limit": 100_000,
