@@ -50,7 +50,7 @@ class WorkerOptions:
     #: tasks run at once, and so the most one claim fetches. Chosen by measurement
     #: (docs/workers.md, "Defaults"): in process, two workers drained no-op tasks about
     #: twice as fast at 64 as at 10, and no faster beyond; over HTTP, where each claim is a
-    #: round trip through ``rota serve``, 128 drained 15-40% faster than 64. Threads for
+    #: round trip through ``rota serve``, 128 drained 22-41% faster than 64. Threads for
     #: sync handlers start only as they are needed.
     concurrency: int = 128
     queues: tuple[str, ...] | None = None
