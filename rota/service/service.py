@@ -212,6 +212,7 @@ class Service:
         else:
             stored = await self._insert_for(handoff, tasks, job, uniques, shares)
         self.notifier.notify()
+        await self.waiting.let_woken_claim()
         return stored
 
     async def _insert_for(

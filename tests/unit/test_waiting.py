@@ -55,6 +55,26 @@ async def test_200_waiting_claims_cost_a_read_per_interval(tmp_path: Path) -> No
         await service.close()
 
 
+async def test_an_insert_lets_the_claim_it_woke_look_before_it_returns(tmp_path: Path) -> None:
+    """A submit to ``rota serve`` wakes the claims waiting there; they send their claims
+    before the submit writes its answer (Waiting.let_woken_claim), not after."""
+    backend = Counting(tmp_path / "t.db")
+    service = Service(backend, Settings())
+    await service.open()
+    try:
+        waiting = asyncio.create_task(service.claim("w", wait=5.0))
+        await asyncio.sleep(0.2)  # it looks once and finds nothing
+        assert service.waiting.count == 1
+        assert backend.claims == 1  # looked once, found nothing, waits
+        await service.enqueue(TaskSpec("work"))
+        assert backend.claims == 2  # already looking again when the insert returned
+        assert [t.kind for t in await waiting] == ["work"]
+        await service.enqueue(TaskSpec("work"))  # no claim waits: nothing to let run
+        assert backend.claims == 2
+    finally:
+        await service.close()
+
+
 async def test_another_process_commit_wakes_the_waiting_claims(tmp_path: Path) -> None:
     here = Service(SQLiteBackend(tmp_path / "t.db"), Settings(poll_interval=0.05))
     there = Service(SQLiteBackend(tmp_path / "t.db"), Settings(poll_interval=0.05))
