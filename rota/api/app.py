@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from rota.api import docs_ui, errors, ui
 from rota.api.access import document
 from rota.api.compat import cd, dms, kat
+from rota.api.fastlane import FastLane
 from rota.api.limits import BodyLimit
 from rota.api.links import add_links
 from rota.api.routes import admin, jobs, meta, metrics, queues, schedules, tasks, workers
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(metrics.router)  # /metrics, where scrapers look
     for name in mounted:
         app.include_router(COMPAT[name].router)
+    app.add_middleware(FastLane)  # inside BodyLimit: bodies arrive read, within the limits
     app.add_middleware(
         BodyLimit,
         max_bytes=limits.MAX_BODY_BYTES,
