@@ -80,11 +80,7 @@ class FastLane:
         path: str = scope["path"]
         if path == SUBMIT:
             return self._submit
-        if path.startswith(CLAIM_HEAD) and path.endswith(CLAIM_TAIL):
-            worker = path[len(CLAIM_HEAD) : -len(CLAIM_TAIL)]
-            if worker and "/" not in worker:
-                return self._claim
-        return None
+        return self._claim if _worker(path) else None
 
     async def _serve(
         self, route: APIRoute, scope: Scope, body: bytes | None, receive: Receive, send: Send
@@ -104,13 +100,21 @@ class FastLane:
                 answer = tasks.submit(task, Scoped(app.state.service, principal, reason), request)
             else:
                 claim = ClaimIn.model_validate(data)
-                worker = scope["path"][len(CLAIM_HEAD) : -len(CLAIM_TAIL)]
-                answer = workers.claim(worker, claim, app.state.service)
+                answer = workers.claim(_worker(scope["path"]), claim, app.state.service)
         except _DECLINED:
             return False
         response = await _answered(app, request, answer)
         await response(scope, receive, send)
         return True
+
+
+def _worker(path: str) -> str:
+    """The worker id of a claim's path (one segment, as the route's template matches it);
+    '' for any other path."""
+    if not (path.startswith(CLAIM_HEAD) and path.endswith(CLAIM_TAIL)):
+        return ""
+    worker = path[len(CLAIM_HEAD) : -len(CLAIM_TAIL)]
+    return "" if "/" in worker else worker
 
 
 async def _read(receive: Receive) -> tuple[bytes | None, Message | None]:
