@@ -31,6 +31,7 @@ PARAMS: dict[str, tuple[Any, str]] = {
     "lrun": ([10], "int[]"),
     "ltrun": ([None], "int[]"),
     "lrate": ([None], "float8[]"),
+    "slot": (1, "int"),
 }
 
 

@@ -44,15 +44,26 @@ def claim_query(
     name: str, limit: int, skip_tenants: bool = False, capable: bool = False, roomy: bool = False
 ) -> str:
     """The claim with its limit, tenant and capability filters written in (see claim_any in
-    queries.sql); ``roomy``: it takes nothing unless its limited queues have room for a
-    claim in every slot of their locks (the answer limits_roomy gave before it)."""
-    text = Q[name].replace("CLAIM_LIMIT", str(int(limit)))
-    text = text.replace("CLAIM_WINDOW", str(int(limit) * 2 + 32))  # LIMITED_CLAIM's window
-    text = text.replace("TENANT_OPEN", _SKIP_TENANTS if skip_tenants else "")
+    queries.sql); ``roomy``: a limited claim far from its limits, whose gate comes first
+    (LIMIT_GATE: it takes the claim's slots and may shut it) and whose rows end with the
+    gate's answer. Only code lines are written in: a comment may name the words."""
     can_run = _NEEDS_MET if capable else _NO_NEEDS
-    if roomy:
-        can_run += " AND current_setting('rota.roomy')::bool"
-    return text.replace("CAN_RUN", can_run)
+    words = {
+        "ROOMY_GATE": Q["LIMIT_GATE"] if roomy else "",
+        "CLAIM_END": ", " + Q["GATED_CLAIM"] if roomy else Q["CLAIM_PICKED"],
+        "ROOMY_OPEN": ", (SELECT open FROM gate)" if roomy else "",
+        "CLAIM_LIMIT": str(int(limit)),
+        "CLAIM_WINDOW": str(int(limit) * 2 + 32),  # LIMITED_CLAIM's window
+        "TENANT_OPEN": _SKIP_TENANTS if skip_tenants else "",
+        "CAN_RUN": can_run + (" AND (SELECT open FROM gate)" if roomy else ""),
+    }
+    lines = []
+    for line in Q[name].splitlines():
+        if not line.lstrip().startswith("--"):
+            for word, text in words.items():
+                line = line.replace(word, text)
+        lines.append(line)
+    return "\n".join(lines)
 
 
 class Claims:
@@ -103,21 +114,34 @@ class Claims:
         # Rows come back in binary: no timestamps or numbers to parse from text (drain +5%
         # against text, 6 of 6 paired rounds); the Python values are the same.
         async with self._conn() as conn:
-            if not self._promoting(request.now):
-                cur = await conn.execute(query, params, binary=True)
-            else:  # the promotion commits with the claim (CLAIM_PICKED: no flush wait)
-                _, cur = await self._pipelined(conn, request, params, query, [])
-            rows = await cur.fetchall()
+            rows = await (await self._run(conn, request, params, query)).fetchall()
             if name == "claim_any" and not rows:
                 # Several queues have ready rows (or none has): merge their heads.
                 name = "claim_merge"
                 query = claim_query(name, request.limit, *_filters(request))
                 rows = await (await conn.execute(query, params, binary=True)).fetchall()
             if name in ("claim_merge", "claim_queues"):
-                rows, merged = await self._merged(conn, query, params, rows)
+                taken = await self._merged(conn, query, params, rows)
+                assert taken is not None  # no gate: never shut
+                rows, merged = taken
                 if request.queues is None:
                     self.merging = merged > 1
         return in_order(rows)
+
+    async def _run(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        request: ClaimRequest,
+        params: dict[str, Any],
+        query: str,
+    ) -> psycopg.AsyncCursor[Any]:
+        """The claim statement; before it, in the same round trip and transaction, the
+        promotion of due scheduled tasks when one may be due (it commits with the claim:
+        CLAIM_PICKED, no flush wait)."""
+        if not self._promoting(request.now):
+            return await conn.execute(query, params, binary=True)
+        _, cur = await self._pipelined(conn, request, params, query, [])
+        return cur
 
     def _statement(self, request: ClaimRequest, params: dict[str, Any]) -> str:
         """Which claim statement a claim takes (setting its own parameters)."""
@@ -172,15 +196,25 @@ class Claims:
 
     @staticmethod
     async def _merged(
-        conn: psycopg.AsyncConnection[Any], query: str, params: dict[str, Any], rows: list[Any]
-    ) -> tuple[list[Any], int]:
+        conn: psycopg.AsyncConnection[Any],
+        query: str,
+        params: dict[str, Any],
+        rows: list[Any],
+        gated: bool = False,
+    ) -> tuple[list[Any], int] | None:
         """The rows a merged claim (claim_merge, claim_queues) took, and how many queues it
         merged. Each row carries two numbers (its last columns): the rows the claim chose,
         and the queues. A row of NULLs means it took none. Chosen but none taken: others
         claimed them since its snapshot (many claimers at once), while rows are ready. It
         then tries again at once, up to MERGE_TRIES times in all, rather than leave its
-        worker waiting for a wake-up."""
+        worker waiting for a wake-up. ``gated``: a roomy claim, whose rows end with its
+        gate's answer; None when the gate shut."""
         for tries in range(1, MERGE_TRIES + 1):
+            if gated:
+                passed = _through_gate(rows)
+                if passed is None:
+                    return None
+                rows = passed
             chosen, merged = rows[0][-2:]
             if rows[0][0] is not None:
                 return [r[:-2] for r in rows], merged
@@ -223,30 +257,27 @@ class Claims:
     async def _claim_roomy(
         self, request: ClaimRequest, params: dict[str, Any], name: str = ""
     ) -> list[Task] | None:
-        """A limited claim as if far from its limits, in one round trip and one transaction:
-        a slot of each queue's lock (limit_slot), the gate (limits_roomy: room for a claim
-        in every slot?), then the claim statement of a queue without limits, which takes
-        nothing when the gate said no. None: no room, the caller takes the whole locks.
-        Otherwise what it took: nothing, with room, means nothing ready, unless claim_any
-        found several queues with ready rows; then claim_merge, the same way, as an
-        unlimited claim does."""
+        """A limited claim as if far from its limits, in one statement (one round trip, one
+        transaction), as a claim of a queue without limits: its gate (LIMIT_GATE) first
+        takes a slot of each queue's lock, held until the claim commits, and asks whether
+        there is room for a claim in every slot; the claim takes nothing when the gate
+        said no. None: no room, the caller takes the whole locks. Otherwise what it took:
+        nothing, with room, means nothing ready, unless claim_any found several queues
+        with ready rows; then claim_merge, the same way, as an unlimited claim does."""
         name = name or self._statement(request, params)
         query = claim_query(name, request.limit, *_filters(request), roomy=True)
-        slot = {"slot": request.salt % LIMIT_SLOTS}
-        before = [("limit_slot", {"queue": queue, **slot}) for queue in params["lq"]]
-        before.append(("limits_roomy", params))
+        params["slot"] = request.salt % LIMIT_SLOTS  # the slot it waits for when all are taken
         async with self._conn() as conn:
-            # the slots are held until the claim commits
-            firsts, cur = await self._pipelined(conn, request, params, query, before)
-            room = await firsts[-1].fetchone()
-            rows = await cur.fetchall()
-        if room is None or not room[0]:
+            rows = await (await self._run(conn, request, params, query)).fetchall()
+            if name in ("claim_merge", "claim_queues"):
+                taken = await self._merged(conn, query, params, rows, gated=True)
+                return None if taken is None else in_order(taken[0])
+        passed = _through_gate(rows)
+        if passed is None:
             return None
-        if name == "claim_any" and not rows:
+        if name == "claim_any" and passed[0][0] is None:  # a row of NULLs: it took none
             return await self._claim_roomy(request, params, "claim_merge")
-        if name in ("claim_merge", "claim_queues"):  # MERGED_CLAIM's two numbers, or NULLs
-            rows = [row[:-2] for row in rows if row[0] is not None]
-        return in_order(rows)
+        return in_order([row for row in passed if row[0] is not None])
 
     async def _claim_walk(self, request: ClaimRequest, params: dict[str, Any]) -> list[Task]:
         """A limited claim whose first window was not enough (limits stepped over many of
@@ -320,6 +351,14 @@ class Claims:
         name, extra = walk
         query = claim_query(name, 0, bool(request.skip_tenants), bool(request.capabilities))
         return await conn.execute(query, {**params, **extra, "window": window, "offset": offset})
+
+
+def _through_gate(rows: list[Any]) -> list[Any] | None:
+    """A roomy claim's rows without the gate's answer (their last column, the same in
+    every row; there is always one row); None when the gate shut."""
+    if not rows[0][-1]:
+        return None
+    return [row[:-1] for row in rows]
 
 
 def _filters(request: ClaimRequest) -> tuple[bool, bool]:

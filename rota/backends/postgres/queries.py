@@ -18,7 +18,7 @@ _COLUMNS_T = ", ".join(f"t.{name}" for name in Task._fields)
 TOKEN_COLUMNS = "name, digest, role, tenant, created_at, expires_at, revoked_at, last_used_at"
 SCHEDULE_COLUMNS = ", ".join(f.name for f in fields(ScheduleRecord))
 #: claims of one queue with global limits that may run side by side while far from them
-#: (limit_slot in queries.sql); near them, one at a time
+#: (LIMIT_GATE in queries.sql); near them, one at a time
 LIMIT_SLOTS = 4
 
 Q = load(

@@ -202,8 +202,10 @@ SELECT h FROM (
 -- TENANT_OPEN (in every claim) is written in the same way: nothing, or, while some
 -- tenant's scheduling is disabled, a filter that steps over that tenant's rows on the
 -- walks down the claim index. CAN_RUN likewise: the rows whose requires the worker's
--- capabilities cover (none: the rows that require nothing).
-WITH last AS MATERIALIZED (
+-- capabilities cover (none: the rows that require nothing). ROOMY_GATE, CLAIM_END (here
+-- and in claim_queue) and ROOMY_OPEN (MERGED_CLAIM) are nothing, CLAIM_PICKED and
+-- nothing, except in a limited claim far from its limits (LIMIT_GATE).
+WITH ROOMY_GATE last AS MATERIALIZED (
     SELECT hashtextextended(queue, 0) AS h FROM rota_tasks
     WHERE state = 'queued'
     LAST_FIRST
@@ -218,7 +220,7 @@ WITH last AS MATERIALIZED (
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 )
-CLAIM_PICKED;
+CLAIM_END;
 
 -- name: MERGED_PICK
 -- Claims over several queues (the CTE `q`: each queue's hash h, and its name or NULL for
@@ -272,24 +274,25 @@ top AS MATERIALIZED (
 -- The end of a merged claim: the claimed rows, each followed by two numbers, and one row
 -- of NULLs and the numbers when it claimed nothing. The numbers: the rows the pick chose
 -- (so the backend can tell "nothing ready", 0, from "others took what it chose"), and
--- the queues it merged (with only one, claim_any's single statement does the same work).
+-- the queues it merged (with only one, claim_any's single statement does the same work),
+-- then, far from limits, the gate's answer (ROOMY_OPEN; see LIMIT_GATE).
 claimed AS (
     CLAIM_PICKED
 )
-SELECT claimed.*, best.n, (SELECT count(*) FROM q)
+SELECT claimed.*, best.n, (SELECT count(*) FROM q) ROOMY_OPEN
 FROM (SELECT count(*) AS n FROM top) AS best LEFT JOIN claimed ON TRUE
 
 -- name: claim_merge
 -- Claims across every queue when several have ready rows (claim_any claimed nothing): the
 -- queues come from the skip scan.
-WITH q AS (
+WITH ROOMY_GATE q AS (
     SELECT h, NULL::text AS name FROM (READY_QUEUES) AS ready
 ), MERGED_PICK, MERGED_CLAIM;
 
 -- name: claim_queue
 -- One queue (the usual `rota worker --queue NAME`): the same direct, locking scan as
 -- claim_any, down that queue's index; `queue = name` guards against hash collisions.
-WITH picked AS (
+WITH ROOMY_GATE picked AS (
     SELECT ctid FROM rota_tasks
     WHERE state = 'queued' AND hashtextextended(queue, 0) = hashtextextended(%(queue)s, 0)
       AND queue = %(queue)s
@@ -298,11 +301,11 @@ WITH picked AS (
     LIMIT CLAIM_LIMIT
     FOR UPDATE SKIP LOCKED
 )
-CLAIM_PICKED;
+CLAIM_END;
 
 -- name: claim_queues
 -- Claims for a list of queues (`rota worker --queue a --queue b`).
-WITH q AS (
+WITH ROOMY_GATE q AS (
     SELECT DISTINCT hashtextextended(name, 0) AS h, name
     FROM unnest(%(queues)s::text[]) AS n(name)
 ), MERGED_PICK, MERGED_CLAIM;
@@ -426,7 +429,7 @@ WITH q AS (
 -- A claim of a queue with global limits that may come near them takes the whole of the
 -- queue's lock for its transaction (every one of its LIMIT_SLOTS slots, in order), one at
 -- a time (rota.core.admission): what it counts stays true until it commits, and no claim
--- of the queue's roomy path (limit_slot) runs beside it. The transaction also uses cached
+-- of the queue's roomy path (LIMIT_GATE) runs beside it. The transaction also uses cached
 -- generic plans: PostgreSQL would plan LIMITED_CLAIM afresh on every claim (a
 -- millisecond, a third of the claim), its estimates for the arrays making the generic
 -- plan look dearer, though it is the same plan.
@@ -434,44 +437,32 @@ SELECT pg_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s), slot),
        set_config('plan_cache_mode', 'force_generic_plan', true)
 FROM generate_series(0, LIMIT_SLOTS - 1) AS slot;
 
--- name: limit_slot
--- The roomy path's share of a limited queue's lock: one slot, the first free one, or (all
--- taken) the claim's own, waited for. At most LIMIT_SLOTS claims hold slots at once, so
--- while each finds, in its snapshot taken after its slot, room for LIMIT_SLOTS claims of
--- MAX_CLAIM tasks (LIMITS_ROOMY), those running beside it unseen cannot take more than
--- the room: it claims as a queue without limits does, beside them. (Locks are taken in
--- one order, queue then slot, by both paths: no deadlock.) Its transaction uses cached
--- generic plans, as limit_lock's does: PostgreSQL planned limits_roomy afresh on every
--- claim otherwise (0.16 ms of the server's 0.3 for an idle claim), the same plan each time.
-SELECT coalesce(
-    (SELECT slot FROM generate_series(0, LIMIT_SLOTS - 1) AS slot
-     WHERE pg_try_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s), slot) LIMIT 1),
-    (SELECT %(slot)s::int FROM pg_advisory_xact_lock(hashtext('rota_limits:' || %(queue)s),
-                                                     %(slot)s::int))),
-       set_config('plan_cache_mode', 'force_generic_plan', true);
+-- name: LIMIT_GATE
+-- A fragment, the first CTE of a limited claim far from its limits (claims.claim_query,
+-- roomy): rota_limit_gate (migration 0022) takes a slot of each limited queue's lock (the
+-- first free one, or, all taken, the claim's own, waited for) and answers whether every
+-- such queue has room for LIMIT_SLOTS claims of MAX_CLAIM tasks beyond what runs in it.
+-- At most LIMIT_SLOTS claims hold slots at once, and each counts in a snapshot taken
+-- after its slots (a query of a volatile function takes its own), so the claims running
+-- beside it unseen cannot take more than that room: it claims as a queue without limits
+-- does, beside them. (Locks are taken in one order, queue then slot, by both paths: no
+-- deadlock.) The claim reads the answer in its CAN_RUN filter, a constant there, asked
+-- before its scan starts and so before any row is locked; it returns the answer too, as
+-- its rows' last column (GATED_CLAIM, ROOMY_OPEN), so the backend tells "no room" (take
+-- the whole lock) from "nothing ready" (done).
+gate AS MATERIALIZED (
+    SELECT rota_limit_gate(%(lq)s::text[], %(lrun)s::int[], %(ltrun)s::int[],
+                           %(lrate)s::float8[], %(slot)s::int, LIMIT_SLOTS,
+                           LIMIT_SLOTS * MAX_CLAIM) AS open
+),
 
--- name: LIMITS_ROOMY
--- A fragment, a condition: every limited queue of a claim (the arrays lq, lrun, ltrun,
--- lrate, as LIMITED_CLAIM takes them) has room for LIMIT_SLOTS whole claims beyond what
--- runs in it (a tenant's running tasks count as at most the queue's), and no rate limit:
--- a bucket is one row that claims side by side would both write. Asked by limits_roomy.
-SELECT coalesce(bool_and(
-    l.rate IS NULL
-    AND (SELECT count(*) FROM rota_tasks WHERE state = 'running' AND queue = l.queue)
-        + LIMIT_SLOTS * MAX_CLAIM
-        <= least(coalesce(l.running_max, 2147483647), coalesce(l.tenant_max, 2147483647))
-), true)
-FROM unnest(%(lq)s::text[], %(lrun)s::int[], %(ltrun)s::int[], %(lrate)s::float8[])
-    AS l(queue, running_max, tenant_max, rate)
-
--- name: limits_roomy
--- The roomy path's gate, asked once per claim, after its slots (so in a snapshot taken
--- while it holds one: the argument in limit_slot holds for this statement's snapshot).
--- The answer is kept as a transaction-local setting, which the claim statement that
--- follows reads in its CAN_RUN filter (claims.claim_query, roomy): a constant there, so
--- the scan is skipped when false. It is also returned, so the backend tells "no room"
--- (take the whole lock) from "nothing ready" (done) when the claim took nothing.
-SELECT set_config('rota.roomy', (LIMITS_ROOMY)::text, true)::bool;
+-- name: GATED_CLAIM
+-- A fragment: the end of claim_any and claim_queue far from limits (their CLAIM_END): the
+-- claimed rows, or one row of NULLs when it claimed none, each with the gate's answer.
+claimed AS (
+    CLAIM_PICKED
+)
+SELECT claimed.*, gate.open FROM gate LEFT JOIN claimed ON TRUE
 
 -- name: running_by_queue
 SELECT queue, tenant, count(*) FROM rota_tasks

@@ -1,0 +1,1 @@
+DROP FUNCTION rota_limit_gate(TEXT[], INT[], INT[], DOUBLE PRECISION[], INT, INT, INT);
