@@ -160,7 +160,8 @@ class Backend(Protocol):
         """``task_insert_many``, then ``task_claim_many(request)``, which sees the insert:
         for a claim waiting in this process that the insert can serve. A store with
         ``capabilities.insert_claim`` sends both in one round trip (Redis pipelines the two
-        scripts); the others call :func:`insert_then_claim`. A refused insert may come back
+        scripts; PostgreSQL sends one task's insert and the claim in one transaction); the
+        others call :func:`insert_then_claim`. A refused insert may come back
         as ``error`` beside the tasks the claim leased, or raise before any claim ran."""
         ...
 

@@ -89,7 +89,7 @@ def _finish_item(f: Finish) -> dict[str, Any]:
 
 
 class PostgresBackend:
-    capabilities = Capabilities(shared=True, push_wakeups=True)
+    capabilities = Capabilities(shared=True, push_wakeups=True, insert_claim=True)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresBackend:
@@ -296,7 +296,17 @@ class PostgresBackend:
         shares: Sequence[Share | None] | None,
         request: ClaimRequest,
     ) -> InsertClaim:
-        return await insert_then_claim(self, tasks, job, uniques, shares, request)
+        """One task with no job or unique key: its insert and the claim's first statement in
+        one round trip and one transaction; anything more the claim needs after that, on
+        its own. Otherwise the insert, then the claim."""
+        batch = list(tasks)
+        if job is not None or len(batch) != 1 or (uniques and uniques[0] is not None):
+            return await insert_then_claim(self, batch, job, uniques, shares, request)
+        share = shares[0] if shares else None
+        stored, claimed = await self._inserts.insert_claim(batch[0], share, self._claims, request)
+        if claimed is None:
+            claimed = await self._claims.claim_many(request)
+        return InsertClaim([Inserted(stored)], claimed)
 
     async def task_claim_many(self, request: ClaimRequest) -> list[Task]:
         return await self._claims.claim_many(request)

@@ -94,7 +94,9 @@ class Claims:
         self.wakes += 1
         self.promote_at = None
 
-    async def claim_many(self, request: ClaimRequest) -> list[Task]:
+    def _params(self, request: ClaimRequest) -> dict[str, Any]:
+        """A claim's parameters; a limited claim's limits too (its queues sorted), as
+        LIMITED_CLAIM and LIMIT_GATE take them."""
         queues = request.queues
         params = {
             "now": request.now,
@@ -107,6 +109,67 @@ class Claims:
             "skip": list(request.skip_tenants),
             "caps": list(request.capabilities),
         }
+        if request.limits:
+            limits = sorted(request.limits, key=lambda limit: limit.queue)
+            params["lq"] = [limit.queue for limit in limits]
+            params["lrun"] = [limit.running_max for limit in limits]
+            params["ltrun"] = [limit.tenant_running_max for limit in limits]
+            params["lrate"] = [limit.rate for limit in limits]
+            params["slot"] = request.salt % LIMIT_SLOTS  # the slot waited for when all are taken
+        return params
+
+    def _tight(self, params: dict[str, Any]) -> bool:
+        """Whether a limited claim's queues lately had no room for claims side by side
+        (their claims take the whole locks for a while: TIGHT_FOR)."""
+        return self.tight.get(tuple(params["lq"]), 0.0) > time.monotonic()
+
+    async def after_insert(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        insert: tuple[str, dict[str, Any]],
+        request: ClaimRequest,
+    ) -> tuple[psycopg.AsyncCursor[Any], list[Task] | None]:
+        """The named insert statement ``insert``, then this claim's first statement, in one
+        round trip and one transaction (the backend's task_insert_claim): the claim sees
+        the inserted row, and the commit waits for its flush, as the insert's alone does.
+        The insert's cursor, and what the claim took; None when that statement was not the
+        whole claim: claim_any found several queues ready, a merged claim found what it
+        chose taken by others, the gate shut, or the queues were tight (then the claim is
+        not sent). The caller then claims on its own (claim_many)."""
+        params = {**self._params(request), "claim_commit": None}
+        if request.limits and self._tight(params):
+            return await conn.execute(Q[insert[0]], insert[1]), None
+        name = self._statement(request, params)
+        query = claim_query(name, request.limit, *_filters(request), roomy=bool(request.limits))
+        firsts, cur = await self._pipelined(conn, request, params, query, [insert])
+        rows = await cur.fetchall()
+        return firsts[0], self._whole(request, params, name, rows)
+
+    def _whole(
+        self, request: ClaimRequest, params: dict[str, Any], name: str, rows: list[Any]
+    ) -> list[Task] | None:
+        """What a claim's first statement took when that was the whole claim (after_insert),
+        read as claim_many and _claim_roomy read it; None when more must be asked."""
+        if request.limits:
+            passed = _through_gate(rows)
+            if passed is None:
+                self.tight[tuple(params["lq"])] = time.monotonic() + TIGHT_FOR
+                return None
+            rows = passed
+        if name in ("claim_merge", "claim_queues"):  # MERGED_CLAIM's two numbers
+            chosen, merged = rows[0][-2:]
+            if request.queues is None:
+                self.merging = merged > 1
+            if rows[0][0] is None:
+                return [] if chosen == 0 else None
+            return in_order([row[:-2] for row in rows])
+        taken = [row for row in rows if row[0] is not None]
+        if name == "claim_any" and not taken:
+            return None
+        return in_order(taken)
+
+    async def claim_many(self, request: ClaimRequest) -> list[Task]:
+        params = self._params(request)
         if request.limits:
             return await self._claim_limited(request, params)
         name = self._statement(request, params)
@@ -167,7 +230,7 @@ class Claims:
         before: list[tuple[str, dict[str, Any]]],
     ) -> tuple[list[psycopg.AsyncCursor[Any]], psycopg.AsyncCursor[Any]]:
         """One round trip and one implicit transaction (no Sync until the pipeline ends):
-        the named statements ``before`` (locks, a gate), the promotion when one may be due,
+        the named statements ``before`` (locks, an insert), the promotion when one may be due,
         then the claim; what the promotion answered is learned. Their cursors, and the
         claim's."""
         promoted, wakes = None, self.wakes
@@ -230,20 +293,11 @@ class Claims:
         implicit transaction (no Sync until the end of the pipeline): the locks, then
         LIMITED_CLAIM, whose snapshot comes after them. Only when its window of candidates
         was not enough does the claim walk on (_claim_walk)."""
-        limits = sorted(request.limits, key=lambda limit: limit.queue)
-        params = {
-            **params,
-            "lq": [limit.queue for limit in limits],
-            "lrun": [limit.running_max for limit in limits],
-            "ltrun": [limit.tenant_running_max for limit in limits],
-            "lrate": [limit.rate for limit in limits],
-        }
-        tight = tuple(params["lq"])
-        if self.tight.get(tight, 0.0) <= time.monotonic():
+        if not self._tight(params):
             rows = await self._claim_roomy(request, params)
             if rows is not None:
                 return rows
-            self.tight[tight] = time.monotonic() + TIGHT_FOR
+            self.tight[tuple(params["lq"])] = time.monotonic() + TIGHT_FOR
         name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
         query = claim_query(name, request.limit, *_filters(request))
         async with self._conn() as conn:
@@ -266,7 +320,6 @@ class Claims:
         with ready rows; then claim_merge, the same way, as an unlimited claim does."""
         name = name or self._statement(request, params)
         query = claim_query(name, request.limit, *_filters(request), roomy=True)
-        params["slot"] = request.salt % LIMIT_SLOTS  # the slot it waits for when all are taken
         async with self._conn() as conn:
             rows = await (await self._run(conn, request, params, query)).fetchall()
             if name in ("claim_merge", "claim_queues"):

@@ -16,6 +16,7 @@ import orjson
 import psycopg
 from psycopg import errors as pg_errors
 
+from rota.backends.postgres.claims import Claims
 from rota.backends.postgres.copyrows import RowWriter
 from rota.backends.postgres.decode import any_scheduled, json_text, to_task, with_seq
 from rota.backends.postgres.queries import Q
@@ -23,7 +24,7 @@ from rota.core import dedup, fairness, limits
 from rota.core.dedup import Unique
 from rota.core.errors import DuplicateTask, ValidationError
 from rota.core.fairness import Share
-from rota.core.models import Inserted, Job, Task
+from rota.core.models import ClaimRequest, Inserted, Job, Task
 from rota.core.states import WAITING_STATES
 
 COPY_FROM = 50  # batches this large go in by COPY
@@ -215,14 +216,11 @@ class Inserts:
         a millisecond more in a pipeline. Should anything fail (a taken id: with the last
         sync), the pool's connection block rolls the transaction back."""
         if job is None and len(tasks) == 1:
-            share = shares[0]
-            assert share is not None
-            params = self._one(tasks[0])
-            params["key"], params["stride"] = share
+            name, params = self.one(tasks[0], shares[0])
             async with self._conn() as conn:
-                row = await (await conn.execute(Q["insert_one_fair"], params)).fetchone()
+                row = await (await conn.execute(Q[name], params)).fetchone()
             assert row is not None
-            return [with_seq(tasks[0]._replace(place=row[1]), row[0])]
+            return [self.stored_one(tasks[0], shares[0], row)]
         if job is None and len(tasks) < COPY_FROM:
             params = self._many(tasks)
             params["keys"] = [None if s is None else s.key for s in shares]
@@ -287,7 +285,39 @@ class Inserts:
         async with self._conn() as conn:
             row = await (await conn.execute(Q["insert_one"], self._one(task))).fetchone()
         assert row is not None
-        return with_seq(task, row[0])
+        return self.stored_one(task, None, row)
+
+    def one(self, task: Task, share: Share | None) -> tuple[str, dict[str, Any]]:
+        """One task's insert as one named statement and its parameters: insert_one, or
+        insert_one_fair for a task of a fair queue (its share). Its row: seq, place."""
+        params = self._one(task)
+        if share is None:
+            return "insert_one", params
+        params["key"], params["stride"] = share
+        return "insert_one_fair", params
+
+    @staticmethod
+    def stored_one(task: Task, share: Share | None, row: tuple[Any, ...]) -> Task:
+        """The task as :meth:`one` stored it, from its row (a fair place is the store's)."""
+        return with_seq(task if share is None else task._replace(place=row[1]), row[0])
+
+    async def insert_claim(
+        self, task: Task, share: Share | None, claims: Claims, request: ClaimRequest
+    ) -> tuple[Task, list[Task] | None]:
+        """One task's insert with a claim behind it, in one round trip and one transaction
+        (Claims.after_insert): the stored task, and what the claim took (None: the claim
+        must ask again). A refused insert raises, and the claim behind it took nothing."""
+        try:
+            async with self._conn() as conn:
+                cur, claimed = await claims.after_insert(conn, self.one(task, share), request)
+                row = await cur.fetchone()
+        except pg_errors.UniqueViolation as exc:
+            raise await self._duplicate([task], None, exc) from exc
+        assert row is not None
+        stored = self.stored_one(task, share, row)
+        if any_scheduled([stored]):
+            self._forget_promote_at()
+        return stored, claimed
 
     @staticmethod
     def _one(task: Task) -> dict[str, Any]:
