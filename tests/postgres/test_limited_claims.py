@@ -51,6 +51,14 @@ async def _hold_all_slots_but_one(other: psycopg.AsyncConnection[object]) -> Non
         assert await cur.fetchone() == (True,)
 
 
+async def _two_queues_ready(backend: PostgresBackend) -> None:
+    """Ready rows in queues q and r; the best two are r0, then q0."""
+    priorities = {"q0": 1, "r0": 2, "q1": 0, "r1": 0}
+    await backend.task_insert_many(
+        [make_task(i, queue=i[0], priority=p) for i, p in priorities.items()]
+    )
+
+
 async def test_claims_far_from_the_limit_run_beside_a_slot_holder(
     backend: PostgresBackend, other: psycopg.AsyncConnection[object]
 ) -> None:
@@ -85,10 +93,7 @@ async def test_a_roomy_claim_of_every_queue_merges_queues_beside_a_slot_holder(
 ) -> None:
     # Ready rows in two queues: the single-queue claim takes nothing, the merge takes the
     # best of both, still on one slot.
-    priorities = {"q0": 1, "r0": 2, "q1": 0, "r1": 0}
-    await backend.task_insert_many(
-        [make_task(i, queue=i[0], priority=p) for i, p in priorities.items()]
-    )
+    await _two_queues_ready(backend)
     await _hold_all_slots_but_one(other)
     got = await asyncio.wait_for(_claim(backend, ROOMY, queues=None), 5)
     assert got == ["r0", "q0"]
@@ -99,10 +104,7 @@ async def test_a_claim_of_several_queues_near_the_limit_waits_for_the_whole_lock
 ) -> None:
     # claim_queues, a merged claim: its gate shuts as claim_queue's does, and the claim
     # goes to the whole lock instead of taking rows beside the slot holders.
-    priorities = {"q0": 1, "r0": 2, "q1": 0, "r1": 0}
-    await backend.task_insert_many(
-        [make_task(i, queue=i[0], priority=p) for i, p in priorities.items()]
-    )
+    await _two_queues_ready(backend)
     await _hold_all_slots_but_one(other)
     tight = asyncio.create_task(_claim(backend, ROOMY - 20, queues=("q", "r")))
     await asyncio.sleep(0.5)
