@@ -123,6 +123,11 @@ class Claims:
         (their claims take the whole locks for a while: TIGHT_FOR)."""
         return self.tight.get(tuple(params["lq"]), 0.0) > time.monotonic()
 
+    def _mark_tight(self, params: dict[str, Any]) -> None:
+        """A limited claim found no room beside others: its queues' claims take the whole
+        locks for TIGHT_FOR."""
+        self.tight[tuple(params["lq"])] = time.monotonic() + TIGHT_FOR
+
     async def after_insert(
         self,
         conn: psycopg.AsyncConnection[Any],
@@ -153,7 +158,7 @@ class Claims:
         if request.limits:
             passed = _through_gate(rows)
             if passed is None:
-                self.tight[tuple(params["lq"])] = time.monotonic() + TIGHT_FOR
+                self._mark_tight(params)
                 return None
             rows = passed
         if name in ("claim_merge", "claim_queues"):  # MERGED_CLAIM's two numbers
@@ -297,7 +302,7 @@ class Claims:
             rows = await self._claim_roomy(request, params)
             if rows is not None:
                 return rows
-            self.tight[tuple(params["lq"])] = time.monotonic() + TIGHT_FOR
+            self._mark_tight(params)
         name = "claim_limited_any" if request.queues is None else "claim_limited_queues"
         query = claim_query(name, request.limit, *_filters(request))
         async with self._conn() as conn:
