@@ -210,7 +210,9 @@ class Service:
         if handoff is None:
             stored = await self.backend.task_insert_many(tasks, job, uniques, shares)
         else:
-            stored = await self._insert_for(handoff, tasks, job, uniques, shares)
+            stored, leased = await self._insert_for(handoff, tasks, job, uniques, shares)
+            if _all_leased(stored, leased):
+                return stored  # no news for the other claims waiting here: they sleep on
         self.notifier.notify()
         await self.waiting.let_woken_claim()
         return stored
@@ -222,19 +224,20 @@ class Service:
         job: Job | None,
         uniques: Sequence[Unique | None] | None,
         shares: Sequence[Share | None] | None,
-    ) -> list[Inserted]:
-        """Insert, and claim for the waiting claim ``handoff`` behind it; what the claim
-        leased goes to it even when the insert is refused (the refusal is raised after)."""
+    ) -> tuple[list[Inserted], list[Task]]:
+        """Insert, and claim for the waiting claim ``handoff`` behind it: what was inserted,
+        and what the claim leased, which goes to it even when the insert is refused (the
+        refusal is raised after)."""
         leased: list[Task] = []
         try:
             request = await handoff.request()
             if request is None:  # its queues were paused since it began to wait
-                return await self.backend.task_insert_many(tasks, job, uniques, shares)
+                return await self.backend.task_insert_many(tasks, job, uniques, shares), []
             done = await self.backend.task_insert_claim(tasks, job, uniques, shares, request)
             leased = done.claimed
             if done.error is not None:
                 raise done.error
-            return done.inserted
+            return done.inserted, leased
         finally:
             handoff.hand(leased)
 
@@ -831,3 +834,14 @@ def _error_text(error: str) -> str:
     surrogate replaced: a worker's error message is kept, whatever bytes it holds."""
     text = error[: limits.MAX_ERROR_CHARS].replace("\x00", "\ufffd")
     return text if text.isascii() else text.encode("utf-8", "replace").decode()
+
+
+def _all_leased(stored: list[Inserted], leased: list[Task]) -> bool:
+    """Whether the claim behind an insert leased every task the insert added: then a
+    wake-up would send every other waiting claim to find nothing (on PostgreSQL the store
+    stays silent too: wake_unclaimed)."""
+    took = {task.id for task in leased}
+    return all(
+        item.existing or (item.task.state is TaskState.QUEUED and item.task.id in took)
+        for item in stored
+    )

@@ -116,7 +116,7 @@ class PostgresBackend:
         self._listeners: list[Callable[[], None]] = []
         self._listen_task: asyncio.Task[None] | None = None
         # the claim verb, and what claims remember (promote_at, wakes, whether LISTENing)
-        self._claims = Claims(self._conn, durable=self.url.durable_claims)
+        self._claims = Claims(self._conn, durable=self.url.durable_claims, channel=self.channel)
         self._inserts = Inserts(self._conn, self._change_on, self._forget_promote_at)
         self._leader: psycopg.AsyncConnection[Any] | None = None
 

@@ -74,9 +74,11 @@ class Claims:
         connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
         *,
         durable: bool,
+        channel: str,
     ) -> None:
         self._conn = connect
         self._durable = durable
+        self._channel = channel  # the wake-up channel (wake_unclaimed)
         #: the backend hears every insert (LISTEN): claims may trust promote_at
         self.listening = False
         #: no scheduled row is due before this (see claim_many); None: not known
@@ -140,15 +142,21 @@ class Claims:
         The insert's cursor, and what the claim took; None when that statement was not the
         whole claim: claim_any found several queues ready, a merged claim found what it
         chose taken by others, the gate shut, or the queues were tight (then the claim is
-        not sent). The caller then claims on its own (claim_many)."""
+        not sent). The caller then claims on its own (claim_many).
+
+        The transaction announces the task (NOTIFY) only when the claim left it queued
+        (insert_claim_quiet, wake_unclaimed): when the claim took it, no claimer in any
+        process is woken to find nothing."""
         params = {**self._params(request), "claim_commit": None}
         if request.limits and self._tight(params):
             return await conn.execute(Q[insert[0]], insert[1]), None
         name = self._statement(request, params)
         query = claim_query(name, request.limit, *_filters(request), roomy=bool(request.limits))
-        firsts, cur = await self._pipelined(conn, request, params, query, [insert])
+        quiet: tuple[str, dict[str, Any]] = ("insert_claim_quiet", {})
+        wake = ("wake_unclaimed", {"channel": self._channel, "id": insert[1]["id"]})
+        firsts, cur = await self._pipelined(conn, request, params, query, [quiet, insert], (wake,))
         rows = await cur.fetchall()
-        return firsts[0], self._whole(request, params, name, rows)
+        return firsts[1], self._whole(request, params, name, rows)
 
     def _whole(
         self, request: ClaimRequest, params: dict[str, Any], name: str, rows: list[Any]
@@ -233,17 +241,20 @@ class Claims:
         params: dict[str, Any],
         query: str,
         before: list[tuple[str, dict[str, Any]]],
+        after: tuple[tuple[str, dict[str, Any]], ...] = (),
     ) -> tuple[list[psycopg.AsyncCursor[Any]], psycopg.AsyncCursor[Any]]:
         """One round trip and one implicit transaction (no Sync until the pipeline ends):
         the named statements ``before`` (locks, an insert), the promotion when one may be due,
-        then the claim; what the promotion answered is learned. Their cursors, and the
-        claim's."""
+        the claim, then the named statements ``after``; what the promotion answered is
+        learned. The cursors of ``before``, and the claim's."""
         promoted, wakes = None, self.wakes
         async with conn.pipeline():
             firsts = [await conn.execute(Q[name], args) for name, args in before]
             if self._promoting(request.now):
                 promoted = await conn.execute(Q["promote_due"], params)
             cur = await conn.execute(query, params, binary=True)
+            for name, args in after:
+                await conn.execute(Q[name], args)
         if promoted is not None:
             await self._learn(promoted, wakes, request.now)
         return firsts, cur

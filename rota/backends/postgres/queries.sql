@@ -66,6 +66,17 @@ WITH s AS (
 )
 ONE_ROW;
 
+-- name: insert_claim_quiet
+-- First in a transaction that inserts a task with a claim behind it (Claims.after_insert):
+-- the insert trigger stays silent until the commit (migration 0023); wake_unclaimed, after
+-- the claim, announces the task only when the claim left it queued.
+SELECT set_config('rota.insert_claim', 'on', true);
+
+-- name: wake_unclaimed
+-- Last in that transaction: the announcement the trigger held back, sent only when the
+-- claim left the task queued. Otherwise no other claimer anywhere is woken for nothing.
+SELECT pg_notify(%(channel)s, '') FROM rota_tasks WHERE id = %(id)s AND state = 'queued';
+
 -- name: insert_tasks_fair
 -- insert_tasks for a small batch with fair tasks: their places from rota_fair_places,
 -- called once before any row goes in (NULL keys: tasks of queues without fairness).

@@ -63,10 +63,14 @@ CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
     WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled');
 
 -- Every statement that inserts tasks wakes long-polling claimers when it commits (migration
--- 0007): on channel rota_ and the schema's name, the channel the backend listens on.
+-- 0007): on channel rota_ and the schema's name, the channel the backend listens on. An
+-- insert with a claim behind it in its transaction (rota.insert_claim) announces its task
+-- itself, only when the claim left it queued (migration 0023, wake_unclaimed).
 CREATE FUNCTION rota_wake_claimers() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('rota_' || TG_TABLE_SCHEMA, '');
+    IF current_setting('rota.insert_claim', true) IS DISTINCT FROM 'on' THEN
+        PERFORM pg_notify('rota_' || TG_TABLE_SCHEMA, '');
+    END IF;
     RETURN NULL;
 END
 $$;
