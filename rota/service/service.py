@@ -838,8 +838,8 @@ def _error_text(error: str) -> str:
 
 def _all_leased(stored: list[Inserted], leased: list[Task]) -> bool:
     """Whether the claim behind an insert leased every task the insert added: then a
-    wake-up would send every other waiting claim to find nothing (on PostgreSQL the store
-    stays silent too: wake_unclaimed)."""
+    wake-up would send every other waiting claim to find nothing (the store stays silent
+    too: wake_unclaimed on PostgreSQL and Redis)."""
     took = {task.id for task in leased}
     return all(
         item.existing or (item.task.state is TaskState.QUEUED and item.task.id in took)

@@ -24,9 +24,10 @@ from rota.backends.redis import RedisBackend
 from rota.backends.redis.backend import SEQ_BOUND
 from rota.backends.redis.url import RedisUrl
 from rota.core.errors import StoreError, ValidationError
-from rota.core.models import Job, TaskFilter, WorkerInfo
+from rota.core.models import ClaimRequest, Job, TaskFilter, WorkerInfo
 from tests.conftest import redis_parts
 from tests.contract.helpers import (
+    LEASE,
     T0,
     S,
     at,
@@ -186,6 +187,41 @@ async def test_an_insert_wakes_another_instance_within_a_second(redis_store_url:
     finally:
         await listener.close()
         await producer.close()
+
+
+async def test_an_insert_the_claim_behind_took_wakes_nobody(
+    backend: RedisBackend, redis_store_url: str
+) -> None:
+    """wake_unclaimed.lua: the wake-up of an insert with a claim behind it goes out only
+    for a task the claim left queued."""
+    client = sync_client(redis_store_url)
+    subscriber = client.pubsub(ignore_subscribe_messages=True)
+    subscriber.subscribe(backend._k.channel)
+
+    def wakes() -> int:
+        """The wake-ups published so far (each arrives well within 0.3 s)."""
+        count = 0
+        while subscriber.get_message(timeout=0.3) is not None:
+            count += 1
+        return count
+
+    try:
+        wakes()  # past the subscription's own answer
+        taken = ClaimRequest("w1", 1, T0, T0 + LEASE, None)
+        done = await backend.task_insert_claim([make_task("a")], None, None, None, taken)
+        await insert(backend, make_task("marker"))
+
+        assert [t.id for t in done.claimed] == ["a"]
+        assert wakes() == 1  # the marker's alone
+
+        elsewhere = ClaimRequest("w1", 1, T0, T0 + LEASE, ("other",))
+        done = await backend.task_insert_claim([make_task("b")], None, None, None, elsewhere)
+
+        assert done.claimed == []
+        assert wakes() == 1  # b waits: announced
+    finally:
+        subscriber.close()
+        client.close()
 
 
 async def test_one_leader_at_a_time_with_growing_fences(redis_store_url: str) -> None:

@@ -193,3 +193,25 @@ async def test_a_refused_insert_still_hands_over_and_raises(
     assert backend.behind_inserts == 1
     assert await waiting == []  # the claim behind found nothing; the claim waited on
     assert not service.waiting.offered
+
+
+async def test_a_handed_over_insert_leaves_the_other_waiting_claims_asleep(
+    redis_service: tuple[Service, CountingRedis],
+) -> None:
+    """No wake-up in the process (``_all_leased``) nor from the store (wake_unclaimed.lua)
+    for a task the claim behind the insert took (PostgreSQL: tests/postgres)."""
+    service, backend = redis_service
+    first = asyncio.create_task(service.claim("w1", wait=5.0))
+    await asyncio.sleep(0.2)  # w1 waits longest: the insert serves it
+    second = asyncio.create_task(service.claim("w2", wait=5.0))
+    await asyncio.sleep(0.3)  # both looked, and the subscription's first wake-up is past
+    assert service.waiting.count == 2
+    claims = backend.claims
+
+    one = await service.enqueue(TaskSpec("work"))
+    assert [t.id for t in await asyncio.wait_for(first, 1.0)] == [one.id]
+    await asyncio.sleep(0.3)  # a wake-up, of this process's or the store's, would be here
+    assert (backend.claims, service.waiting.count) == (claims, 1)  # w2 sent no claim
+
+    two = await service.enqueue(TaskSpec("work"))
+    assert [t.id for t in await asyncio.wait_for(second, 1.0)] == [two.id]

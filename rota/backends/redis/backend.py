@@ -352,24 +352,30 @@ class RedisBackend:
         shares: Sequence[Share | None] | None,
         request: ClaimRequest,
     ) -> InsertClaim:
-        """Both scripts in one pipeline, one round trip: the claim runs right after the
-        insert, whether or not the insert was refused. A script the server lacks (after a
-        restart or SCRIPT FLUSH) did not run; it then runs on its own, which loads it."""
+        """The scripts in one pipeline, one round trip: the claim runs right after the
+        insert, whether or not the insert was refused; the insert's wake-up waits for the
+        claim and goes out only for a task the claim left queued (wake_unclaimed.lua). A
+        script the server lacks (after a restart or SCRIPT FLUSH) did not run; it then runs
+        on its own, which loads it (an insert run so, after the claim, wakes as always)."""
         batch = list(tasks)
         args = _insert_args(batch, job, uniques, shares)
         claim_keys, claim_args = self._claim_call(request)
+        wake_keys, ids = [self._k.prefix], [t.id for t in batch]
         with _translated():
             pipe = self._writer.pipeline(transaction=False)
             for script, keys, values in (
-                (self._s.insert, self._k.standard, args),
+                (self._s.insert, self._k.standard, [*args, "quiet"]),
                 (self._s.claim, claim_keys, claim_args),
+                (self._s.wake_unclaimed, wake_keys, ids),
             ):
                 pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *values)
-            insert_reply, claim_reply = await pipe.execute(raise_on_error=False)
+            insert_reply, claim_reply, wake_reply = await pipe.execute(raise_on_error=False)
         if isinstance(insert_reply, NoScriptError):
             insert_reply = await self._run(self._s.insert, self._k.standard, args)
         if isinstance(claim_reply, NoScriptError):
             claim_reply = await self._run(self._s.claim, claim_keys, claim_args)
+        if isinstance(wake_reply, NoScriptError):
+            await self._run(self._s.wake_unclaimed, wake_keys, ids)
         try:
             claimed = [decode_task(r) for r in _raised(claim_reply)]
         except StoreError as exc:  # the insert's answer still stands: a claim may fail alone

@@ -23,6 +23,9 @@
 --   {NAME}:rq:<queue> (its 'pl', else its seq), or without one the queue's clock; each key
 --   moves once from max(its pass, floor) by stride * its tasks, and its n-th task takes
 --   base + stride * n. Reads and writes {NAME}:fair:<queue> (key -> pass; clock under '').
+-- ARGV[7] (optional): 'quiet' when a claim follows in the same pipeline
+--   (task_insert_claim): no wake-up here; wake_unclaimed.lua sends it after the claim,
+--   only for a task the claim left queued.
 -- The enqueue event is the task hash's field 'es' (common.lua), not a history entry.
 -- Returns {'ok', first seq, answered, placed} (the inserted tasks take consecutive seqs in
 --   order; answered: pairs of a task's 1-based place in the batch and the fields of the
@@ -255,5 +258,5 @@ for i, t in ipairs(tasks) do
 end
 if job ~= '' then redis.call('HSET', K_JOBS, job, job_record) end
 flush()
-if fresh > 0 then redis.call('PUBLISH', WAKE, '1') end
+if fresh > 0 and ARGV[7] ~= 'quiet' then redis.call('PUBLISH', WAKE, '1') end
 return {'ok', first, answered, placed}

@@ -24,7 +24,7 @@ WRITERS = (
     "requeue", "promote", "expire", "delete", "move", "age",
 )  # fmt: skip
 #: scripts that only read tasks: common.lua + the file
-READERS = ("list", "rows", "position")
+READERS = ("list", "rows", "position", "wake_unclaimed")
 #: scripts on their own
 PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set", "audit_append",
          "schedule_put", "schedule_delete")  # fmt: skip
@@ -88,6 +88,7 @@ class Scripts:
         self.list = register(SOURCES["list"])
         self.rows = register(SOURCES["rows"])
         self.position = register(SOURCES["position"])
+        self.wake_unclaimed = register(SOURCES["wake_unclaimed"])
         self.age = register(SOURCES["age"])
         self.leader = register(SOURCES["leader"])
         self.resign = register(SOURCES["resign"])
