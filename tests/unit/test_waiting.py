@@ -4,6 +4,7 @@ poll interval (by the watcher), not once per claim per interval."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from rota.backends.postgres import PostgresBackend
 from rota.backends.redis import RedisBackend
 from rota.backends.redis.url import RedisUrl
 from rota.backends.sqlite import SQLiteBackend
@@ -18,7 +20,7 @@ from rota.config import Settings
 from rota.core.errors import DuplicateTask
 from rota.core.states import TaskState
 from rota.service import Service, TaskSpec
-from tests.conftest import drop_redis_store, new_redis_store
+from tests.conftest import drop_pg_schema, drop_redis_store, new_pg_schema, new_redis_store
 
 
 class Counting(SQLiteBackend):
@@ -133,17 +135,35 @@ class CountingRedis(RedisBackend):
         return await super().task_insert_claim(*args)
 
 
-@pytest.fixture
-async def redis_service() -> AsyncIterator[tuple[Service, CountingRedis]]:
-    url = new_redis_store()
-    backend = CountingRedis(url)
+class CountingPostgres(PostgresBackend):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.claims = 0
+
+    async def task_claim_many(self, request: Any) -> Any:
+        self.claims += 1
+        return await super().task_claim_many(request)
+
+
+@contextlib.asynccontextmanager
+async def _service_on(store: str) -> AsyncIterator[tuple[Service, Any]]:
+    """A service on a fresh Redis namespace or PostgreSQL schema, its store counting claims."""
+    redis = store == "redis"
+    url = new_redis_store() if redis else new_pg_schema()
+    backend = CountingRedis(url) if redis else CountingPostgres(url)
     service = Service(backend, Settings())
     await service.open()
     try:
         yield service, backend
     finally:
         await service.close()
-        drop_redis_store(url)
+        (drop_redis_store if redis else drop_pg_schema)(url)
+
+
+@pytest.fixture
+async def redis_service() -> AsyncIterator[tuple[Service, CountingRedis]]:
+    async with _service_on("redis") as pair:
+        yield pair
 
 
 async def test_an_insert_serves_a_claim_waiting_in_its_process(
@@ -195,16 +215,25 @@ async def test_a_refused_insert_still_hands_over_and_raises(
     assert not service.waiting.offered
 
 
+@pytest.fixture(params=["redis", "postgres"])
+async def pushed_service(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[Service, CountingRedis | CountingPostgres]]:
+    """A service on a store that pushes wake-ups and serves claims behind inserts."""
+    async with _service_on(request.param) as pair:
+        yield pair
+
+
 async def test_a_handed_over_insert_leaves_the_other_waiting_claims_asleep(
-    redis_service: tuple[Service, CountingRedis],
+    pushed_service: tuple[Service, CountingRedis | CountingPostgres],
 ) -> None:
-    """No wake-up in the process (``_all_leased``) nor from the store (wake_unclaimed.lua)
-    for a task the claim behind the insert took (PostgreSQL: tests/postgres)."""
-    service, backend = redis_service
+    """No wake-up in the process (``_all_leased``) nor from the store (wake_unclaimed on
+    PostgreSQL and Redis) for a task the claim behind the insert took."""
+    service, backend = pushed_service
     first = asyncio.create_task(service.claim("w1", wait=5.0))
     await asyncio.sleep(0.2)  # w1 waits longest: the insert serves it
     second = asyncio.create_task(service.claim("w2", wait=5.0))
-    await asyncio.sleep(0.3)  # both looked, and the subscription's first wake-up is past
+    await asyncio.sleep(0.3)  # both looked, and the store's first wake-up is past
     assert service.waiting.count == 2
     claims = backend.claims
 
