@@ -19,11 +19,12 @@ async def _announcements(listener: psycopg.AsyncConnection[Any], at_most: int) -
     return len(notes)
 
 
-async def test_the_store_announces_only_what_the_claim_behind_left_queued(
-    backend: PostgresBackend,
-) -> None:
+async def test_the_store_announces_only_what_the_claim_behind_left_queued(pg_url: str) -> None:
+    # One connection: the marker's insert runs where the quiet one ran (nothing carries over).
+    backend = PostgresBackend(pg_url, pool_size=1)
+    await backend.open()
     listener = await psycopg.AsyncConnection.connect(backend.url.conninfo, autocommit=True)
-    async with listener:
+    try:
         await listener.execute(f"LISTEN {backend.channel}")
         taken = ClaimRequest("w1", 1, T0, T0 + LEASE, None)
 
@@ -38,3 +39,6 @@ async def test_the_store_announces_only_what_the_claim_behind_left_queued(
 
         assert done.claimed == []
         assert await _announcements(listener, at_most=1) == 1  # b waits: announced
+    finally:
+        await listener.close()
+        await backend.close()
