@@ -40,6 +40,7 @@ from rota.core.models import (
     WorkerInfo,
 )
 from rota.core.states import TaskState
+from rota.core.wakeups import Queues
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +70,10 @@ class Backend(Protocol):
 
     # -- wake-ups and leadership ---------------------------------------------------------
 
-    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+    async def listen_inserts(self, callback: Callable[[Queues], object]) -> None:
         """Call ``callback`` when another process makes tasks claimable: inserts them, or
-        puts them back in the queue (no-op where not supported)."""
+        puts them back in the queue (no-op where not supported), with the queues the
+        wake-up names, or None for any queue (:mod:`rota.core.wakeups`)."""
         ...
 
     async def store_version(self) -> int | None:

@@ -39,6 +39,7 @@ from rota.core.models import (
 )
 from rota.core.ordering import claim_key
 from rota.core.states import ACTIVE_STATES, FINAL_STATES, WAITING_STATES, TaskState
+from rota.core.wakeups import Queues
 
 S = TaskState
 
@@ -74,7 +75,7 @@ class MemoryBackend:
 
     # -- wake-ups and leadership: one process, so always the leader ------------------------
 
-    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+    async def listen_inserts(self, callback: Callable[[Queues], object]) -> None:
         return None
 
     async def store_version(self) -> int | None:

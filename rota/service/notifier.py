@@ -1,29 +1,52 @@
 """Wake-ups for long-polling claimers inside one process.
 
 A claimer takes a ticket *before* it looks for work and waits on that ticket, so an enqueue
-that lands between "nothing found" and "start waiting" still wakes it. Across processes the
-store's ``listen_inserts`` calls :meth:`Notifier.notify` (NOTIFY, pub/sub, a datagram on a
-shared SQLite file); ``waiting.py`` re-checks every ``poll_interval`` where nothing pushes.
+that lands between "nothing found" and "start waiting" still wakes it. Claims of the same
+queues share a ticket; a wake-up that names queues (:mod:`rota.core.wakeups`) wakes only
+the tickets of claims that take from one of them, any other wakes them all. Across
+processes the store's ``listen_inserts`` calls :meth:`Notifier.notify` (NOTIFY, pub/sub, a
+datagram on a shared SQLite file); ``waiting.py`` re-checks every ``poll_interval`` where
+nothing pushes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Collection
 from typing import Any
+
+#: a claim's queues, as its ticket is filed (None: every queue)
+Claimed = tuple[str, ...] | None
 
 
 class Notifier:
     def __init__(self) -> None:
-        self._future: asyncio.Future[None] | None = None
+        # a ticket lives while a claim holds it: one per set of claimed queues waiting now
+        self._tickets: weakref.WeakValueDictionary[Claimed, asyncio.Future[None]] = (
+            weakref.WeakValueDictionary()
+        )
 
-    def ticket(self) -> asyncio.Future[None]:
-        if self._future is None or self._future.done():
-            self._future = asyncio.get_running_loop().create_future()
-        return self._future
+    def ticket(self, queues: Collection[str] | None = None) -> asyncio.Future[None]:
+        """The ticket of a claim from ``queues`` (None: every queue)."""
+        key = None if queues is None else tuple(sorted(set(queues)))
+        future = self._tickets.get(key)
+        if future is None or future.done():
+            future = self._tickets[key] = asyncio.get_running_loop().create_future()
+        return future
 
-    def notify(self) -> None:
-        if self._future is not None and not self._future.done():
-            self._future.set_result(None)
+    def notify(self, queues: Collection[str] | None = None) -> bool:
+        """Wake the claims that take from any of ``queues`` (None: every claim); whether
+        any was waiting to be woken."""
+        named = None if queues is None else set(queues)
+        woke = False
+        for key, future in list(self._tickets.items()):
+            if future.done():
+                continue
+            if named is None or key is None or not named.isdisjoint(key):
+                future.set_result(None)
+                woke = True
+        return woke
 
     @staticmethod
     async def wait(

@@ -213,8 +213,11 @@ class Service:
             stored, leased = await self._insert_for(handoff, tasks, job, uniques, shares)
             if _all_leased(stored, leased):
                 return stored  # no news for the other claims waiting here: they sleep on
-        self.notifier.notify()
-        await self.waiting.let_woken_claim()
+        ready = {
+            r.task.queue for r in stored if not r.existing and r.task.state is TaskState.QUEUED
+        }
+        if ready and self.notifier.notify(ready):
+            await self.waiting.let_woken_claim()
         return stored
 
     async def _insert_for(
@@ -381,7 +384,7 @@ class Service:
             return await self._claim_request(worker_id, qs, limit, can, ids, lease_seconds)
 
         while True:
-            ticket = self.notifier.ticket()
+            ticket = self.notifier.ticket(qs)
             asked = await request()
             tasks = [] if asked is None else await self.backend.task_claim_many(asked)
             remaining = deadline - time.monotonic()
@@ -694,7 +697,7 @@ class Service:
             )
             if changed is not None:
                 if state == S.QUEUED:
-                    self.notifier.notify()
+                    self.notifier.notify((changed.queue,))
                 return changed
         raise Conflict(f"task {task_id} kept changing while it was being moved")
 
@@ -747,7 +750,7 @@ class Service:
             task.id, expect=task.state, now=self.clock.now(), actor=actor
         )
         if changed is not None:
-            self.notifier.notify()
+            self.notifier.notify((changed.queue,))
         return changed
 
     async def run_maintenance(self, stop: asyncio.Event) -> None:

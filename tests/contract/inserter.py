@@ -2,7 +2,8 @@
 
 Kept free of pytest so that a spawned child imports little. It opens its own backend on
 the shared store, says it is ready, then inserts one ready task each time it is told to
-and writes when each insert returned (``time.monotonic``, which every process shares).
+(round n's into queue ``q<n>``) and writes when each insert returned
+(``time.monotonic``, which every process shares).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ async def _insert(url: str, rounds: int, ready: Event, go: Event, out: str) -> N
             if not await asyncio.to_thread(go.wait, 30):
                 raise TimeoutError("never told to insert")
             go.clear()
-            await backend.task_insert_many([make_task(f"t{n}")])
+            await backend.task_insert_many([make_task(f"t{n}", queue=f"q{n}")])
             committed.append(time.monotonic())
         await asyncio.to_thread(Path(out).write_text, "".join(f"{t!r}\n" for t in committed))
     finally:

@@ -30,7 +30,7 @@ class Replica:
 
     async def open(self) -> None:
         await self.backend.open()
-        await self.backend.listen_inserts(self.heard.set)
+        await self.backend.listen_inserts(lambda _: self.heard.set())
         await asyncio.wait_for(self.heard.wait(), 5)  # the LISTEN is up
         self.heard.clear()
 

@@ -73,7 +73,7 @@ async def test_every_key_of_a_full_run_is_in_the_namespace_slot(
         make_task("gone"),
     )
     woke = asyncio.Event()
-    await backend.listen_inserts(woke.set)
+    await backend.listen_inserts(lambda _: woke.set())
     a = await claim_one(backend, queues=["q.1:x"])
     (j0,) = await claim(backend, queues=["jobs", "q 2"])
     assert await backend.task_heartbeat("a", a.lease_token, now=at(1), lease_expires_at=at(60))
@@ -171,7 +171,7 @@ async def test_an_insert_wakes_another_instance_within_a_second(redis_store_url:
     await listener.open()
     try:
         woke = asyncio.Event()
-        await listener.listen_inserts(woke.set)
+        await listener.listen_inserts(lambda _: woke.set())
         await asyncio.sleep(0.05)
         woke.clear()  # the wake-up a fresh subscription gives itself
 
@@ -365,7 +365,7 @@ async def test_a_restarted_server_is_used_again_without_errors(tmp_path: Path) -
         backend = RedisBackend.from_url(url)
         await backend.open()
         woke = asyncio.Event()
-        await backend.listen_inserts(woke.set)
+        await backend.listen_inserts(lambda _: woke.set())
         await insert(backend, make_task("before"))
     try:
         await asyncio.sleep(0.05)  # the loop sees the connections close

@@ -26,6 +26,7 @@ from rota.backends.sqlite.wakeups import wake_dir
 from rota.config import Settings
 from rota.core.models import ClaimRequest, make_finish
 from rota.core.states import TaskState
+from rota.core.wakeups import Queues
 from rota.service import Service, TaskSpec
 from tests.contract.helpers import LEASE, T0, at, make_task
 from tests.sqlite.peer import enqueue_when_told
@@ -41,7 +42,7 @@ class Heard:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self) -> None:
+    def __call__(self, queues: Queues) -> None:
         self.count += 1
 
     async def since(self, mark: int, within: float) -> bool:
@@ -231,7 +232,7 @@ async def test_close_removes_the_socket_and_the_empty_directory(tmp_path: Path) 
     first, second = SQLiteBackend(db), SQLiteBackend(db)
     for backend in (first, second):
         await backend.open()
-        await backend.listen_inserts(lambda: None)
+        await backend.listen_inserts(lambda _: None)
     assert len(sockets(db) or ()) == 2
     await first.close()
     assert len(sockets(db) or ()) == 1
@@ -328,7 +329,7 @@ async def test_an_unwritable_directory_falls_back_to_polling(tmp_path: Path) -> 
     backend = SQLiteBackend(db)
     try:
         await backend.open()
-        await backend.listen_inserts(lambda: None)
+        await backend.listen_inserts(lambda _: None)
         assert not backend.capabilities.push_wakeups
         assert len(await backend.task_insert_many([make_task("t")])) == 1
         assert sockets(db) == []
@@ -343,7 +344,7 @@ async def test_an_in_memory_store_neither_listens_nor_announces(
     backend = SQLiteBackend.from_url("sqlite://:memory:")
     await backend.open()
     try:
-        await backend.listen_inserts(lambda: None)
+        await backend.listen_inserts(lambda _: None)
         assert not backend.capabilities.push_wakeups
         await backend.task_insert_many([make_task("t")])
         assert sockets(tmp_path / ":memory:") is None

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from rota.backends import backend_from_url
 from rota.backends.postgres import PostgresBackend
 from rota.backends.redis import RedisBackend
 from rota.backends.redis.url import RedisUrl
@@ -123,6 +124,7 @@ class CountingRedis(RedisBackend):
     def __init__(self, url: str) -> None:
         parsed = RedisUrl.parse(url, env={})
         super().__init__(parsed.writer, prefix=parsed.prefix)
+        self.store_url = url  # for another process's service on the same store
         self.claims = 0
         self.behind_inserts = 0
 
@@ -138,6 +140,7 @@ class CountingRedis(RedisBackend):
 class CountingPostgres(PostgresBackend):
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        self.store_url = url
         self.claims = 0
 
     async def task_claim_many(self, request: Any) -> Any:
@@ -244,3 +247,29 @@ async def test_a_handed_over_insert_leaves_the_other_waiting_claims_asleep(
 
     two = await service.enqueue(TaskSpec("work"))
     assert [t.id for t in await asyncio.wait_for(second, 1.0)] == [two.id]
+
+
+async def test_another_process_insert_into_other_queues_leaves_a_claim_asleep(
+    pushed_service: tuple[Service, CountingRedis | CountingPostgres],
+) -> None:
+    """The store's wake-up names the queues that got tasks (rota.core.wakeups): a claim
+    of other queues sends no claim to find nothing, and one of its queues wakes it."""
+    service, backend = pushed_service
+    there = Service(backend_from_url(backend.store_url), Settings())
+    await there.open()
+    try:
+        waiting = asyncio.create_task(service.claim("w", queues=["quiet"], wait=5.0))
+        await asyncio.sleep(0.3)  # it looked, and the store's first wake-up is past
+        claims = backend.claims
+
+        for _ in range(3):
+            await there.enqueue(TaskSpec("work", queue="busy"))
+        await asyncio.sleep(0.3)  # wake-ups for it would have come by now
+        assert backend.claims == claims
+        assert not waiting.done()
+
+        mine = await there.enqueue(TaskSpec("work", queue="quiet"))
+        assert [t.id for t in await asyncio.wait_for(waiting, 2.0)] == [mine.id]
+        assert backend.claims == claims + 1
+    finally:
+        await there.close()

@@ -36,6 +36,7 @@ from rota.backends.postgres.inserts import Inserts
 from rota.backends.postgres.listing import list_query
 from rota.backends.postgres.queries import Q
 from rota.backends.postgres.url import PgUrl
+from rota.core import wakeups
 from rota.core.auth import Role, TokenRecord
 from rota.core.dedup import Unique
 from rota.core.errors import SchemaMismatch, StoreError
@@ -57,6 +58,7 @@ from rota.core.models import (
     WorkerInfo,
 )
 from rota.core.states import TaskState
+from rota.core.wakeups import Queues
 
 log = logging.getLogger("rota.postgres")
 
@@ -113,7 +115,7 @@ class PostgresBackend:
             configure=self._configure,
             open=False,
         )
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Queues], object]] = []
         self._listen_task: asyncio.Task[None] | None = None
         # the claim verb, and what claims remember (promote_at, wakes, whether LISTENing)
         self._claims = Claims(self._conn, durable=self.url.durable_claims, channel=self.channel)
@@ -192,7 +194,7 @@ class PostgresBackend:
 
     # -- wake-ups and leadership -------------------------------------------------------
 
-    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+    async def listen_inserts(self, callback: Callable[[Queues], object]) -> None:
         self._listeners.append(callback)
         if self._listen_task is None:
             self._listen_task = asyncio.create_task(self._listen())
@@ -208,10 +210,14 @@ class PostgresBackend:
                     self._claims.listening = True
                     self._wake()  # anything inserted while we were not listening
                     async for note in conn.notifies():
-                        # '' announces ready tasks: claim, no need to promote first. 's'
-                        # (migration 0020): a task was scheduled, maybe sooner than the
-                        # next promotion this process planned.
-                        self._wake(scheduled=note.payload != "")
+                        # 's' (migration 0020): a task was scheduled, maybe sooner than
+                        # the next promotion this process planned: promote, then claim.
+                        # Any other payload announces ready tasks, of the queues it names
+                        # (migration 0024), or of any queue.
+                        if note.payload == "s":
+                            self._wake()
+                        else:
+                            self._wake(wakeups.queues(note.payload), scheduled=False)
             except (psycopg.Error, OSError) as exc:
                 self._claims.listening = False
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
@@ -220,11 +226,11 @@ class PostgresBackend:
             finally:
                 self._claims.listening = False
 
-    def _wake(self, *, scheduled: bool = True) -> None:
+    def _wake(self, queues: Queues = None, *, scheduled: bool = True) -> None:
         if scheduled:
             self._forget_promote_at()
         for callback in self._listeners:
-            callback()
+            callback(queues)
 
     def _forget_promote_at(self) -> None:
         self._claims.forget_promote_at()

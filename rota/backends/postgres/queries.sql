@@ -73,9 +73,11 @@ ONE_ROW;
 SELECT set_config('rota.insert_claim', 'on', true);
 
 -- name: wake_unclaimed
--- Last in that transaction: the announcement the trigger held back, sent only when the
--- claim left the task queued. Otherwise no other claimer anywhere is woken for nothing.
-SELECT pg_notify(%(channel)s, '') FROM rota_tasks WHERE id = %(id)s AND state = 'queued';
+-- Last in that transaction: the announcement the trigger held back (naming the task's
+-- queue, as the trigger does), sent only when the claim left the task queued. Otherwise
+-- no other claimer anywhere is woken for nothing.
+SELECT pg_notify(%(channel)s, 'q ' || queue) FROM rota_tasks
+WHERE id = %(id)s AND state = 'queued';
 
 -- name: insert_tasks_fair
 -- insert_tasks for a small batch with fair tasks: their places from rota_fair_places,

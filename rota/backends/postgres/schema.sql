@@ -63,18 +63,34 @@ CREATE INDEX rota_tasks_expiring ON rota_tasks (expires_at)
     WHERE expires_at IS NOT NULL AND state IN ('queued', 'scheduled');
 
 -- Every statement that inserts tasks wakes long-polling claimers when it commits (migration
--- 0007): on channel rota_ and the schema's name, the channel the backend listens on. An
--- insert with a claim behind it in its transaction (rota.insert_claim) announces its task
--- itself, only when the claim left it queued (migration 0023, wake_unclaimed).
+-- 0007): on channel rota_ and the schema's name, the channel the backend listens on, naming
+-- the queues of its ready rows ('q ' and the names one space apart; '' for a list over
+-- 7,000 bytes: every claimer), read from its transition table (migration 0024). An insert
+-- with a claim behind it in its transaction (rota.insert_claim) announces its task itself,
+-- only when the claim left it queued (migration 0023, wake_unclaimed).
 CREATE FUNCTION rota_wake_claimers() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    lo    TEXT;
+    hi    TEXT;
+    names TEXT;
 BEGIN
     IF current_setting('rota.insert_claim', true) IS DISTINCT FROM 'on' THEN
-        PERFORM pg_notify('rota_' || TG_TABLE_SCHEMA, '');
+        SELECT min(queue), max(queue) INTO lo, hi FROM inserted WHERE state = 'queued';
+        IF lo = hi THEN
+            names := lo;
+        ELSIF lo IS NOT NULL THEN
+            SELECT string_agg(DISTINCT queue, ' ' ORDER BY queue) INTO names
+            FROM inserted WHERE state = 'queued';
+        END IF;
+        IF names IS NOT NULL THEN
+            PERFORM pg_notify('rota_' || TG_TABLE_SCHEMA,
+                              CASE WHEN length(names) > 7000 THEN '' ELSE 'q ' || names END);
+        END IF;
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER rota_tasks_inserted AFTER INSERT ON rota_tasks
+CREATE TRIGGER rota_tasks_inserted AFTER INSERT ON rota_tasks REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION rota_wake_claimers();
 -- A scheduled row adds the wake-up 's': claims promote before they claim (migration 0020).
 CREATE FUNCTION rota_wake_scheduled() RETURNS trigger LANGUAGE plpgsql AS $$

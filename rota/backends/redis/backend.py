@@ -87,7 +87,7 @@ from rota.backends.redis.keys import (
 )
 from rota.backends.redis.scripts import Scripts
 from rota.backends.redis.url import RedisUrl
-from rota.core import dedup
+from rota.core import dedup, wakeups
 from rota.core.auth import TokenRecord
 from rota.core.clock import from_us, to_us
 from rota.core.dedup import Unique
@@ -111,6 +111,7 @@ from rota.core.models import (
     WorkerInfo,
 )
 from rota.core.states import ACTIVE_STATES, WAITING_STATES, TaskState
+from rota.core.wakeups import Queues
 
 log = logging.getLogger("rota.redis")
 
@@ -235,7 +236,7 @@ class RedisBackend:
         self._s = Scripts(self._writer)
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease: str | None = None
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Queues], object]] = []
         self._listen_task: asyncio.Task[None] | None = None
 
     async def _run(
@@ -270,7 +271,7 @@ class RedisBackend:
 
     # -- wake-ups and leadership -------------------------------------------------------
 
-    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+    async def listen_inserts(self, callback: Callable[[Queues], object]) -> None:
         """Subscribe (once per backend) to ``{NAME}:wake``; returns once subscribed."""
         self._listeners.append(callback)
         if self._listen_task is None:
@@ -288,7 +289,9 @@ class RedisBackend:
                 async for message in pubsub.listen():
                     kind = message["type"]
                     if kind == "message":
-                        self._wake()
+                        data = message["data"]
+                        text = data.decode() if isinstance(data, bytes) else str(data)
+                        self._wake(wakeups.queues(text))
                     elif kind == "subscribe":
                         subscribed.set()
                         delay = 0.1
@@ -301,10 +304,10 @@ class RedisBackend:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _wake(self) -> None:
+    def _wake(self, queues: Queues = None) -> None:
         for callback in self._listeners:
             try:
-                callback()
+                callback(queues)
             except Exception:
                 log.exception("a wake-up callback failed")
 

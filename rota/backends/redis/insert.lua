@@ -33,7 +33,8 @@
 --   its fair place, exact decimal text), or {'task', id} for the first id that exists or is named twice,
 --   {'job', id}, {'unique', key, holder id or false} for a rejected key, {'same', key,
 --   holder id, rule} for a submit an update rule refuses as changing nothing, {'twice', key}
---   for a key the batch names twice; then nothing is written. Publishes on {NAME}:wake.
+--   for a key the batch names twice; then nothing is written. Publishes on {NAME}:wake
+--   the queues of the ready tasks that went in (common.lua's wake), if any.
 local tasks = cjson.decode(ARGV[1])
 local job, job_record = ARGV[2], ARGV[3]
 local null = cjson.null
@@ -220,6 +221,7 @@ local function replace(t, holder)
   event(holder, 'canceled', from, now, 'replaced by ' .. t[1], false)
 end
 
+local ready = {} -- the queues of the ready tasks that go in: the wake-up names them
 local function insert(i, t, seq)
   local row = {t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], false, t[9], opt(t[10]),
     opt(t[11]), opt(t[12]), seq, false, false, false, false, false, false, false,
@@ -234,6 +236,7 @@ local function insert(i, t, seq)
   args[#args + 1] = 'es'
   args[#args + 1] = string.format('%d', next_event_seq()) .. ':' .. row[STATE]
   redis.call('HSET', unpack(args))
+  if row[STATE] == 'queued' then ready[t[2]] = true end
   enter(row)
   enter_seq(row)
   local u = uniques[i]
@@ -258,5 +261,5 @@ for i, t in ipairs(tasks) do
 end
 if job ~= '' then redis.call('HSET', K_JOBS, job, job_record) end
 flush()
-if fresh > 0 and ARGV[7] ~= 'quiet' then redis.call('PUBLISH', WAKE, '1') end
+if ARGV[7] ~= 'quiet' then wake(ready) end
 return {'ok', first, answered, placed}

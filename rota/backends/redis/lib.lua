@@ -31,6 +31,11 @@ local K_STATE = {
 }
 local FIRST_EXTRA_KEY = 18
 local WAKE = P .. 'wake'
+-- wake the claimers of the queues in the set `ready` (queue -> true), if it has any;
+-- PUBLISH WAKE '1' wakes every claimer
+local function wake(ready)
+  if next(ready) ~= nil then redis.call('PUBLISH', WAKE, wake_payload(ready)) end
+end
 -- the states a task waits in before it starts (rota.core.states.WAITING_STATES)
 local WAITING = WAITING_STATES
 local HISTORY_MAX = 1000

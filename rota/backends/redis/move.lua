@@ -16,5 +16,5 @@ enter(row)
 write(row, STATE, RUN_AT)
 event(row, 'moved', from, ARGV[5], ARGV[7], ARGV[6])
 flush()
-if ARGV[3] == 'queued' then redis.call('PUBLISH', WAKE, '1') end
+if ARGV[3] == 'queued' then wake({[row[QUEUE]] = true}) end
 return row

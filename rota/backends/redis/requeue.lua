@@ -27,5 +27,5 @@ enter_seq(row)
 write(row, STATE, ATTEMPT, RUN_AT, FINISHED, ERROR, RESULT, CANCEL, SEQ, PLACE)
 event(row, 'requeued', from, ARGV[3], false, ARGV[4])
 flush()
-redis.call('PUBLISH', WAKE, '1')
+wake({[row[QUEUE]] = true})
 return row

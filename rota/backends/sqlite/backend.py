@@ -63,6 +63,7 @@ from rota.core.models import (
 )
 from rota.core.ordering import claim_key
 from rota.core.states import TaskState
+from rota.core.wakeups import Queues
 
 log = logging.getLogger("rota.sqlite")
 T = TypeVar("T")
@@ -123,7 +124,7 @@ class SQLiteBackend:
         self._inserts = Inserts(self._run, lambda: self._db, self._write, self._announce)
         # no other process can open an in-memory database: nobody to wake, nobody to hear
         self._wakeups = None if _in_memory(self.path) else Wakeups(self.path)
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[Queues], object]] = []
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -188,24 +189,25 @@ class SQLiteBackend:
 
     # -- wake-ups and leadership: every process may sweep (finishes are guarded) ------
 
-    async def listen_inserts(self, callback: Callable[[], None]) -> None:
+    async def listen_inserts(self, callback: Callable[[Queues], object]) -> None:
         """Hear other processes' new work through this process's socket; where none can be
         bound, claims keep polling ``data_version`` (``push_wakeups`` stays False)."""
         self._listeners.append(callback)
         if self._wakeups is not None and await self._wakeups.listen(self._wake):
             self.capabilities = _PUSHED
 
-    def _wake(self) -> None:
+    def _wake(self, queues: Queues) -> None:
         for callback in self._listeners:
             try:
-                callback()
+                callback(queues)
             except Exception:  # raised into the datagram endpoint, it would close it
                 log.exception("a wake-up callback failed")
 
-    def _announce(self) -> None:
-        """Tell other processes that tasks became claimable; called after the commit."""
+    def _announce(self, queues: Iterable[str] | None = None) -> None:
+        """Tell other processes that tasks became claimable in ``queues`` (None: in any);
+        called after the commit."""
         if self._wakeups is not None:
-            self._wakeups.announce()
+            self._wakeups.announce(queues)
 
     async def store_version(self) -> int | None:
         # changes when another connection (another process) commits; this one's do not.
@@ -490,7 +492,7 @@ class SQLiteBackend:
         def run() -> Task | None:
             task = self._change(Q["move"], args, "moved", expect.value, now, actor, message)
             if task is not None and task.state is TaskState.QUEUED:  # a job's released task
-                self._announce()
+                self._announce((task.queue,))
             return task
 
         return await self._run(run)
@@ -503,7 +505,7 @@ class SQLiteBackend:
             args = (to_us(now), tail, tail, task_id, expect.value)
             task = self._change(Q["requeue"], args, "requeued", expect.value, now, actor)
             if task is not None:
-                self._announce()
+                self._announce((task.queue,))
             return task
 
         return await self._run(run)

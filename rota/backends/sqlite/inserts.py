@@ -45,7 +45,7 @@ class Inserts:
         run: Callable[..., Awaitable[Any]],
         db: Callable[[], sqlite3.Connection],
         write: Callable[[], AbstractContextManager[sqlite3.Connection]],
-        announce: Callable[[], None],
+        announce: Callable[[Iterable[str] | None], None],
     ) -> None:
         self._run = run
         self._db = db
@@ -121,8 +121,9 @@ class Inserts:
                     db.execute("ROLLBACK TO batch")
                     results.append(ValidationError(f"the store cannot hold this task: {exc}"))
                 db.execute("RELEASE batch")
-        if any(isinstance(r, list) and _any_ready(r) for r in results):
-            self._announce()
+        ready = {q for r in results if isinstance(r, list) for q in _ready_queues(r)}
+        if ready:
+            self._announce(ready)
         return results
 
     def _insert_many(self, tasks: list[Task], job: Job | None) -> list[Inserted]:
@@ -280,6 +281,7 @@ class Inserts:
         return DuplicateTask(f"{what} already exists")
 
 
-def _any_ready(inserted: list[Inserted]) -> bool:
-    """Whether an insert stored a task a claim can take now (not one only scheduled)."""
-    return any(not i.existing and i.task.state is TaskState.QUEUED for i in inserted)
+def _ready_queues(inserted: list[Inserted]) -> set[str]:
+    """The queues of the tasks an insert stored that a claim can take now (not those only
+    scheduled)."""
+    return {i.task.queue for i in inserted if not i.existing and i.task.state is TaskState.QUEUED}

@@ -4,8 +4,9 @@ SQLite has no LISTEN/NOTIFY, so a process learned of another's new tasks only by
 ``PRAGMA data_version``. Here each process that long-polls binds a Unix datagram socket in
 a directory beside the database (``<file>.wake/``, one socket file per listener, named
 ``<pid>-<random>``), and a writer, after a commit that made tasks claimable, sends one
-byte to every socket there. A datagram carries no data that matters: it only says "look
-again", so a lost or duplicated one costs nothing but a claim.
+datagram to every socket there: the wake-up's text (:mod:`rota.core.wakeups`, the queues
+that got tasks). It only says "look again", so a lost or duplicated one costs nothing but
+a claim.
 
 Sending never blocks and never raises into the writer: a full receive queue means that
 listener has wake-ups pending already; a refused send means its process is gone (killed
@@ -29,7 +30,10 @@ import re
 import secrets
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from rota.core import wakeups
+from rota.core.wakeups import Queues
 
 log = logging.getLogger("rota.sqlite")
 
@@ -49,11 +53,11 @@ def wake_dir(db_path: str) -> str:
 
 
 class _Receiver(asyncio.DatagramProtocol):
-    def __init__(self, wake: Callable[[], None]) -> None:
+    def __init__(self, wake: Callable[[Queues], object]) -> None:
         self._wake = wake
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        self._wake()
+        self._wake(wakeups.queues(data.decode(errors="replace")))
 
     def error_received(self, exc: Exception) -> None:  # nothing was sent from this socket
         return None
@@ -72,7 +76,7 @@ class Wakeups:
     def listening(self) -> bool:
         return self._transport is not None
 
-    async def listen(self, wake: Callable[[], None]) -> bool:
+    async def listen(self, wake: Callable[[Queues], object]) -> bool:
         """Bind this process's socket and call ``wake`` on every datagram; False (after one
         warning) where that cannot be done, and the caller keeps polling."""
         if self._transport is not None:
@@ -106,9 +110,10 @@ class Wakeups:
         self._transport = transport
         return True
 
-    def announce(self) -> None:
-        """Wake every other listener on this file: call after the commit, never before.
-        Never blocks and never raises: the commit has happened, whatever this does."""
+    def announce(self, queues: Iterable[str] | None = None) -> None:
+        """Wake every other listener on this file for tasks ready in ``queues`` (None: in
+        any queue): call after the commit, never before. Never blocks and never raises:
+        the commit has happened, whatever this does."""
         if _AF_UNIX is None:
             return
         try:
@@ -116,6 +121,7 @@ class Wakeups:
         except OSError:  # no directory: nobody listens
             return
         try:
+            data = (wakeups.payload(queues) or "!").encode()
             if self._sender is None:
                 self._sender = socket.socket(_AF_UNIX, socket.SOCK_DGRAM)
                 self._sender.setblocking(False)
@@ -125,7 +131,7 @@ class Wakeups:
                     continue
                 path = os.path.join(self.directory, name)
                 try:
-                    sender.sendto(b"!", path)
+                    sender.sendto(data, path)
                 except ConnectionRefusedError:  # nobody reads it: its process is gone
                     _unlink(path)
                 except OSError:  # gone meanwhile, queue full (wakes pending), not ours
