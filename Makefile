@@ -76,7 +76,10 @@ bench-hostile: $(STAMP) ## hostile input and 1,000 idle long-polls against rota 
 	$(BIN)/python -m bench.bench_hostile
 	$(BIN)/python -m bench.bench_hostile --postgres
 
+bench-wakeups: $(STAMP) ## a quiet queue's workers beside a busy queue's: store work per busy task (PostgreSQL, Redis)
+	$(BIN)/python -m bench.bench_wakeups
+
 clean: ## remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rota.db rota.db-wal rota.db-shm
 
-.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-defaults bench-schedules bench-fairness bench-hostile clean
+.PHONY: help install run test stress reliability fuzz lint fmt bench bench-postgres bench-redis bench-defaults bench-schedules bench-fairness bench-hostile bench-wakeups clean
