@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from rota.backends import Backend, backend_from_url
+from rota.core.states import TaskState as S
 from rota.core.wakeups import Queues
 from tests.contract.conftest import Store
-from tests.contract.helpers import T0, make_task
+from tests.contract.helpers import T0, claim_one, finish, make_task
 from tests.contract.inserter import insert_when_told
 
 ROUNDS = 3
@@ -33,6 +34,16 @@ class Heard:
     def __call__(self, queues: Queues) -> None:
         self.at.append(time.monotonic())
         self.queues.append(queues)
+
+    async def concerning(self, mark: int, queue: str, within: float = 5.0) -> bool:
+        """Whether a wake-up past ``mark`` that wakes claims of ``queue`` (names it, or
+        names none) arrives within ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if any(q is None or queue in q for q in self.queues[mark:]):
+                return True
+            await asyncio.sleep(0.005)
+        return False
 
     async def named(self, mark: int, within: float = 5.0) -> int | None:
         """The index of the first wake-up past ``mark`` that names queues, within
@@ -130,3 +141,30 @@ async def test_a_wake_up_names_only_the_queues_of_ready_tasks(
     assert found is not None, "the marker's insert was never heard"
     assert heard.queues[found] == {"gamma"}
     assert all(q is None or "later" not in q for q in heard.queues[mark:])
+
+
+async def test_a_task_back_in_its_queue_wakes_its_claimers(
+    listening: tuple[Backend, Heard],
+) -> None:
+    """A retry without backoff, an operator's re-queue and a move to the queue make a task
+    claimable as an insert does: another process's claims of its queue hear of it."""
+    writer, heard = listening
+    await writer.task_insert_many([make_task("r1", queue="back")])
+    task = await claim_one(writer, queues=["back"])
+
+    mark = len(heard.at)
+    assert await finish(writer, task, S.QUEUED, error="try again", run_at=T0)  # no backoff
+    assert await heard.concerning(mark, "back"), "the retry was never heard"
+
+    task = await claim_one(writer, queues=["back"])
+    assert await finish(writer, task, S.FAILED, error="gave up")
+    mark = len(heard.at)
+    assert await writer.task_requeue("r1", expect=S.FAILED, now=T0, actor="op") is not None
+    assert await heard.concerning(mark, "back"), "the re-queue was never heard"
+
+    later = T0 + timedelta(hours=1)
+    await writer.task_insert_many([make_task("m1", queue="moved", run_at=later)])
+    mark = len(heard.at)
+    moved = await writer.task_move("m1", T0, state=S.QUEUED, expect=S.SCHEDULED, now=T0, actor="op")
+    assert moved is not None
+    assert await heard.concerning(mark, "moved"), "the move to the queue was never heard"

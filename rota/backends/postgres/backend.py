@@ -428,6 +428,7 @@ class PostgresBackend:
         moved = await self._change(
             "move", task_id, expect, now, actor, kind="moved",
             message=f"run at {run_at.isoformat()}", run_at=run_at, state=TEXT[state],
+            channel=self.channel,
         )  # fmt: skip
         if moved is not None:
             self._forget_promote_at()  # it may be due sooner than claims think
@@ -436,7 +437,9 @@ class PostgresBackend:
     async def task_requeue(
         self, task_id: str, *, expect: TaskState, now: datetime, actor: str
     ) -> Task | None:
-        return await self._change("requeue", task_id, expect, now, actor, kind="requeued")
+        return await self._change(
+            "requeue", task_id, expect, now, actor, kind="requeued", channel=self.channel
+        )
 
     async def task_promote_due(self, *, now: datetime, limit: int) -> int:
         async with self._conn() as conn:

@@ -559,10 +559,17 @@ WITH f AS (
     WHERE t.id = f.id AND t.state = 'running' AND t.lease_token = f.token
       AND (f.expired_before IS NULL OR t.lease_expires_at < f.expired_before)
       AND (f.worker IS NULL OR t.worker_id = f.worker)
-    RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq, f.event, f.actor
+    RETURNING t.id, t.state, t.worker_id, t.error, t.started_at, t.claim_seq, f.event, f.actor,
+              t.queue
 ), wake AS (
     -- A retry with a backoff: every replica's claims must promote it when due ('s').
     SELECT pg_notify(%(channel)s, 's') WHERE EXISTS (SELECT FROM done WHERE state = 'scheduled')
+), wake_ready AS (
+    -- A task back in its queue at once (a retry without backoff): its queue's claimers
+    -- look (rota.core.wakeups; a list over 7,000 bytes wakes every claimer).
+    SELECT pg_notify(%(channel)s, CASE WHEN length(n) > 7000 THEN '' ELSE 'q ' || n END)
+    FROM (SELECT string_agg(DISTINCT queue, ' ') AS n FROM done WHERE state = 'queued') AS q
+    WHERE n IS NOT NULL
 ), logged AS (
     -- A success stores nothing (list_events reads it from the row). Any other end stores
     -- the attempt's claim, at its own place in the history, and then the outcome.
@@ -579,7 +586,8 @@ WITH f AS (
         WHERE done.claim_seq IS NULL OR done.state <> 'succeeded'
     ) AS e
 )
-SELECT id FROM done WHERE (SELECT count(*) FROM wake) >= 0;  -- reading wake runs it
+SELECT id FROM done  -- reading the wake-ups runs them
+WHERE (SELECT count(*) FROM wake) + (SELECT count(*) FROM wake_ready) >= 0;
 
 -- name: lock_task
 SELECT state FROM rota_tasks WHERE id = %s FOR UPDATE;
@@ -648,12 +656,17 @@ ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id,
     while_running = excluded.while_running, held_until = excluded.held_until;
 
 -- name: move
+-- A task moved to the queue wakes its queue's claimers in every replica; one moved to a
+-- new time wakes them to promote first ('s'), as the insert of a scheduled task does.
 WITH changed AS (
     UPDATE rota_tasks SET run_at = %(run_at)s, state = %(state)s
     WHERE id = %(id)s AND state = %(before)s
     RETURNING TASK_COLUMNS
-), logged AS (CHANGE_LOGGED)
-SELECT * FROM changed;
+), logged AS (CHANGE_LOGGED), woke AS (
+    SELECT pg_notify(%(channel)s, CASE WHEN state = 'queued' THEN 'q ' || queue ELSE 's' END)
+    FROM changed
+)
+SELECT * FROM changed WHERE (SELECT count(*) FROM woke) >= 0;
 
 -- name: requeue
 WITH tail AS MATERIALIZED (
@@ -665,8 +678,10 @@ WITH tail AS MATERIALIZED (
         place = (SELECT seq FROM tail)
     WHERE id = %(id)s AND state = %(before)s
     RETURNING TASK_COLUMNS
-), logged AS (CHANGE_LOGGED)
-SELECT * FROM changed;
+), logged AS (CHANGE_LOGGED), woke AS (
+    SELECT pg_notify(%(channel)s, 'q ' || queue) FROM changed  -- its queue's claimers look
+)
+SELECT * FROM changed WHERE (SELECT count(*) FROM woke) >= 0;
 
 -- name: expire_waiting
 WITH due AS (
