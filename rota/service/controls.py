@@ -15,7 +15,7 @@ waiting tasks, in any queue, until it is enabled again; the store skips them
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -74,8 +74,13 @@ class Disabled:
 
 
 class Controls:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(
+        self, backend: Backend, wake: Callable[[Collection[str] | None], object] = lambda _: None
+    ) -> None:
         self._backend = backend
+        # wakes this process's waiting claims of the queues a change opens (None: all):
+        # nothing else tells them that a claim would find something now
+        self._wake = wake
         self._blocks: dict[str, Block] = {}
         self._pauses: dict[str, Pause] = {}
         self._disabled: dict[str, Disabled] = {}
@@ -135,6 +140,7 @@ class Controls:
         existed = queue in await self.pauses()
         await self._backend.control_set(_PAUSE + queue, None)
         self.forget()
+        self._wake((queue,))
         return existed
 
     @property
@@ -163,6 +169,7 @@ class Controls:
         existed = tenant in await self.disabled()
         await self._backend.control_set(_DISABLED + tenant, None)
         self.forget()
+        self._wake(None)  # its tasks may wait in any queue
         return existed
 
     @property
@@ -180,6 +187,7 @@ class Controls:
         value = None if settings == QueueSettings() else orjson.dumps(settings.to_json()).decode()
         await self._backend.control_set(_SETTINGS + queue, value)
         self.forget()
+        self._wake((queue,))  # a limit raised or lifted may let its claims take more
 
     async def check_intake(self, tasks: Iterable[Task]) -> None:
         blocks = await self.blocks()

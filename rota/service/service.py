@@ -73,6 +73,9 @@ from rota.service.validation import (
 from rota.service.waiting import Handoff, Waiting
 
 S = TaskState
+#: a waiting claim of a rate-limited queue looks again when its next token is due, at most
+#: this often (seconds): a look takes every token come meanwhile, so the rate holds
+RATE_LOOK = 0.25
 # Looked up once: an Enum member lookup costs 150 ns, and reports touch these per result.
 _SUCCEEDED = S.SUCCEEDED
 
@@ -119,7 +122,7 @@ class Service:
         self.settings = settings or Settings.load()
         self.clock = clock or SystemClock()
         self.notifier = Notifier()
-        self.controls = Controls(backend)
+        self.controls = Controls(backend, self.notifier.notify)
         self.audit = Audit(backend, self.clock)
         self.schedules = Schedules(self)
         self.bulk = Bulk(self)
@@ -393,6 +396,11 @@ class Service:
             # a claim of given tasks waits for those, not for whatever an insert brings
             served = self.backend.capabilities.insert_claim and not ids
             handoff = Handoff(qs, request) if served else None
+            if asked is None:  # its queues are paused: a resume through another replica
+                remaining = min(remaining, REFRESH_SECONDS)  # holds here within this time
+            elif rates := [b.rate for b in asked.limits if b.rate is not None]:
+                # a rate limit may hold ready tasks back, and nothing announces its tokens
+                remaining = min(remaining, max(1.0 / max(rates), RATE_LOOK))
             tasks = await self.waiting.wait(ticket, remaining, handoff)
             if tasks:
                 return tasks

@@ -273,3 +273,65 @@ async def test_another_process_insert_into_other_queues_leaves_a_claim_asleep(
         assert backend.claims == claims + 1
     finally:
         await there.close()
+
+
+async def test_resuming_a_queue_wakes_its_waiting_claim_at_once(tmp_path: Path) -> None:
+    service = Service(SQLiteBackend(tmp_path / "t.db"), Settings())
+    await service.open()
+    try:
+        now = service.clock.now()
+        await service.controls.pause("held", reason="maintenance", by="op", now=now)
+        task = await service.enqueue(TaskSpec("work", queue="held"))
+        waiting = asyncio.create_task(service.claim("w", queues=["held"], wait=5.0))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+
+        await service.controls.unpause("held")
+        # woken now, not at its next look (a second away while its queues are paused)
+        assert [t.id for t in await asyncio.wait_for(waiting, 0.5)] == [task.id]
+    finally:
+        await service.close()
+
+
+async def test_a_claim_of_paused_queues_sees_a_resume_made_elsewhere(
+    pushed_service: tuple[Service, CountingRedis | CountingPostgres],
+) -> None:
+    """Nothing pushes a resume made through another replica: a claim whose queues are all
+    paused looks again once per REFRESH_SECONDS instead of sleeping until its recheck."""
+    service, backend = pushed_service
+    there = Service(backend_from_url(backend.store_url), Settings())
+    await there.open()
+    try:
+        await there.controls.pause("held", reason="maintenance", by="op", now=there.clock.now())
+        task = await there.enqueue(TaskSpec("work", queue="held"))
+        waiting = asyncio.create_task(service.claim("w", queues=["held"], wait=10.0))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+
+        started = time.monotonic()
+        await there.controls.unpause("held")
+        assert [t.id for t in await asyncio.wait_for(waiting, 4.0)] == [task.id]
+        assert time.monotonic() - started < 3.0  # the cache's second, then the next look
+    finally:
+        await there.close()
+
+
+async def test_a_waiting_claim_of_a_rate_limited_queue_looks_again_for_its_tokens(
+    tmp_path: Path,
+) -> None:
+    """Nothing announces a rate limit's new tokens: a claim held back by one looks again
+    when its next token is due (at most every RATE_LOOK), not at its next wake-up."""
+    service = Service(SQLiteBackend(tmp_path / "t.db"), Settings())
+    await service.open()
+    try:
+        await service.queues.update("rated", {"rate_limit": 10}, actor="test")
+        await service.enqueue_many([TaskSpec("work", queue="rated") for _ in range(30)])
+        first = await service.claim("w", queues=["rated"], limit=100)
+        assert len(first) == 10  # the bucket's burst
+
+        started = time.monotonic()
+        more = await service.claim("w", queues=["rated"], limit=100, wait=5.0)
+        assert 1 <= len(more) <= 4  # a quarter second's tokens, not the backlog
+        assert time.monotonic() - started < 1.0
+    finally:
+        await service.close()
