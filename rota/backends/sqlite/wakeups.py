@@ -9,7 +9,8 @@ that got tasks). It only says "look again", so a lost or duplicated one costs no
 a claim.
 
 Sending never blocks and never raises into the writer: a full receive queue means that
-listener has wake-ups pending already; a refused send means its process is gone (killed
+listener has wake-ups pending already (perhaps for other queues: then the change counter
+below wakes its claims within one poll); a refused send means its process is gone (killed
 before it could clean up), and its socket file is removed. Where no socket can be bound
 (a directory that is not writable, a path too long for ``sun_path``, no ``AF_UNIX``) the
 listener says so once and the service keeps polling ``data_version``, which it does on
@@ -43,6 +44,8 @@ _NAME = re.compile(r"[0-9]+-[0-9a-f]{8}")
 _PATH_MAX = 103
 #: None where there are no Unix datagram sockets (Windows): there the store polls
 _AF_UNIX: int | None = None if sys.platform == "win32" else getattr(socket, "AF_UNIX", None)
+#: the longest wake-up text sent as it is; a longer one goes as "look everywhere"
+_DATAGRAM_MAX = 1024
 #: directories whose trouble was reported already: one warning per directory per process
 _warned: set[str] = set()
 
@@ -121,7 +124,10 @@ class Wakeups:
         except OSError:  # no directory: nobody listens
             return
         try:
-            data = (wakeups.payload(queues) or "!").encode()
+            text = wakeups.payload(queues)
+            # past _DATAGRAM_MAX (a long list of queues) every listener looks: the smallest
+            # datagram limit of the systems rota runs on is macOS's 2,048 bytes
+            data = text.encode() if 0 < len(text) <= _DATAGRAM_MAX else b"!"
             if self._sender is None:
                 self._sender = socket.socket(_AF_UNIX, socket.SOCK_DGRAM)
                 self._sender.setblocking(False)
