@@ -129,7 +129,12 @@ def measure(
                         "took a warm-up task")  # fmt: skip
         for name, got in figures.items():
             runs[name].append(got)
-    return {name: _median(got) for name, got in runs.items()}
+    medians = {name: _median(got) for name, got in runs.items()}
+    for name, got in runs.items():
+        off = runs.get(name.removesuffix(" fair+limits"))
+        if name.endswith(" fair+limits") and off is not None:
+            medians[name] |= report.paired_ratios(got, off)
+    return medians
 
 
 def _say(tag: str, text: str) -> None:

@@ -8,6 +8,7 @@ as it is printed. A figure a run could not measure prints as ``-`` and its targe
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterator
 
 from bench.defaults.harness import Figures
@@ -46,6 +47,23 @@ def fair_ratio(on: Figures, off: Figures, key: str, higher: bool) -> float:
     return (a / b if higher else b / a) if a and b else math.nan
 
 
+PAIRED = "paired "  # the prefix of a fair row's paired ratios among its figures
+
+
+def paired_ratios(on: list[Figures], off: list[Figures]) -> Figures:
+    """Each figure's fair+limits / off ratio within each run (the two rows ran back to back,
+    so a slow spell of the machine falls on both), and the median of those: the medians'
+    ratio may pair one run's ``on`` with another's ``off``. Printed beside the targets'
+    ratio, which stays the ratio of the medians."""
+    paired: Figures = {}
+    for key, _, _, higher in COLUMNS:
+        ratios = [fair_ratio(a, b, key, higher) for a, b in zip(on, off, strict=True)]
+        ratios = [r for r in ratios if not math.isnan(r)]
+        if ratios:
+            paired[PAIRED + key] = statistics.median(ratios)
+    return paired
+
+
 def table(store: str, rows: dict[str, Figures], tasks: int, runs: int) -> str:
     lines = [
         f"### {STORES[store]}: {tasks:,} no-op tasks, median of {runs} run(s)",
@@ -61,6 +79,9 @@ def table(store: str, rows: dict[str, Figures], tasks: int, runs: int) -> str:
             ratios = [fair_ratio(figures, off, key, higher) for key, _, _, higher in COLUMNS]
             cells = [_cell(r, "{:.2f}x") for r in ratios]
             lines.append("| ↳ fair+limits / off (speed) | " + " | ".join(cells) + " |")
+            if any(k.startswith(PAIRED) for k in figures):
+                cells = [_cell(_value(figures, PAIRED + key), "{:.2f}x") for key, *_ in COLUMNS]
+                lines.append("| ↳ the same, median of each run's | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
