@@ -224,6 +224,36 @@ async def test_an_insert_the_claim_behind_took_wakes_nobody(
         client.close()
 
 
+async def test_a_retry_names_its_queue_and_one_for_later_wakes_every_claimer(
+    backend: RedisBackend, redis_store_url: str
+) -> None:
+    """finish.lua: a task back in its queue at once wakes its queue's claimers; one that
+    waits for a later time wakes every claimer ('1'), as a promotion does."""
+    client = sync_client(redis_store_url)
+    subscriber = client.pubsub(ignore_subscribe_messages=True)
+    subscriber.subscribe(backend._k.channel)
+
+    def published() -> list[bytes]:
+        got = []
+        while (message := subscriber.get_message(timeout=0.3)) is not None:
+            got.append(message["data"])
+        return got
+
+    try:
+        published()  # past the subscription's own answer
+        await insert(backend, make_task("r", queue="back"))
+        assert published() == [b"q back"]
+        task = await claim_one(backend, queues=["back"])
+        assert await finish(backend, task, S.QUEUED, error="again", run_at=T0)
+        assert published() == [b"q back"]
+        task = await claim_one(backend, queues=["back"])
+        assert await finish(backend, task, S.SCHEDULED, error="later", run_at=at(60))
+        assert published() == [b"1"]
+    finally:
+        subscriber.close()
+        client.close()
+
+
 async def test_one_leader_at_a_time_with_growing_fences(redis_store_url: str) -> None:
     first = RedisBackend.from_url(redis_store_url)
     server, prefix = redis_parts(redis_store_url)

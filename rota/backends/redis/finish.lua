@@ -12,7 +12,9 @@
 -- result, error, finished_at, run_at and attempt (those two when given), clears the lease
 -- and the cancel flag and records the event. A task named twice applies once: after the
 -- first, it no longer runs under that token.
--- Returns one 1 (applied) or 0 per item. Publishes on {NAME}:wake when a task waits again.
+-- Returns one 1 (applied) or 0 per item. Publishes on {NAME}:wake when a task waits again:
+-- the queues of those back in the queue at once, or '1' (every claimer) when one waits for
+-- a later time.
 local items = cjson.decode(ARGV[1])
 local now = ARGV[2]
 local null = cjson.null
@@ -26,7 +28,7 @@ end
 local read = row_reader({ID, QUEUE, PRIO, STATE, RUN_AT, TIMEOUT, TENANT, JOB, SEQ, WORKER, TOKEN,
   LEASE, EXPIRES, CANCEL, RESULT, ERROR, FINISHED, PLACE, REQUIRES})
 
-local applied, woke = {}, false
+local applied, ready, later = {}, {}, false
 for i, f in ipairs(items) do
   local row = read(f[1])
   local ok = row[STATE] == 'running' and tonumber(row[TOKEN] or 0) == f[2]
@@ -60,12 +62,16 @@ for i, f in ipairs(items) do
     enter(row)
     write(row, unpack(changed))
     event(row, f[9], 'running', now, row[ERROR], opt(f[12]))
-    if WAITING[row[STATE]] then woke = true end
+    if row[STATE] == 'queued' then
+      ready[row[QUEUE]] = true
+    elseif WAITING[row[STATE]] then
+      later = true
+    end
     applied[i] = 1
   else
     applied[i] = 0
   end
 end
 flush()
-if woke then redis.call('PUBLISH', WAKE, '1') end
+if later then redis.call('PUBLISH', WAKE, '1') else wake(ready) end
 return applied
