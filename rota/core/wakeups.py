@@ -6,7 +6,9 @@ when the writer knows them (an insert, a move or a re-queue of known tasks); any
 (an empty payload, a marker of an older rota) wakes every waiting claim. A claim sleeps
 through a wake-up that names none of its queues, so a worker of a quiet queue beside a
 busy one is not sent to find nothing once per busy task. A list that would not fit in
-``MAX_NAMED`` bytes is sent as "look everywhere" instead (SQL and Lua write the same rule).
+``MAX_NAMED`` bytes is sent as "look everywhere" instead: queries.sql and the Lua scripts
+get the number from here; only the insert trigger of migration 0024, stored in the
+database, spells it out.
 """
 
 from __future__ import annotations

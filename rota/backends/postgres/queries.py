@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from rota.backends.queries import load
-from rota.core import limits
+from rota.core import limits, wakeups
 from rota.core.models import ScheduleRecord, Task
 
 COLUMNS = ", ".join(Task._fields)
@@ -31,5 +31,6 @@ Q = load(
         "SCHEDULE_COLUMNS": SCHEDULE_COLUMNS,
         "LIMIT_SLOTS": str(LIMIT_SLOTS),
         "MAX_CLAIM": str(limits.MAX_CLAIM),
+        "WAKE_MAX_NAMED": str(wakeups.MAX_NAMED),
     },
 )

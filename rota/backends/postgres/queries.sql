@@ -566,8 +566,9 @@ WITH f AS (
     SELECT pg_notify(%(channel)s, 's') WHERE EXISTS (SELECT FROM done WHERE state = 'scheduled')
 ), wake_ready AS (
     -- A task back in its queue at once (a retry without backoff): its queue's claimers
-    -- look (rota.core.wakeups; a list over 7,000 bytes wakes every claimer).
-    SELECT pg_notify(%(channel)s, CASE WHEN length(n) > 7000 THEN '' ELSE 'q ' || n END)
+    -- look (rota.core.wakeups; a list over its MAX_NAMED wakes every claimer).
+    SELECT pg_notify(%(channel)s,
+                     CASE WHEN length(n) > WAKE_MAX_NAMED THEN '' ELSE 'q ' || n END)
     FROM (SELECT string_agg(DISTINCT queue, ' ') AS n FROM done WHERE state = 'queued') AS q
     WHERE n IS NOT NULL
 ), logged AS (

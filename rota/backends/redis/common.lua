@@ -53,14 +53,14 @@ local function row_reader(which)
   end
 end
 -- The wake-up that names the queues of the set `ready` (queue -> true): 'q ' and the names
--- in order, one space apart; '' (every claimer) for a list over 7,000 bytes
--- (rota.core.wakeups).
+-- in order, one space apart; '' (every claimer) for a list longer than WAKE_MAX_NAMED
+-- (rota.core.wakeups.MAX_NAMED, filled in by the loader).
 local function wake_payload(ready)
   local names = {}
   for queue in pairs(ready) do names[#names + 1] = queue end
   table.sort(names)
   local text = table.concat(names, ' ')
-  if #text > 7000 then return '' end
+  if #text > WAKE_MAX_NAMED then return '' end
   return 'q ' .. text
 end
 local function ready_score(priority, place)

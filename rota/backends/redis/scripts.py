@@ -2,8 +2,9 @@
 
 A script that reads tasks gets ``common.lua`` in front of it; one that changes tasks gets
 ``common.lua`` and ``lib.lua``. The loader fills what core owns: ``TASK_FIELDS`` (the task
-hash's field names, :data:`~rota.backends.redis.keys.FIELDS`) and ``WAITING_STATES``
-(:data:`rota.core.states.WAITING_STATES`), so a rule about states is written once, in core.
+hash's field names, :data:`~rota.backends.redis.keys.FIELDS`), ``WAITING_STATES``
+(:data:`rota.core.states.WAITING_STATES`) and ``WAKE_MAX_NAMED``
+(:data:`rota.core.wakeups.MAX_NAMED`), so a rule is written once, in core.
 Each script is registered with redis-py, which calls it by SHA and loads it again when the
 server answers NOSCRIPT (after a restart or ``SCRIPT FLUSH``).
 """
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from rota.backends.redis.keys import FIELDS
+from rota.core import wakeups
 from rota.core.states import WAITING_STATES
 
 #: scripts that change tasks: common.lua + lib.lua + the file
@@ -32,6 +34,7 @@ PLAIN = ("leader", "resign", "reap_workers", "token_insert", "token_set", "audit
 _SUBSTITUTIONS = {
     "TASK_FIELDS": ", ".join(f"'{name}'" for name in FIELDS),
     "WAITING_STATES": "{" + ", ".join(f"{s.value} = true" for s in sorted(WAITING_STATES)) + "}",
+    "WAKE_MAX_NAMED": str(wakeups.MAX_NAMED),
 }
 
 
